@@ -1,0 +1,7 @@
+import { Migration20261121000000Initial } from './Migration20261121000000Initial.ts';
+
+/**
+ * Every migration, in the order they run. Listed explicitly (rather than found by globbing
+ * the folder) so they load through Node's type stripping like the rest of the code.
+ */
+export const migrations = [{ name: 'Migration20261121000000Initial', class: Migration20261121000000Initial }];

@@ -1,0 +1,77 @@
+import type { Config } from './core/config.ts';
+import { migrate, openDatabaseServer, openOrm } from './core/db.ts';
+import { createEventBus } from './core/events.ts';
+import { Lifecycle } from './core/lifecycle.ts';
+import { createLogger, type Logger } from './core/logger.ts';
+import { JobQueue } from './core/queue.ts';
+import type { Services } from './core/services.ts';
+import { startServer, type HttpServer } from './server.ts';
+import { startWorkers } from './worker.ts';
+import type { JobHandlers } from './workers/index.ts';
+
+export interface Callwatch {
+  services: Services;
+  /** The HTTP server, when this process runs the api role. */
+  http: HttpServer | undefined;
+  /** Graceful shutdown: stop taking work, finish or release jobs, close everything. */
+  close: () => Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Observe every SQL statement on the ORM's connections (tests count them). */
+  onStatement?: (sql: string) => void;
+  /** Job handlers to run instead of the built-in ones (tests). */
+  jobHandlers?: JobHandlers;
+  /** Called when something the process depends on dies underneath it. */
+  onFatal?: (reason: string) => void;
+}
+
+/**
+ * The composition root: opens the database (embedded when DATABASE_URL is unset), applies
+ * migrations, starts the queue, then the roles the config asks for. Every resource is
+ * registered with the lifecycle as soon as it opens, so a failure at any step closes what
+ * was opened before it and rethrows.
+ */
+export async function startCallwatch(config: Config, options: StartOptions = {}): Promise<Callwatch> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const lifecycle = new Lifecycle(logger);
+  try {
+    const database = await openDatabaseServer({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      embeddedPort: config.embeddedPostgresPort,
+      logger,
+      onUnexpectedExit: (code) => options.onFatal?.(`embedded PostgreSQL exited unexpectedly (code ${code})`),
+    });
+    lifecycle.add('database server', database.stop);
+
+    const orm = await openOrm(database.url, { onStatement: options.onStatement });
+    lifecycle.add('orm', () => orm.close());
+    if (config.migrateOnStart) {
+      const applied = await migrate(orm);
+      if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
+    }
+
+    const queue = await JobQueue.start({ url: database.url, logger });
+    lifecycle.add('queue', () => queue.stop(config.shutdownTimeoutMs));
+
+    const services: Services = { config, logger, orm, queue, bus: createEventBus() };
+
+    if (config.role === 'all' || config.role === 'worker') {
+      await startWorkers(services, options.jobHandlers);
+    }
+    let http: HttpServer | undefined;
+    if (config.role === 'all' || config.role === 'api') {
+      const server = await startServer(services);
+      http = server;
+      lifecycle.add('http server', () => server.close());
+    }
+
+    logger.info({ role: config.role, env: config.env, embeddedDatabase: database.embedded }, 'callwatch started');
+    return { services, http, close: () => lifecycle.close() };
+  } catch (error) {
+    await lifecycle.close();
+    throw error;
+  }
+}

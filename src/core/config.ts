@@ -1,0 +1,233 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { AppError } from './errors.ts';
+
+/**
+ * Configuration comes from the environment, is parsed once at start and is immutable after.
+ * Error messages name the variable and what is wrong with it, never the value it had:
+ * a misplaced secret must not end up in a log.
+ */
+
+const roles = ['all', 'api', 'worker'] as const;
+export type Role = (typeof roles)[number];
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const port = z.coerce
+  .number({ error: 'must be a port number' })
+  .int({ error: 'must be a port number' })
+  .min(0, { error: 'must be between 0 and 65535' })
+  .max(65535, { error: 'must be between 0 and 65535' });
+
+const httpUrl = z
+  .string()
+  .refine((value) => isUrl(value, ['http:', 'https:']), { error: 'must be an http(s) URL' })
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const wsUrl = z
+  .string()
+  .refine((value) => isUrl(value, ['ws:', 'wss:']), { error: 'must be a ws(s) URL' });
+
+const postgresUrl = z
+  .string()
+  .refine((value) => isUrl(value, ['postgres:', 'postgresql:']), {
+    error: 'must be a postgres:// URL',
+  });
+
+const redisUrl = z
+  .string()
+  .refine((value) => isUrl(value, ['redis:', 'rediss:']), { error: 'must be a redis:// URL' });
+
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const secret = z.string().min(32, { error: 'must be at least 32 characters' });
+
+const envSchema = z.object({
+  NODE_ENV: z
+    .enum(['development', 'test', 'production'], {
+      error: 'must be development, test or production',
+    })
+    .default('development'),
+  PORT: port.default(3000),
+  PUBLIC_URL: httpUrl.optional(),
+  DATABASE_URL: postgresUrl.optional(),
+  DATA_DIR: z.string().min(1).default('.data'),
+  EMBEDDED_POSTGRES_PORT: port.default(54329),
+  MIGRATE_ON_START: flag.default(true),
+  REDIS_URL: redisUrl.optional(),
+  ROLE: z.enum(roles, { error: 'must be all, api or worker' }).default('all'),
+  APP_SECRET: secret.optional(),
+  ADMIN_API_KEY: secret.optional(),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: httpUrl.default('https://api.openai.com/v1'),
+  OPENAI_REALTIME_URL: wsUrl.default('wss://api.openai.com/v1/realtime'),
+  OPENAI_REALTIME_MODEL: z.string().min(1).default('gpt-realtime'),
+  OPENAI_TRANSCRIBE_MODEL: z.string().min(1).default('gpt-4o-transcribe'),
+  OPENAI_TEXT_MODEL: z.string().min(1).default('gpt-4.1-mini'),
+  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, { error: 'must look like AC + 32 hex digits' }).optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  TWILIO_API_URL: httpUrl.default('https://api.twilio.com'),
+  LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
+  SHUTDOWN_TIMEOUT_MS: z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int({ error: 'must be a whole number of milliseconds' })
+    .min(0, { error: 'must not be negative' })
+    .default(10_000),
+});
+
+/** Variables that must be set explicitly in production; development generates or skips them. */
+const requiredInProduction = [
+  'PUBLIC_URL',
+  'APP_SECRET',
+  'ADMIN_API_KEY',
+  'OPENAI_API_KEY',
+  'TWILIO_ACCOUNT_SID',
+  'TWILIO_AUTH_TOKEN',
+] as const;
+
+export interface Config {
+  env: 'development' | 'test' | 'production';
+  port: number;
+  publicUrl: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  embeddedPostgresPort: number;
+  migrateOnStart: boolean;
+  redisUrl: string | undefined;
+  role: Role;
+  appSecret: string;
+  adminApiKey: string;
+  openai: {
+    apiKey: string | undefined;
+    baseUrl: string;
+    realtimeUrl: string;
+    realtimeModel: string;
+    transcribeModel: string;
+    textModel: string;
+  };
+  twilio: {
+    accountSid: string | undefined;
+    authToken: string | undefined;
+    apiUrl: string;
+  };
+  logLevel: (typeof logLevels)[number];
+  shutdownTimeoutMs: number;
+}
+
+export interface LoadConfigOptions {
+  /** Where to keep generated development secrets; default: DATA_DIR. Tests pass false. */
+  persistDevSecrets?: boolean;
+}
+
+/**
+ * Parses and validates the environment. Throws an AppError('CONFIG_INVALID') whose message
+ * lists every offending variable by name. Outside production, APP_SECRET and ADMIN_API_KEY
+ * are generated when unset and kept in DATA_DIR/secrets.json so they survive restarts.
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  options: LoadConfigOptions = {},
+): Config {
+  // An empty variable means "unset": `FOO= npm start` must not fail on FOO.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${String(issue.path[0])} ${issue.message}`);
+    throw configError(problems);
+  }
+  const vars = parsed.data;
+
+  if (vars.NODE_ENV === 'production') {
+    const missing = requiredInProduction.filter((key) => vars[key] === undefined);
+    if (missing.length > 0) {
+      throw configError(missing.map((key) => `${key} is required when NODE_ENV=production`));
+    }
+  }
+
+  const dataDir = resolve(vars.DATA_DIR);
+  const secrets =
+    vars.APP_SECRET !== undefined && vars.ADMIN_API_KEY !== undefined
+      ? { appSecret: vars.APP_SECRET, adminApiKey: vars.ADMIN_API_KEY }
+      : devSecrets(dataDir, options.persistDevSecrets ?? vars.NODE_ENV !== 'test');
+
+  return {
+    env: vars.NODE_ENV,
+    port: vars.PORT,
+    publicUrl: vars.PUBLIC_URL ?? `http://localhost:${vars.PORT}`,
+    databaseUrl: vars.DATABASE_URL,
+    dataDir,
+    embeddedPostgresPort: vars.EMBEDDED_POSTGRES_PORT,
+    migrateOnStart: vars.MIGRATE_ON_START,
+    redisUrl: vars.REDIS_URL,
+    role: vars.ROLE,
+    appSecret: vars.APP_SECRET ?? secrets.appSecret,
+    adminApiKey: vars.ADMIN_API_KEY ?? secrets.adminApiKey,
+    openai: {
+      apiKey: vars.OPENAI_API_KEY,
+      baseUrl: vars.OPENAI_BASE_URL,
+      realtimeUrl: vars.OPENAI_REALTIME_URL,
+      realtimeModel: vars.OPENAI_REALTIME_MODEL,
+      transcribeModel: vars.OPENAI_TRANSCRIBE_MODEL,
+      textModel: vars.OPENAI_TEXT_MODEL,
+    },
+    twilio: {
+      accountSid: vars.TWILIO_ACCOUNT_SID,
+      authToken: vars.TWILIO_AUTH_TOKEN,
+      apiUrl: vars.TWILIO_API_URL,
+    },
+    logLevel: vars.LOG_LEVEL,
+    shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+interface DevSecrets {
+  appSecret: string;
+  adminApiKey: string;
+}
+
+/** Reads the development secrets from DATA_DIR/secrets.json, creating them on first use. */
+function devSecrets(dataDir: string, persist: boolean): DevSecrets {
+  const generated: DevSecrets = {
+    appSecret: randomBytes(32).toString('base64url'),
+    adminApiKey: `cw_admin_${randomBytes(24).toString('base64url')}`,
+  };
+  if (!persist) return generated;
+
+  const file = join(dataDir, 'secrets.json');
+  try {
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevSecrets>;
+    if (typeof stored.appSecret === 'string' && typeof stored.adminApiKey === 'string') {
+      return { appSecret: stored.appSecret, adminApiKey: stored.adminApiKey };
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new AppError('CONFIG_INVALID', `cannot read ${file}: delete it to generate new development secrets`, {
+        cause: error,
+      });
+    }
+  }
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, `${JSON.stringify(generated, null, 2)}\n`, { mode: 0o600 });
+  return generated;
+}
+
+function configError(problems: string[]): AppError {
+  return new AppError('CONFIG_INVALID', `Invalid configuration: ${problems.join('; ')}`, {
+    userMessage: problems.join('\n'),
+    details: { problems },
+  });
+}
+
+function isUrl(value: string, protocols: string[]): boolean {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}

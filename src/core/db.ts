@@ -1,0 +1,148 @@
+import { join } from 'node:path';
+import { MikroORM, type EntityManager } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import pg from 'pg';
+import { migrations } from '../../migrations/index.ts';
+import { entities } from '../entities/index.ts';
+import { startEmbeddedPostgres } from './embedded-postgres.ts';
+import { AppError, describeError } from './errors.ts';
+import type { Logger } from './logger.ts';
+
+export type { EntityManager };
+export type Orm = MikroORM;
+
+export interface OrmOptions {
+  /** Connections in the pool. */
+  poolSize?: number;
+  /**
+   * Called with every statement sent to Postgres on this ORM's connections — ORM queries,
+   * transaction control, raw SQL and jobs enqueued inside an ORM transaction alike.
+   * Tests count statements with it; it is unset in production.
+   */
+  onStatement?: (sql: string) => void;
+}
+
+/**
+ * Opens the ORM on `url` and checks the connection right away (MikroORM 7 connects lazily,
+ * which would turn a wrong URL into a failure at the first request).
+ */
+export async function openOrm(url: string, options: OrmOptions = {}): Promise<Orm> {
+  const { onStatement } = options;
+  const orm = await MikroORM.init({
+    entities,
+    clientUrl: url,
+    debug: false,
+    ensureDatabase: false,
+    pool: { min: 0, max: options.poolSize ?? 10 },
+    extensions: [Migrator],
+    migrations: { migrationsList: migrations, snapshot: false, silent: true, transactional: true },
+    onCreateConnection: onStatement ? async (connection) => observeStatements(connection, onStatement) : undefined,
+  });
+  try {
+    await orm.connect();
+  } catch (error) {
+    await orm.close(true);
+    throw new AppError('DATABASE_UNAVAILABLE', `cannot connect to PostgreSQL: ${describeError(error)}`, {
+      cause: error,
+      retryable: true,
+    });
+  }
+  return orm;
+}
+
+/** An arbitrary 64-bit key; every Callwatch process migrating one database takes this lock. */
+const migrationLockKey = 7_274_119_004;
+
+/**
+ * Applies pending migrations and returns their names. Safe to run from several processes at
+ * once: the migrator itself takes no lock, so the whole run happens inside one transaction
+ * that first takes a Postgres advisory lock; latecomers wait, then find nothing pending.
+ * The migrator reads its bookkeeping on a second connection, so the ORM's pool needs at
+ * least two (with one, this waits forever).
+ */
+export async function migrate(orm: Orm): Promise<string[]> {
+  const ran = await orm.em.fork().transactional(async (em) => {
+    await em.execute(`select pg_advisory_xact_lock(${migrationLockKey})`);
+    return orm.migrator.up({ transaction: em.getTransactionContext() });
+  });
+  return ran.map((migration) => migration.name);
+}
+
+interface KyselyConnection {
+  executeQuery: (query: { sql: string }, ...rest: unknown[]) => Promise<unknown>;
+}
+
+function observeStatements(connection: unknown, onStatement: (sql: string) => void): void {
+  const target = connection as KyselyConnection;
+  const execute = target.executeQuery.bind(target);
+  target.executeQuery = (query, ...rest) => {
+    onStatement(query.sql);
+    return execute(query, ...rest);
+  };
+}
+
+export interface DatabaseServer {
+  /** URL of Callwatch's database. */
+  url: string;
+  /** Whether the server is the embedded one this process started. */
+  embedded: boolean;
+  stop: () => Promise<void>;
+}
+
+export interface DatabaseServerOptions {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  embeddedPort: number;
+  logger: Logger;
+  /** Called if the embedded server dies while Callwatch runs. */
+  onUnexpectedExit?: (code: number | null) => void;
+}
+
+/** Name of Callwatch's database inside the embedded server. */
+const embeddedDatabaseName = 'callwatch';
+
+/**
+ * Uses DATABASE_URL when it is set; otherwise starts the embedded PostgreSQL under
+ * DATA_DIR/postgres (data kept across restarts) and makes sure its `callwatch` database exists.
+ */
+export async function openDatabaseServer(options: DatabaseServerOptions): Promise<DatabaseServer> {
+  if (options.databaseUrl) return { url: options.databaseUrl, embedded: false, stop: async () => {} };
+
+  const dataDir = join(options.dataDir, 'postgres');
+  const startedAt = performance.now();
+  const server = await startEmbeddedPostgres({
+    dataDir,
+    port: options.embeddedPort,
+    onUnexpectedExit: options.onUnexpectedExit,
+  });
+  try {
+    await ensureDatabase(server.url, embeddedDatabaseName);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  options.logger.info(
+    { dataDir, port: options.embeddedPort, ms: Math.round(performance.now() - startedAt) },
+    'embedded postgres started',
+  );
+  return { url: withDatabase(server.url, embeddedDatabaseName), embedded: true, stop: server.stop };
+}
+
+/** Creates `name` on the server at `serverUrl` unless it exists. */
+export async function ensureDatabase(serverUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (rowCount === 0) await client.query(`create database "${name.replaceAll('"', '""')}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** `url` with its database name replaced. */
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${encodeURIComponent(database)}`;
+  return parsed.toString();
+}

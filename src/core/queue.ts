@@ -1,0 +1,169 @@
+import { PgBoss, fromKysely, type Job, type JobResult, type JobWithMetadata } from 'pg-boss';
+import type { EntityManager } from './db.ts';
+import { AppError, describeError, isAppError } from './errors.ts';
+import { jobDefinitions, jobNames, type JobName, type JobPayload } from './jobs.ts';
+import type { Logger } from './logger.ts';
+
+export { jobDefinitions, jobNames, type JobName, type JobPayload };
+
+export interface JobContext {
+  jobId: string;
+  /** How many earlier attempts of this job failed. */
+  retryCount: number;
+  /** Aborted when the queue shuts down while the job runs or the job's claim lapses. */
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+export type JobHandler<N extends JobName> = (payload: JobPayload<N>, context: JobContext) => Promise<void>;
+
+export interface SendOptions {
+  /**
+   * Enqueue inside this entity manager's open transaction: the job exists if and only if
+   * the transaction commits (the write that causes a job and the job are one unit).
+   */
+  em?: EntityManager;
+  /** Run no earlier than this. */
+  startAfter?: Date;
+  /** A job id of the caller's choosing; a second send with the same id is ignored (null). */
+  id?: string;
+}
+
+export interface WorkOptions {
+  /** Jobs of this queue that run at once in this process. Default 1. */
+  concurrency?: number;
+  /** How often an idle worker looks for jobs. Default 2 s; pg-boss's minimum is 0.5 s. */
+  pollingIntervalSeconds?: number;
+}
+
+export interface QueueOptions {
+  url: string;
+  logger: Logger;
+  /** Postgres schema pg-boss keeps its tables in. */
+  schema?: string;
+  poolSize?: number;
+}
+
+/**
+ * The job queue: pg-boss on Callwatch's own database, in its own schema, behind the typed
+ * job map of jobs.ts. Payloads are checked when sent and again when the job starts.
+ *
+ * Failure semantics, per job: a handler that returns completes the job; an error marked
+ * `retryable: false` (or an invalid payload) fails it at once with the error as its output;
+ * any other error fails this attempt and pg-boss retries by the queue's policy.
+ */
+export class JobQueue {
+  readonly #boss: PgBoss;
+  readonly #logger: Logger;
+  #stopped = false;
+
+  private constructor(boss: PgBoss, logger: Logger) {
+    this.#boss = boss;
+    this.#logger = logger;
+  }
+
+  /** Starts pg-boss (installing or migrating its schema) and creates every queue. */
+  static async start(options: QueueOptions): Promise<JobQueue> {
+    const logger = options.logger.child({ component: 'queue' });
+    const boss = new PgBoss({
+      connectionString: options.url,
+      schema: options.schema ?? 'pgboss',
+      max: options.poolSize ?? 4,
+      application_name: 'callwatch-queue',
+    });
+    // Pool and worker errors arrive here; without a listener the first one would crash
+    // the process. They are logged and pg-boss retries on its own.
+    boss.on('error', (error: unknown) => logger.error({ err: describeError(error) }, 'queue error'));
+    boss.on('warning', (warning: { message: string }) => logger.warn({ warning: warning.message }, 'queue warning'));
+    const queue = new JobQueue(boss, logger);
+    try {
+      await boss.start();
+      for (const name of jobNames) await boss.createQueue(name, { ...jobDefinitions[name].queue });
+    } catch (error) {
+      await queue.stop(0);
+      throw new AppError('STARTUP_FAILED', `job queue: ${describeError(error)}`, { cause: error });
+    }
+    return queue;
+  }
+
+  /** Enqueues a job. Returns its id, or null when a job with the same `id` exists. */
+  async send<N extends JobName>(name: N, payload: JobPayload<N>, options: SendOptions = {}): Promise<string | null> {
+    const data = parsePayload(name, payload);
+    return this.#boss.send(name, data, {
+      db: options.em ? fromKysely(options.em.getKysely()) : undefined,
+      startAfter: options.startAfter,
+      id: options.id,
+    });
+  }
+
+  /** Starts this process's workers for `name`. */
+  async work<N extends JobName>(name: N, handler: JobHandler<N>, options: WorkOptions = {}): Promise<void> {
+    await this.#boss.work<unknown>(
+      name,
+      {
+        perJobResults: true,
+        batchSize: 1,
+        localConcurrency: options.concurrency ?? 1,
+        pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2,
+      },
+      async (jobs) => Promise.all(jobs.map((job) => this.#run(name, job, handler))),
+    );
+  }
+
+  async #run<N extends JobName>(name: N, job: Job<unknown>, handler: JobHandler<N>): Promise<JobResult> {
+    const logger = this.#logger.child({ jobId: job.id, job: name, retryCount: job.retryCount });
+    try {
+      const payload = parsePayload(name, job.data);
+      await handler(payload, { jobId: job.id, retryCount: job.retryCount, signal: job.signal, logger });
+      return { id: job.id, status: 'completed' };
+    } catch (error) {
+      const output = { code: isAppError(error) ? error.code : 'INTERNAL', message: describeError(error) };
+      if (isAppError(error) && !error.retryable) {
+        logger.error(output, 'job failed permanently');
+        // 'deadletter' ends the job now, skipping the queue's remaining retries.
+        return { id: job.id, status: 'deadletter', output };
+      }
+      logger.warn(output, 'job attempt failed; will retry if attempts remain');
+      return { id: job.id, status: 'failed', output };
+    }
+  }
+
+  /** A job as pg-boss stores it (state, output, retries), or null. For tests and the API. */
+  async getJob(name: JobName, id: string): Promise<JobWithMetadata<unknown> | null> {
+    const [job] = await this.#boss.findJobs<unknown>(name, { id });
+    return job ?? null;
+  }
+
+  /** True when pg-boss's database answers. */
+  async isReachable(): Promise<boolean> {
+    if (this.#stopped) return false;
+    try {
+      await this.#boss.getDb().executeSql('select 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Stops taking jobs, waits up to `timeoutMs` for running handlers, then closes the pool.
+   * Jobs still running after that are released back to the queue as failed attempts, so
+   * another worker retries them.
+   */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await this.#boss.stop({ graceful: true, close: true, timeout: Math.max(timeoutMs, 1000) });
+  }
+}
+
+function parsePayload<N extends JobName>(name: N, data: unknown): JobPayload<N> {
+  const result = jobDefinitions[name].payload.safeParse(data);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'payload'}: ${issue.message}`);
+    throw new AppError('JOB_PAYLOAD_INVALID', `invalid payload for job ${name}: ${problems.join('; ')}`, {
+      retryable: false,
+    });
+  }
+  return result.data as JobPayload<N>;
+}

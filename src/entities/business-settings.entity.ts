@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { Business } from './business.entity.ts';
+
+/** A field the post-call extraction adds beyond city and service category. */
+export interface ExtractionField {
+  name: string;
+  description: string;
+  type: 'string' | 'number' | 'boolean' | 'date';
+  enum?: string[];
+}
+
+/** Opening hours per weekday (0 = Sunday), as "HH:MM" in the business's time zone. */
+export type WorkingHours = Partial<Record<'0' | '1' | '2' | '3' | '4' | '5' | '6', { open: string; close: string }[]>>;
+
+/** Israeli default: Sunday–Thursday 09:00–18:00, Friday 09:00–13:00, closed on Saturday. */
+export const defaultWorkingHours: WorkingHours = {
+  '0': [{ open: '09:00', close: '18:00' }],
+  '1': [{ open: '09:00', close: '18:00' }],
+  '2': [{ open: '09:00', close: '18:00' }],
+  '3': [{ open: '09:00', close: '18:00' }],
+  '4': [{ open: '09:00', close: '18:00' }],
+  '5': [{ open: '09:00', close: '13:00' }],
+};
+
+/** A new Standard Webhooks signing secret (`whsec_` + base64 of 32 random bytes). */
+export function generateWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
+/** How a business's agent behaves and where its results go. One row per business. */
+export const BusinessSettings = defineEntity({
+  name: 'BusinessSettings',
+  tableName: 'business_settings',
+  properties: {
+    business: () => p.oneToOne(Business).owner().primary().deleteRule('cascade'),
+    agentInstructions: p.text().default(''),
+    /**
+     * The agent's first sentence. `{firstName}` and `{businessName}` are filled in;
+     * `{masculine|feminine}` picks the form by the caller's gender (masculine when unknown).
+     */
+    greetingTemplate: p.text().default('שלום {firstName}, {ברוך הבא|ברוכה הבאה} ל{businessName}. במה אפשר לעזור?'),
+    voice: p.string().default('alloy'),
+    /** ISO 639-1 language of the conversation, the transcription hint and the summary. */
+    language: p.string().length(8).default('he'),
+    silenceTimeoutSec: p.integer().default(8),
+    silenceReprompts: p.integer().default(2),
+    maxCallDurationSec: p.integer().default(900),
+    recordCalls: p.boolean().default(true),
+    inboundWebhookUrl: p.text().nullable(),
+    outboundWebhookUrl: p.text().nullable(),
+    webhookSecret: p.string().onCreate(() => generateWebhookSecret()).hidden(),
+    extractionSchema: p.json<ExtractionField[]>().onCreate(() => []),
+    /** E.164 number a caller is transferred to when they ask for a person. */
+    transferNumber: p.string().length(16).nullable(),
+    workingHours: p.json<WorkingHours>().onCreate(() => structuredClone(defaultWorkingHours)),
+    appointmentSlotMinutes: p.integer().default(30),
+    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+  },
+});
+export type BusinessSettings = InferEntity<typeof BusinessSettings>;

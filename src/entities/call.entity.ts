@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { Business } from './business.entity.ts';
+import { Lead } from './lead.entity.ts';
+import { OutboundCallJob } from './outbound-call-job.entity.ts';
+
+export const callDirections = ['inbound', 'outbound'] as const;
+export type CallDirection = (typeof callDirections)[number];
+
+/** Twilio's call statuses (https://www.twilio.com/docs/voice/api/call-resource#call-status-values). */
+export const callStatuses = [
+  'queued',
+  'initiated',
+  'ringing',
+  'in-progress',
+  'completed',
+  'busy',
+  'no-answer',
+  'failed',
+  'canceled',
+] as const;
+export type CallStatus = (typeof callStatuses)[number];
+
+export const pipelineStatuses = ['pending', 'running', 'completed', 'failed'] as const;
+export type PipelineStatus = (typeof pipelineStatuses)[number];
+
+export const pipelineSteps = ['download', 'transcribe', 'summarize', 'extract', 'deliver'] as const;
+export type PipelineStep = (typeof pipelineSteps)[number];
+
+export interface PipelineStepState {
+  status: 'done' | 'skipped' | 'failed';
+  at: string;
+  error?: string;
+}
+
+/** One utterance as the realtime session heard or spoke it. */
+export interface TranscriptTurn {
+  speaker: 'caller' | 'agent';
+  text: string;
+  /** ISO time the turn started. */
+  at: string;
+  /** Agent turn cut short by the caller; `text` holds only what was heard. */
+  interrupted?: boolean;
+}
+
+/** The call log: one row per Twilio call, filled in during and after the call. */
+export const Call = defineEntity({
+  name: 'Call',
+  tableName: 'calls',
+  properties: {
+    id: p.uuid().primary().onCreate(() => randomUUID()),
+    business: () => p.manyToOne(Business).deleteRule('cascade'),
+    lead: () => p.manyToOne(Lead).nullable().deleteRule('set null').index(),
+    callSid: p.string().length(34).unique(),
+    direction: p.enum(callDirections),
+    fromNumber: p.string().length(32),
+    toNumber: p.string().length(32),
+    status: p.enum(callStatuses).default('initiated'),
+    startedAt: p.datetime().nullable(),
+    endedAt: p.datetime().nullable(),
+    durationSec: p.integer().nullable(),
+    recordingSid: p.string().length(34).nullable(),
+    recordingUrl: p.text().nullable(),
+    transcriptTurns: p.json<TranscriptTurn[]>().onCreate(() => []),
+    finalTranscript: p.text().nullable(),
+    summary: p.text().nullable(),
+    extractedCity: p.string().nullable(),
+    extractedService: p.string().nullable(),
+    /** Fields of the business's extraction schema; a missing value is null, never guessed. */
+    extracted: p.json<Record<string, unknown>>().nullable(),
+    pipelineStatus: p.enum(pipelineStatuses).default('pending'),
+    pipelineSteps: p.json<Partial<Record<PipelineStep, PipelineStepState>>>().onCreate(() => ({})),
+    outboundJob: () => p.manyToOne(OutboundCallJob).nullable().deleteRule('set null').index(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+  },
+  indexes: [{ properties: ['business', 'createdAt'], name: 'calls_business_created_at_index' }],
+});
+export type Call = InferEntity<typeof Call>;

@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { Business } from './business.entity.ts';
+import { Call } from './call.entity.ts';
+
+export const webhookDeliveryStatuses = ['pending', 'delivered', 'failed', 'dead'] as const;
+export type WebhookDeliveryStatus = (typeof webhookDeliveryStatuses)[number];
+
+export interface WebhookAttempt {
+  at: string;
+  statusCode: number | null;
+  durationMs: number;
+  error: string | null;
+}
+
+/**
+ * One webhook event for one call, with every attempt to deliver it. Invariant: at most one
+ * delivery per (call, event) — a retried or re-triggered pipeline reuses the row, and its
+ * `webhookId` (the receiver's idempotency key) never changes.
+ */
+export const WebhookDelivery = defineEntity({
+  name: 'WebhookDelivery',
+  tableName: 'webhook_deliveries',
+  properties: {
+    id: p.uuid().primary().onCreate(() => randomUUID()),
+    business: () => p.manyToOne(Business).deleteRule('cascade').index(),
+    call: () => p.manyToOne(Call).deleteRule('cascade'),
+    event: p.string(),
+    url: p.text(),
+    payload: p.json<Record<string, unknown>>(),
+    webhookId: p.string().onCreate(() => `msg_${randomUUID().replaceAll('-', '')}`).unique(),
+    attempts: p.json<WebhookAttempt[]>().onCreate(() => []),
+    status: p.enum(webhookDeliveryStatuses).default('pending'),
+    deliveredAt: p.datetime().nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+  },
+  uniques: [{ properties: ['call', 'event'], name: 'webhook_deliveries_call_event_unique' }],
+});
+export type WebhookDelivery = InferEntity<typeof WebhookDelivery>;

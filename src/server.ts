@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createYoga } from 'graphql-yoga';
+import { AppError } from './core/errors.ts';
+import { checkReadiness } from './core/health.ts';
+import type { Services } from './core/services.ts';
+import type { GraphQLContext } from './schema/context.ts';
+import { schema } from './schema/index.ts';
+
+export interface HttpServer {
+  /** Base URL the server listens on, e.g. http://127.0.0.1:3000. */
+  url: string;
+  port: number;
+  /** Stops accepting connections, lets in-flight requests finish, then closes the rest. */
+  close: (timeoutMs?: number) => Promise<void>;
+}
+
+/** Starts the HTTP server: /graphql (yoga), /health, /ready. */
+export async function startServer(services: Services): Promise<HttpServer> {
+  const { config, logger } = services;
+
+  const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    graphiql: config.env !== 'production',
+    landingPage: false,
+    logging: logger.child({ component: 'graphql' }),
+    context: ({ req }) => {
+      const requestId = requestIdOf(req);
+      return { services, requestId, logger: logger.child({ requestId }) };
+    },
+  });
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/graphql') return void yoga(req, res);
+    if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok' });
+    if (req.method === 'GET' && path === '/ready') {
+      return void checkReadiness(services).then(
+        (readiness) => sendJson(res, readiness.ready ? 200 : 503, readiness),
+        () => sendJson(res, 503, { ready: false }),
+      );
+    }
+    sendJson(res, 404, { error: 'not found', path });
+  });
+
+  await listen(server, config.port);
+  const { port } = server.address() as AddressInfo;
+  logger.info({ port, publicUrl: config.publicUrl }, 'http server listening');
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: (timeoutMs = config.shutdownTimeoutMs) => closeServer(server, timeoutMs),
+  };
+}
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      const reason =
+        error.code === 'EADDRINUSE'
+          ? `port ${port} is already in use (set PORT to a free port)`
+          : error.code === 'EACCES'
+            ? `no permission to listen on port ${port}`
+            : error.message;
+      reject(new AppError('STARTUP_FAILED', `http server: ${reason}`, { cause: error }));
+    };
+    server.once('error', onError);
+    server.listen(port, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+async function closeServer(server: Server, timeoutMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  try {
+    await closed;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function requestIdOf(req: IncomingMessage): string {
+  const header = req.headers['x-request-id'];
+  return typeof header === 'string' && /^[\w.-]{1,64}$/.test(header) ? header : randomUUID();
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

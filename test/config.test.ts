@@ -1,0 +1,92 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/core/config.ts';
+import { isAppError } from '../src/core/errors.ts';
+
+function configError(env: Record<string, string>): string {
+  try {
+    loadConfig(env, { persistDevSecrets: false });
+  } catch (error) {
+    if (isAppError(error, 'CONFIG_INVALID')) return error.message;
+    throw error;
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+const productionEnv = {
+  NODE_ENV: 'production',
+  PUBLIC_URL: 'https://calls.example.com',
+  APP_SECRET: 'a'.repeat(40),
+  ADMIN_API_KEY: 'b'.repeat(40),
+  OPENAI_API_KEY: 'sk-test',
+  TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`,
+  TWILIO_AUTH_TOKEN: 'token',
+};
+
+describe('configuration', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts with sensible defaults and no variables at all', () => {
+    const config = loadConfig({}, { persistDevSecrets: false });
+    expect(config).toMatchObject({
+      env: 'development',
+      port: 3000,
+      publicUrl: 'http://localhost:3000',
+      databaseUrl: undefined,
+      role: 'all',
+      migrateOnStart: true,
+      openai: { realtimeUrl: 'wss://api.openai.com/v1/realtime', baseUrl: 'https://api.openai.com/v1' },
+      twilio: { apiUrl: 'https://api.twilio.com' },
+    });
+    expect(config.appSecret.length).toBeGreaterThanOrEqual(32);
+    expect(config.adminApiKey.length).toBeGreaterThanOrEqual(32);
+  });
+
+  it('names the offending variable and never echoes its value', () => {
+    const message = configError({ PORT: 'not-a-port-s3cr3t', ROLE: 'boss-s3cr3t', DATABASE_URL: 'mysql://s3cr3t@x/y' });
+    expect(message).toContain('PORT');
+    expect(message).toContain('ROLE');
+    expect(message).toContain('DATABASE_URL');
+    expect(message).not.toContain('s3cr3t');
+  });
+
+  it('stops start-up in production when a required secret is missing, naming it', () => {
+    const { APP_SECRET: _omitted, ...env } = productionEnv;
+    const message = configError(env);
+    expect(message).toContain('APP_SECRET is required when NODE_ENV=production');
+    expect(message).not.toContain('ADMIN_API_KEY');
+  });
+
+  it('rejects a production secret that is too short without printing it', () => {
+    const message = configError({ ...productionEnv, APP_SECRET: 'short-s3cr3t' });
+    expect(message).toContain('APP_SECRET must be at least 32 characters');
+    expect(message).not.toContain('short-s3cr3t');
+  });
+
+  it('accepts a complete production environment', () => {
+    const config = loadConfig(productionEnv);
+    expect(config.env).toBe('production');
+    expect(config.appSecret).toBe(productionEnv.APP_SECRET);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '', ROLE: '' }, { persistDevSecrets: false })).toMatchObject({ port: 3000, role: 'all' });
+  });
+
+  it('generates development secrets once and keeps them across restarts', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'callwatch-config-'));
+    dirs.push(dataDir);
+    const first = loadConfig({ DATA_DIR: dataDir });
+    const second = loadConfig({ DATA_DIR: dataDir });
+    expect(second.appSecret).toBe(first.appSecret);
+    expect(second.adminApiKey).toBe(first.adminApiKey);
+    const file = join(dataDir, 'secrets.json');
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ appSecret: first.appSecret, adminApiKey: first.adminApiKey });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+});

@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { migrate, openOrm, withDatabase } from '../../src/core/db.ts';
+import { startEmbeddedPostgres } from '../../src/core/embedded-postgres.ts';
+import { JobQueue } from '../../src/core/queue.ts';
+import { createLogger } from '../../src/core/logger.ts';
+import { freePort } from '../support/ports.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** A URL of the test server; each test file clones the template into a database of its own. */
+    databaseServerUrl: string;
+    templateDatabase: string;
+    /** Prefix of every database this run creates, so teardown can drop leftovers. */
+    databasePrefix: string;
+  }
+}
+
+/**
+ * Starts one PostgreSQL for the whole run — the server at DATABASE_URL when set, else an
+ * embedded server in a temporary directory — and prepares a template database with every
+ * migration and the job queue's schema, which each test file then clones (fast, isolated).
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const prefix = `cw_test_${process.pid}`;
+  let serverUrl: string;
+  let stopServer = async () => {};
+  let tempDir: string | undefined;
+
+  if (process.env.DATABASE_URL) {
+    serverUrl = process.env.DATABASE_URL;
+  } else {
+    tempDir = mkdtempSync(join(tmpdir(), 'callwatch-test-'));
+    // As root, postgres runs as its own OS user and must be able to enter this directory.
+    chmodSync(tempDir, 0o755);
+    const server = await startEmbeddedPostgres({ dataDir: join(tempDir, 'postgres'), port: await freePort() });
+    serverUrl = server.url;
+    stopServer = server.stop;
+  }
+
+  const template = `${prefix}_template`;
+  await admin(serverUrl, async (client) => {
+    await client.query(`drop database if exists ${template} with (force)`);
+    await client.query(`create database ${template}`);
+  });
+  const templateUrl = withDatabase(serverUrl, template);
+  const orm = await openOrm(templateUrl, { poolSize: 2 });
+  try {
+    await migrate(orm);
+  } finally {
+    await orm.close();
+  }
+  const queue = await JobQueue.start({ url: templateUrl, logger: createLogger({ level: 'silent' }), poolSize: 1 });
+  await queue.stop(0);
+
+  project.provide('databaseServerUrl', serverUrl);
+  project.provide('templateDatabase', template);
+  project.provide('databasePrefix', prefix);
+
+  return async () => {
+    await admin(serverUrl, async (client) => {
+      const { rows } = await client.query<{ datname: string }>(
+        'select datname from pg_database where datname like $1',
+        [`${prefix}%`],
+      );
+      for (const { datname } of rows) await client.query(`drop database if exists "${datname}" with (force)`);
+    });
+    await stopServer();
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  };
+}
+
+async function admin(url: string, work: (client: pg.Client) => Promise<void>): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await work(client);
+  } finally {
+    await client.end();
+  }
+}

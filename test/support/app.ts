@@ -1,0 +1,37 @@
+import { startCallwatch, type Callwatch, type StartOptions } from '../../src/app.ts';
+import { loadConfig } from '../../src/core/config.ts';
+import { createLogger } from '../../src/core/logger.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+export interface TestApp extends Callwatch {
+  database: TestDatabase;
+  /** Base URL of the HTTP server (api and all roles). */
+  url: string;
+  stop: () => Promise<void>;
+}
+
+/**
+ * The whole service on a database of its own, listening on a free port. `env` overrides
+ * environment variables (ROLE, …); `stop()` closes it and drops the database.
+ */
+export async function startTestApp(env: Record<string, string> = {}, options: StartOptions = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    DATABASE_URL: database.url,
+    LOG_LEVEL: 'silent',
+    SHUTDOWN_TIMEOUT_MS: '2000',
+    ...env,
+  });
+  const app = await startCallwatch(config, { logger: createLogger({ level: config.logLevel }), ...options });
+  return {
+    ...app,
+    database,
+    url: app.http?.url ?? '',
+    async stop() {
+      await app.close();
+      await database.drop();
+    },
+  };
+}
