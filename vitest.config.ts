@@ -1,6 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Resolve packages exactly as Node does when Callwatch runs. Vite adds the `development`
+ * condition, which gives graphql 17 a second (dev) build next to the one Pothos and yoga
+ * load, and two graphql modules cannot share one schema.
+ */
 export default defineConfig({
+  // Vite's server defaults with `production` where it would put `development`.
+  ssr: { resolve: { conditions: ['module', 'node', 'production'] } },
   test: {
     include: ['test/**/*.test.ts'],
     // One PostgreSQL server for the run (embedded unless DATABASE_URL is set), one

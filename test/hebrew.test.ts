@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { firstNameOf } from '../src/core/names.ts';
 import { normalizePhone } from '../src/core/phone.ts';
+import { zonedDate, zonedDateTime } from '../src/core/time.ts';
 
 describe('phone numbers', () => {
   it.each([
@@ -37,5 +38,13 @@ describe('first names', () => {
     expect(firstNameOf('ד"ר')).toBeUndefined();
     expect(firstNameOf('')).toBeUndefined();
     expect(firstNameOf(null)).toBeUndefined();
+  });
+});
+
+describe('time zones', () => {
+  it('turns Israeli wall-clock times into instants, winter and summer', () => {
+    expect(zonedDateTime('2026-12-01', '10:00', 'Asia/Jerusalem').toISOString()).toBe('2026-12-01T08:00:00.000Z');
+    expect(zonedDateTime('2026-07-01', '10:00', 'Asia/Jerusalem').toISOString()).toBe('2026-07-01T07:00:00.000Z');
+    expect(zonedDate(new Date('2026-12-01T23:30:00Z'), 'Asia/Jerusalem')).toBe('2026-12-02');
   });
 });

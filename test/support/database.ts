@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
-import { withDatabase } from '../../src/core/db.ts';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { openOrm, withDatabase, type Orm } from '../../src/core/db.ts';
 
 export interface TestDatabase {
   url: string;
@@ -32,4 +32,26 @@ async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T
   } finally {
     await client.end();
   }
+}
+
+export interface TestDatabaseContext {
+  database: TestDatabase;
+  orm: Orm;
+}
+
+/**
+ * Gives the calling test file (or describe block) a database of its own and an ORM on it,
+ * opened before its tests and closed and dropped after them. Read the fields inside tests.
+ */
+export function useTestDatabase(): TestDatabaseContext {
+  const context = {} as TestDatabaseContext;
+  beforeAll(async () => {
+    context.database = await createTestDatabase();
+    context.orm = await openOrm(context.database.url);
+  });
+  afterAll(async () => {
+    await context.orm?.close();
+    await context.database?.drop();
+  });
+  return context;
 }
