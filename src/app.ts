@@ -3,8 +3,11 @@ import { migrate, openDatabaseServer, openOrm } from './core/db.ts';
 import { createEventBus } from './core/events.ts';
 import { Lifecycle } from './core/lifecycle.ts';
 import { createLogger, type Logger } from './core/logger.ts';
+import { Metrics } from './core/metrics.ts';
 import { JobQueue } from './core/queue.ts';
 import type { Services } from './core/services.ts';
+import { createRealtime, type RealtimeOptions } from './realtime/index.ts';
+import { twilioRecorder } from './realtime/recording.ts';
 import { startServer, type HttpServer } from './server.ts';
 import { startWorkers } from './worker.ts';
 import type { JobHandlers } from './workers/index.ts';
@@ -23,6 +26,8 @@ export interface StartOptions {
   onStatement?: (sql: string) => void;
   /** Job handlers to run instead of the built-in ones (tests). */
   jobHandlers?: JobHandlers;
+  /** Starts a call's recording; default: Twilio's REST API when Twilio is configured. */
+  startRecording?: RealtimeOptions['startRecording'];
   /** Called when something the process depends on dies underneath it. */
   onFatal?: (reason: string) => void;
 }
@@ -56,14 +61,18 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
     const queue = await JobQueue.start({ url: database.url, logger });
     lifecycle.add('queue', () => queue.stop(config.shutdownTimeoutMs));
 
-    const services: Services = { config, logger, orm, queue, bus: createEventBus() };
+    const services: Services = { config, logger, orm, queue, bus: createEventBus(), metrics: new Metrics() };
 
     if (config.role === 'all' || config.role === 'worker') {
       await startWorkers(services, options.jobHandlers);
     }
     let http: HttpServer | undefined;
     if (config.role === 'all' || config.role === 'api') {
-      const server = await startServer(services);
+      const realtime = createRealtime(services, { startRecording: options.startRecording ?? twilioRecorder(config) });
+      // Closed after the HTTP server stops taking connections, before the queue and the ORM
+      // that the calls' final writes need.
+      lifecycle.add('calls', () => realtime.close(config.shutdownTimeoutMs));
+      const server = await startServer(services, realtime);
       http = server;
       lifecycle.add('http server', () => server.close());
     }

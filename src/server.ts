@@ -5,6 +5,7 @@ import { createYoga } from 'graphql-yoga';
 import { AppError } from './core/errors.ts';
 import { checkReadiness } from './core/health.ts';
 import type { Services } from './core/services.ts';
+import type { Realtime } from './realtime/index.ts';
 import type { GraphQLContext } from './schema/context.ts';
 import { schema } from './schema/index.ts';
 
@@ -16,8 +17,11 @@ export interface HttpServer {
   close: (timeoutMs?: number) => Promise<void>;
 }
 
-/** Starts the HTTP server: /graphql (yoga), /health, /ready. */
-export async function startServer(services: Services): Promise<HttpServer> {
+/**
+ * Starts the HTTP server: /graphql (yoga), /health, /ready, /metrics, and the call path —
+ * Twilio's webhooks and the /twilio/media websocket.
+ */
+export async function startServer(services: Services, realtime: Realtime): Promise<HttpServer> {
   const { config, logger } = services;
 
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
@@ -33,8 +37,17 @@ export async function startServer(services: Services): Promise<HttpServer> {
   });
 
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/graphql') return void yoga(req, res);
+    if (path.startsWith('/twilio/')) {
+      return void realtime.handleHttp(req, res, path).then((handled) => {
+        if (!handled) sendJson(res, 404, { error: 'not found', path });
+      });
+    }
+    if (req.method === 'GET' && path === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      return void res.end(services.metrics.render());
+    }
     if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok' });
     if (req.method === 'GET' && path === '/ready') {
       return void checkReadiness(services).then(
@@ -43,6 +56,11 @@ export async function startServer(services: Services): Promise<HttpServer> {
       );
     }
     sendJson(res, 404, { error: 'not found', path });
+  });
+
+  server.on('upgrade', (req, socket, head) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (!realtime.handleUpgrade(req, socket, head, path)) socket.destroy();
   });
 
   await listen(server, config.port);

@@ -5,25 +5,46 @@ import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
  * supervisor commands read from here. Every payload is plain JSON so the in-process event
  * target can later be swapped for Redis without touching publishers.
  *
- * Topics are keyed by tenant or call, so a subscriber only ever sees the business it is
- * scoped to: `business:calls` by business id, `call:events` by call id.
+ * Topics are keyed by tenant or call, so a subscriber only ever sees what it is scoped to:
+ * `business:calls` (lifecycle of a business's calls) by business id, `call:events` (all
+ * of one call's events) by call id. Publishing is synchronous and never waits for a
+ * subscriber: the audio path may publish.
  */
 
 export type CallDirection = 'inbound' | 'outbound';
+export type Speaker = 'caller' | 'agent';
+
+/** One utterance as the realtime session heard or spoke it. */
+export interface TranscriptTurn {
+  speaker: Speaker;
+  text: string;
+  /** ISO time the turn started. */
+  at: string;
+  /** Agent turn cut short by the caller. */
+  interrupted?: boolean;
+}
 
 export type CallLifecycleEvent =
   | { type: 'call.started'; callId: string; callSid: string; direction: CallDirection; at: string }
   | { type: 'call.status'; callId: string; callSid: string; status: string; at: string }
-  | { type: 'call.ended'; callId: string; callSid: string; durationSec: number | null; at: string };
+  | { type: 'call.ended'; callId: string; callSid: string; durationSec: number | null; reason: string; at: string };
+
+export type CallEvent =
+  | CallLifecycleEvent
+  | { type: 'transcript.delta'; callId: string; speaker: Speaker; itemId: string; delta: string; at: string }
+  | { type: 'transcript.turn'; callId: string; itemId: string; turn: TranscriptTurn }
+  | { type: 'speech.started'; callId: string; at: string }
+  | { type: 'speech.stopped'; callId: string; at: string }
+  | { type: 'agent.interrupted'; callId: string; itemId: string; heardMs: number; at: string };
 
 export type BusEvents = {
   'business:calls': [businessId: string, event: CallLifecycleEvent];
-  'call:events': [callId: string, event: CallLifecycleEvent];
+  'call:events': [callId: string, event: CallEvent];
 };
 
 export type EventBus = PubSub<BusEvents>;
 
-/** An in-process bus. Publishing is synchronous and never waits for subscribers. */
+/** An in-process bus. */
 export function createEventBus(): EventBus {
   return createPubSub<BusEvents>();
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import type { WorkingHours } from '../core/business-hours.ts';
 import { Business } from './business.entity.ts';
 
 /** A field the post-call extraction adds beyond city and service category. */
@@ -10,8 +11,7 @@ export interface ExtractionField {
   enum?: string[];
 }
 
-/** Opening hours per weekday (0 = Sunday), as "HH:MM" in the business's time zone. */
-export type WorkingHours = Partial<Record<'0' | '1' | '2' | '3' | '4' | '5' | '6', { open: string; close: string }[]>>;
+export type { WorkingHours };
 
 /** Israeli default: Sunday–Thursday 09:00–18:00, Friday 09:00–13:00, closed on Saturday. */
 export const defaultWorkingHours: WorkingHours = {

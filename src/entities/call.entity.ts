@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import type { TranscriptTurn } from '../core/events.ts';
 import { Business } from './business.entity.ts';
 import { Lead } from './lead.entity.ts';
 import { OutboundCallJob } from './outbound-call-job.entity.ts';
+
+export type { TranscriptTurn };
 
 export const callDirections = ['inbound', 'outbound'] as const;
 export type CallDirection = (typeof callDirections)[number];
@@ -31,16 +34,6 @@ export interface PipelineStepState {
   status: 'done' | 'skipped' | 'failed';
   at: string;
   error?: string;
-}
-
-/** One utterance as the realtime session heard or spoke it. */
-export interface TranscriptTurn {
-  speaker: 'caller' | 'agent';
-  text: string;
-  /** ISO time the turn started. */
-  at: string;
-  /** Agent turn cut short by the caller; `text` holds only what was heard. */
-  interrupted?: boolean;
 }
 
 /** The call log: one row per Twilio call, filled in during and after the call. */

@@ -1,0 +1,39 @@
+/**
+ * Process-wide counters of things worth watching: bad input the service shrugged off,
+ * calls handled, frames relayed. Plain integers, cheap enough for the audio path; exposed
+ * at GET /metrics in Prometheus text format and read directly by tests.
+ */
+export const counterNames = [
+  'twilio_webhook_rejected_total',
+  'media_invalid_json_total',
+  'media_unknown_event_total',
+  'media_before_start_total',
+  'media_invalid_payload_total',
+  'media_oversized_frame_total',
+  'media_duplicate_start_total',
+  'media_bad_token_total',
+  'openai_invalid_event_total',
+  'openai_error_event_total',
+  'calls_started_total',
+  'calls_ended_total',
+  'frames_to_openai_total',
+  'frames_to_twilio_total',
+] as const;
+export type CounterName = (typeof counterNames)[number];
+
+export class Metrics {
+  readonly #counts = new Map<CounterName, number>(counterNames.map((name) => [name, 0]));
+
+  increment(name: CounterName, by = 1): void {
+    this.#counts.set(name, (this.#counts.get(name) ?? 0) + by);
+  }
+
+  get(name: CounterName): number {
+    return this.#counts.get(name) ?? 0;
+  }
+
+  /** Prometheus exposition format. */
+  render(): string {
+    return [...this.#counts].map(([name, value]) => `# TYPE callwatch_${name} counter\ncallwatch_${name} ${value}\n`).join('');
+  }
+}

@@ -1,0 +1,148 @@
+import type { Slot } from '../core/business-hours.ts';
+import { freeSlots } from '../core/business-hours.ts';
+import type { Orm } from '../core/db.ts';
+import { AppError } from '../core/errors.ts';
+import { createLoaders } from '../loaders/index.ts';
+import { buildInstructions, renderGreeting, type Gender } from './prompt.ts';
+import type { CallRef } from './stream-token.ts';
+
+/** How far ahead free slots are computed at call start. */
+const slotDays = 7;
+
+/**
+ * Everything a call needs, loaded once at call start and held on the call session: plain
+ * data, no entities, so nothing during the call can reach the database by accident.
+ */
+export interface CallContext {
+  callId: string;
+  callSid: string;
+  direction: 'inbound' | 'outbound';
+  business: { id: string; name: string; timeZone: string; locale: string };
+  settings: {
+    voice: string;
+    language: string;
+    recordCalls: boolean;
+    silenceTimeoutSec: number;
+    silenceReprompts: number;
+    maxCallDurationSec: number;
+    transferNumber: string | null;
+    appointmentSlotMinutes: number;
+  };
+  lead: { id: string; phone: string; fullName: string | null; firstName: string | null; gender: Gender | null } | null;
+  outboundJob: { id: string; purpose: string; instructions: string | null } | null;
+  /** Free appointment slots of the coming days, soonest first. */
+  slots: Slot[];
+  greeting: string;
+  instructions: string;
+}
+
+/**
+ * Loads a call's context in one batched tick: call, business, settings, lead, outbound job
+ * and the business's bookings are requested together, so the wall time is about one
+ * database round trip. The prompt is built here too, once.
+ */
+export async function loadCallContext(orm: Orm, claims: CallRef, now = new Date()): Promise<CallContext> {
+  const loaders = createLoaders(orm.em.fork(), {
+    appointmentWindow: { from: now, to: new Date(now.getTime() + slotDays * 86_400_000) },
+  });
+  const [call, business, settings, lead, job, booked] = await Promise.all([
+    loaders.callById.load(claims.callId),
+    loaders.businessById.load(claims.businessId),
+    loaders.settingsByBusinessId.load(claims.businessId),
+    claims.leadId ? loaders.leadById.load(claims.leadId) : null,
+    claims.outboundJobId ? loaders.outboundJobById.load(claims.outboundJobId) : null,
+    loaders.bookedAppointmentsByBusinessId.load(claims.businessId),
+  ]);
+  if (!call || !business || !settings || call.callSid !== claims.callSid) {
+    throw new AppError('NOT_FOUND', `call ${claims.callSid} has no call row, business or settings`);
+  }
+
+  const slots = freeSlots({
+    now,
+    days: slotDays,
+    timeZone: business.timezone,
+    workingHours: settings.workingHours,
+    slotMinutes: settings.appointmentSlotMinutes,
+    booked,
+  });
+  const firstName = lead?.firstName ?? null;
+  const gender = lead?.gender ?? null;
+  const greeting = renderGreeting({ template: settings.greetingTemplate, businessName: business.name, firstName, gender });
+  const outboundJob = job ? { id: job.id, purpose: job.purpose, instructions: job.instructions ?? null } : null;
+  const instructions = buildInstructions({
+    agentInstructions: settings.agentInstructions,
+    businessName: business.name,
+    timeZone: business.timezone,
+    language: settings.language,
+    now,
+    direction: call.direction,
+    caller: lead
+      ? { fullName: lead.fullName ?? null, firstName, gender, city: lead.city ?? null, service: lead.serviceCategory ?? null }
+      : null,
+    outbound: outboundJob,
+    slots,
+    greeting,
+  });
+
+  return {
+    callId: call.id,
+    callSid: call.callSid,
+    direction: call.direction,
+    business: { id: business.id, name: business.name, timeZone: business.timezone, locale: business.locale },
+    settings: {
+      voice: settings.voice,
+      language: settings.language,
+      recordCalls: settings.recordCalls,
+      silenceTimeoutSec: settings.silenceTimeoutSec,
+      silenceReprompts: settings.silenceReprompts,
+      maxCallDurationSec: settings.maxCallDurationSec,
+      transferNumber: settings.transferNumber ?? null,
+      appointmentSlotMinutes: settings.appointmentSlotMinutes,
+    },
+    lead: lead ? { id: lead.id, phone: lead.phone, fullName: lead.fullName ?? null, firstName, gender } : null,
+    outboundJob,
+    slots,
+    greeting,
+    instructions,
+  };
+}
+
+/** How long a pre-warmed context waits for its media stream. */
+const prewarmTtlMs = 60_000;
+
+/**
+ * Contexts pre-warmed by the voice webhook, waiting for their media stream to start on this
+ * instance. A stream that lands elsewhere loads its own; an entry nobody takes expires.
+ */
+export class CallContextCache {
+  readonly #entries = new Map<string, { context: Promise<CallContext>; expires: number }>();
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor() {
+    this.#sweeper = setInterval(() => this.#sweep(), prewarmTtlMs).unref();
+  }
+
+  /** Starts loading the context for `claims` now; a failure surfaces when it is taken. */
+  prewarm(orm: Orm, claims: CallRef): void {
+    const context = loadCallContext(orm, claims);
+    context.catch(() => {});
+    this.#entries.set(claims.callSid, { context, expires: Date.now() + prewarmTtlMs });
+  }
+
+  /** The pre-warmed context of `callSid`, removed from the cache; undefined when none. */
+  take(callSid: string): Promise<CallContext> | undefined {
+    const entry = this.#entries.get(callSid);
+    this.#entries.delete(callSid);
+    return entry && entry.expires > Date.now() ? entry.context : undefined;
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
+    this.#entries.clear();
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [callSid, entry] of this.#entries) if (entry.expires <= now) this.#entries.delete(callSid);
+  }
+}

@@ -1,0 +1,301 @@
+import { performance } from 'node:perf_hooks';
+import type { WebSocket, RawData } from 'ws';
+import type { CallEvent, EventBus, TranscriptTurn } from '../core/events.ts';
+import { describeError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Metrics } from '../core/metrics.ts';
+import type { CallContext } from './call-context.ts';
+import {
+  appendAudioMessage,
+  greetingResponse,
+  parseServerEvent,
+  sessionUpdate,
+  truncateEvent,
+} from './openai-realtime.protocol.ts';
+import type { CallRef, TokenCheck } from './stream-token.ts';
+import { parseTwilioMessage, twilioClearMessage, twilioMarkMessage, twilioMediaMessage } from './twilio-media.protocol.ts';
+
+/** What a finished call produced; persisted in one transaction by the owner of the session. */
+export interface CallOutcome {
+  context: CallContext;
+  startedAt: Date;
+  endedAt: Date;
+  turns: TranscriptTurn[];
+  reason: string;
+}
+
+export interface CallSessionDeps {
+  logger: Logger;
+  metrics: Metrics;
+  bus: EventBus;
+  transcriptionModel: string;
+  verifyToken: (token: unknown) => TokenCheck;
+  /** The pre-warmed context, or a fresh load (one batched tick) when none waits here. */
+  loadContext: (claims: CallRef) => Promise<CallContext>;
+  /** Opens the OpenAI Realtime socket; called at once, in parallel with everything else. */
+  openRealtime: () => WebSocket;
+  /** Called once, when the call has started on both sides (e.g. to start recording). */
+  onStarted?: (context: CallContext) => void;
+  /** Persists the outcome. Called exactly once per started call, never for a rejected one. */
+  persist: (outcome: CallOutcome) => Promise<void>;
+}
+
+/** Caller audio held while OpenAI is not ready yet: at most this many 20 ms frames (30 s). */
+const maxBufferedFrames = 1500;
+
+/** Agent audio that has been sent to Twilio: which item, how long, when it starts playing. */
+interface AgentPlayback {
+  itemId: string;
+  audioMs: number;
+  startsAt: number;
+}
+
+/**
+ * One phone call: the Twilio media stream and the OpenAI Realtime socket it opened. The
+ * session owns both sockets — when either closes, both close — and holds everything the
+ * call produces in memory until the end. Nothing here touches the database.
+ *
+ * Audio is relayed as base64 strings, never decoded. Caller frames that arrive before
+ * OpenAI is ready are buffered and sent in order once it is. What the caller has heard is
+ * tracked by a playback clock (audio duration sent, starting no earlier than the previous
+ * audio ends) with one Twilio mark per agent response, not one per delta.
+ */
+export class CallSession {
+  readonly #twilio: WebSocket;
+  readonly #openai: WebSocket;
+  readonly #deps: CallSessionDeps;
+  #log: Logger;
+  #state: 'awaiting-start' | 'starting' | 'live' | 'ended' = 'awaiting-start';
+  #streamSidJson = '""';
+  #context: CallContext | undefined;
+  #startedAt = new Date();
+  #openaiOpen = false;
+  #ready = false;
+  readonly #pending: string[] = [];
+  readonly #turns = new Map<string, TranscriptTurn>();
+  #playback: AgentPlayback | undefined;
+  #playbackEndsAt = 0;
+  #marks = 0;
+  #lastMark: string | undefined;
+  #ending: Promise<void> | undefined;
+
+  constructor(twilio: WebSocket, deps: CallSessionDeps) {
+    this.#twilio = twilio;
+    this.#deps = deps;
+    this.#log = deps.logger.child({ component: 'call-session' });
+    this.#openai = deps.openRealtime();
+    twilio.on('message', (data, isBinary) => this.#onTwilioMessage(data, isBinary));
+    twilio.on('close', () => void this.end('twilio closed'));
+    twilio.on('error', (error: Error & { code?: string }) => {
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') deps.metrics.increment('media_oversized_frame_total');
+      this.#log.warn({ err: describeError(error) }, 'twilio socket error');
+    });
+    this.#openai.on('open', () => {
+      this.#openaiOpen = true;
+      this.#startRealtime();
+    });
+    this.#openai.on('message', (data) => this.#onRealtimeMessage(data));
+    this.#openai.on('close', () => void this.end('openai closed'));
+    this.#openai.on('error', (error) => this.#log.warn({ err: describeError(error) }, 'openai socket error'));
+  }
+
+  /** Ends the call: closes both sockets, then persists what it produced. Idempotent. */
+  end(reason: string): Promise<void> {
+    this.#ending ??= this.#finish(reason);
+    return this.#ending;
+  }
+
+  async #finish(reason: string): Promise<void> {
+    this.#state = 'ended';
+    closeSocket(this.#twilio, 1000, 'call ended');
+    closeSocket(this.#openai, 1000, 'call ended');
+    const context = this.#context;
+    if (!context) return;
+    const endedAt = new Date();
+    const durationSec = Math.round((endedAt.getTime() - this.#startedAt.getTime()) / 1000);
+    this.#deps.metrics.increment('calls_ended_total');
+    this.#publishLifecycle({ type: 'call.ended', callId: context.callId, callSid: context.callSid, durationSec, reason, at: endedAt.toISOString() });
+    const turns = [...this.#turns.values()].filter((turn) => turn.text !== '').sort((a, b) => a.at.localeCompare(b.at));
+    try {
+      await this.#deps.persist({ context, startedAt: this.#startedAt, endedAt, turns, reason });
+      this.#log.info({ reason, durationSec, turns: turns.length }, 'call ended');
+    } catch (error) {
+      this.#log.error({ err: describeError(error) }, 'failed to persist the call');
+    }
+  }
+
+  #onTwilioMessage(data: RawData, isBinary: boolean): void {
+    const parsed = isBinary ? ({ ok: false, problem: 'invalid-json' } as const) : parseTwilioMessage(data.toString());
+    if (!parsed.ok) {
+      const counter = { 'invalid-json': 'media_invalid_json_total', 'unknown-event': 'media_unknown_event_total', 'invalid-payload': 'media_invalid_payload_total' } as const;
+      this.#deps.metrics.increment(counter[parsed.problem]);
+      return;
+    }
+    const message = parsed.message;
+    switch (message.event) {
+      case 'media':
+        if (this.#state === 'awaiting-start') return this.#deps.metrics.increment('media_before_start_total');
+        if (this.#state === 'ended' || message.track !== 'inbound') return;
+        if (this.#ready) {
+          this.#openai.send(appendAudioMessage(message.payload));
+          this.#deps.metrics.increment('frames_to_openai_total');
+        } else {
+          if (this.#pending.length >= maxBufferedFrames) this.#pending.shift();
+          this.#pending.push(message.payload);
+        }
+        return;
+      case 'start':
+        return void this.#onStart(message.streamSid, message.callSid, message.customParameters);
+      case 'mark':
+        // Twilio returns a mark once the audio before it has played: the agent is done talking.
+        if (message.name === this.#lastMark) this.#playback = undefined;
+        return;
+      case 'stop':
+        return void this.end('twilio stop');
+      case 'connected':
+      case 'dtmf':
+        return;
+    }
+  }
+
+  async #onStart(streamSid: string, callSid: string, parameters: Record<string, string>): Promise<void> {
+    if (this.#state !== 'awaiting-start') return this.#deps.metrics.increment('media_duplicate_start_total');
+    const check = this.#deps.verifyToken(parameters.token);
+    if (!check.ok || check.claims.callSid !== callSid) {
+      this.#deps.metrics.increment('media_bad_token_total');
+      this.#log.warn({ reason: check.ok ? 'token for another call' : check.reason }, 'media stream rejected');
+      this.#state = 'ended';
+      this.#ending = Promise.resolve();
+      closeSocket(this.#twilio, 1008, 'invalid stream token');
+      closeSocket(this.#openai, 1000, 'stream rejected');
+      return;
+    }
+    this.#state = 'starting';
+    this.#streamSidJson = JSON.stringify(streamSid);
+    this.#log = this.#log.child({ callSid });
+    try {
+      const context = await this.#deps.loadContext(check.claims);
+      // The call may have ended while the context loaded.
+      if (this.#ending) return;
+      this.#context = context;
+    } catch (error) {
+      this.#log.error({ err: describeError(error) }, 'cannot load the call context');
+      return void this.end('context unavailable');
+    }
+    this.#deps.metrics.increment('calls_started_total');
+    this.#startRealtime();
+  }
+
+  /** Once both the context and the OpenAI socket are there: configure, greet, flush the buffer. */
+  #startRealtime(): void {
+    const context = this.#context;
+    if (!context || !this.#openaiOpen || this.#ready || this.#state !== 'starting') return;
+    this.#openai.send(JSON.stringify(sessionUpdate(context, this.#deps.transcriptionModel)));
+    this.#openai.send(JSON.stringify(greetingResponse(context)));
+    this.#ready = true;
+    this.#state = 'live';
+    for (const payload of this.#pending.splice(0)) this.#openai.send(appendAudioMessage(payload));
+    this.#publishLifecycle({ type: 'call.started', callId: context.callId, callSid: context.callSid, direction: context.direction, at: this.#startedAt.toISOString() });
+    this.#deps.onStarted?.(context);
+  }
+
+  #onRealtimeMessage(data: RawData): void {
+    const parsed = parseServerEvent(data.toString());
+    if (!parsed.ok) return this.#deps.metrics.increment('openai_invalid_event_total');
+    const event = parsed.event;
+    const context = this.#context;
+    if (!context || this.#state === 'ended') return;
+    const callId = context.callId;
+    const now = new Date().toISOString();
+    switch (event.type) {
+      case 'response.output_audio.delta': {
+        this.#twilio.send(twilioMediaMessage(this.#streamSidJson, event.delta));
+        this.#deps.metrics.increment('frames_to_twilio_total');
+        const clock = performance.now();
+        const startsAt = Math.max(clock, this.#playbackEndsAt);
+        if (this.#playback?.itemId !== event.item_id) this.#playback = { itemId: event.item_id, audioMs: 0, startsAt };
+        const ms = base64Bytes(event.delta) / 8;
+        this.#playback.audioMs += ms;
+        this.#playbackEndsAt = startsAt + ms;
+        this.#agentTurn(event.item_id, now);
+        return;
+      }
+      case 'response.output_audio.done':
+        this.#lastMark = `agent-${++this.#marks}`;
+        this.#twilio.send(twilioMarkMessage(this.#streamSidJson, this.#lastMark));
+        return;
+      case 'response.output_audio_transcript.delta':
+        this.#agentTurn(event.item_id, now).text += event.delta;
+        return this.#publish({ type: 'transcript.delta', callId, speaker: 'agent', itemId: event.item_id, delta: event.delta, at: now });
+      case 'response.output_audio_transcript.done': {
+        const turn = this.#agentTurn(event.item_id, now);
+        turn.text = turn.interrupted ? turn.text : event.transcript;
+        return this.#publish({ type: 'transcript.turn', callId, itemId: event.item_id, turn });
+      }
+      case 'input_audio_buffer.speech_started':
+        this.#turns.set(event.item_id, { speaker: 'caller', text: '', at: now });
+        this.#bargeIn(callId, now);
+        return this.#publish({ type: 'speech.started', callId, at: now });
+      case 'input_audio_buffer.speech_stopped':
+        return this.#publish({ type: 'speech.stopped', callId, at: now });
+      case 'conversation.item.input_audio_transcription.delta':
+        return this.#publish({ type: 'transcript.delta', callId, speaker: 'caller', itemId: event.item_id, delta: event.delta ?? '', at: now });
+      case 'conversation.item.input_audio_transcription.completed': {
+        const turn = this.#turns.get(event.item_id) ?? { speaker: 'caller', text: '', at: now };
+        turn.text = event.transcript.trim();
+        this.#turns.set(event.item_id, turn);
+        return this.#publish({ type: 'transcript.turn', callId, itemId: event.item_id, turn });
+      }
+      case 'error':
+        this.#deps.metrics.increment('openai_error_event_total');
+        this.#log.warn({ code: event.error.code, errorType: event.error.type }, 'openai error event');
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The caller started talking over the agent: stop playback, tell OpenAI what was heard. */
+  #bargeIn(callId: string, at: string): void {
+    const playback = this.#playback;
+    const clock = performance.now();
+    if (!playback || clock >= this.#playbackEndsAt) return;
+    const heardMs = Math.round(Math.min(Math.max(clock - playback.startsAt, 0), playback.audioMs));
+    this.#twilio.send(twilioClearMessage(this.#streamSidJson));
+    this.#openai.send(JSON.stringify(truncateEvent(playback.itemId, heardMs)));
+    const turn = this.#turns.get(playback.itemId);
+    if (turn) turn.interrupted = true;
+    this.#playback = undefined;
+    this.#playbackEndsAt = clock;
+    this.#publish({ type: 'agent.interrupted', callId, itemId: playback.itemId, heardMs, at });
+  }
+
+  #agentTurn(itemId: string, at: string): TranscriptTurn {
+    let turn = this.#turns.get(itemId);
+    if (!turn) {
+      turn = { speaker: 'agent', text: '', at };
+      this.#turns.set(itemId, turn);
+    }
+    return turn;
+  }
+
+  #publish(event: CallEvent): void {
+    this.#deps.bus.publish('call:events', event.callId, event);
+  }
+
+  #publishLifecycle(event: Extract<CallEvent, { type: 'call.started' | 'call.ended' }>): void {
+    this.#publish(event);
+    if (this.#context) this.#deps.bus.publish('business:calls', this.#context.business.id, event);
+  }
+}
+
+/** Decoded size of a base64 string, without decoding it. */
+function base64Bytes(value: string): number {
+  const padding = value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0;
+  return (value.length / 4) * 3 - padding;
+}
+
+function closeSocket(socket: WebSocket, code: number, reason: string): void {
+  if (socket.readyState === socket.CONNECTING) return socket.terminate();
+  if (socket.readyState === socket.OPEN) socket.close(code, reason);
+}

@@ -1,0 +1,99 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { describeError } from '../core/errors.ts';
+import type { Services } from '../core/services.ts';
+import { CallContextCache, loadCallContext } from './call-context.ts';
+import { persistCallOutcome } from './call-outcome.ts';
+import { CallSession } from './call-session.ts';
+import { verifyStreamToken } from './stream-token.ts';
+import { handleTwilioWebhook } from './twilio-webhooks.ts';
+
+/**
+ * Largest websocket message accepted from Twilio. Media frames are ~300 bytes and the start
+ * message ~1 KB; anything bigger is not Twilio and closes the stream (code 1009).
+ */
+export const maxMediaMessageBytes = 16 * 1024;
+
+export interface RealtimeOptions {
+  /** Starts Twilio's recording of a call (REST); absent when Twilio is not configured. */
+  startRecording?: (callSid: string) => Promise<void>;
+}
+
+/** The call path: Twilio webhooks, media streams and the calls they carry. */
+export interface Realtime {
+  /** Handles a Twilio webhook; false when `path` is not one. */
+  handleHttp: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;
+  /** Takes over an HTTP upgrade to /twilio/media; false for other paths. */
+  handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer, path: string) => boolean;
+  /** Calls in progress on this instance. */
+  activeCalls: () => number;
+  /** Stops accepting streams, lets calls finish for up to `timeoutMs`, then ends the rest. */
+  close: (timeoutMs: number) => Promise<void>;
+}
+
+export function createRealtime(services: Services, options: RealtimeOptions = {}): Realtime {
+  const { config, logger } = services;
+  const contexts = new CallContextCache();
+  const sessions = new Set<CallSession>();
+  const endings = new Set<Promise<void>>();
+  const server = new WebSocketServer({ noServer: true, maxPayload: maxMediaMessageBytes, perMessageDeflate: false });
+  let closing = false;
+  if (!config.openai.apiKey) logger.warn('OPENAI_API_KEY is not set: calls cannot reach the voice agent');
+
+  const openRealtime = () =>
+    new WebSocket(`${config.openai.realtimeUrl}?model=${encodeURIComponent(config.openai.realtimeModel)}`, {
+      headers: { Authorization: `Bearer ${config.openai.apiKey ?? ''}` },
+      perMessageDeflate: false,
+    });
+
+  server.on('connection', (socket: WebSocket) => {
+    const session: CallSession = new CallSession(socket, {
+      logger,
+      metrics: services.metrics,
+      bus: services.bus,
+      transcriptionModel: config.openai.transcribeModel,
+      verifyToken: (token) => verifyStreamToken(token, config.appSecret),
+      loadContext: (claims) => contexts.take(claims.callSid) ?? loadCallContext(services.orm, claims),
+      openRealtime,
+      onStarted: (context) => {
+        if (!context.settings.recordCalls || !options.startRecording) return;
+        options.startRecording(context.callSid).catch((error: unknown) =>
+          logger.error({ callSid: context.callSid, err: describeError(error) }, 'cannot start the call recording'),
+        );
+      },
+      persist: (outcome) => persistCallOutcome(services.orm, services.queue, outcome),
+    });
+    sessions.add(session);
+    socket.once('close', () => {
+      const ending = session.end('twilio closed').finally(() => {
+        sessions.delete(session);
+        endings.delete(ending);
+      });
+      endings.add(ending);
+    });
+  });
+
+  return {
+    handleHttp: (req, res, path) => handleTwilioWebhook({ services, contexts }, req, res, path),
+    handleUpgrade(req, socket, head, path) {
+      if (path !== '/twilio/media') return false;
+      if (closing) {
+        socket.end('HTTP/1.1 503 Service Unavailable\r\n\r\n');
+        return true;
+      }
+      server.handleUpgrade(req, socket, head, (ws) => server.emit('connection', ws, req));
+      return true;
+    },
+    activeCalls: () => sessions.size,
+    async close(timeoutMs) {
+      closing = true;
+      const deadline = Date.now() + timeoutMs;
+      while (sessions.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      await Promise.all([...sessions].map((session) => session.end('server shutting down')));
+      await Promise.all([...endings]);
+      contexts.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

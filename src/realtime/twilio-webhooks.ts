@@ -1,0 +1,161 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import twilio from 'twilio';
+import { describeError } from '../core/errors.ts';
+import { normalizePhone } from '../core/phone.ts';
+import type { Services } from '../core/services.ts';
+import { callStatuses, Call, type CallStatus } from '../entities/call.entity.ts';
+import { findOrCreateLead } from '../entities/lead.repository.ts';
+import { findBusinessByNumber } from '../entities/phone-number.repository.ts';
+import type { CallContextCache } from './call-context.ts';
+import { enqueuePipeline } from './call-outcome.ts';
+import { signStreamToken } from './stream-token.ts';
+
+/**
+ * Twilio's HTTP webhooks: the voice webhook that connects a call to the agent, and the
+ * status and recording callbacks. Every request must carry a valid X-Twilio-Signature for
+ * PUBLIC_URL + path: anything else gets 403 and nothing is read or written.
+ */
+
+const maxBodyBytes = 64 * 1024;
+
+/** Said (in Hebrew) to callers of a number no business owns, before hanging up. */
+const unknownNumberMessage = 'המספר שחייגת אינו פעיל. תודה ולהתראות.';
+
+export interface TwilioWebhookDeps {
+  services: Services;
+  contexts: CallContextCache;
+}
+
+/** Handles POST /twilio/voice, /twilio/status and /twilio/recording; false for other paths. */
+export async function handleTwilioWebhook(deps: TwilioWebhookDeps, req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+  const handler = { '/twilio/voice': voice, '/twilio/status': status, '/twilio/recording': recording }[path];
+  if (!handler) return false;
+  const { services } = deps;
+  if (req.method !== 'POST') return reply(res, 405, 'text/plain', 'method not allowed'), true;
+  let params: Record<string, string>;
+  try {
+    params = Object.fromEntries(new URLSearchParams(await readBody(req)));
+  } catch {
+    return reply(res, 413, 'text/plain', 'body too large'), true;
+  }
+  if (!isSigned(services, req, params)) {
+    services.metrics.increment('twilio_webhook_rejected_total');
+    services.logger.warn({ path }, 'twilio webhook rejected: missing or invalid signature');
+    return reply(res, 403, 'text/plain', 'invalid signature'), true;
+  }
+  try {
+    await handler(deps, params, res);
+  } catch (error) {
+    services.logger.error({ path, err: describeError(error) }, 'twilio webhook failed');
+    if (!res.headersSent) reply(res, 500, 'text/plain', 'internal error');
+  }
+  return true;
+}
+
+function isSigned(services: Services, req: IncomingMessage, params: Record<string, string>): boolean {
+  const token = services.config.twilio.authToken;
+  const signature = req.headers['x-twilio-signature'];
+  if (!token || typeof signature !== 'string') return false;
+  return twilio.validateRequest(token, signature, `${services.config.publicUrl}${req.url ?? ''}`, params);
+}
+
+/** A call arrived: route it to its business, record it, and connect its audio to the agent. */
+async function voice({ services, contexts }: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse): Promise<void> {
+  const callSid = params.CallSid ?? '';
+  const to = normalizePhone(params.To ?? '');
+  const em = services.orm.em.fork();
+  const settings = to ? await findBusinessByNumber(em, to) : null;
+  const log = services.logger.child({ callSid });
+  if (!settings || !callSid) {
+    log.warn({ pii: { to: params.To } }, 'call to a number no business owns');
+    const response = new twilio.twiml.VoiceResponse();
+    response.say({ language: 'he-IL' }, unknownNumberMessage);
+    response.hangup();
+    return reply(res, 200, 'text/xml', response.toString());
+  }
+
+  const businessId = settings.business.id;
+  const from = normalizePhone(params.From ?? '');
+  const lead = from ? await findOrCreateLead(em, businessId, from) : null;
+  let call = await em.findOne(Call, { callSid });
+  if (!call) {
+    call = em.create(Call, {
+      business: businessId,
+      lead: lead?.id ?? null,
+      callSid,
+      direction: params.Direction?.startsWith('outbound') ? 'outbound' : 'inbound',
+      fromNumber: params.From ?? '',
+      toNumber: params.To ?? '',
+      status: asCallStatus(params.CallStatus) ?? 'ringing',
+    });
+    await em.flush();
+  }
+
+  const claims = { callSid, callId: call.id, businessId, leadId: call.lead?.id ?? null, outboundJobId: call.outboundJob?.id ?? null };
+  contexts.prewarm(services.orm, claims);
+  const response = new twilio.twiml.VoiceResponse();
+  const stream = response.connect().stream({ url: mediaStreamUrl(services.config.publicUrl) });
+  stream.parameter({ name: 'token', value: signStreamToken(claims, services.config.appSecret) });
+  log.info({ direction: call.direction }, 'call connected to the agent');
+  reply(res, 200, 'text/xml', response.toString());
+}
+
+/** Twilio's call status callback: keep the call row's status (and final duration) current. */
+async function status({ services }: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse): Promise<void> {
+  const callStatus = asCallStatus(params.CallStatus);
+  if (params.CallSid && callStatus) {
+    const duration = Number.parseInt(params.CallDuration ?? '', 10);
+    const changes = Number.isFinite(duration) ? { status: callStatus, durationSec: duration } : { status: callStatus };
+    const em = services.orm.em.fork();
+    await em.nativeUpdate(Call, { callSid: params.CallSid }, changes);
+    const call = await em.findOne(Call, { callSid: params.CallSid });
+    if (call) {
+      const event = { type: 'call.status' as const, callId: call.id, callSid: call.callSid, status: callStatus, at: new Date().toISOString() };
+      services.bus.publish('call:events', call.id, event);
+      services.bus.publish('business:calls', call.business.id, event);
+    }
+  }
+  reply(res, 204, 'text/plain', '');
+}
+
+/** Twilio's recording status callback: store the recording, and start the pipeline when complete. */
+async function recording({ services }: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse): Promise<void> {
+  const { CallSid: callSid, RecordingSid: recordingSid, RecordingUrl: recordingUrl, RecordingStatus: recordingStatus } = params;
+  if (callSid && recordingSid) {
+    await services.orm.em.fork().transactional(async (em) => {
+      const call = await em.findOne(Call, { callSid });
+      if (!call) return;
+      call.recordingSid = recordingSid;
+      call.recordingUrl = recordingUrl ?? null;
+      await em.flush();
+      // 'absent' (nothing was recorded) still starts the pipeline: it falls back to the realtime transcript.
+      if (recordingStatus === 'completed' || recordingStatus === 'absent') await enqueuePipeline(services.queue, call.id, em);
+    });
+  }
+  reply(res, 204, 'text/plain', '');
+}
+
+/** wss://…/twilio/media for an https PUBLIC_URL, ws://… for http (local development). */
+export function mediaStreamUrl(publicUrl: string): string {
+  return `${publicUrl.replace(/^http/, 'ws')}/twilio/media`;
+}
+
+function asCallStatus(value: string | undefined): CallStatus | undefined {
+  return callStatuses.find((status) => status === value);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBodyBytes) throw new Error('body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function reply(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, { 'content-type': `${contentType}; charset=utf-8`, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
