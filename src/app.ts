@@ -69,12 +69,17 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
     let http: HttpServer | undefined;
     if (config.role === 'all' || config.role === 'api') {
       const realtime = createRealtime(services, { startRecording: options.startRecording ?? twilioRecorder(config) });
-      // Closed after the HTTP server stops taking connections, before the queue and the ORM
-      // that the calls' final writes need.
-      lifecycle.add('calls', () => realtime.close(config.shutdownTimeoutMs));
-      const server = await startServer(services, realtime);
+      const server = await startServer(services, realtime).catch(async (error: unknown) => {
+        await realtime.close(0);
+        throw error;
+      });
       http = server;
+      // Shutdown runs these bottom-up: stop accepting connections, let the calls finish
+      // (or end them and write them down) while the queue and ORM they need are still
+      // open, then close what is left of HTTP.
       lifecycle.add('http server', () => server.close());
+      lifecycle.add('calls', () => realtime.close(config.shutdownTimeoutMs));
+      lifecycle.add('new connections', () => server.stopAccepting());
     }
 
     logger.info({ role: config.role, env: config.env, embeddedDatabase: database.embedded }, 'callwatch started');

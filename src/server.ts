@@ -13,7 +13,12 @@ export interface HttpServer {
   /** Base URL the server listens on, e.g. http://127.0.0.1:3000. */
   url: string;
   port: number;
-  /** Stops accepting connections, lets in-flight requests finish, then closes the rest. */
+  /** Stops accepting new connections; open ones (calls' media streams too) carry on. */
+  stopAccepting: () => void;
+  /**
+   * Stops accepting connections, lets in-flight requests finish, then closes the rest.
+   * Media streams are not waited for here: the calls' owner ends them first.
+   */
   close: (timeoutMs?: number) => Promise<void>;
 }
 
@@ -66,10 +71,24 @@ export async function startServer(services: Services, realtime: Realtime): Promi
   await listen(server, config.port);
   const { port } = server.address() as AddressInfo;
   logger.info({ port, publicUrl: config.publicUrl }, 'http server listening');
+  const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+  const stopAccepting = () => {
+    if (server.listening) server.close();
+  };
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    close: (timeoutMs = config.shutdownTimeoutMs) => closeServer(server, timeoutMs),
+    stopAccepting,
+    async close(timeoutMs = config.shutdownTimeoutMs) {
+      stopAccepting();
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+      try {
+        await closed;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
   };
 }
 
@@ -90,17 +109,6 @@ function listen(server: Server, port: number): Promise<void> {
       resolve();
     });
   });
-}
-
-async function closeServer(server: Server, timeoutMs: number): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
-  try {
-    await closed;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function requestIdOf(req: IncomingMessage): string {

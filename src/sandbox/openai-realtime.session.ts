@@ -1,0 +1,305 @@
+import type { WebSocket } from 'ws';
+import type {
+  ConversationItem,
+  ConversationItemTruncatedEvent,
+  RealtimeError,
+  RealtimeServerEvent,
+  SessionCreatedEvent,
+} from 'openai/resources/realtime/realtime';
+import { EventLog } from './event-log.ts';
+import { openaiId } from './ids.ts';
+import { bytesToDuration } from './mulaw.ts';
+import { parseClientEvent, type ClientEvent, type ClientEventError } from './openai-realtime.client-events.ts';
+import { ResponseStream, type Pace } from './openai-realtime.response.ts';
+import { ScriptQueue, type SessionScript } from './openai-realtime.script.ts';
+import { defaultSession, mergeSession, transcribesInput, turnDetectionOf, voiceOf, type SessionConfig } from './openai-realtime.session-config.ts';
+import { userAudioTurn } from './openai-realtime.user-turn.ts';
+import { VoiceActivityDetector } from './voice-activity.ts';
+
+type Of<U, K> = Extract<U, { type: K }>;
+
+/** A `conversation.item.truncate` the stand-in accepted. */
+export type Truncation = Pick<ConversationItemTruncatedEvent, 'item_id' | 'content_index' | 'audio_end_ms'>;
+
+/**
+ * One Realtime websocket connection to the stand-in: the server side of the GA protocol
+ * for a single conversation, plus what tests inspect and steer.
+ *
+ * Invariants: at most one response is active; every item id the session hands out is in
+ * `#items`; after the socket closes nothing is sent and no timer is left.
+ */
+export class StandInSession {
+  /** The session id (`sess_…`) reported in `session.created`. */
+  readonly id: string;
+  readonly model: string;
+  /** Every conversation.item.truncate accepted, in order. */
+  readonly truncations: Truncation[] = [];
+  /** Messages that were not valid client events, with the error sent back. */
+  readonly rejected: { raw: string; error: ClientEventError }[] = [];
+  /** Resolves when the socket has closed, with the close code and reason. */
+  readonly closed: Promise<{ code: number; reason: string }>;
+
+  #socket: WebSocket;
+  #pace: Pace;
+  #config: SessionConfig;
+  #received = new EventLog<ClientEvent>('OpenAI client event');
+  #sent = new EventLog<RealtimeServerEvent>('OpenAI server event');
+  #script = new ScriptQueue();
+  #vad = new VoiceActivityDetector();
+  #conversationId = openaiId('conv');
+  /** Conversation items in order; assistant items keep their stream to know how much audio exists. */
+  #items = new Map<string, { item: ConversationItem; stream?: ResponseStream }>();
+  #active: ResponseStream | undefined;
+  #inputBytes = 0;
+  /** Input audio not yet committed to a user item: the "input audio buffer". */
+  #inputBytesSinceCommit = 0;
+  /** The user item id announced by speech_started, used again by speech_stopped. */
+  #speechItemId: string | undefined;
+
+  constructor(socket: WebSocket, options: { model: string; pace: Pace; script?: SessionScript }) {
+    this.#socket = socket;
+    this.#pace = options.pace;
+    this.model = options.model;
+    this.#config = defaultSession(options.model);
+    this.id = this.#config.id;
+    if (options.script) this.#script.set(options.script);
+    this.#configureVad();
+    this.closed = new Promise((resolve) => {
+      socket.once('close', (code, reason) => {
+        this.#active?.abandon();
+        this.#active = undefined;
+        this.#received.close('socket closed');
+        this.#sent.close('socket closed');
+        resolve({ code, reason: reason.toString() });
+      });
+    });
+    // A protocol error (a bad frame, a reset) closes the socket; `closed` reports it.
+    socket.on('error', () => {});
+    socket.on('message', (data) => this.#onMessage(data.toString()));
+    this.send({ type: 'session.created', event_id: openaiId('event'), session: this.#config } satisfies SessionCreatedEvent);
+  }
+
+  /** Every client event parsed, in order. */
+  get received(): readonly ClientEvent[] {
+    return this.#received.items;
+  }
+
+  /** Every server event sent, in order (including ones injected with `send`). */
+  get sent(): readonly RealtimeServerEvent[] {
+    return this.#sent.items;
+  }
+
+  /** The session as last reported to the client. */
+  get config(): SessionConfig {
+    return this.#config;
+  }
+
+  /** Milliseconds of input audio appended since the session began. */
+  get inputAudioMs(): number {
+    return bytesToDuration(this.#inputBytes);
+  }
+
+  /** Sets what the agent says next and what the caller is heard to say (see SessionScript). */
+  script(script: SessionScript): void {
+    this.#script.set(script);
+  }
+
+  /** Sends any server event, e.g. an `error` or a `rate_limits.updated`. */
+  send(event: RealtimeServerEvent): void {
+    if (this.#socket.readyState !== this.#socket.OPEN) return;
+    this.#socket.send(JSON.stringify(event));
+    this.#sent.push(event);
+  }
+
+  /** Destroys the socket without a close handshake, like a network failure. */
+  drop(): void {
+    this.#socket.terminate();
+  }
+
+  /** Closes the socket cleanly, as the server would at the session's end. */
+  close(code = 1000, reason = ''): void {
+    this.#socket.close(code, reason);
+  }
+
+  /** The first client event of this type, already received or still to come. */
+  waitForReceived<K extends ClientEvent['type']>(type: K, timeoutMs?: number, options?: { after?: number }): Promise<Of<ClientEvent, K>> {
+    return this.#received.waitFor((event): event is Of<ClientEvent, K> => event.type === type, timeoutMs, options);
+  }
+
+  /** The first server event of this type, already sent or still to come. */
+  waitForSent<K extends RealtimeServerEvent['type']>(type: K, timeoutMs?: number, options?: { after?: number }): Promise<Of<RealtimeServerEvent, K>> {
+    return this.#sent.waitFor((event): event is Of<RealtimeServerEvent, K> => event.type === type, timeoutMs, options);
+  }
+
+  #onMessage(raw: string): void {
+    const parsed = parseClientEvent(raw);
+    if (!parsed.ok) {
+      this.rejected.push({ raw, error: parsed.error });
+      this.#error(parsed.error);
+      return;
+    }
+    this.#received.push(parsed.event);
+    this.#handle(parsed.event);
+  }
+
+  #handle(event: ClientEvent): void {
+    switch (event.type) {
+      case 'session.update':
+        return this.#updateSession(event);
+      case 'input_audio_buffer.append':
+        return this.#appendAudio(Buffer.from(event.audio, 'base64'));
+      case 'input_audio_buffer.commit':
+        return this.#commitManually(event.event_id);
+      case 'input_audio_buffer.clear':
+        this.#inputBytesSinceCommit = 0;
+        this.#speechItemId = undefined;
+        this.#vad.reset();
+        return this.send({ type: 'input_audio_buffer.cleared', event_id: openaiId('event') });
+      case 'response.create':
+        if (this.#active) {
+          return this.#error({ code: 'conversation_already_has_active_response', message: `Conversation already has an active response in progress: ${this.#active.responseId}. Wait until the response is finished before creating a new one.` }, event.event_id);
+        }
+        return this.#respond();
+      case 'response.cancel':
+        if (!this.#active || (event.response_id !== undefined && event.response_id !== this.#active.responseId)) {
+          return this.#error({ code: 'response_cancel_not_active', message: 'Cancellation failed: no active response found.' }, event.event_id);
+        }
+        return this.#active.cancel('client_cancelled');
+      case 'conversation.item.create':
+        return this.#createItem(event);
+      case 'conversation.item.truncate':
+        return this.#truncate(event);
+      case 'conversation.item.delete':
+        if (!this.#items.delete(event.item_id)) return this.#itemNotFound(event.item_id, 'item_id', event.event_id);
+        return this.send({ type: 'conversation.item.deleted', event_id: openaiId('event'), item_id: event.item_id });
+      case 'conversation.item.retrieve': {
+        const entry = this.#items.get(event.item_id);
+        if (!entry) return this.#itemNotFound(event.item_id, 'item_id', event.event_id);
+        return this.send({ type: 'conversation.item.retrieved', event_id: openaiId('event'), item: entry.item });
+      }
+      case 'output_audio_buffer.clear':
+        return this.#error({ code: 'invalid_value', message: 'output_audio_buffer.clear is only supported for WebRTC connections.', param: 'type' }, event.event_id);
+    }
+  }
+
+  #updateSession(event: Of<ClientEvent, 'session.update'>): void {
+    if (event.session.type !== 'realtime') {
+      return this.#error({ code: 'invalid_value', message: "Cannot change a 'realtime' session to a transcription session.", param: 'session.type' }, event.event_id);
+    }
+    const next = mergeSession(this.#config, event.session);
+    const hasSpoken = [...this.#items.values()].some((entry) => entry.stream);
+    if (hasSpoken && voiceOf(next) !== voiceOf(this.#config)) {
+      return this.#error({ code: 'cannot_update_voice', message: 'Cannot update a conversation\'s voice if assistant audio is present.', param: 'session.audio.output.voice' }, event.event_id);
+    }
+    this.#config = next;
+    this.#configureVad();
+    this.send({ type: 'session.updated', event_id: openaiId('event'), session: this.#config });
+  }
+
+  #configureVad(): void {
+    const detection = turnDetectionOf(this.#config);
+    this.#vad.configure({ silenceDurationMs: detection?.silenceDurationMs, prefixPaddingMs: detection?.prefixPaddingMs });
+  }
+
+  #appendAudio(audio: Buffer): void {
+    this.#inputBytes += audio.length;
+    this.#inputBytesSinceCommit += audio.length;
+    const detection = turnDetectionOf(this.#config);
+    if (!detection) return;
+    for (const change of this.#vad.push(audio)) {
+      if (change.kind === 'speech_started') {
+        this.#speechItemId = openaiId('item');
+        this.send({ type: 'input_audio_buffer.speech_started', event_id: openaiId('event'), audio_start_ms: change.audioStartMs, item_id: this.#speechItemId });
+        if (detection.interruptResponse) this.#active?.cancel('turn_detected');
+      } else {
+        const itemId = this.#speechItemId ?? openaiId('item');
+        this.send({ type: 'input_audio_buffer.speech_stopped', event_id: openaiId('event'), audio_end_ms: change.audioEndMs, item_id: itemId });
+        this.#commit(itemId);
+        if (detection.createResponse && !this.#active) this.#respond();
+      }
+    }
+  }
+
+  #commitManually(eventId: string | undefined): void {
+    const bufferedMs = bytesToDuration(this.#inputBytesSinceCommit);
+    if (bufferedMs < 100) {
+      return this.#error({ code: 'input_audio_buffer_commit_empty', message: `Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, but buffer only has ${bufferedMs.toFixed(2)}ms of audio.` }, eventId);
+    }
+    this.#vad.reset();
+    this.#commit(this.#speechItemId ?? openaiId('item'));
+  }
+
+  /** Turns the buffered caller audio into a user message item (and its transcript, if asked for). */
+  #commit(itemId: string): void {
+    const seconds = bytesToDuration(this.#inputBytesSinceCommit) / 1000;
+    this.#inputBytesSinceCommit = 0;
+    this.#speechItemId = undefined;
+    const turn = userAudioTurn({
+      itemId,
+      previousItemId: this.#lastItemId(),
+      transcript: transcribesInput(this.#config) ? this.#script.nextCallerTranscript() : undefined,
+      seconds,
+    });
+    this.#items.set(itemId, { item: turn.item });
+    for (const event of turn.events) this.send(event);
+  }
+
+  #respond(): void {
+    const stream = new ResponseStream({
+      reply: this.#script.nextReply(),
+      pace: this.#pace,
+      conversationId: this.#conversationId,
+      previousItemId: this.#lastItemId(),
+      voice: voiceOf(this.#config),
+      send: (event) => this.send(event),
+      onDone: () => {
+        if (this.#active === stream) this.#active = undefined;
+        const entry = this.#items.get(stream.itemId);
+        if (entry) entry.item = stream.item;
+      },
+    });
+    this.#active = stream;
+    this.#items.set(stream.itemId, { item: stream.item, stream });
+    stream.start();
+  }
+
+  #createItem(event: Of<ClientEvent, 'conversation.item.create'>): void {
+    if (event.previous_item_id !== undefined && event.previous_item_id !== 'root' && !this.#items.has(event.previous_item_id)) {
+      return this.#itemNotFound(event.previous_item_id, 'previous_item_id', event.event_id);
+    }
+    const item = { ...event.item, id: event.item.id ?? openaiId('item'), object: 'realtime.item', status: 'completed' } as ConversationItem;
+    const previousItemId = event.previous_item_id ?? this.#lastItemId();
+    this.#items.set(item.id ?? '', { item });
+    this.send({ type: 'conversation.item.added', event_id: openaiId('event'), previous_item_id: previousItemId, item });
+    this.send({ type: 'conversation.item.done', event_id: openaiId('event'), previous_item_id: previousItemId, item });
+  }
+
+  #truncate(event: Of<ClientEvent, 'conversation.item.truncate'>): void {
+    const stream = this.#items.get(event.item_id)?.stream;
+    if (!this.#items.has(event.item_id)) return this.#itemNotFound(event.item_id, 'item_id', event.event_id);
+    if (!stream) {
+      return this.#error({ code: 'invalid_value', message: 'Only model output audio messages can be truncated.', param: 'item_id' }, event.event_id);
+    }
+    // The client cannot have played audio it was never sent.
+    if (event.audio_end_ms > stream.audioSentMs) {
+      return this.#error({ code: 'invalid_value', message: `Audio content of ${stream.audioSentMs}ms is already shorter than ${event.audio_end_ms}ms.`, param: 'audio_end_ms' }, event.event_id);
+    }
+    const truncation = { item_id: event.item_id, content_index: event.content_index, audio_end_ms: event.audio_end_ms };
+    this.truncations.push(truncation);
+    this.send({ type: 'conversation.item.truncated', event_id: openaiId('event'), ...truncation });
+  }
+
+  #lastItemId(): string | null {
+    let last: string | null = null;
+    for (const id of this.#items.keys()) last = id;
+    return last;
+  }
+
+  #itemNotFound(itemId: string, param: string, eventId: string | undefined): void {
+    this.#error({ code: 'item_not_found', message: `Conversation item with id '${itemId}' not found.`, param }, eventId);
+  }
+
+  #error(error: Omit<RealtimeError, 'type'>, clientEventId?: string): void {
+    this.send({ type: 'error', event_id: openaiId('event'), error: { type: 'invalid_request_error', param: null, event_id: clientEventId ?? null, ...error } });
+  }
+}

@@ -1,0 +1,204 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { EventLog } from './event-log.ts';
+import { twilioSid } from './ids.ts';
+import { callResource, recordingResource, twilioError, type CallState, type RecordingState } from './twilio-api.resources.ts';
+
+export type { CallState, RecordingState } from './twilio-api.resources.ts';
+
+/** One request the stand-in received: form parameters keep Twilio's names; repeated ones become arrays. */
+export interface TwilioApiRequest {
+  method: string;
+  path: string;
+  params: Record<string, string | string[]>;
+  /** The AccountSid of the Basic auth header, or null without one. */
+  authAccountSid: string | null;
+  status: number;
+}
+
+export interface TwilioApiStandInOptions {
+  /** Default: a random `AC…` SID. */
+  accountSid?: string;
+  /** Default: 32 random hex digits. */
+  authToken?: string;
+  port?: number;
+}
+
+export interface TwilioApiStandIn {
+  /** Base URL to put in place of `https://api.twilio.com`. */
+  readonly url: string;
+  readonly accountSid: string;
+  readonly authToken: string;
+  /** Every request, in order, with the status it got. */
+  readonly requests: readonly TwilioApiRequest[];
+  /** Calls by SID: seeded with `addCall`, or created on first mention as in-progress inbound calls. */
+  readonly calls: ReadonlyMap<string, CallState>;
+  /** Recordings started, in order. */
+  readonly recordings: readonly RecordingState[];
+  /** Registers a call so its resource carries real numbers; returns its state. */
+  addCall(call: Partial<CallState> & { sid: string }): CallState;
+  /** The next request fails with `status` and Twilio's error body (code 20000 + status unless given). */
+  failNext(status: number, error?: { code?: number; message?: string }): void;
+  /** The first request matching, already received or still to come. */
+  waitForRequest(predicate: (request: TwilioApiRequest) => boolean, timeoutMs?: number): Promise<TwilioApiRequest>;
+  close(): Promise<void>;
+}
+
+const CALLS = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Calls\.json$/;
+const CALL = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Calls\/(CA[0-9a-f]{32})\.json$/;
+const RECORDINGS = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Calls\/(CA[0-9a-f]{32})\/Recordings\.json$/;
+
+/**
+ * Starts a local stand-in for the parts of Twilio's REST API Callwatch uses — start a call
+ * recording, update (redirect or hang up) a call, create and fetch calls — on 127.0.0.1,
+ * with Twilio's paths, form-encoded parameters, Basic auth and JSON shapes.
+ */
+export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {}): Promise<TwilioApiStandIn> {
+  const accountSid = options.accountSid ?? twilioSid('AC');
+  const authToken = options.authToken ?? randomBytes(16).toString('hex');
+  const requests = new EventLog<TwilioApiRequest>('Twilio API request');
+  const calls = new Map<string, CallState>();
+  const recordings: RecordingState[] = [];
+  let nextFailure: { status: number; code: number; message: string } | undefined;
+
+  function addCall(call: Partial<CallState> & { sid: string }): CallState {
+    const now = new Date();
+    const state: CallState = { accountSid, from: '+15005550006', to: '+15005550001', direction: 'inbound', status: 'in-progress', createdAt: now, updatedAt: now, endedAt: null, ...call };
+    calls.set(state.sid, state);
+    return state;
+  }
+
+  function route(method: string, path: string, params: Record<string, string | string[]>): { status: number; body: unknown } {
+    const param = (name: string) => (Array.isArray(params[name]) ? params[name][0] : params[name]);
+    let match = RECORDINGS.exec(path);
+    if (match && method === 'POST') {
+      const call = calls.get(match[2] ?? '') ?? addCall({ sid: match[2] ?? '' });
+      if (call.status !== 'in-progress') return { status: 400, body: twilioError(400, 21220, 'Requested resource is not eligible for recording') };
+      const recording: RecordingState = {
+        sid: twilioSid('RE'),
+        accountSid,
+        callSid: call.sid,
+        channels: param('RecordingChannels') === 'dual' ? 2 : 1,
+        track: param('RecordingTrack') ?? 'both',
+        status: 'in-progress',
+        createdAt: new Date(),
+      };
+      recordings.push(recording);
+      return { status: 201, body: recordingResource(recording) };
+    }
+    match = CALL.exec(path);
+    if (match && (method === 'POST' || method === 'GET')) {
+      const call = calls.get(match[2] ?? '') ?? addCall({ sid: match[2] ?? '' });
+      if (method === 'GET') return { status: 200, body: callResource(call) };
+      const status = param('Status');
+      const redirect = param('Twiml') ?? param('Url');
+      if (status !== undefined && status !== 'completed' && status !== 'canceled') {
+        return { status: 400, body: twilioError(400, 21218, `Invalid 'Status' parameter value: ${status}`) };
+      }
+      if (redirect !== undefined && call.status !== 'in-progress' && call.status !== 'queued' && call.status !== 'ringing') {
+        return { status: 400, body: twilioError(400, 21220, 'Call is not in-progress. Cannot redirect.') };
+      }
+      const ringing = call.status === 'queued' || call.status === 'ringing';
+      // `completed` hangs up any live call; `canceled` only stops one not yet answered.
+      if ((status === 'completed' && (ringing || call.status === 'in-progress')) || (status === 'canceled' && ringing)) {
+        call.status = status;
+        call.endedAt = new Date();
+      }
+      call.updatedAt = new Date();
+      return { status: 200, body: callResource(call) };
+    }
+    match = CALLS.exec(path);
+    if (match && method === 'POST') {
+      const to = param('To');
+      const from = param('From');
+      if (!to || !from) return { status: 400, body: twilioError(400, 21201, `No '${to ? 'From' : 'To'}' number is specified`) };
+      if (!param('Url') && !param('Twiml') && !param('ApplicationSid')) return { status: 400, body: twilioError(400, 21205, 'Url parameter is required.') };
+      const call = addCall({ sid: twilioSid('CA'), to, from, direction: 'outbound-api', status: 'queued' });
+      return { status: 201, body: callResource(call) };
+    }
+    return { status: 404, body: twilioError(404, 20404, `The requested resource ${path} was not found`) };
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+    const params = parseForm(await readBody(req));
+    const auth = parseBasicAuth(req.headers.authorization);
+    const method = req.method ?? 'GET';
+    const pathAccountSid = /^\/2010-04-01\/Accounts\/([^/.]+)/.exec(path)?.[1];
+    let result: { status: number; body: unknown };
+    if (!auth || auth.username !== accountSid || auth.password !== authToken || (pathAccountSid !== undefined && pathAccountSid !== accountSid)) {
+      result = { status: 401, body: twilioError(401, 20003, 'Authenticate') };
+      res.setHeader('WWW-Authenticate', 'Basic realm="Twilio API"');
+    } else if (nextFailure) {
+      result = { status: nextFailure.status, body: twilioError(nextFailure.status, nextFailure.code, nextFailure.message) };
+      nextFailure = undefined;
+    } else {
+      result = route(method, path, params);
+    }
+    requests.push({ method, path, params, authAccountSid: auth?.username ?? null, status: result.status });
+    const json = JSON.stringify(result.body);
+    res.writeHead(result.status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
+    res.end(json);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      res.writeHead(500, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(twilioError(500, 20500, error instanceof Error ? error.message : 'Internal Server Error')));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    accountSid,
+    authToken,
+    requests: requests.items,
+    calls,
+    recordings,
+    addCall,
+    failNext(status, error = {}) {
+      nextFailure = { status, code: error.code ?? 20000 + status, message: error.message ?? `Stand-in failure ${status}` };
+    },
+    waitForRequest(predicate, timeoutMs) {
+      return requests.waitFor(predicate, timeoutMs);
+    },
+    async close() {
+      requests.close('stand-in closed');
+      server.closeAllConnections();
+      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    },
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.once('error', reject);
+  });
+}
+
+/** application/x-www-form-urlencoded, where a repeated name (RecordingStatusCallbackEvent) is a list. */
+function parseForm(body: string): Record<string, string | string[]> {
+  const params: Record<string, string | string[]> = {};
+  for (const [name, value] of new URLSearchParams(body)) {
+    const existing = params[name];
+    params[name] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+  }
+  return params;
+}
+
+function parseBasicAuth(header: string | undefined): { username: string; password: string } | undefined {
+  const match = /^Basic (.+)$/i.exec(header ?? '');
+  if (!match?.[1]) return undefined;
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? undefined : { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}

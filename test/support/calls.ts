@@ -1,0 +1,120 @@
+import { BusinessSettings } from '../../src/entities/business-settings.entity.ts';
+import type { Business } from '../../src/entities/business.entity.ts';
+import type { Lead } from '../../src/entities/lead.entity.ts';
+import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn, type Pace, type StandInSession } from '../../src/sandbox/openai-realtime.server.ts';
+import { SimulatedCaller } from '../../src/sandbox/simulated-caller.ts';
+import { startTwilioApiStandIn, type TwilioApiStandIn } from '../../src/sandbox/twilio-api.server.ts';
+import { startTestApp, type TestApp } from './app.ts';
+import { createBusiness, createLead } from './factories.ts';
+import { callEnvironment, postTwilioWebhook, streamOf, twilioAccountSid, twilioAuthToken } from './twilio.ts';
+
+export const businessNumber = '+97233824100';
+export const sarahsNumber = '+972501234567';
+
+export interface CallHarness {
+  app: TestApp;
+  openai: OpenAIRealtimeStandIn;
+  twilioApi: TwilioApiStandIn;
+  business: Business;
+  sarah: Lead;
+  /** Every SQL statement Callwatch's ORM sent, in order. */
+  statements: string[];
+  stop: () => Promise<void>;
+}
+
+/**
+ * Callwatch wired to the OpenAI Realtime and Twilio REST stand-ins, with a business
+ * (שיפוצי הגליל) and a known caller (ד״ר שרה לוי, female). Every statement is logged.
+ */
+export async function startCallHarness(options: { pace?: Pace; recordCalls?: boolean } = {}): Promise<CallHarness> {
+  const openai = await startOpenAIRealtimeStandIn({ apiKey: 'sk-test-key', pace: options.pace ?? 'instant' });
+  const twilioApi = await startTwilioApiStandIn({ accountSid: twilioAccountSid, authToken: twilioAuthToken });
+  const statements: string[] = [];
+  const app = await startTestApp(
+    callEnvironment({ OPENAI_REALTIME_URL: openai.url, TWILIO_API_URL: twilioApi.url }),
+    { onStatement: (sql) => statements.push(sql) },
+  );
+  const business = await createBusiness(app.services.orm.em, { phone: businessNumber, name: 'שיפוצי הגליל' });
+  const sarah = await createLead(app.services.orm.em, business, { phone: sarahsNumber, fullName: 'ד״ר שרה לוי', firstName: 'שרה', gender: 'female' });
+  const em = app.services.orm.em.fork();
+  const settings = await em.findOneOrFail(BusinessSettings, { business: business.id });
+  settings.recordCalls = options.recordCalls ?? false;
+  await em.flush();
+  return {
+    app,
+    openai,
+    twilioApi,
+    business,
+    sarah,
+    statements,
+    async stop() {
+      await app.stop();
+      await openai.close();
+      await twilioApi.close();
+    },
+  };
+}
+
+export interface PlacedCall {
+  caller: SimulatedCaller;
+  /** The OpenAI session Callwatch opened for this call (it opens one as soon as Twilio connects). */
+  session: StandInSession;
+  callSid: string;
+  token: string;
+}
+
+/**
+ * What Twilio does when someone dials the business: the signed voice webhook, then the
+ * media stream the TwiML asks for. Returns once the call context has been pre-warmed, so
+ * the caller's `start` finds it ready (the normal case in production).
+ */
+export async function placeCall(harness: CallHarness, callSid: string, from = sarahsNumber): Promise<PlacedCall> {
+  const before = harness.statements.length;
+  const response = await postTwilioWebhook(harness.app.url, '/twilio/voice', {
+    AccountSid: twilioAccountSid,
+    CallSid: callSid,
+    From: from,
+    To: businessNumber,
+    Direction: 'inbound',
+    CallStatus: 'ringing',
+  });
+  if (response.status !== 200) throw new Error(`voice webhook answered ${response.status}: ${response.body}`);
+  const { token } = streamOf(response.body);
+  await prewarmed(harness, before);
+  const sessionsBefore = harness.openai.sessions.length;
+  const caller = await connectCaller(harness, callSid, token);
+  await eventually(() => harness.openai.sessions.length, (n) => n > sessionsBefore, 'the OpenAI socket of the call');
+  const session = harness.openai.sessions[sessionsBefore]!;
+  return { caller, session, callSid, token };
+}
+
+/** Opens a media stream to Callwatch as Twilio would, presenting `token`. */
+export function connectCaller(harness: CallHarness, callSid: string, token: string): Promise<SimulatedCaller> {
+  return SimulatedCaller.connect(`${harness.app.url.replace('http', 'ws')}/twilio/media`, {
+    callSid,
+    accountSid: twilioAccountSid,
+    customParameters: { token },
+  });
+}
+
+/** Waits until the pre-warm's batched queries (the last one reads the bookings) have gone out. */
+async function prewarmed(harness: CallHarness, before: number): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!harness.statements.slice(before).some((sql) => /from "appointments"/.test(sql))) {
+    if (Date.now() > deadline) throw new Error('the call context was never pre-warmed');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  // Let the other loaders of the same tick reach the wire too.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+/** Polls `read` until `accept` holds; returns the accepted value. */
+export async function eventually<T>(read: () => Promise<T> | T, accept: (value: T) => boolean, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
