@@ -3,7 +3,7 @@ import type { CallEvent } from '../src/core/events.ts';
 import { openOrm } from '../src/core/db.ts';
 import { Call } from '../src/entities/call.entity.ts';
 import { fixtureText, loadFixture } from '../src/sandbox/fixtures.ts';
-import { eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';
+import { answerCall, connectCaller, eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';
 
 const callerLine = fixtureText('caller-booking');
 const agentReply = 'בשמחה. באיזו עיר את גרה?';
@@ -107,13 +107,23 @@ describe('a call through the bridge', () => {
   });
 
   it('hands caller audio sent before OpenAI is ready to OpenAI, all of it, in order', async () => {
-    const { caller, session } = await placeCall(harness, 'CA00000000000000000000000000000103');
+    // OpenAI is slow to accept the socket: every frame the caller sends arrives before it is up.
+    const release = harness.openai.holdConnections();
+    const callSid = 'CA00000000000000000000000000000103';
+    const { token } = await answerCall(harness, callSid);
+    const sessionsBefore = harness.openai.sessions.length;
+    const caller = await connectCaller(harness, callSid, token);
     caller.start();
-    // Frames go out at once, before the session is configured on the OpenAI side.
     const speech = loadFixture('caller-booking');
-    const playing = caller.play(speech, { pace: 'instant' });
-    await playing;
     const frames = Math.ceil(speech.length / 160);
+    const bufferedBefore = harness.app.services.metrics.get('media_buffered_frames_total');
+    await caller.play(speech, { pace: 'instant' });
+    await eventually(() => harness.app.services.metrics.get('media_buffered_frames_total') - bufferedBefore, (n) => n === frames, 'every frame buffered');
+    expect(harness.openai.sessions.length).toBe(sessionsBefore);
+
+    release();
+    await eventually(() => harness.openai.sessions.length, (n) => n > sessionsBefore, 'the OpenAI socket');
+    const session = harness.openai.sessions[sessionsBefore]!;
     await eventually(() => session.inputAudioMs, (ms) => ms === frames * 20, 'every early frame at OpenAI');
     const appended = session.received.flatMap((event) => (event.type === 'input_audio_buffer.append' ? [Buffer.from(event.audio, 'base64')] : []));
     const padded = Buffer.alloc(frames * 160, 0xff);

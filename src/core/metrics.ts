@@ -12,6 +12,8 @@ export const counterNames = [
   'media_oversized_frame_total',
   'media_duplicate_start_total',
   'media_bad_token_total',
+  'media_buffered_frames_total',
+  'media_buffer_overflow_total',
   'openai_invalid_event_total',
   'openai_error_event_total',
   'calls_started_total',

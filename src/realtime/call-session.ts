@@ -140,8 +140,12 @@ export class CallSession {
           this.#openai.send(appendAudioMessage(message.payload));
           this.#deps.metrics.increment('frames_to_openai_total');
         } else {
-          if (this.#pending.length >= maxBufferedFrames) this.#pending.shift();
+          if (this.#pending.length >= maxBufferedFrames) {
+            this.#pending.shift();
+            this.#deps.metrics.increment('media_buffer_overflow_total');
+          }
           this.#pending.push(message.payload);
+          this.#deps.metrics.increment('media_buffered_frames_total');
         }
         return;
       case 'start':

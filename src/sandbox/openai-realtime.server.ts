@@ -31,6 +31,11 @@ export interface OpenAIRealtimeStandIn {
    * the next to connect. Rejects after `timeoutMs` (default 5 s).
    */
   nextSession(timeoutMs?: number): Promise<StandInSession>;
+  /**
+   * Holds new connections at the websocket upgrade, as a slow network or a busy OpenAI
+   * would, until the returned function is called.
+   */
+  holdConnections(): () => void;
   /** Drops every socket and closes the server. */
   close(): Promise<void>;
 }
@@ -65,10 +70,15 @@ export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInO
     if (!model) {
       return reject(socket, 400, openaiError("Missing required parameter: 'model'.", 'missing_required_parameter', 'model'));
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      sessions.push(new StandInSession(ws, { model, pace, script: options.script }));
-    });
+    const accept = () =>
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        sessions.push(new StandInSession(ws, { model, pace, script: options.script }));
+      });
+    if (held) held.push({ accept, socket });
+    else accept();
   });
+  /** Upgrades waiting while connections are held (see `holdConnections`). */
+  let held: { accept: () => void; socket: Socket }[] | undefined;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -79,11 +89,21 @@ export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInO
   return {
     url: `ws://127.0.0.1:${port}/v1/realtime`,
     sessions: sessions.items,
+    holdConnections() {
+      held ??= [];
+      return () => {
+        const waiting = held ?? [];
+        held = undefined;
+        for (const { accept } of waiting) accept();
+      };
+    },
     nextSession(timeoutMs = 5_000) {
       const index = handedOut++;
       return sessions.waitFor((session) => sessions.items.indexOf(session) === index, timeoutMs);
     },
     async close() {
+      for (const { socket } of held ?? []) socket.destroy();
+      held = undefined;
       sessions.close('stand-in closed');
       for (const session of sessions.items) session.drop();
       await Promise.all(sessions.items.map((session) => session.closed));

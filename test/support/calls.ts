@@ -69,6 +69,16 @@ export interface PlacedCall {
  * the caller's `start` finds it ready (the normal case in production).
  */
 export async function placeCall(harness: CallHarness, callSid: string, from = sarahsNumber): Promise<PlacedCall> {
+  const { token } = await answerCall(harness, callSid, from);
+  const sessionsBefore = harness.openai.sessions.length;
+  const caller = await connectCaller(harness, callSid, token);
+  await eventually(() => harness.openai.sessions.length, (n) => n > sessionsBefore, 'the OpenAI socket of the call');
+  const session = harness.openai.sessions[sessionsBefore]!;
+  return { caller, session, callSid, token };
+}
+
+/** The signed voice webhook alone: returns the stream token once the context is pre-warmed. */
+export async function answerCall(harness: CallHarness, callSid: string, from = sarahsNumber): Promise<{ token: string }> {
   const before = harness.statements.length;
   const response = await postTwilioWebhook(harness.app.url, '/twilio/voice', {
     AccountSid: twilioAccountSid,
@@ -81,11 +91,7 @@ export async function placeCall(harness: CallHarness, callSid: string, from = sa
   if (response.status !== 200) throw new Error(`voice webhook answered ${response.status}: ${response.body}`);
   const { token } = streamOf(response.body);
   await prewarmed(harness, before);
-  const sessionsBefore = harness.openai.sessions.length;
-  const caller = await connectCaller(harness, callSid, token);
-  await eventually(() => harness.openai.sessions.length, (n) => n > sessionsBefore, 'the OpenAI socket of the call');
-  const session = harness.openai.sessions[sessionsBefore]!;
-  return { caller, session, callSid, token };
+  return { token };
 }
 
 /** Opens a media stream to Callwatch as Twilio would, presenting `token`. */

@@ -1,0 +1,145 @@
+import twilio from 'twilio';
+import { startCallwatch, type Callwatch } from '../app.ts';
+import { demoPhoneNumber, seedDemoBusiness } from '../cli/demo-data.ts';
+import { loadConfig } from '../core/config.ts';
+import { describeError } from '../core/errors.ts';
+import type { CallEvent } from '../core/events.ts';
+import { issueApiKey } from '../entities/api-key.repository.ts';
+import { Call } from '../entities/call.entity.ts';
+import { fixtureText, loadFixture } from './fixtures.ts';
+import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn } from './openai-realtime.server.ts';
+import { SimulatedCaller } from './simulated-caller.ts';
+import { startTwilioApiStandIn, type TwilioApiStandIn } from './twilio-api.server.ts';
+
+/**
+ * `npm run demo`: Callwatch against local stand-ins for OpenAI and Twilio, playing one whole
+ * Hebrew call — Sarah phones שיפוצי הגליל, the agent greets her by name, she asks for an
+ * appointment, the agent answers, she hangs up — with no account anywhere. Every socket
+ * and request is real; only the far ends are stand-ins on 127.0.0.1.
+ */
+
+const accountSid = `AC${'d'.repeat(32)}`;
+const authToken = 'demo-twilio-auth-token';
+const sarah = { phone: '+972501234567', callSid: `CA${Date.now().toString(16).padStart(32, '0')}` };
+const agentReply = 'בשמחה! באיזה יום נוח לך שנגיע לביקור הערכת מחיר?';
+
+const print = (line = ''): void => void process.stdout.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 3000);
+  const openai = await startOpenAIRealtimeStandIn({
+    apiKey: 'sk-demo',
+    pace: 'realtime',
+    script: {
+      replies: [{ text: fixtureText('agent-greeting'), audio: loadFixture('agent-greeting') }, { text: agentReply }],
+      callerTranscripts: [fixtureText('caller-booking')],
+    },
+  });
+  const twilioApi = await startTwilioApiStandIn({ accountSid, authToken });
+  let app: Callwatch | undefined;
+  try {
+    const publicUrl = `http://localhost:${port}`;
+    const config = loadConfig({
+      ...process.env,
+      PORT: String(port),
+      PUBLIC_URL: publicUrl,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      OPENAI_API_KEY: 'sk-demo',
+      OPENAI_REALTIME_URL: openai.url,
+      TWILIO_ACCOUNT_SID: accountSid,
+      TWILIO_AUTH_TOKEN: authToken,
+      TWILIO_API_URL: twilioApi.url,
+    });
+    app = await startCallwatch(config);
+    const em = app.services.orm.em.fork();
+    const business = await seedDemoBusiness(em);
+    const { key } = await issueApiKey(em, { businessId: business.id, role: 'admin', name: 'npm run demo' });
+
+    print(`Callwatch is running on ${publicUrl} (OpenAI and Twilio are local stand-ins)`);
+    print(`  business: ${business.name}, answering ${demoPhoneNumber}`);
+    print(`  GraphQL:  ${publicUrl}/graphql   admin API key: ${key}`);
+    print();
+    await playCall(app, openai, twilioApi, publicUrl, authToken);
+  } finally {
+    await app?.close();
+    await openai.close();
+    await twilioApi.close();
+  }
+}
+
+async function playCall(app: Callwatch, openai: OpenAIRealtimeStandIn, twilioApi: TwilioApiStandIn, publicUrl: string, token: string): Promise<void> {
+  print(`☎  Sarah (${sarah.phone}) calls ${demoPhoneNumber}`);
+  const params = { AccountSid: accountSid, CallSid: sarah.callSid, From: sarah.phone, To: demoPhoneNumber, Direction: 'inbound', CallStatus: 'ringing' };
+  const response = await fetch(`${publicUrl}/twilio/voice`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': twilio.getExpectedTwilioSignature(token, `${publicUrl}/twilio/voice`, params),
+    },
+    body: new URLSearchParams(params).toString(),
+  });
+  const twiml = await response.text();
+  const streamToken = /<Parameter name="token" value="([^"]+)"/.exec(twiml)?.[1];
+  if (response.status !== 200 || !streamToken) throw new Error(`the voice webhook answered ${response.status}: ${twiml}`);
+  print('   Twilio fetched the TwiML: <Connect><Stream> with a signed token');
+
+  const call = await app.services.orm.em.fork().findOneOrFail(Call, { callSid: sarah.callSid });
+  const events = app.services.bus.subscribe('call:events', call.id);
+  const printing = (async () => {
+    for await (const event of events) describe(event);
+  })();
+
+  const caller = await SimulatedCaller.connect(`${publicUrl.replace('http', 'ws')}/twilio/media`, {
+    callSid: sarah.callSid,
+    accountSid,
+    customParameters: { token: streamToken },
+  });
+  caller.start();
+  const session = await openai.nextSession();
+  await session.waitForSent('response.done', 15_000);
+  await caller.silence(600);
+  await caller.play(loadFixture('caller-booking'));
+  await caller.silence(700);
+  await session.waitForSent('response.done', 30_000, { after: session.sent.findIndex((event) => event.type === 'response.done') + 1 });
+  // Let Sarah hear the end of the reply before she hangs up.
+  while (caller.heardMs() * 8 < caller.receivedAudio().length) await new Promise((resolve) => setTimeout(resolve, 100));
+  caller.stop();
+  await caller.closed;
+
+  const row = await waitForCompletion(app, sarah.callSid);
+  await events.return();
+  await printing;
+  print();
+  print(`✔  Call ${row.callSid}: ${row.status}, ${row.durationSec} s, ${row.transcriptTurns.length} turns stored`);
+  print(`   Agent audio heard by the caller: ${(caller.heardMs() / 1000).toFixed(1)} s; caller audio at OpenAI: ${(session.inputAudioMs / 1000).toFixed(1)} s`);
+  print(`   Recording requested from Twilio: ${twilioApi.recordings.length > 0 ? 'yes' : 'no'}`);
+}
+
+function describe(event: CallEvent): void {
+  switch (event.type) {
+    case 'call.started':
+      return print('   ▶ call started — the agent speaks first');
+    case 'transcript.turn':
+      return print(`   ${event.turn.speaker === 'agent' ? '🤖 agent ' : '👤 caller'}: ${event.turn.text}`);
+    case 'agent.interrupted':
+      return print(`   ✋ caller interrupted the agent after ${event.heardMs} ms`);
+    case 'call.ended':
+      return print(`   ■ call ended (${event.reason})`);
+    default:
+      return;
+  }
+}
+
+async function waitForCompletion(app: Callwatch, callSid: string) {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const row = await app.services.orm.em.fork().findOneOrFail(Call, { callSid });
+    if (row.status === 'completed') return row;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('the call was never written');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`callwatch demo: ${describeError(error)}\n`);
+  process.exitCode = 1;
+});
