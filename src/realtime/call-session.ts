@@ -210,7 +210,8 @@ export class CallSession {
     const context = this.#context;
     if (!context || this.#state === 'ended') return;
     const callId = context.callId;
-    const now = new Date().toISOString();
+    // The hot path (audio deltas) needs no timestamp; the other events take one here.
+    const now = event.type === 'response.output_audio.delta' ? '' : new Date().toISOString();
     switch (event.type) {
       case 'response.output_audio.delta': {
         this.#twilio.send(twilioMediaMessage(this.#streamSidJson, event.delta));
@@ -221,7 +222,7 @@ export class CallSession {
         const ms = base64Bytes(event.delta) / 8;
         this.#playback.audioMs += ms;
         this.#playbackEndsAt = startsAt + ms;
-        this.#agentTurn(event.item_id, now);
+        if (!this.#turns.has(event.item_id)) this.#agentTurn(event.item_id, new Date().toISOString());
         return;
       }
       case 'response.output_audio.done':
