@@ -63,6 +63,14 @@ describe('Callwatch with ROLE=all', () => {
     expect(body.errors?.[0]?.message).toMatch(/Cannot query field "nope"/);
   });
 
+  it('exposes its counters for Prometheus', async () => {
+    const response = await fetch(`${app.url}/metrics`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).toContain('# TYPE callwatch_calls_started_total counter');
+    expect(text).toMatch(/^callwatch_media_invalid_json_total 0$/m);
+  });
+
   it('answers unknown paths with 404', async () => {
     expect((await fetch(`${app.url}/nowhere`)).status).toBe(404);
   });

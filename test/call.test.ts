@@ -93,6 +93,19 @@ describe('a call through the bridge', () => {
     expect(events.at(-1)).toMatchObject({ type: 'call.ended', callSid, reason: 'twilio stop' });
   });
 
+  it('greets a caller it does not know without a name, in the default (masculine) form, and records them as a lead', async () => {
+    const { caller, session, callSid } = await placeCall(harness, 'CA00000000000000000000000000000104', '054-999-8877');
+    caller.start();
+    const greet = await session.waitForReceived('response.create');
+    expect(JSON.stringify(greet)).toContain('שלום, ברוך הבא לשיפוצי הגליל');
+    const update = await session.waitForReceived('session.update');
+    expect((update.session as { instructions?: string }).instructions).toContain('ask for their name');
+    caller.stop();
+    await caller.closed;
+    const row = await harness.app.services.orm.em.fork().findOneOrFail(Call, { callSid }, { populate: ['lead'] });
+    expect(row.lead).toMatchObject({ phone: '+972549998877', fullName: null });
+  });
+
   it('writes the call and enqueues the pipeline once when both sockets close together', async () => {
     const { caller, callSid, session } = await placeCall(harness, 'CA00000000000000000000000000000102');
     caller.start();
