@@ -1,4 +1,5 @@
 import type { Slot } from '../core/business-hours.ts';
+import { formatter } from '../core/time.ts';
 
 export type Gender = 'male' | 'female';
 
@@ -49,8 +50,7 @@ const slotsInPrompt = 12;
  */
 export function buildInstructions(input: InstructionsInput): string {
   const language = languageNames[input.language] ?? input.language;
-  const local = (date: Date, options: Intl.DateTimeFormatOptions) =>
-    new Intl.DateTimeFormat('en-GB', { timeZone: input.timeZone, ...options }).format(date);
+  const local = (date: Date, options: Intl.DateTimeFormatOptions) => formatter('en-GB', { timeZone: input.timeZone, ...options }).format(date);
   const lines = [
     input.agentInstructions.trim(),
     '',
