@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { fixtureText } from '../src/sandbox/fixtures.ts';
 import { useTestDatabase } from './support/database.ts';
-import { freePort } from './support/ports.ts';
+import { freePort } from '../src/sandbox/ports.ts';
 
 describe('npm run demo', () => {
   const db = useTestDatabase();

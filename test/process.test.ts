@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { freePort } from './support/ports.ts';
+import { freePort } from '../src/sandbox/ports.ts';
 
 /**
  * The real entry point, `node src/main.ts`, as an operator runs it: no DATABASE_URL, so

@@ -1,9 +1,8 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { ensureDatabase, withDatabase } from '../../src/core/db.ts';
+import { ensureDatabase, withDatabase, withPgClient } from '../../src/core/db.ts';
+import { freePort } from '../../src/sandbox/ports.ts';
 import { startEmbeddedPostgres } from '../../src/core/embedded-postgres.ts';
 
 export interface BenchDatabase {
@@ -24,12 +23,12 @@ export async function startBenchDatabase(): Promise<BenchDatabase> {
   const name = `callwatch_bench_${process.pid}`;
   const external = process.env.DATABASE_URL;
   if (external) {
-    await admin(external, (client) => client.query(`drop database if exists ${name} with (force)`));
+    await withPgClient(external, (client) => client.query(`drop database if exists ${name} with (force)`));
     await ensureDatabase(external, name);
     return {
       url: withDatabase(external, name),
       server: 'DATABASE_URL',
-      stop: () => admin(external, (client) => client.query(`drop database if exists ${name} with (force)`)).then(() => {}),
+      stop: () => withPgClient(external, (client) => client.query(`drop database if exists ${name} with (force)`)).then(() => {}),
     };
   }
 
@@ -60,28 +59,5 @@ export async function startBenchDatabase(): Promise<BenchDatabase> {
     removeDir();
     process.off('exit', removeDir);
     throw error;
-  }
-}
-
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function admin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
   }
 }

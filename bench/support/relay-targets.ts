@@ -3,7 +3,7 @@ import type { Orm } from '../../src/core/db.ts';
 import { Call } from '../../src/entities/call.entity.ts';
 import { callEnvironment, postTwilioWebhook, streamOf, twilioAccountSid } from '../../test/support/twilio.ts';
 import { until } from './args.ts';
-import { freePort } from './database.ts';
+import { freePort } from '../../src/sandbox/ports.ts';
 import { MediaStreamCaller } from './media-stream-caller.ts';
 import { startChildServer, type ChildServer } from './process-usage.ts';
 import type { RealtimeTap, TappedSession } from './realtime-tap.ts';

@@ -130,11 +130,21 @@ export async function openDatabaseServer(options: DatabaseServerOptions): Promis
 
 /** Creates `name` on the server at `serverUrl` unless it exists. */
 export async function ensureDatabase(serverUrl: string, name: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
+  await withPgClient(serverUrl, async (client) => {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
     if (rowCount === 0) await client.query(`create database "${name.replaceAll('"', '""')}"`);
+  });
+}
+
+/**
+ * Runs `work` on a single plain connection to `url`, closed afterwards whatever happens —
+ * for what the ORM's pool cannot do, such as creating or dropping databases.
+ */
+export async function withPgClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
   } finally {
     await client.end();
   }

@@ -1,13 +1,12 @@
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { migrate, openOrm, withDatabase } from '../../src/core/db.ts';
+import { migrate, openOrm, withDatabase, withPgClient } from '../../src/core/db.ts';
 import { startEmbeddedPostgres } from '../../src/core/embedded-postgres.ts';
 import { JobQueue } from '../../src/core/queue.ts';
 import { createLogger } from '../../src/core/logger.ts';
-import { freePort } from '../support/ports.ts';
+import { freePort } from '../../src/sandbox/ports.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -42,7 +41,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
 
   const template = `${prefix}_template`;
-  await admin(serverUrl, async (client) => {
+  await withPgClient(serverUrl, async (client) => {
     await client.query(`drop database if exists ${template} with (force)`);
     await client.query(`create database ${template}`);
   });
@@ -61,7 +60,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('databasePrefix', prefix);
 
   return async () => {
-    await admin(serverUrl, async (client) => {
+    await withPgClient(serverUrl, async (client) => {
       const { rows } = await client.query<{ datname: string }>(
         'select datname from pg_database where datname like $1',
         [`${prefix}%`],
@@ -71,14 +70,4 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await stopServer();
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   };
-}
-
-async function admin(url: string, work: (client: pg.Client) => Promise<void>): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await work(client);
-  } finally {
-    await client.end();
-  }
 }

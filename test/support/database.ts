@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
-import { openOrm, withDatabase, type Orm } from '../../src/core/db.ts';
+import { openOrm, withDatabase, withPgClient, type Orm } from '../../src/core/db.ts';
 
 export interface TestDatabase {
   url: string;
@@ -16,23 +15,14 @@ export interface TestDatabase {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const serverUrl = inject('databaseServerUrl');
   const name = `${inject('databasePrefix')}_${randomBytes(5).toString('hex')}`;
-  await withClient(serverUrl, (client) => client.query(`create database ${name} template ${inject('templateDatabase')}`));
+  await withPgClient(serverUrl, (client) => client.query(`create database ${name} template ${inject('templateDatabase')}`));
   return {
     url: withDatabase(serverUrl, name),
     name,
-    drop: () => withClient(serverUrl, (client) => client.query(`drop database if exists ${name} with (force)`)).then(() => {}),
+    drop: () => withPgClient(serverUrl, (client) => client.query(`drop database if exists ${name} with (force)`)).then(() => {}),
   };
 }
 
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 export interface TestDatabaseContext {
   database: TestDatabase;
