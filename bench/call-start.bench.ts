@@ -17,13 +17,12 @@ import { BusinessSettings } from '../src/entities/business-settings.entity.ts';
 import { Call } from '../src/entities/call.entity.ts';
 import { Lead } from '../src/entities/lead.entity.ts';
 import { OutboundCallJob } from '../src/entities/outbound-call-job.entity.ts';
-import { createLoaders } from '../src/loaders/index.ts';
-import { loadCallContext } from '../src/realtime/call-context.ts';
+import { fetchCallRows, loadCallContext } from '../src/realtime/call-context.ts';
 import { signStreamToken, type CallRef } from '../src/realtime/stream-token.ts';
 import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn } from '../src/sandbox/openai-realtime.server.ts';
 import { SimulatedCaller } from '../src/sandbox/simulated-caller.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn } from '../src/sandbox/twilio-api.server.ts';
-import { callEnvironment, postTwilioWebhook, streamOf, twilioAccountSid, twilioAuthToken } from '../test/support/twilio.ts';
+import { callEnvironment, inboundCallParams, postTwilioWebhook, streamOf, twilioAccountSid, twilioAuthToken } from '../test/support/twilio.ts';
 import { deadline, numberOptions, sleep, until } from './support/args.ts';
 import { startBenchDatabase, type BenchDatabase } from './support/database.ts';
 import { machineLoad, sampleMachine } from './support/process-usage.ts';
@@ -130,14 +129,7 @@ async function main(): Promise<void> {
 async function warmStart(bench: Bench, i: number): Promise<number> {
   const callSid = benchCallSid(bench.run, i);
   const bookingsBefore = bench.statements.bookings;
-  const response = await postTwilioWebhook(bench.app.http?.url ?? '', '/twilio/voice', {
-    AccountSid: twilioAccountSid,
-    CallSid: callSid,
-    From: callerNumber,
-    To: businessNumber,
-    Direction: 'inbound',
-    CallStatus: 'ringing',
-  });
+  const response = await postTwilioWebhook(bench.app.http?.url ?? '', '/twilio/voice', inboundCallParams({ accountSid: twilioAccountSid, callSid, from: callerNumber, to: businessNumber }));
   if (response.status !== 200) throw new Error(`voice webhook answered ${response.status}: ${response.body}`);
   const { token } = streamOf(response.body);
   // The bookings query is the last of the pre-warm's batch to go out; give the batch time to come back.
@@ -206,21 +198,6 @@ async function loadTheOldWay(orm: Orm, callSid: string): Promise<unknown> {
   return { call, lead, job, gender, settings, firstName };
 }
 
-/**
- * The database half of loadCallContext alone: the same loads, issued in the same tick
- * (kept in step with call-context.ts by hand), without the free slots and the prompt.
- */
-async function fetchBatched(orm: Orm, claims: CallRef, now = new Date()): Promise<unknown> {
-  const loaders = createLoaders(orm.em.fork(), { appointmentWindow: { from: now, to: new Date(now.getTime() + 7 * 86_400_000) } });
-  return Promise.all([
-    loaders.callById.load(claims.callId),
-    loaders.businessById.load(claims.businessId),
-    loaders.settingsByBusinessId.load(claims.businessId),
-    claims.leadId ? loaders.leadById.load(claims.leadId) : null,
-    claims.outboundJobId ? loaders.outboundJobById.load(claims.outboundJobId) : null,
-    loaders.bookedAppointmentsByBusinessId.load(claims.businessId),
-  ]);
-}
 
 type LoadKey = 'rtt' | 'context' | 'fetch' | 'sequential';
 
@@ -236,7 +213,7 @@ async function compareLoads(bench: Bench, calls: CallRef[]): Promise<{ times: Re
   const steps: { key: LoadKey; run: (claims: CallRef) => Promise<unknown> }[] = [
     { key: 'rtt', run: () => orm.em.fork().execute('select 1') },
     { key: 'context', run: (claims) => loadCallContext(orm, claims) },
-    { key: 'fetch', run: (claims) => fetchBatched(orm, claims) },
+    { key: 'fetch', run: (claims) => fetchCallRows(orm, claims) },
     { key: 'sequential', run: (claims) => loadTheOldWay(orm, claims.callSid) },
   ];
   for (const [i, claims] of calls.entries()) {

@@ -42,17 +42,7 @@ export interface CallContext {
  * database round trip. The prompt is built here too, once.
  */
 export async function loadCallContext(orm: Orm, claims: CallRef, now = new Date()): Promise<CallContext> {
-  const loaders = createLoaders(orm.em.fork(), {
-    appointmentWindow: { from: now, to: new Date(now.getTime() + slotDays * 86_400_000) },
-  });
-  const [call, business, settings, lead, job, booked] = await Promise.all([
-    loaders.callById.load(claims.callId),
-    loaders.businessById.load(claims.businessId),
-    loaders.settingsByBusinessId.load(claims.businessId),
-    claims.leadId ? loaders.leadById.load(claims.leadId) : null,
-    claims.outboundJobId ? loaders.outboundJobById.load(claims.outboundJobId) : null,
-    loaders.bookedAppointmentsByBusinessId.load(claims.businessId),
-  ]);
+  const [call, business, settings, lead, job, booked] = await fetchCallRows(orm, claims, now);
   if (!call || !business || !settings || call.callSid !== claims.callSid) {
     throw new AppError('NOT_FOUND', `call ${claims.callSid} has no call row, business or settings`);
   }
@@ -105,6 +95,24 @@ export async function loadCallContext(orm: Orm, claims: CallRef, now = new Date(
     greeting,
     instructions,
   };
+}
+
+/**
+ * The database half of loadCallContext: every row a call needs, requested in the same tick
+ * through the shared loaders (one query per loader, run side by side).
+ */
+export function fetchCallRows(orm: Orm, claims: CallRef, now = new Date()) {
+  const loaders = createLoaders(orm.em.fork(), {
+    appointmentWindow: { from: now, to: new Date(now.getTime() + slotDays * 86_400_000) },
+  });
+  return Promise.all([
+    loaders.callById.load(claims.callId),
+    loaders.businessById.load(claims.businessId),
+    loaders.settingsByBusinessId.load(claims.businessId),
+    claims.leadId ? loaders.leadById.load(claims.leadId) : null,
+    claims.outboundJobId ? loaders.outboundJobById.load(claims.outboundJobId) : null,
+    loaders.bookedAppointmentsByBusinessId.load(claims.businessId),
+  ]);
 }
 
 /** How long a pre-warmed context waits for its media stream. */

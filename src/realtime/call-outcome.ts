@@ -19,7 +19,7 @@ export async function persistCallOutcome(orm: Orm, queue: JobQueue, outcome: Cal
         status: 'completed',
         startedAt: outcome.startedAt,
         endedAt: outcome.endedAt,
-        durationSec: Math.round((outcome.endedAt.getTime() - outcome.startedAt.getTime()) / 1000),
+        durationSec: outcome.durationSec,
         transcriptTurns: outcome.turns,
       },
     );

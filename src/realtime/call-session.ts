@@ -20,6 +20,7 @@ export interface CallOutcome {
   context: CallContext;
   startedAt: Date;
   endedAt: Date;
+  durationSec: number;
   turns: TranscriptTurn[];
   reason: string;
 }
@@ -117,7 +118,7 @@ export class CallSession {
     this.#publishLifecycle({ type: 'call.ended', callId: context.callId, callSid: context.callSid, durationSec, reason, at: endedAt.toISOString() });
     const turns = [...this.#turns.values()].filter((turn) => turn.text !== '').sort((a, b) => a.at.localeCompare(b.at));
     try {
-      await this.#deps.persist({ context, startedAt: this.#startedAt, endedAt, turns, reason });
+      await this.#deps.persist({ context, startedAt: this.#startedAt, endedAt, durationSec, turns, reason });
       this.#log.info({ reason, durationSec, turns: turns.length }, 'call ended');
     } catch (error) {
       this.#log.error({ err: describeError(error) }, 'failed to persist the call');
