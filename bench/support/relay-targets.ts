@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Orm } from '../../src/core/db.ts';
 import { Call } from '../../src/entities/call.entity.ts';
-import { callEnvironment, postTwilioWebhook, streamOf, twilioAccountSid } from '../../test/support/twilio.ts';
+import { callEnvironment, inboundCallParams, postTwilioWebhook, streamOf, twilioAccountSid } from '../../test/support/twilio.ts';
 import { until } from './args.ts';
 import { freePort } from '../../src/sandbox/ports.ts';
 import { MediaStreamCaller } from './media-stream-caller.ts';
@@ -77,14 +77,7 @@ export function callwatch(tap: RealtimeTap, apiKey: string, databaseUrl: string,
     async setUpCall(url, i) {
       const callSid = benchCallSid(run, i);
       callSids.push(callSid);
-      const response = await postTwilioWebhook(url, '/twilio/voice', {
-        AccountSid: twilioAccountSid,
-        CallSid: callSid,
-        From: callerNumber,
-        To: businessNumber,
-        Direction: 'inbound',
-        CallStatus: 'ringing',
-      });
+      const response = await postTwilioWebhook(url, '/twilio/voice', inboundCallParams({ accountSid: twilioAccountSid, callSid, from: callerNumber, to: businessNumber }));
       if (response.status !== 200) throw new Error(`voice webhook answered ${response.status}: ${response.body}`);
       const upstream = tap.nextConnection();
       const caller = await MediaStreamCaller.connect(`${url.replace(/^http/, 'ws')}/twilio/media`, { callSid, token: streamOf(response.body).token });

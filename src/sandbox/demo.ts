@@ -1,4 +1,3 @@
-import twilio from 'twilio';
 import { startCallwatch, type Callwatch } from '../app.ts';
 import { demoPhoneNumber, seedDemoBusiness } from '../cli/demo-data.ts';
 import { loadConfig } from '../core/config.ts';
@@ -10,6 +9,7 @@ import { fixtureText, loadFixture } from './fixtures.ts';
 import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn } from './openai-realtime.server.ts';
 import { SimulatedCaller } from './simulated-caller.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn } from './twilio-api.server.ts';
+import { inboundCallParams, sendTwilioWebhook, streamOf } from './twilio-webhook.ts';
 
 /**
  * `npm run demo`: Callwatch against local stand-ins for OpenAI and Twilio, playing one whole
@@ -69,18 +69,13 @@ async function main(): Promise<void> {
 
 async function playCall(app: Callwatch, openai: OpenAIRealtimeStandIn, twilioApi: TwilioApiStandIn, publicUrl: string, token: string): Promise<void> {
   print(`☎  Sarah (${sarah.phone}) calls ${demoPhoneNumber}`);
-  const params = { AccountSid: accountSid, CallSid: sarah.callSid, From: sarah.phone, To: demoPhoneNumber, Direction: 'inbound', CallStatus: 'ringing' };
-  const response = await fetch(`${publicUrl}/twilio/voice`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      'x-twilio-signature': twilio.getExpectedTwilioSignature(token, `${publicUrl}/twilio/voice`, params),
-    },
-    body: new URLSearchParams(params).toString(),
-  });
-  const twiml = await response.text();
-  const streamToken = /<Parameter name="token" value="([^"]+)"/.exec(twiml)?.[1];
-  if (response.status !== 200 || !streamToken) throw new Error(`the voice webhook answered ${response.status}: ${twiml}`);
+  const response = await sendTwilioWebhook(
+    { appUrl: publicUrl, publicUrl, authToken: token },
+    '/twilio/voice',
+    inboundCallParams({ accountSid, callSid: sarah.callSid, from: sarah.phone, to: demoPhoneNumber }),
+  );
+  if (response.status !== 200) throw new Error(`the voice webhook answered ${response.status}: ${response.body}`);
+  const streamToken = streamOf(response.body).token;
   print('   Twilio fetched the TwiML: <Connect><Stream> with a signed token');
 
   const call = await app.services.orm.em.fork().findOneOrFail(Call, { callSid: sarah.callSid });

@@ -6,7 +6,7 @@ import { SimulatedCaller } from '../../src/sandbox/simulated-caller.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn } from '../../src/sandbox/twilio-api.server.ts';
 import { startTestApp, type TestApp } from './app.ts';
 import { createBusiness, createLead } from './factories.ts';
-import { callEnvironment, postTwilioWebhook, streamOf, twilioAccountSid, twilioAuthToken } from './twilio.ts';
+import { callEnvironment, inboundCallParams, postTwilioWebhook, streamOf, twilioAccountSid, twilioAuthToken } from './twilio.ts';
 
 export const businessNumber = '+97233824100';
 export const sarahsNumber = '+972501234567';
@@ -80,14 +80,8 @@ export async function placeCall(harness: CallHarness, callSid: string, from = sa
 /** The signed voice webhook alone: returns the stream token once the context is pre-warmed. */
 export async function answerCall(harness: CallHarness, callSid: string, from = sarahsNumber): Promise<{ token: string }> {
   const before = harness.statements.length;
-  const response = await postTwilioWebhook(harness.app.url, '/twilio/voice', {
-    AccountSid: twilioAccountSid,
-    CallSid: callSid,
-    From: from,
-    To: businessNumber,
-    Direction: 'inbound',
-    CallStatus: 'ringing',
-  });
+  const params = inboundCallParams({ accountSid: twilioAccountSid, callSid, from, to: businessNumber });
+  const response = await postTwilioWebhook(harness.app.url, '/twilio/voice', params);
   if (response.status !== 200) throw new Error(`voice webhook answered ${response.status}: ${response.body}`);
   const { token } = streamOf(response.body);
   await prewarmed(harness, before);

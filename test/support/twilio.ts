@@ -1,4 +1,6 @@
-import twilio from 'twilio';
+import { sendTwilioWebhook, type WebhookResponse } from '../../src/sandbox/twilio-webhook.ts';
+
+export { inboundCallParams, streamOf } from '../../src/sandbox/twilio-webhook.ts';
 
 export const twilioAccountSid = `AC${'0'.repeat(31)}1`;
 export const twilioAuthToken = 'test-twilio-auth-token';
@@ -16,33 +18,12 @@ export function callEnvironment(overrides: Record<string, string> = {}): Record<
   };
 }
 
-export interface WebhookResponse {
-  status: number;
-  body: string;
-}
-
-/**
- * POSTs a Twilio webhook to Callwatch at `appUrl`, signed the way Twilio signs it (over
- * PUBLIC_URL + path and the sorted form parameters). `signature` overrides the header.
- */
-export async function postTwilioWebhook(
+/** A webhook to Callwatch at `appUrl`, signed for the test PUBLIC_URL and auth token. */
+export function postTwilioWebhook(
   appUrl: string,
   path: string,
   params: Record<string, string>,
   options: { signature?: string | null } = {},
 ): Promise<WebhookResponse> {
-  const signature =
-    options.signature === undefined ? twilio.getExpectedTwilioSignature(twilioAuthToken, `${publicUrl}${path}`, params) : options.signature;
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-  if (signature !== null) headers['x-twilio-signature'] = signature;
-  const response = await fetch(`${appUrl}${path}`, { method: 'POST', headers, body: new URLSearchParams(params).toString() });
-  return { status: response.status, body: await response.text() };
-}
-
-/** The stream URL and token of a `<Connect><Stream>` TwiML answer. */
-export function streamOf(twiml: string): { url: string; token: string } {
-  const url = /<Stream url="([^"]+)"/.exec(twiml)?.[1];
-  const token = /<Parameter name="token" value="([^"]+)"/.exec(twiml)?.[1];
-  if (!url || !token) throw new Error(`no <Stream> with a token in: ${twiml}`);
-  return { url, token };
+  return sendTwilioWebhook({ appUrl, publicUrl, authToken: twilioAuthToken }, path, params, options);
 }
