@@ -1,7 +1,11 @@
 import { Migration20261121000000Initial } from './Migration20261121000000Initial.ts';
+import { Migration20261122000000CallSearch } from './Migration20261122000000CallSearch.ts';
 
 /**
  * Every migration, in the order they run. Listed explicitly (rather than found by globbing
  * the folder) so they load through Node's type stripping like the rest of the code.
  */
-export const migrations = [{ name: 'Migration20261121000000Initial', class: Migration20261121000000Initial }];
+export const migrations = [
+  { name: 'Migration20261121000000Initial', class: Migration20261121000000Initial },
+  { name: 'Migration20261122000000CallSearch', class: Migration20261122000000CallSearch },
+];

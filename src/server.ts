@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createYoga } from 'graphql-yoga';
+import { createComplexityRule } from '@pothos/plugin-complexity';
+import { NoSchemaIntrospectionCustomRule, validate } from 'graphql';
+import { createYoga, type Plugin } from 'graphql-yoga';
 import { AppError } from './core/errors.ts';
 import { checkReadiness } from './core/health.ts';
 import type { Services } from './core/services.ts';
 import type { Realtime } from './realtime/index.ts';
-import type { GraphQLContext } from './schema/context.ts';
+import { createContext, type GraphQLContext } from './schema/context.ts';
 import { schema } from './schema/index.ts';
 
 export interface HttpServer {
@@ -29,17 +31,7 @@ export interface HttpServer {
 export async function startServer(services: Services, realtime: Realtime): Promise<HttpServer> {
   const { config, logger } = services;
 
-  const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
-    schema,
-    graphqlEndpoint: '/graphql',
-    graphiql: config.env !== 'production',
-    landingPage: false,
-    logging: logger.child({ component: 'graphql' }),
-    context: ({ req }) => {
-      const requestId = requestIdOf(req);
-      return { services, requestId, logger: logger.child({ requestId }) };
-    },
-  });
+  const yoga = createGraphQLHandler(services);
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -88,6 +80,52 @@ export async function startServer(services: Services, realtime: Realtime): Promi
       } finally {
         clearTimeout(timer);
       }
+    },
+  };
+}
+
+/** Limits every operation must pass before it runs (enforced during validation). */
+export const queryLimits = { maxDepth: 10, maxBreadth: 300, maxComplexity: 40_000 };
+
+/**
+ * /graphql over HTTP (GET/POST, and SSE for subscriptions). Every request gets its own
+ * unit of work and loaders; depth and cost are checked before execution; introspection and
+ * GraphiQL follow GRAPHQL_INTROSPECTION.
+ */
+function createGraphQLHandler(services: Services) {
+  const { config, logger } = services;
+  return createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    graphiql: config.graphqlIntrospection,
+    landingPage: false,
+    logging: logger.child({ component: 'graphql' }),
+    context: ({ req }) => createContext(services, { requestId: requestIdOf(req), authorization: req.headers.authorization }),
+    plugins: [limitsPlugin(config.graphqlIntrospection)],
+  });
+}
+
+/**
+ * Rejects operations over the depth/breadth/cost limits, and introspection when it is off —
+ * during validation, so nothing runs. The limits are measured only on a document that
+ * passed GraphQL's own rules: a typo is reported as a typo, not as a cost.
+ */
+function limitsPlugin(introspection: boolean): Plugin {
+  return {
+    onValidate({ addValidationRule, params, context }) {
+      if (!introspection) addValidationRule(NoSchemaIntrospectionCustomRule);
+      return ({ valid, result, setResult }) => {
+        if (!valid) return;
+        const request = (context as { params?: { variables?: Record<string, unknown> | null; operationName?: string | null } }).params;
+        const rule = createComplexityRule({
+          context,
+          variableValues: request?.variables ?? {},
+          operationName: request?.operationName,
+          ...queryLimits,
+        });
+        const errors = validate(params.schema, params.documentAST, [rule]);
+        if (errors.length > 0) setResult([...result, ...errors]);
+      };
     },
   };
 }

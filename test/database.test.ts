@@ -1,3 +1,4 @@
+import { migrations } from '../migrations/index.ts';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, openOrm } from '../src/core/db.ts';
@@ -24,7 +25,7 @@ describe('schema and migrations', () => {
   it('creates a table for every entity on an empty database', async () => {
     const fresh = await openOrm(empty.url);
     try {
-      expect(await migrate(fresh)).toEqual(['Migration20261121000000Initial']);
+      expect(await migrate(fresh)).toEqual(migrations.map((migration) => migration.name));
       const rows = await fresh.em.fork().execute<{ table_name: string }[]>(
         `select table_name from information_schema.tables where table_schema = 'public'`,
       );

@@ -71,6 +71,7 @@ const envSchema = z.object({
   TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, { error: 'must look like AC + 32 hex digits' }).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   TWILIO_API_URL: httpUrl.default('https://api.twilio.com'),
+  GRAPHQL_INTROSPECTION: flag.optional(),
   LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
   SHUTDOWN_TIMEOUT_MS: z.coerce
     .number({ error: 'must be a number of milliseconds' })
@@ -114,6 +115,8 @@ export interface Config {
     authToken: string | undefined;
     apiUrl: string;
   };
+  /** Schema introspection and GraphiQL at /graphql: on by default except in production. */
+  graphqlIntrospection: boolean;
   logLevel: (typeof logLevels)[number];
   shutdownTimeoutMs: number;
 }
@@ -181,6 +184,7 @@ export function loadConfig(
       authToken: vars.TWILIO_AUTH_TOKEN,
       apiUrl: vars.TWILIO_API_URL,
     },
+    graphqlIntrospection: vars.GRAPHQL_INTROSPECTION ?? vars.NODE_ENV !== 'production',
     logLevel: vars.LOG_LEVEL,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
   };

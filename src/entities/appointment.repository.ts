@@ -1,7 +1,8 @@
-import { DriverException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AppError } from '../core/errors.ts';
-import { Appointment, appointmentOverlapConstraint } from './appointment.entity.ts';
+import { appointmentOverlapConstraint, type Appointment } from './appointment.entity.ts';
+import { isExclusionViolation } from './postgres-errors.ts';
+import { sql, type Row } from './sql.ts';
 
 export interface BookAppointmentInput {
   businessId: string;
@@ -13,31 +14,33 @@ export interface BookAppointmentInput {
 }
 
 /**
- * Books an appointment in its own transaction. The database decides whether the slot is
- * free (exclusion constraint), so two bookings racing for one slot cannot both succeed;
- * the loser gets AppError('CONFLICT').
+ * Books an appointment in one statement. The database decides whether the slot is free
+ * (exclusion constraint), so two bookings racing for one slot cannot both succeed; the
+ * loser gets AppError('CONFLICT'). A lead or call of another business is NOT_FOUND.
  */
-export async function bookAppointment(em: EntityManager, input: BookAppointmentInput): Promise<Appointment> {
+export async function bookAppointment(em: EntityManager, input: BookAppointmentInput): Promise<Row<Appointment>> {
   if (!(input.endsAt > input.startsAt)) {
     throw new AppError('VALIDATION_FAILED', 'an appointment must end after it starts', {
       userMessage: 'The appointment must end after it starts.',
+      details: { field: 'input.endsAt' },
     });
   }
+  await assertOwned(em, input);
   try {
-    return await em.fork().transactional(async (tx) => {
-      const appointment = tx.create(Appointment, {
+    return await sql(em)
+      .insertInto('Appointment')
+      .values({
         business: input.businessId,
         lead: input.leadId ?? null,
         call: input.callId ?? null,
         startsAt: input.startsAt,
         endsAt: input.endsAt,
         notes: input.notes ?? null,
-      });
-      await tx.flush();
-      return appointment;
-    });
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
   } catch (error) {
-    if (isOverlap(error)) {
+    if (isExclusionViolation(error, appointmentOverlapConstraint)) {
       throw new AppError('CONFLICT', 'the slot overlaps another booked appointment', {
         userMessage: 'That time is already booked.',
         cause: error,
@@ -47,9 +50,60 @@ export async function bookAppointment(em: EntityManager, input: BookAppointmentI
   }
 }
 
-/** MikroORM maps no exception class to SQLSTATE 23P01 (exclusion violation); match it by code. */
-function isOverlap(error: unknown): boolean {
-  // The driver copies Postgres's error fields (constraint, table, …) onto the exception.
-  const constraint = (error as { constraint?: unknown }).constraint;
-  return error instanceof DriverException && error.code === '23P01' && constraint === appointmentOverlapConstraint;
+/** The lead and call named by a booking must belong to its business. */
+async function assertOwned(em: EntityManager, input: BookAppointmentInput): Promise<void> {
+  const db = sql(em);
+  const [lead, call] = await Promise.all([
+    input.leadId ? db.selectFrom('Lead').select('id').where('id', '=', input.leadId).where('business', '=', input.businessId).executeTakeFirst() : true,
+    input.callId ? db.selectFrom('Call').select('id').where('id', '=', input.callId).where('business', '=', input.businessId).executeTakeFirst() : true,
+  ]);
+  if (!lead) throw new AppError('NOT_FOUND', 'no such lead', { userMessage: 'No lead with that id.', details: { field: 'input.leadId' } });
+  if (!call) throw new AppError('NOT_FOUND', 'no such call', { userMessage: 'No call with that id.', details: { field: 'input.callId' } });
+}
+
+/**
+ * Cancels a booked appointment of `businessId`, freeing its slot. Canceling a canceled one
+ * answers with it unchanged; a completed or no-show appointment cannot be canceled.
+ */
+export async function cancelAppointment(em: EntityManager, businessId: string, appointmentId: string): Promise<Row<Appointment>> {
+  const current = await sql(em)
+    .selectFrom('Appointment')
+    .selectAll()
+    .where('id', '=', appointmentId)
+    .where('business', '=', businessId)
+    .executeTakeFirst();
+  if (!current) throw new AppError('NOT_FOUND', 'no such appointment', { userMessage: 'No appointment with that id.' });
+  if (current.status === 'canceled') return current;
+  const canceled = await sql(em)
+    .updateTable('Appointment')
+    .set({ status: 'canceled' })
+    .where('id', '=', appointmentId)
+    .where('status', '=', 'booked')
+    .returningAll()
+    .executeTakeFirst();
+  if (!canceled) {
+    throw new AppError('CONFLICT', `appointment is ${current.status}`, { userMessage: `The appointment is already ${current.status}.` });
+  }
+  return canceled;
+}
+
+export interface AppointmentWindow {
+  from: Date;
+  to: Date;
+  leadId?: string | null;
+}
+
+/** Most appointments one listing returns. */
+export const maxAppointmentsListed = 500;
+
+/** A business's appointments overlapping [from, to), by start. */
+export async function listAppointments(em: EntityManager, businessId: string, window: AppointmentWindow): Promise<Row<Appointment>[]> {
+  let query = sql(em)
+    .selectFrom('Appointment')
+    .selectAll()
+    .where('business', '=', businessId)
+    .where('startsAt', '<', window.to)
+    .where('endsAt', '>', window.from);
+  if (window.leadId) query = query.where('lead', '=', window.leadId);
+  return query.orderBy('startsAt').orderBy('id').limit(maxAppointmentsListed).execute();
 }

@@ -67,6 +67,15 @@ export const Call = defineEntity({
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },
-  indexes: [{ properties: ['business', 'createdAt'], name: 'calls_business_created_at_index' }],
+  indexes: [
+    { properties: ['business', 'createdAt'], name: 'calls_business_created_at_index' },
+    // Text search (call.repository.ts) — a trigram index on exactly the searched expression.
+    // The migration that creates it keeps its own frozen copy; the schema-drift test
+    // fails if the two ever differ.
+    {
+      name: 'calls_search_trgm_index',
+      expression: `create index "calls_search_trgm_index" on "calls" using gin ((coalesce("summary", '') || ' ' || coalesce("final_transcript", '') || ' ' || "transcript_turns"::text) gin_trgm_ops)`,
+    },
+  ],
 });
 export type Call = InferEntity<typeof Call>;

@@ -1,21 +1,17 @@
 import DataLoader from 'dataloader';
 import type { EntityName } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { ApiKey } from '../entities/api-key.entity.ts';
 import { Appointment } from '../entities/appointment.entity.ts';
 import { BusinessSettings } from '../entities/business-settings.entity.ts';
 import { Business } from '../entities/business.entity.ts';
 import { Call } from '../entities/call.entity.ts';
 import { Lead } from '../entities/lead.entity.ts';
 import { OutboundCallJob } from '../entities/outbound-call-job.entity.ts';
+import { sql, type Row } from '../entities/sql.ts';
+import type { WebhookDelivery } from '../entities/webhook-delivery.entity.ts';
 
-/**
- * A row as the loaders return it: the entity's plain data, relations as their ids. Loaders
- * read rows, not managed entities — hydrating entities into an identity map costs several
- * times the query itself, and at call start that cost sits on the critical path.
- */
-export type Row<T> = {
-  [K in keyof T]: NonNullable<T[K]> extends { id: infer Id } ? Id | Extract<T[K], null | undefined> : T[K];
-};
+export type { Row };
 
 /**
  * Batching loaders over one entity manager: every `load` issued in the same tick becomes
@@ -30,9 +26,38 @@ export interface Loaders {
   outboundJobById: DataLoader<string, Row<OutboundCallJob> | null>;
   /** Booked appointments overlapping the window given at creation, by business, by start. */
   bookedAppointmentsByBusinessId: DataLoader<string, Row<Appointment>[]>;
+  leadByPhone: DataLoader<LeadPhoneKey, Row<Lead> | null, string>;
+  /** By Twilio call SID. */
+  callBySid: DataLoader<string, Row<Call> | null>;
+  /** A lead's most recent calls (at most `callsPerLead`), newest first. */
+  callsByLeadId: DataLoader<string, Row<Call>[]>;
+  /** A lead's appointments in every status, by start. */
+  appointmentsByLeadId: DataLoader<string, Row<Appointment>[]>;
+  /** Appointments booked during a call, by start. */
+  appointmentsByCallId: DataLoader<string, Row<Appointment>[]>;
+  /** A call's webhook deliveries, oldest first. */
+  webhookDeliveriesByCallId: DataLoader<string, Row<WebhookDelivery>[]>;
+  /** A business's API keys, newest first. */
+  apiKeysByBusinessId: DataLoader<string, Row<ApiKey>[]>;
+  /** A business's phone numbers (E.164), sorted. */
+  phoneNumbersByBusinessId: DataLoader<string, string[]>;
 }
 
+export interface LeadPhoneKey {
+  businessId: string;
+  /** E.164. */
+  phone: string;
+}
+
+/** How many of a lead's calls `callsByLeadId` returns. */
+export const callsPerLead = 50;
+
 export interface LoaderOptions {
+  /**
+   * False: every \`load\` is its own query and nothing is cached — the access pattern
+   * without DataLoader, kept only as the baseline \`npm run bench:graphql\` compares against.
+   */
+  batch?: boolean;
   /** The window `bookedAppointmentsByBusinessId` covers; default now → 14 days ahead. */
   appointmentWindow?: { from: Date; to: Date };
 }
@@ -40,12 +65,13 @@ export interface LoaderOptions {
 export function createLoaders(em: EntityManager, options: LoaderOptions = {}): Loaders {
   const from = options.appointmentWindow?.from ?? new Date();
   const to = options.appointmentWindow?.to ?? new Date(from.getTime() + 14 * 86_400_000);
+  const base = options.batch === false ? { batch: false, cache: false } : {};
   return {
-    businessById: byKey(em, Business, 'id'),
-    leadById: byKey(em, Lead, 'id'),
-    callById: byKey(em, Call, 'id'),
-    outboundJobById: byKey(em, OutboundCallJob, 'id'),
-    settingsByBusinessId: byKey(em, BusinessSettings, 'business'),
+    businessById: byKey(em, Business, 'id', base),
+    leadById: byKey(em, Lead, 'id', base),
+    callById: byKey(em, Call, 'id', base),
+    outboundJobById: byKey(em, OutboundCallJob, 'id', base),
+    settingsByBusinessId: byKey(em, BusinessSettings, 'business', base),
     bookedAppointmentsByBusinessId: new DataLoader(async (businessIds) => {
       const rows = await rowsWhere(em, Appointment, {
         business: { $in: [...businessIds] },
@@ -55,8 +81,63 @@ export function createLoaders(em: EntityManager, options: LoaderOptions = {}): L
       });
       rows.sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime());
       return businessIds.map((id) => rows.filter((row) => row.business === id));
-    }),
+    }, base),
+    leadByPhone: new DataLoader(
+      async (keys) => {
+        const rows = await sql(em)
+          .selectFrom('Lead')
+          .selectAll()
+          .where((eb) => eb.or(keys.map((key) => eb.and([eb('business', '=', key.businessId), eb('phone', '=', key.phone)]))))
+          .execute();
+        return keys.map((key) => rows.find((row) => row.business === key.businessId && row.phone === key.phone) ?? null);
+      },
+      { ...base, cacheKeyFn: (key) => `${key.businessId}:${key.phone}` },
+    ),
+    callBySid: new DataLoader(async (sids) => {
+      const rows = await sql(em).selectFrom('Call').selectAll().where('callSid', 'in', [...sids]).execute();
+      return sids.map((sid) => rows.find((row) => row.callSid === sid) ?? null);
+    }, base),
+    callsByLeadId: new DataLoader(async (leadIds) => {
+      const rows = await sql(em)
+        .selectFrom((db) =>
+          db
+            .selectFrom('Call')
+            .selectAll()
+            .select((eb) => eb.fn.agg<number>('row_number').over((over) => over.partitionBy('lead').orderBy('createdAt', 'desc').orderBy('id', 'desc')).as('rank'))
+            .where('lead', 'in', [...leadIds])
+            .as('ranked'),
+        )
+        .selectAll()
+        .where('rank', '<=', callsPerLead)
+        .orderBy('rank')
+        .execute();
+      return leadIds.map((id) => rows.filter((row) => row.lead === id).map(({ rank: _rank, ...call }) => call as Row<Call>));
+    }, base),
+    appointmentsByLeadId: groupedBy(async (ids) =>
+      sql(em).selectFrom('Appointment').selectAll().where('lead', 'in', ids).orderBy('startsAt').execute(), 'lead', base),
+    appointmentsByCallId: groupedBy(async (ids) =>
+      sql(em).selectFrom('Appointment').selectAll().where('call', 'in', ids).orderBy('startsAt').execute(), 'call', base),
+    webhookDeliveriesByCallId: groupedBy(async (ids) =>
+      sql(em).selectFrom('WebhookDelivery').selectAll().where('call', 'in', ids).orderBy('createdAt').execute(), 'call', base),
+    apiKeysByBusinessId: groupedBy(async (ids) =>
+      sql(em).selectFrom('ApiKey').selectAll().where('business', 'in', ids).orderBy('createdAt', 'desc').execute(), 'business', base),
+    phoneNumbersByBusinessId: new DataLoader(async (businessIds) => {
+      const rows = await sql(em).selectFrom('PhoneNumber').select(['e164', 'business']).where('business', 'in', [...businessIds]).orderBy('e164').execute();
+      return businessIds.map((id) => rows.filter((row) => row.business === id).map((row) => row.e164));
+    }, base),
   };
+}
+
+/** A loader of the rows whose `key` column equals each requested id, in the order `load` returns them. */
+function groupedBy<R extends Record<K, unknown>, K extends string>(
+  load: (ids: string[]) => Promise<R[]>,
+  key: K,
+  options: DataLoader.Options<string, R[]>,
+): DataLoader<string, R[]> {
+  return new DataLoader(async (ids) => {
+    const rows = await load([...ids]);
+    return ids.map((id) => rows.filter((row) => row[key] === id));
+  }, options);
 }
 
 /** Rows of `entity` matching `where`, mapped to property names (one statement, no hydration). */
@@ -66,10 +147,15 @@ async function rowsWhere<T extends object>(em: EntityManager, entity: EntityName
 }
 
 /** A loader of single rows by a unique column (`id`, or a one-to-one owner's foreign key). */
-function byKey<T extends object>(em: EntityManager, entity: EntityName<T>, key: 'id' | 'business'): DataLoader<string, Row<T> | null> {
+function byKey<T extends object>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  key: 'id' | 'business',
+  options: DataLoader.Options<string, Row<T> | null>,
+): DataLoader<string, Row<T> | null> {
   return new DataLoader(async (keys) => {
     const rows = await rowsWhere(em, entity, { [key]: { $in: [...keys] } });
     const found = new Map(rows.map((row) => [(row as Record<string, unknown>)[key] as string, row]));
     return keys.map((value) => found.get(value) ?? null);
-  });
+  }, options);
 }

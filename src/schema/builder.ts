@@ -1,12 +1,70 @@
 import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
+import ErrorsPlugin from '@pothos/plugin-errors';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import ValidationPlugin from '@pothos/plugin-validation';
+import { GraphQLError } from 'graphql';
 import type { GraphQLContext } from './context.ts';
+import { FieldValidationError } from './validation-error.ts';
+
+/**
+ * What a request may do. `reader`/`supervisor`/`admin` are the roles of a business's API key
+ * (each includes the ones before it); `platform` is the operator's ADMIN_API_KEY, which
+ * belongs to no business; `tenant(businessId)` holds when the key belongs to that business.
+ */
+export interface AuthScopes {
+  reader: boolean;
+  supervisor: boolean;
+  admin: boolean;
+  platform: boolean;
+  tenant: string;
+}
 
 /** The Pothos builder. GraphQL types live one per file next to this one, never here. */
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
+  AuthScopes: AuthScopes;
   DefaultFieldNullability: false;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+  };
 }>({
+  // Scope auth first, so no other plugin's wrapper runs before a request is authorised.
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, ValidationPlugin, ComplexityPlugin],
   defaultFieldNullability: false,
+  scopeAuth: {
+    // Type-level scopes (a row's tenant) are checked once per object, not once per field.
+    runScopesOnType: true,
+    authScopes: ({ auth }) => {
+      const role = auth?.kind === 'business' ? auth.role : null;
+      return {
+        reader: role !== null,
+        supervisor: role === 'supervisor' || role === 'admin',
+        admin: role === 'admin',
+        platform: auth?.kind === 'platform',
+        tenant: (businessId) => auth?.kind === 'business' && auth.businessId === businessId,
+      };
+    },
+    unauthorizedError: (_parent, { auth }) =>
+      auth === null
+        ? new GraphQLError('Send an API key: Authorization: Bearer <key>.', { extensions: { code: 'UNAUTHENTICATED' } })
+        : new GraphQLError('This API key is not allowed to do that.', { extensions: { code: 'FORBIDDEN' } }),
+  },
+  errors: {
+    // Invalid input is an expected failure: mutations list ValidationError in their result
+    // union. The validation plugin runs before authorisation, so a key without the role
+    // may learn that its input was invalid — never anything about stored data.
+    unsafelyHandleInputErrors: true,
+    defaultUnionOptions: { name: ({ fieldName }) => `${fieldName[0]?.toUpperCase()}${fieldName.slice(1)}Result` },
+    defaultResultOptions: { name: ({ fieldName }) => `${fieldName[0]?.toUpperCase()}${fieldName.slice(1)}Success` },
+  },
+  // Costs only: the limits are enforced by a validation rule in server.ts, before execution.
+  complexity: { defaultComplexity: 1, defaultListMultiplier: 10 },
+  validation: {
+    validationError: (result) => new FieldValidationError(result.issues),
+  },
 });
 
 builder.queryType({});
+builder.mutationType({});

@@ -1,6 +1,17 @@
 import { lexicographicSortSchema, printSchema } from 'graphql';
 import { builder } from './builder.ts';
+import './scalars.ts';
+import './errors.ts';
 import './health.ts';
+import './business.ts';
+import './business-settings.ts';
+import './api-key.ts';
+import './lead.ts';
+import './call.ts';
+import './call-stats.ts';
+import './appointment.ts';
+import './outbound-call-job.ts';
+import './webhook-delivery.ts';
 
 /** The executable schema. Importing a type's file is what adds it. */
 export const schema = builder.toSchema();

@@ -1,0 +1,83 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { AppError } from '../core/errors.ts';
+import { generateWebhookSecret, type BusinessSettings } from './business-settings.entity.ts';
+import type { ApiKey } from './api-key.entity.ts';
+import { issueApiKey } from './api-key.repository.ts';
+import type { Business } from './business.entity.ts';
+import { isUniqueViolation } from './postgres-errors.ts';
+import { sql, type Row } from './sql.ts';
+
+export interface CreateBusinessInput {
+  name: string;
+  timezone?: string | null;
+  locale?: string | null;
+  /** E.164 numbers the business answers on; each may belong to one business only. */
+  phoneNumbers: string[];
+}
+
+export interface CreatedBusiness {
+  business: Row<Business>;
+  apiKey: Row<ApiKey>;
+  /** The first admin key's secret — its only copy. */
+  key: string;
+}
+
+/**
+ * Creates a business with default settings, its phone numbers and a first admin API key,
+ * in one transaction. A number another business answers on is a CONFLICT.
+ */
+export async function createBusiness(em: EntityManager, input: CreateBusinessInput): Promise<CreatedBusiness> {
+  try {
+    return await em.fork().transactional(async (tx) => {
+      const db = sql(tx);
+      const business = await db
+        .insertInto('Business')
+        .values({ name: input.name, ...(input.timezone ? { timezone: input.timezone } : {}), ...(input.locale ? { locale: input.locale } : {}) })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await db.insertInto('BusinessSettings').values({ business: business.id }).execute();
+      if (input.phoneNumbers.length) {
+        await db.insertInto('PhoneNumber').values(input.phoneNumbers.map((e164) => ({ e164, business: business.id }))).execute();
+      }
+      const { apiKey, key } = await issueApiKey(tx, { businessId: business.id, role: 'admin', name: 'first admin key' });
+      return { business, apiKey, key };
+    });
+  } catch (error) {
+    if (isUniqueViolation(error, 'phone_numbers_pkey')) {
+      throw new AppError('CONFLICT', 'phone number already assigned', {
+        userMessage: 'One of the phone numbers already belongs to a business.',
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+/** Settings a business may change (the webhook secret only rotates). */
+export type SettingsChanges = Partial<Omit<Row<BusinessSettings>, 'business' | 'webhookSecret' | 'updatedAt'>>;
+
+/** Changes a business's settings and returns them. */
+export async function updateBusinessSettings(em: EntityManager, businessId: string, changes: SettingsChanges): Promise<Row<BusinessSettings>> {
+  const db = sql(em);
+  const row = Object.keys(changes).length
+    ? await db.updateTable('BusinessSettings').set(changes).where('business', '=', businessId).returningAll().executeTakeFirst()
+    : await db.selectFrom('BusinessSettings').selectAll().where('business', '=', businessId).executeTakeFirst();
+  if (!row) throw new AppError('NOT_FOUND', 'business has no settings');
+  return row;
+}
+
+/**
+ * Replaces the webhook signing secret and returns the new one — its only copy. Receivers
+ * verifying with the old secret fail from now on: rotate, then update the receiver.
+ */
+export async function rotateWebhookSecret(em: EntityManager, businessId: string): Promise<{ settings: Row<BusinessSettings>; secret: string }> {
+  const secret = generateWebhookSecret();
+  const settings = await sql(em)
+    .updateTable('BusinessSettings')
+    .set({ webhookSecret: secret })
+    .where('business', '=', businessId)
+    .returningAll()
+    .executeTakeFirst();
+  if (!settings) throw new AppError('NOT_FOUND', 'business has no settings');
+  return { settings, secret };
+}

@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import type { ExtractionField } from '../entities/business-settings.entity.ts';
+import { rotateWebhookSecret, updateBusinessSettings } from '../entities/business.repository.ts';
+import { builder } from './builder.ts';
+import { businessIdOf } from './context.ts';
+import { enumValues } from './enums.ts';
+import { FieldValidationError, domain } from './errors.ts';
+import { notNull, phoneNumber, webhookUrl } from './inputs.ts';
+import { BusinessSettingsRef } from './refs.ts';
+
+const extractionFieldTypes = ['string', 'number', 'boolean', 'date'] as const;
+const ExtractionFieldType = builder.enumType('ExtractionFieldType', { values: enumValues(extractionFieldTypes) });
+
+const ExtractionFieldRef = builder.objectRef<ExtractionField>('ExtractionField').implement({
+  description: 'A field the post-call extraction fills in beyond city and service category.',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    description: t.exposeString('description'),
+    type: t.expose('type', { type: ExtractionFieldType }),
+    enum: t.exposeStringList('enum', { nullable: true, description: 'The allowed values, when limited.' }),
+  }),
+});
+
+/** Voices of the OpenAI Realtime API. */
+const voices = ['alloy', 'ash', 'ballad', 'cedar', 'coral', 'echo', 'marin', 'sage', 'shimmer', 'verse'] as const;
+
+BusinessSettingsRef.implement({
+  description: 'How the business’s agent behaves and where its results go. The webhook secret is never shown here.',
+  authScopes: (settings) => ({ tenant: settings.business }),
+  fields: (t) => ({
+    agentInstructions: t.exposeString('agentInstructions'),
+    greetingTemplate: t.exposeString('greetingTemplate', {
+      description: '{firstName} and {businessName} are filled in; {masculine|feminine} picks the form by the caller’s gender.',
+    }),
+    voice: t.exposeString('voice'),
+    language: t.exposeString('language', { description: 'ISO 639-1, e.g. he.' }),
+    silenceTimeoutSec: t.exposeInt('silenceTimeoutSec'),
+    silenceReprompts: t.exposeInt('silenceReprompts'),
+    maxCallDurationSec: t.exposeInt('maxCallDurationSec'),
+    recordCalls: t.exposeBoolean('recordCalls'),
+    inboundWebhookUrl: t.exposeString('inboundWebhookUrl', { nullable: true }),
+    outboundWebhookUrl: t.exposeString('outboundWebhookUrl', { nullable: true }),
+    extractionSchema: t.field({ type: [ExtractionFieldRef], resolve: (settings) => settings.extractionSchema }),
+    transferNumber: t.exposeString('transferNumber', { nullable: true }),
+    workingHours: t.expose('workingHours', {
+      type: 'JSON',
+      description: 'By weekday "0" (Sunday) … "6": [{ open: "09:00", close: "18:00" }], in the business’s time zone.',
+    }),
+    appointmentSlotMinutes: t.exposeInt('appointmentSlotMinutes'),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+const ExtractionFieldInput = builder.inputType('ExtractionFieldInput', {
+  fields: (t) => ({
+    name: t.string({
+      required: true,
+      validate: z
+        .string()
+        .regex(/^[a-z][a-z0-9_]{0,39}$/, 'must be snake_case: a–z, digits and _, at most 40 characters')
+        .refine((name) => name !== 'city' && name !== 'service_category', 'city and service_category are always extracted'),
+    }),
+    description: t.string({ required: true, validate: z.string().trim().min(1, 'must not be empty').max(500) }),
+    type: t.field({ type: ExtractionFieldType, required: true }),
+    enum: t.stringList({ validate: z.array(z.string().min(1).max(100)).min(1).max(50).nullish() }),
+  }),
+});
+
+const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24-hour)');
+const workingHours = z.record(
+  z.enum(['0', '1', '2', '3', '4', '5', '6'], 'keys must be weekdays "0" (Sunday) … "6"'),
+  z.array(z.object({ open: time, close: time }).refine((range) => range.open < range.close, 'open must be before close')).max(4),
+);
+
+const int = (min: number, max: number) => notNull(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInput', {
+  description: 'Fields left out stay as they are.',
+  fields: (t) => ({
+    agentInstructions: t.string({ validate: notNull(z.string().max(20_000, 'must be at most 20000 characters')) }),
+    greetingTemplate: t.string({ validate: notNull(z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters')) }),
+    voice: t.string({ validate: notNull(z.enum(voices, `must be one of ${voices.join(', ')}`)) }),
+    language: t.string({ validate: notNull(z.string().regex(/^[a-z]{2}$/, 'must be an ISO 639-1 code such as he or en')) }),
+    silenceTimeoutSec: t.int({ validate: int(3, 120) }),
+    silenceReprompts: t.int({ validate: int(0, 5) }),
+    maxCallDurationSec: t.int({ validate: int(60, 7200) }),
+    recordCalls: t.boolean({ validate: notNull(z.boolean()) }),
+    inboundWebhookUrl: t.string({ validate: webhookUrl }),
+    outboundWebhookUrl: t.string({ validate: webhookUrl }),
+    extractionSchema: t.field({ type: [ExtractionFieldInput], validate: notNull(z.array(z.any()).max(20, 'at most 20 fields')) }),
+    transferNumber: t.string({ validate: phoneNumber.nullish() }),
+    workingHours: t.field({ type: 'JSON', validate: notNull(workingHours) }),
+    appointmentSlotMinutes: t.int({ validate: int(5, 480) }),
+  }),
+});
+
+const RotateWebhookSecretPayload = builder
+  .objectRef<{ settings: typeof BusinessSettingsRef.$inferType; secret: string }>('RotateWebhookSecretPayload')
+  .implement({
+    fields: (t) => ({
+      settings: t.field({ type: BusinessSettingsRef, resolve: (payload) => payload.settings }),
+      webhookSecret: t.exposeString('secret', { description: 'The new signing secret (whsec_…). Shown only here: store it now.' }),
+    }),
+  });
+
+builder.mutationFields((t) => ({
+  updateBusinessSettings: t.field({
+    type: BusinessSettingsRef,
+    authScopes: { admin: true },
+    errors: { types: [FieldValidationError], directResult: true },
+    args: { input: t.arg({ type: UpdateBusinessSettingsInput, required: true }) },
+    resolve: (_root, { input }, ctx) => {
+      const changes = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
+      return domain(() => updateBusinessSettings(ctx.em, businessIdOf(ctx), changes));
+    },
+  }),
+  rotateWebhookSecret: t.field({
+    type: RotateWebhookSecretPayload,
+    authScopes: { admin: true },
+    description: 'Replaces the webhook signing secret; deliveries from now on are signed with the new one.',
+    resolve: (_root, _args, ctx) => rotateWebhookSecret(ctx.em, businessIdOf(ctx)),
+  }),
+}));

@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { callDirections, callStatuses, pipelineStatuses, pipelineSteps, type PipelineStep, type PipelineStepState } from '../entities/call.entity.ts';
+import { findCallBySid, listCalls } from '../entities/call.repository.ts';
+import type { TranscriptTurn } from '../core/events.ts';
+import { builder } from './builder.ts';
+import { businessIdOf, type GraphQLContext } from './context.ts';
+import { enumValues } from './enums.ts';
+import { connectionOf, defaultPageSize, pageArgs, pageComplexity, pageRequest, toConnection } from './pagination.ts';
+import { AppointmentRef, CallRef, LeadRef, OutboundCallJobRef, WebhookDeliveryRef } from './refs.ts';
+
+export const CallDirection = builder.enumType('CallDirection', { values: enumValues(callDirections) });
+export const CallStatus = builder.enumType('CallStatus', { description: 'Twilio’s call status.', values: enumValues(callStatuses) });
+const PipelineStatus = builder.enumType('PipelineStatus', { values: enumValues(pipelineStatuses) });
+const PipelineStepName = builder.enumType('PipelineStepName', { values: enumValues(pipelineSteps) });
+const PipelineStepOutcome = builder.enumType('PipelineStepOutcome', { values: enumValues(['done', 'skipped', 'failed'] as const) });
+const Speaker = builder.enumType('Speaker', { values: enumValues(['caller', 'agent'] as const) });
+
+const TranscriptTurnRef = builder.objectRef<TranscriptTurn>('TranscriptTurn').implement({
+  description: 'One utterance as heard during the call.',
+  fields: (t) => ({
+    speaker: t.expose('speaker', { type: Speaker }),
+    text: t.exposeString('text'),
+    at: t.field({ type: 'DateTime', resolve: (turn) => new Date(turn.at) }),
+    interrupted: t.boolean({ description: 'An agent turn the caller talked over.', resolve: (turn) => turn.interrupted ?? false }),
+  }),
+});
+
+const PipelineStepRef = builder.objectRef<PipelineStepState & { step: PipelineStep }>('PipelineStep').implement({
+  description: 'A finished step of the post-call pipeline.',
+  fields: (t) => ({
+    step: t.expose('step', { type: PipelineStepName }),
+    outcome: t.expose('status', { type: PipelineStepOutcome }),
+    at: t.field({ type: 'DateTime', resolve: (step) => new Date(step.at) }),
+    error: t.exposeString('error', { nullable: true }),
+  }),
+});
+
+CallRef.implement({
+  description: 'One phone call, filled in during and after the call.',
+  authScopes: (call) => ({ tenant: call.business }),
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    callSid: t.exposeString('callSid', { description: 'Twilio’s call SID.' }),
+    direction: t.expose('direction', { type: CallDirection }),
+    status: t.expose('status', { type: CallStatus }),
+    fromNumber: t.exposeString('fromNumber'),
+    toNumber: t.exposeString('toNumber'),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
+    endedAt: t.expose('endedAt', { type: 'DateTime', nullable: true }),
+    durationSec: t.exposeInt('durationSec', { nullable: true }),
+    recordingUrl: t.exposeString('recordingUrl', { nullable: true }),
+    transcript: t.field({
+      type: [TranscriptTurnRef],
+      description: 'The conversation as it happened (realtime transcription).',
+      resolve: (call) => call.transcriptTurns,
+    }),
+    finalTranscript: t.exposeString('finalTranscript', { nullable: true, description: 'From the recording, after the call.' }),
+    summary: t.exposeString('summary', { nullable: true }),
+    city: t.exposeString('extractedCity', { nullable: true }),
+    serviceCategory: t.exposeString('extractedService', { nullable: true }),
+    extracted: t.expose('extracted', { type: 'JSON', nullable: true, description: 'Fields of the business’s extraction schema; null = not found.' }),
+    pipelineStatus: t.expose('pipelineStatus', { type: PipelineStatus }),
+    pipelineSteps: t.field({
+      type: [PipelineStepRef],
+      resolve: (call) =>
+        pipelineSteps.flatMap((step) => {
+          const state = call.pipelineSteps[step];
+          return state ? [{ step, ...state }] : [];
+        }),
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    lead: t.field({
+      type: LeadRef,
+      nullable: true,
+      resolve: (call, _args, ctx) => (call.lead ? ctx.loaders.leadById.load(call.lead) : null),
+    }),
+    appointments: t.field({
+      type: [AppointmentRef],
+      description: 'Appointments booked during this call.',
+      resolve: (call, _args, ctx) => ctx.loaders.appointmentsByCallId.load(call.id),
+    }),
+    webhookDeliveries: t.field({
+      type: [WebhookDeliveryRef],
+      resolve: (call, _args, ctx) => ctx.loaders.webhookDeliveriesByCallId.load(call.id),
+    }),
+    outboundCallJob: t.field({
+      type: OutboundCallJobRef,
+      nullable: true,
+      resolve: (call, _args, ctx) => (call.outboundJob ? ctx.loaders.outboundJobById.load(call.outboundJob) : null),
+    }),
+  }),
+});
+
+const CallFilter = builder.inputType('CallFilter', {
+  fields: (t) => ({
+    from: t.field({ type: 'DateTime', description: 'Calls created at or after this instant.' }),
+    to: t.field({ type: 'DateTime', description: 'Calls created before this instant.' }),
+    direction: t.field({ type: CallDirection }),
+    status: t.field({ type: [CallStatus], description: 'Any of these statuses.' }),
+    leadId: t.id({ validate: z.uuid('is not a lead id').nullish() }),
+    city: t.string({ description: 'The extracted city, exactly (e.g. חיפה).' }),
+    serviceCategory: t.string({ description: 'The extracted service category, exactly.' }),
+    search: t.string({ description: 'Text in the summary or transcript, any case.', validate: z.string().min(2, 'must be at least 2 characters').max(200).nullish() }),
+  }),
+});
+
+const CallConnection = connectionOf('Call', CallRef);
+
+builder.queryFields((t) => ({
+  calls: t.field({
+    type: CallConnection,
+    authScopes: { reader: true },
+    description: 'The business’s calls, newest first.',
+    args: {
+      first: t.arg.int({ defaultValue: defaultPageSize, validate: pageArgs.first }),
+      after: t.arg.string(),
+      filter: t.arg({ type: CallFilter }),
+    },
+    complexity: pageComplexity,
+    resolve: async (_root, args, ctx, info) => {
+      const filter = args.filter ?? {};
+      const page = await listCalls(ctx.em, businessIdOf(ctx), { ...filter, leadId: filter.leadId === undefined || filter.leadId === null ? null : String(filter.leadId) }, pageRequest(args, info));
+      for (const call of page.rows) ctx.loaders.callById.prime(call.id, call);
+      for (const lead of page.leads) ctx.loaders.leadById.prime(lead.id, lead);
+      return toConnection(page);
+    },
+  }),
+  call: t.field({
+    type: CallRef,
+    nullable: true,
+    authScopes: { reader: true },
+    description: 'A call by id; null when this business has none with that id.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ownCall(ctx, String(args.id)),
+  }),
+  callBySid: t.field({
+    type: CallRef,
+    nullable: true,
+    authScopes: { reader: true },
+    description: 'A call by Twilio call SID; null when this business has none with that SID.',
+    args: { callSid: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => findCallBySid(ctx.em, businessIdOf(ctx), args.callSid),
+  }),
+}));
+
+/** The call with `id` when it belongs to the request's business. */
+export async function ownCall(ctx: GraphQLContext, id: string) {
+  if (!z.uuid().safeParse(id).success) return null;
+  const call = await ctx.loaders.callById.load(id);
+  return call?.business === businessIdOf(ctx) ? call : null;
+}

@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { outboundJobStatuses } from '../entities/outbound-call-job.entity.ts';
+import { cancelOutboundCall, listOutboundCallJobs, scheduleOutboundCall } from '../entities/outbound-call-job.repository.ts';
+import { builder } from './builder.ts';
+import { businessIdOf } from './context.ts';
+import { enumValues } from './enums.ts';
+import { ConflictError, FieldValidationError, NotFoundError, domain } from './errors.ts';
+import { text } from './inputs.ts';
+import { connectionOf, defaultPageSize, pageArgs, pageComplexity, pageRequest, toConnection } from './pagination.ts';
+import { CallRef, LeadRef, OutboundCallJobRef } from './refs.ts';
+
+const OutboundCallJobStatus = builder.enumType('OutboundCallJobStatus', { values: enumValues(outboundJobStatuses) });
+
+OutboundCallJobRef.implement({
+  description: 'A call the agent places to a lead, and why.',
+  authScopes: (job) => ({ tenant: job.business }),
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    purpose: t.exposeString('purpose'),
+    instructions: t.exposeString('instructions', { nullable: true }),
+    scheduledAt: t.expose('scheduledAt', { type: 'DateTime' }),
+    attempts: t.exposeInt('attempts'),
+    status: t.expose('status', { type: OutboundCallJobStatus }),
+    lastError: t.exposeString('lastError', { nullable: true }),
+    lastCallSid: t.exposeString('lastCallSid', { nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    lead: t.field({ type: LeadRef, nullable: true, resolve: (job, _args, ctx) => ctx.loaders.leadById.load(job.lead) }),
+    lastCall: t.field({
+      type: CallRef,
+      nullable: true,
+      description: 'The latest attempt’s call.',
+      resolve: (job, _args, ctx) => (job.lastCallSid ? ctx.loaders.callBySid.load(job.lastCallSid) : null),
+    }),
+  }),
+});
+
+const OutboundCallJobConnection = connectionOf('OutboundCallJob', OutboundCallJobRef);
+
+builder.queryField('outboundCallJobs', (t) =>
+  t.field({
+    type: OutboundCallJobConnection,
+    authScopes: { reader: true },
+    description: 'The business’s outbound calls, newest first.',
+    args: {
+      first: t.arg.int({ defaultValue: defaultPageSize, validate: pageArgs.first }),
+      after: t.arg.string(),
+      status: t.arg({ type: [OutboundCallJobStatus], description: 'Any of these statuses.' }),
+    },
+    complexity: pageComplexity,
+    resolve: async (_root, args, ctx, info) => {
+      const page = await listOutboundCallJobs(ctx.em, businessIdOf(ctx), args.status, pageRequest(args, info));
+      return toConnection(page);
+    },
+  }),
+);
+
+const ScheduleOutboundCallInput = builder.inputType('ScheduleOutboundCallInput', {
+  fields: (t) => ({
+    leadId: t.id({ required: true, validate: z.uuid('is not a lead id') }),
+    at: t.field({ type: 'DateTime', description: 'When to call; now when left out.' }),
+    purpose: t.string({
+      required: true,
+      description: 'Why the agent calls, e.g. "confirm tomorrow’s visit".',
+      validate: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters'),
+    }),
+    instructions: t.string({ validate: text(4000) }),
+  }),
+});
+
+/** How far ahead a call may be scheduled. */
+const maxScheduleAheadDays = 365;
+
+builder.mutationFields((t) => ({
+  scheduleOutboundCall: t.field({
+    type: OutboundCallJobRef,
+    authScopes: { supervisor: true },
+    description: 'Has the agent call a lead now or at a given time.',
+    errors: { types: [FieldValidationError, NotFoundError], directResult: true },
+    args: { input: t.arg({ type: ScheduleOutboundCallInput, required: true }) },
+    validate: z.object({
+      input: z.object({
+        at: z
+          .date()
+          .refine((at) => at.getTime() > Date.now() - 60_000, 'must not be in the past')
+          .refine((at) => at.getTime() < Date.now() + maxScheduleAheadDays * 86_400_000, `must be within ${maxScheduleAheadDays} days`)
+          .nullish(),
+      }).loose(),
+    }),
+    resolve: (_root, { input }, ctx) =>
+      domain(() =>
+        scheduleOutboundCall(ctx.em, ctx.services.queue, {
+          businessId: businessIdOf(ctx),
+          leadId: String(input.leadId),
+          at: input.at ?? null,
+          purpose: input.purpose,
+          instructions: input.instructions ?? null,
+        }),
+      ),
+  }),
+  cancelOutboundCall: t.field({
+    type: OutboundCallJobRef,
+    authScopes: { supervisor: true },
+    description: 'Stops an outbound call job: no further attempt is made.',
+    errors: { types: [FieldValidationError, NotFoundError, ConflictError], directResult: true },
+    args: { id: t.arg.id({ required: true, validate: z.uuid('is not an outbound call id') }) },
+    resolve: (_root, args, ctx) => domain(() => cancelOutboundCall(ctx.em, businessIdOf(ctx), String(args.id))),
+  }),
+}));

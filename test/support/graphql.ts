@@ -1,0 +1,49 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { issueApiKey } from '../../src/entities/api-key.repository.ts';
+import type { ApiKeyRole } from '../../src/core/auth.ts';
+import { startTestApp, type TestApp } from './app.ts';
+import { createBusiness } from './factories.ts';
+
+export interface GraphQLResponse<T = Record<string, any>> {
+  status: number;
+  data: T | null | undefined;
+  errors: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[] | undefined;
+}
+
+/** POSTs one operation to /graphql with `key` as the bearer token (no header when null). */
+export async function graphql<T = Record<string, any>>(
+  url: string,
+  key: string | null,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<GraphQLResponse<T>> {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: T | null; errors?: GraphQLResponse['errors'] };
+  return { status: response.status, data: body.data, errors: body.errors };
+}
+
+/** A business with one key per role. */
+export interface Tenant {
+  businessId: string;
+  keys: Record<ApiKeyRole, string>;
+}
+
+export async function createTenant(em: EntityManager, name?: string): Promise<Tenant> {
+  const business = await createBusiness(em, name ? { name } : {});
+  const keys = {} as Record<ApiKeyRole, string>;
+  for (const role of ['admin', 'supervisor', 'viewer'] as const) {
+    keys[role] = (await issueApiKey(em.fork(), { businessId: business.id, role, name: role })).key;
+  }
+  return { businessId: business.id, keys };
+}
+
+/** The API on a database of its own, counting SQL statements (reset with `statements.length = 0`). */
+export async function startApiApp(): Promise<TestApp & { statements: string[] }> {
+  const statements: string[] = [];
+  const app = await startTestApp({ ROLE: 'api' }, { onStatement: (sql) => statements.push(sql) });
+  return Object.assign(app, { statements });
+}
