@@ -60,7 +60,9 @@ export const builder = new SchemaBuilder<{
     defaultResultOptions: { name: ({ fieldName }) => `${fieldName[0]?.toUpperCase()}${fieldName.slice(1)}Success` },
   },
   // Costs only: the limits are enforced by a validation rule in server.ts, before execution.
-  complexity: { defaultComplexity: 1, defaultListMultiplier: 10 },
+  // Lists under an object are short (a call's turns, appointments, attempts): ×5. Fields
+  // returning many rows say so themselves (connections: ×first; a lead's calls: ×50).
+  complexity: { defaultComplexity: 1, defaultListMultiplier: 5 },
   validation: {
     validationError: (result) => new FieldValidationError(result.issues),
   },

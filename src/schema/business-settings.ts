@@ -5,7 +5,7 @@ import { builder } from './builder.ts';
 import { businessIdOf } from './context.ts';
 import { enumValues } from './enums.ts';
 import { FieldValidationError, domain } from './errors.ts';
-import { notNull, phoneNumber, webhookUrl } from './inputs.ts';
+import { noNulls, phoneNumber, webhookUrl } from './inputs.ts';
 import { BusinessSettingsRef } from './refs.ts';
 
 const extractionFieldTypes = ['string', 'number', 'boolean', 'date'] as const;
@@ -72,24 +72,37 @@ const workingHours = z.record(
   z.array(z.object({ open: time, close: time }).refine((range) => range.open < range.close, 'open must be before close')).max(4),
 );
 
-const int = (min: number, max: number) => notNull(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+const int = (min: number, max: number) => z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
 const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInput', {
-  description: 'Fields left out stay as they are.',
+  description: 'Fields left out stay as they are; only the webhook URLs and the transfer number can be cleared (null).',
+  validate: noNulls([
+    'agentInstructions',
+    'greetingTemplate',
+    'voice',
+    'language',
+    'silenceTimeoutSec',
+    'silenceReprompts',
+    'maxCallDurationSec',
+    'recordCalls',
+    'extractionSchema',
+    'workingHours',
+    'appointmentSlotMinutes',
+  ]),
   fields: (t) => ({
-    agentInstructions: t.string({ validate: notNull(z.string().max(20_000, 'must be at most 20000 characters')) }),
-    greetingTemplate: t.string({ validate: notNull(z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters')) }),
-    voice: t.string({ validate: notNull(z.enum(voices, `must be one of ${voices.join(', ')}`)) }),
-    language: t.string({ validate: notNull(z.string().regex(/^[a-z]{2}$/, 'must be an ISO 639-1 code such as he or en')) }),
+    agentInstructions: t.string({ validate: z.string().max(20_000, 'must be at most 20000 characters') }),
+    greetingTemplate: t.string({ validate: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters') }),
+    voice: t.string({ validate: z.enum(voices, `must be one of ${voices.join(', ')}`) }),
+    language: t.string({ validate: z.string().regex(/^[a-z]{2}$/, 'must be an ISO 639-1 code such as he or en') }),
     silenceTimeoutSec: t.int({ validate: int(3, 120) }),
     silenceReprompts: t.int({ validate: int(0, 5) }),
     maxCallDurationSec: t.int({ validate: int(60, 7200) }),
-    recordCalls: t.boolean({ validate: notNull(z.boolean()) }),
+    recordCalls: t.boolean(),
     inboundWebhookUrl: t.string({ validate: webhookUrl }),
     outboundWebhookUrl: t.string({ validate: webhookUrl }),
-    extractionSchema: t.field({ type: [ExtractionFieldInput], validate: notNull(z.array(z.any()).max(20, 'at most 20 fields')) }),
+    extractionSchema: t.field({ type: [ExtractionFieldInput], validate: z.array(z.any()).max(20, 'at most 20 fields') }),
     transferNumber: t.string({ validate: phoneNumber.nullish() }),
-    workingHours: t.field({ type: 'JSON', validate: notNull(workingHours) }),
+    workingHours: t.field({ type: 'JSON', validate: workingHours }),
     appointmentSlotMinutes: t.int({ validate: int(5, 480) }),
   }),
 });

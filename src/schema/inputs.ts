@@ -26,9 +26,14 @@ export function text(max: number) {
     .nullish();
 }
 
-/** A value that may be left out but not set to null (its column has no "unknown"). */
-export function notNull<T extends z.ZodType>(schema: T) {
-  return z.any().refine((value) => value !== null, { message: 'must not be null', abort: true }).pipe(schema.optional());
+/**
+ * For an input type whose listed fields may be left out but not set to null (their columns
+ * have no "unknown"). Checked on the whole input object: field validators never see null.
+ */
+export function noNulls(keys: readonly string[]) {
+  return z.record(z.string(), z.unknown()).superRefine((input, ctx) => {
+    for (const key of keys) if (input[key] === null) ctx.addIssue({ code: 'custom', path: [key], message: 'must not be null' });
+  });
 }
 
 /** An IANA time zone this Node knows, e.g. Asia/Jerusalem. */

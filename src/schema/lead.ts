@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { genders, leadStatuses } from '../entities/lead.entity.ts';
+import { callsPerLead } from '../loaders/index.ts';
 import { createLead, listLeads, updateLead } from '../entities/lead.repository.ts';
 import { builder } from './builder.ts';
 import { businessIdOf, type GraphQLContext } from './context.ts';
 import { enumValues } from './enums.ts';
 import { ConflictError, FieldValidationError, NotFoundError, domain } from './errors.ts';
-import { notNull, phoneNumber, text } from './inputs.ts';
+import { noNulls, phoneNumber, text } from './inputs.ts';
 import { connectionOf, defaultPageSize, pageArgs, pageComplexity, pageRequest, toConnection } from './pagination.ts';
 import { AppointmentRef, CallRef, LeadRef } from './refs.ts';
 
@@ -33,6 +34,7 @@ LeadRef.implement({
     calls: t.field({
       type: [CallRef],
       description: 'The lead’s most recent calls (up to 50), newest first.',
+      complexity: { field: 1, multiplier: callsPerLead },
       resolve: (lead, _args, ctx) => ctx.loaders.callsByLeadId.load(lead.id),
     }),
     appointments: t.field({
@@ -111,13 +113,14 @@ const CreateLeadInput = builder.inputType('CreateLeadInput', {
 
 const UpdateLeadInput = builder.inputType('UpdateLeadInput', {
   description: 'Fields left out stay as they are; null clears a field that may be empty.',
+  validate: noNulls(['phone', 'status']),
   fields: (t) => ({
-    phone: t.string({ validate: notNull(phoneNumber) }),
+    phone: t.string({ validate: phoneNumber }),
     fullName: t.string({ validate: leadFields.fullName }),
     gender: t.field({ type: Gender }),
     city: t.string({ validate: leadFields.city }),
     serviceCategory: t.string({ validate: leadFields.serviceCategory }),
-    status: t.field({ type: LeadStatus, validate: notNull(z.enum(leadStatuses)) }),
+    status: t.field({ type: LeadStatus }),
     notes: t.string({ validate: leadFields.notes }),
   }),
 });

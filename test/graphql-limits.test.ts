@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from '../src/entities/sql.ts';
+import { startTestApp } from './support/app.ts';
+import { createLead } from './support/factories.ts';
+import { createTenant, graphql, startApiApp, type Tenant } from './support/graphql.ts';
+import { insertCall } from './support/seed-calls.ts';
+
+type App = Awaited<ReturnType<typeof startApiApp>>;
+
+const pageWithRelations = `
+  query Page($first: Int!) {
+    calls(first: $first) {
+      totalCount
+      nodes {
+        id callSid summary transcript { speaker text }
+        lead { id fullName phone }
+        appointments { id startsAt status }
+        webhookDeliveries { id status attempts { statusCode } }
+      }
+    }
+  }`;
+
+describe('SQL statements per request', () => {
+  let app: App;
+  let tenant: Tenant;
+  beforeAll(async () => {
+    app = await startApiApp();
+    tenant = await createTenant(app.services.orm.em);
+    const em = () => app.services.orm.em.fork();
+    const start = Date.parse('2026-12-01T06:00:00Z');
+    for (let index = 0; index < 120; index += 1) {
+      const lead = await createLead(em(), { id: tenant.businessId } as never);
+      const call = await insertCall(em(), tenant.businessId, { lead: lead.id });
+      const slot = new Date(start + index * 3_600_000);
+      await sql(em()).insertInto('Appointment').values({ business: tenant.businessId, lead: lead.id, call: call.id, startsAt: slot, endsAt: new Date(slot.getTime() + 1_800_000) }).execute();
+      await sql(em())
+        .insertInto('WebhookDelivery')
+        .values({ business: tenant.businessId, call: call.id, event: 'call.completed', url: 'https://crm.example.com/hook', payload: {} })
+        .execute();
+    }
+  });
+  afterAll(() => app.stop());
+
+  async function statementsFor(first: number): Promise<string[]> {
+    app.statements.length = 0;
+    const { data, errors } = await graphql(app.url, tenant.keys.viewer, pageWithRelations, { first });
+    expect(errors, JSON.stringify(errors)).toBeUndefined();
+    expect(data!.calls.nodes).toHaveLength(first);
+    for (const node of data!.calls.nodes) {
+      expect(node.lead).not.toBeNull();
+      expect(node.appointments).toHaveLength(1);
+      expect(node.webhookDeliveries).toHaveLength(1);
+    }
+    return [...app.statements];
+  }
+
+  it('is at most 4 for a page of 100 calls with lead, appointments and deliveries — the same as for 20', async () => {
+    const twenty = await statementsFor(20);
+    const hundred = await statementsFor(100);
+    // Authentication, the page (calls + their leads + the total), appointments, deliveries.
+    expect(hundred.length).toBeLessThanOrEqual(4);
+    expect(hundred.length).toBe(twenty.length);
+  });
+});
+
+describe('query limits', () => {
+  let app: App;
+  let tenant: Tenant;
+  beforeAll(async () => {
+    app = await startApiApp();
+    tenant = await createTenant(app.services.orm.em);
+  });
+  afterAll(() => app.stop());
+
+  it('rejects a too-deep query before running anything', async () => {
+    const deep = '{ calls { nodes { lead { calls { lead { calls { lead { calls { lead { calls { id } } } } } } } } } } }';
+    app.statements.length = 0;
+    const { data, errors } = await graphql(app.url, tenant.keys.viewer, deep);
+    expect(data).toBeUndefined();
+    expect(errors?.map((error) => error.extensions?.code)).toContain('QUERY_DEPTH');
+    // No resolver touched the database (at most the API key was looked up).
+    expect(app.statements.filter((statement) => !statement.includes('api_keys'))).toEqual([]);
+  });
+
+  it('rejects a query whose cost (page sizes × selections) is too high', async () => {
+    const costly = `{ a: calls(first: 100) { nodes { lead { calls { appointments { lead { calls { id summary } } } } } } } }`;
+    const { data, errors } = await graphql(app.url, tenant.keys.viewer, costly);
+    expect(data).toBeUndefined();
+    expect(errors?.map((error) => error.extensions?.code)).toContain('QUERY_COMPLEXITY');
+  });
+
+  it('reports a typo as a typo, not as a cost', async () => {
+    const { errors } = await graphql(app.url, tenant.keys.viewer, '{ calls { nodes { nope } } }');
+    expect(errors).toHaveLength(1);
+    expect(errors?.[0]?.message).toMatch(/nope/);
+  });
+
+  it('answers introspection outside production', async () => {
+    const { data } = await graphql(app.url, null, '{ __schema { queryType { name } } }');
+    expect(data?.__schema.queryType.name).toBe('Query');
+  });
+});
+
+describe('introspection in production', () => {
+  it('is off by default and GRAPHQL_INTROSPECTION=true turns it on', async () => {
+    const production = {
+      NODE_ENV: 'production',
+      ROLE: 'api',
+      PUBLIC_URL: 'https://callwatch.test',
+      APP_SECRET: 'a'.repeat(32),
+      ADMIN_API_KEY: 'b'.repeat(32),
+      OPENAI_API_KEY: 'sk-test',
+      TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`,
+      TWILIO_AUTH_TOKEN: 'token',
+    };
+    for (const [introspection, expected] of [[undefined, false], ['true', true]] as const) {
+      const app = await startTestApp(introspection ? { ...production, GRAPHQL_INTROSPECTION: introspection } : production);
+      try {
+        const { data, errors } = await graphql(app.url, null, '{ __schema { queryType { name } } }');
+        expect(Boolean(data?.__schema)).toBe(expected);
+        if (!expected) expect(errors?.[0]?.message).toMatch(/introspection/i);
+        const graphiql = await fetch(`${app.url}/graphql`, { headers: { accept: 'text/html' } });
+        expect((await graphiql.text()).includes('GraphiQL')).toBe(expected);
+      } finally {
+        await app.stop();
+      }
+    }
+  });
+});
