@@ -114,13 +114,13 @@ export function createLoaders(em: EntityManager, options: LoaderOptions = {}): L
       return leadIds.map((id) => rows.filter((row) => row.lead === id).map(({ rank: _rank, ...call }) => call as Row<Call>));
     }, base),
     appointmentsByLeadId: groupedBy(async (ids) =>
-      sql(em).selectFrom('Appointment').selectAll().where('lead', 'in', ids).orderBy('startsAt').execute(), 'lead', base),
+      sql(em).selectFrom('Appointment').selectAll().where('lead', 'in', ids).orderBy('startsAt').orderBy('id').execute(), 'lead', base),
     appointmentsByCallId: groupedBy(async (ids) =>
-      sql(em).selectFrom('Appointment').selectAll().where('call', 'in', ids).orderBy('startsAt').execute(), 'call', base),
+      sql(em).selectFrom('Appointment').selectAll().where('call', 'in', ids).orderBy('startsAt').orderBy('id').execute(), 'call', base),
     webhookDeliveriesByCallId: groupedBy(async (ids) =>
-      sql(em).selectFrom('WebhookDelivery').selectAll().where('call', 'in', ids).orderBy('createdAt').execute(), 'call', base),
+      sql(em).selectFrom('WebhookDelivery').selectAll().where('call', 'in', ids).orderBy('createdAt').orderBy('id').execute(), 'call', base),
     apiKeysByBusinessId: groupedBy(async (ids) =>
-      sql(em).selectFrom('ApiKey').selectAll().where('business', 'in', ids).orderBy('createdAt', 'desc').execute(), 'business', base),
+      sql(em).selectFrom('ApiKey').selectAll().where('business', 'in', ids).orderBy('createdAt', 'desc').orderBy('id', 'desc').execute(), 'business', base),
     phoneNumbersByBusinessId: new DataLoader(async (businessIds) => {
       const rows = await sql(em).selectFrom('PhoneNumber').select(['e164', 'business']).where('business', 'in', [...businessIds]).orderBy('e164').execute();
       return businessIds.map((id) => rows.filter((row) => row.business === id).map((row) => row.e164));
