@@ -29,6 +29,8 @@ describe('leads', () => {
   it('creates a lead with the phone normalised and the first name derived once', async () => {
     const { data } = await as('supervisor')(create, { input: { phone: '052-555-0101', fullName: 'עו״ד דנה לוי', gender: 'FEMALE' } });
     expect(data!.createLead).toMatchObject({ __typename: 'Lead', phone: '+972525550101', firstName: 'דנה', gender: 'FEMALE', status: 'NEW' });
+    const found = await as('viewer')('query ($phone: String!) { leadByPhone(phone: $phone) { id } }', { phone: '+972 52-555-0101' });
+    expect(found.data!.leadByPhone).toEqual({ id: data!.createLead.id });
   });
 
   it('answers a phone number the business already has with a ConflictError', async () => {

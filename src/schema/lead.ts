@@ -83,6 +83,14 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => ownLead(ctx, String(args.id)),
   }),
+  leadByPhone: t.field({
+    type: LeadRef,
+    nullable: true,
+    authScopes: { reader: true },
+    description: 'The lead with this phone number (any common format, e.g. 050-123-4567); null when there is none.',
+    args: { phone: t.arg.string({ required: true, validate: phoneNumber }) },
+    resolve: (_root, args, ctx) => ctx.loaders.leadByPhone.load({ businessId: businessIdOf(ctx), phone: args.phone }),
+  }),
 }));
 
 /** The lead with `id` when it belongs to the request's business. */
