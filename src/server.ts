@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createComplexityRule } from '@pothos/plugin-complexity';
-import { NoSchemaIntrospectionCustomRule, validate } from 'graphql';
+import { getOperationAST, GraphQLError, Kind, NoSchemaIntrospectionCustomRule, OperationTypeNode, validate } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { AppError } from './core/errors.ts';
 import { checkReadiness } from './core/health.ts';
@@ -101,7 +101,7 @@ function createGraphQLHandler(services: Services) {
     landingPage: false,
     logging: logger.child({ component: 'graphql' }),
     context: ({ req }) => createContext(services, { requestId: requestIdOf(req), authorization: req.headers.authorization }),
-    plugins: [limitsPlugin(config.graphqlIntrospection)],
+    plugins: [limitsPlugin(config.graphqlIntrospection), mutationsNeedAKey()],
   });
 }
 
@@ -126,6 +126,31 @@ function limitsPlugin(introspection: boolean): Plugin {
         const errors = validate(params.schema, params.documentAST, [rule]);
         if (errors.length > 0) setResult([...result, ...errors]);
       };
+    },
+  };
+}
+
+/**
+ * A mutation without an API key is refused before anything runs — before input validation
+ * too, which otherwise answers first (validation precedes authorisation in the resolver
+ * chain). One UNAUTHENTICATED error per root field, as scope auth would report it.
+ */
+function mutationsNeedAKey(): Plugin<GraphQLContext> {
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      if (args.contextValue.auth !== null) return;
+      const operation = getOperationAST(args.document, args.operationName);
+      if (operation?.operation !== OperationTypeNode.MUTATION) return;
+      const fields = operation.selectionSet.selections.flatMap((selection) =>
+        selection.kind === Kind.FIELD ? [selection.alias?.value ?? selection.name.value] : [],
+      );
+      setResultAndStopExecution({
+        data: null,
+        errors: fields.map(
+          (field) =>
+            new GraphQLError('Send an API key: Authorization: Bearer <key>.', { path: [field], extensions: { code: 'UNAUTHENTICATED' } }),
+        ),
+      });
     },
   };
 }

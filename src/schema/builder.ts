@@ -54,7 +54,8 @@ export const builder = new SchemaBuilder<{
   errors: {
     // Invalid input is an expected failure: mutations list ValidationError in their result
     // union. The validation plugin runs before authorisation, so a key without the role
-    // may learn that its input was invalid — never anything about stored data.
+    // may learn that its input was invalid — never anything about stored data. Requests
+    // without any key never get this far (server.ts refuses their mutations first).
     unsafelyHandleInputErrors: true,
     defaultUnionOptions: { name: ({ fieldName }) => `${fieldName[0]?.toUpperCase()}${fieldName.slice(1)}Result` },
     defaultResultOptions: { name: ({ fieldName }) => `${fieldName[0]?.toUpperCase()}${fieldName.slice(1)}Success` },
