@@ -163,3 +163,47 @@ describe('calls: filters', () => {
     expect(backwards.errors?.[0]?.extensions).toMatchObject({ code: 'VALIDATION_FAILED', fieldErrors: [{ path: ['to'], message: 'must be after from' }] });
   });
 });
+
+describe('leads: filters and pagination', () => {
+  let tenant: Tenant;
+  const ids: Record<string, string> = {};
+  const leadsPage = `query ($first: Int, $after: String, $filter: LeadFilter) {
+    leads(first: $first, after: $after, filter: $filter) { totalCount pageInfo { hasNextPage endCursor } nodes { id } }
+  }`;
+  beforeAll(async () => {
+    tenant = await createTenant(em());
+    const add = async (key: string, values: Record<string, unknown>) => {
+      const row = await sql(em())
+        .insertInto('Lead')
+        .values({ business: tenant.businessId, phone: `+97250${String(Object.keys(ids).length + 1).padStart(7, '0')}`, ...values })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      ids[key] = row.id;
+    };
+    await add('dana', { fullName: 'דנה לוי', city: 'חיפה', serviceCategory: 'שיפוץ', status: 'qualified', createdAt: new Date('2026-10-01T10:00:00Z') });
+    await add('yossi', { fullName: 'Yossi Cohen', city: 'תל אביב', serviceCategory: 'אינסטלציה', createdAt: new Date('2026-10-05T10:00:00Z') });
+    await add('anon', { createdAt: new Date('2026-10-09T10:00:00Z') });
+  });
+
+  it.each([
+    ['status', { status: ['QUALIFIED'] }, ['dana']],
+    ['city', { city: 'תל אביב' }, ['yossi']],
+    ['service category', { serviceCategory: 'שיפוץ' }, ['dana']],
+    ['name, in Hebrew', { search: 'לוי' }, ['dana']],
+    ['name, any case', { search: 'yossi' }, ['yossi']],
+    ['phone digits as people type them', { search: '050-000-0003' }, ['anon']],
+    ['creation date', { createdFrom: '2026-10-04T00:00:00Z', createdTo: '2026-10-06T00:00:00Z' }, ['yossi']],
+  ])('filters by %s', async (_name, filter, expected) => {
+    const { data, errors } = await graphql(app.url, tenant.keys.viewer, leadsPage, { filter });
+    expect(errors).toBeUndefined();
+    expect(data!.leads.nodes.map((node: { id: string }) => node.id).sort()).toEqual(expected.map((key) => ids[key]).sort());
+    expect(data!.leads.totalCount).toBe(expected.length);
+  });
+
+  it('pages newest first with a cursor', async () => {
+    const first = await graphql(app.url, tenant.keys.viewer, leadsPage, { first: 2 });
+    expect(first.data!.leads.nodes.map((node: { id: string }) => node.id)).toEqual([ids.anon, ids.yossi]);
+    const second = await graphql(app.url, tenant.keys.viewer, leadsPage, { first: 2, after: first.data!.leads.pageInfo.endCursor });
+    expect(second.data!.leads).toMatchObject({ nodes: [{ id: ids.dana }], pageInfo: { hasNextPage: false } });
+  });
+});
