@@ -2,19 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobHandlers } from '../src/workers/index.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
+import { graphql } from './support/graphql.ts';
 
 async function getJson(url: string) {
   const response = await fetch(url);
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-async function graphql(app: TestApp, query: string) {
-  const response = await fetch(`${app.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({ query }),
-  });
-  return { status: response.status, body: (await response.json()) as { data?: unknown; errors?: { message: string }[] } };
 }
 
 /** Job handlers that record which call ids they processed. */
@@ -50,17 +42,18 @@ describe('Callwatch with ROLE=all', () => {
   });
 
   it('serves GraphQL', async () => {
-    const { status, body } = await graphql(app, '{ health { ready database queue version } }');
+    const { status, data, errors } = await graphql(app.url, null, '{ health { ready database queue version } }');
     expect(status).toBe(200);
-    expect(body).toEqual({ data: { health: { ready: true, database: true, queue: true, version: expect.any(String) } } });
+    expect(errors).toBeUndefined();
+    expect(data).toEqual({ health: { ready: true, database: true, queue: true, version: expect.any(String) } });
   });
 
   it('answers an invalid GraphQL query with a GraphQL error, not a 500', async () => {
     // GraphQL over HTTP: with `accept: application/json` errors travel in a 200 response.
-    const { status, body } = await graphql(app, '{ health { nope } }');
+    const { status, data, errors } = await graphql(app.url, null, '{ health { nope } }');
     expect(status).toBe(200);
-    expect(body.data).toBeUndefined();
-    expect(body.errors?.[0]?.message).toMatch(/Cannot query field "nope"/);
+    expect(data).toBeUndefined();
+    expect(errors?.[0]?.message).toMatch(/Cannot query field "nope"/);
   });
 
   it('exposes its counters for Prometheus', async () => {

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../src/entities/sql.ts';
-import { createLead } from './support/factories.ts';
+import { createCall, createLead } from './support/factories.ts';
 import { createTenant, graphql, startApiApp, type GraphQLResponse, type Tenant } from './support/graphql.ts';
-import { insertCall } from './support/seed-calls.ts';
 
 type App = Awaited<ReturnType<typeof startApiApp>>;
 
@@ -30,7 +29,7 @@ describe('calls: pagination', () => {
     const base = Date.parse('2026-11-01T08:00:00Z');
     // Seven calls, two of them created in the same millisecond (the id breaks the tie).
     for (const [index, offset] of [0, 1, 2, 3, 3, 4, 5].entries()) {
-      await insertCall(em(), tenant.businessId, { createdAt: new Date(base + offset * 60_000), summary: `call ${index}` });
+      await createCall(em(), tenant.businessId, { createdAt: new Date(base + offset * 60_000), summary: `call ${index}` });
     }
   });
 
@@ -60,8 +59,8 @@ describe('calls: pagination', () => {
   it('has no duplicates or gaps when calls arrive while a client pages', async () => {
     const before = await walk(100);
     const seen = await walk(2, async () => {
-      await insertCall(em(), tenant.businessId, { summary: 'arrived while paging' });
-      await insertCall(em(), tenant.businessId, { summary: 'arrived while paging' });
+      await createCall(em(), tenant.businessId, { summary: 'arrived while paging' });
+      await createCall(em(), tenant.businessId, { summary: 'arrived while paging' });
     });
     expect(seen).toEqual(before);
   });
@@ -79,22 +78,22 @@ describe('calls: filters', () => {
   const ids: Record<string, string> = {};
   beforeAll(async () => {
     tenant = await createTenant(em());
-    const lead = await createLead(em(), { id: tenant.businessId } as never, { fullName: 'משה כהן' });
+    const lead = await createLead(em(), { id: tenant.businessId }, { fullName: 'משה כהן' });
     const at = (day: number) => new Date(Date.UTC(2026, 10, day, 9));
-    ids.haifa = (await insertCall(em(), tenant.businessId, {
+    ids.haifa = (await createCall(em(), tenant.businessId, {
       createdAt: at(2),
       extractedCity: 'חיפה',
       extractedService: 'שיפוץ מטבח',
       summary: 'הלקוחה מעוניינת בשיפוץ מטבח',
       lead: lead.id,
     })).id;
-    ids.telAviv = (await insertCall(em(), tenant.businessId, {
+    ids.telAviv = (await createCall(em(), tenant.businessId, {
       createdAt: at(5),
       extractedCity: 'תל אביב',
       extractedService: 'אינסטלציה',
       finalTranscript: 'נציג: שלום. לקוח: יש נזילה בצנרת באמבטיה',
     })).id;
-    ids.outbound = (await insertCall(em(), tenant.businessId, {
+    ids.outbound = (await createCall(em(), tenant.businessId, {
       createdAt: at(8),
       direction: 'outbound',
       status: 'no-answer',

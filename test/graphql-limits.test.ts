@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../src/entities/sql.ts';
 import { startTestApp } from './support/app.ts';
-import { createLead } from './support/factories.ts';
+import { createCall, createLead } from './support/factories.ts';
 import { createTenant, graphql, startApiApp, type Tenant } from './support/graphql.ts';
-import { insertCall } from './support/seed-calls.ts';
 
 type App = Awaited<ReturnType<typeof startApiApp>>;
 
@@ -29,8 +28,8 @@ describe('SQL statements per request', () => {
     const em = () => app.services.orm.em.fork();
     const start = Date.parse('2026-12-01T06:00:00Z');
     for (let index = 0; index < 120; index += 1) {
-      const lead = await createLead(em(), { id: tenant.businessId } as never);
-      const call = await insertCall(em(), tenant.businessId, { lead: lead.id });
+      const lead = await createLead(em(), { id: tenant.businessId });
+      const call = await createCall(em(), tenant.businessId, { lead: lead.id });
       const slot = new Date(start + index * 3_600_000);
       await sql(em()).insertInto('Appointment').values({ business: tenant.businessId, lead: lead.id, call: call.id, startsAt: slot, endsAt: new Date(slot.getTime() + 1_800_000) }).execute();
       await sql(em())

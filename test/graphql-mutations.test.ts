@@ -82,7 +82,7 @@ describe('appointments', () => {
   }`;
 
   it('books a slot of the business’s default length, and answers an overlap with a ConflictError (not a 500)', async () => {
-    const lead = await createLead(em(), { id: tenant.businessId } as never);
+    const lead = await createLead(em(), { id: tenant.businessId });
     const first = await as('supervisor')(book, { input: { leadId: lead.id, startsAt: '2026-12-06T08:00:00Z' } });
     expect(first.data!.bookAppointment).toMatchObject({
       __typename: 'Appointment',
@@ -100,7 +100,7 @@ describe('appointments', () => {
   });
 
   it('frees the slot when an appointment is canceled, and lists by window and lead', async () => {
-    const lead = await createLead(em(), { id: tenant.businessId } as never);
+    const lead = await createLead(em(), { id: tenant.businessId });
     const booked = await as('supervisor')(book, { input: { leadId: lead.id, startsAt: '2026-12-07T10:00:00Z' } });
     const id = booked.data!.bookAppointment.id;
     const cancel = `mutation ($id: ID!) { cancelAppointment(id: $id) { __typename ... on Appointment { status } ... on Error { message } } }`;
@@ -122,7 +122,7 @@ describe('appointments', () => {
 
 describe('outbound calls', () => {
   it('schedules a call with its dial job in the queue, and cancels it', async () => {
-    const lead = await createLead(em(), { id: tenant.businessId } as never);
+    const lead = await createLead(em(), { id: tenant.businessId });
     const at = new Date(Date.now() + 3_600_000).toISOString();
     const schedule = `mutation ($input: ScheduleOutboundCallInput!) {
       scheduleOutboundCall(input: $input) {

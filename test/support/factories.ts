@@ -1,4 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Call } from '../../src/entities/call.entity.ts';
+import { sql, type Row } from '../../src/entities/sql.ts';
+import { twilioSid } from '../../src/sandbox/ids.ts';
 import { BusinessSettings } from '../../src/entities/business-settings.entity.ts';
 import { Business } from '../../src/entities/business.entity.ts';
 import { Lead } from '../../src/entities/lead.entity.ts';
@@ -23,7 +26,7 @@ export async function createBusiness(
 /** A lead of `business`; the phone is unique per call unless given. */
 export async function createLead(
   em: EntityManager,
-  business: Business,
+  business: { id: string },
   overrides: Partial<{ phone: string; fullName: string; firstName: string; gender: 'male' | 'female' }> = {},
 ): Promise<Lead> {
   sequence += 1;
@@ -37,4 +40,26 @@ export async function createLead(
   });
   await fork.flush();
   return lead;
+}
+
+/** A finished inbound call of `businessId`; any column can be overridden. */
+export async function createCall(
+  em: EntityManager,
+  businessId: string,
+  overrides: Partial<Omit<Row<Call>, 'id' | 'business'>> = {},
+): Promise<Row<Call>> {
+  return sql(em.fork())
+    .insertInto('Call')
+    .values({
+      business: businessId,
+      callSid: twilioSid('CA'),
+      direction: 'inbound',
+      fromNumber: '+972501234567',
+      toNumber: '+97233824100',
+      status: 'completed',
+      durationSec: 60,
+      ...overrides,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }

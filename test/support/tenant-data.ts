@@ -7,6 +7,8 @@ import type { Lead } from '../../src/entities/lead.entity.ts';
 import type { OutboundCallJob } from '../../src/entities/outbound-call-job.entity.ts';
 import { sql, type Row } from '../../src/entities/sql.ts';
 import type { WebhookDelivery } from '../../src/entities/webhook-delivery.entity.ts';
+import { twilioSid } from '../../src/sandbox/ids.ts';
+import { createCall } from './factories.ts';
 import { createTenant, type Tenant } from './graphql.ts';
 
 let sequence = 0;
@@ -15,12 +17,6 @@ let sequence = 0;
 export function nextPhone(): string {
   sequence += 1;
   return `+97254${String(1_000_000 + sequence).slice(-7)}`;
-}
-
-/** A Twilio-shaped call SID (34 characters), unique within the run. */
-export function nextCallSid(): string {
-  sequence += 1;
-  return `CA${String(sequence).padStart(32, '0')}`;
 }
 
 /** `prefix` and a number no other call of this returns. */
@@ -72,30 +68,23 @@ export async function seedTenant(em: EntityManager, label: string): Promise<Seed
     .values({ business: businessId, phone: nextPhone(), fullName: `${label} Cohen`, firstName: label, city: `${label}-city` })
     .returningAll()
     .executeTakeFirstOrThrow();
-  const callSid = nextCallSid();
+  const callSid = twilioSid('CA');
   const job = await db
     .insertInto('OutboundCallJob')
     .values({ business: businessId, lead: lead.id, purpose: `${label} follow-up`, scheduledAt: new Date(Date.now() + 86_400_000), lastCallSid: callSid })
     .returningAll()
     .executeTakeFirstOrThrow();
-  const call = await db
-    .insertInto('Call')
-    .values({
-      business: businessId,
-      lead: lead.id,
-      outboundJob: job.id,
-      callSid,
-      direction: 'outbound',
-      fromNumber: businessNumber,
-      toNumber: lead.phone,
-      status: 'completed',
-      durationSec: 60,
-      summary: `${label} wants a quote`,
-      extractedCity: `${label}-city`,
-      extractedService: `${label}-service`,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const call = await createCall(em, businessId, {
+    lead: lead.id,
+    outboundJob: job.id,
+    callSid,
+    direction: 'outbound',
+    fromNumber: businessNumber,
+    toNumber: lead.phone,
+    summary: `${label} wants a quote`,
+    extractedCity: `${label}-city`,
+    extractedService: `${label}-service`,
+  });
   const appointment = await db
     .insertInto('Appointment')
     .values({ business: businessId, lead: lead.id, call: call.id, ...seededSlot, notes: `${label} visit` })
