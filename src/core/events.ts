@@ -12,7 +12,8 @@ import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
  */
 
 export type CallDirection = 'inbound' | 'outbound';
-export type Speaker = 'caller' | 'agent';
+export const speakers = ['caller', 'agent'] as const;
+export type Speaker = (typeof speakers)[number];
 
 /** One utterance as the realtime session heard or spoke it. */
 export interface TranscriptTurn {

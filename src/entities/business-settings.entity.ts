@@ -3,11 +3,13 @@ import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import type { WorkingHours } from '../core/business-hours.ts';
 import { Business } from './business.entity.ts';
 
+export const extractionFieldTypes = ['string', 'number', 'boolean', 'date'] as const;
+
 /** A field the post-call extraction adds beyond city and service category. */
 export interface ExtractionField {
   name: string;
   description: string;
-  type: 'string' | 'number' | 'boolean' | 'date';
+  type: (typeof extractionFieldTypes)[number];
   enum?: string[];
 }
 

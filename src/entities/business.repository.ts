@@ -5,7 +5,7 @@ import type { ApiKey } from './api-key.entity.ts';
 import { issueApiKey } from './api-key.repository.ts';
 import type { Business } from './business.entity.ts';
 import { isUniqueViolation } from './postgres-errors.ts';
-import { sql, type Row } from './sql.ts';
+import { hasChanges, sql, type Row } from './sql.ts';
 
 export interface CreateBusinessInput {
   name: string;
@@ -59,7 +59,7 @@ export type SettingsChanges = Partial<Omit<Row<BusinessSettings>, 'business' | '
 /** Changes a business's settings and returns them. */
 export async function updateBusinessSettings(em: EntityManager, businessId: string, changes: SettingsChanges): Promise<Row<BusinessSettings>> {
   const db = sql(em);
-  const row = Object.keys(changes).length
+  const row = hasChanges(changes)
     ? await db.updateTable('BusinessSettings').set(changes).where('business', '=', businessId).returningAll().executeTakeFirst()
     : await db.selectFrom('BusinessSettings').selectAll().where('business', '=', businessId).executeTakeFirst();
   if (!row) throw new AppError('NOT_FOUND', 'business has no settings');

@@ -30,8 +30,10 @@ export type PipelineStatus = (typeof pipelineStatuses)[number];
 export const pipelineSteps = ['download', 'transcribe', 'summarize', 'extract', 'deliver'] as const;
 export type PipelineStep = (typeof pipelineSteps)[number];
 
+export const pipelineStepOutcomes = ['done', 'skipped', 'failed'] as const;
+
 export interface PipelineStepState {
-  status: 'done' | 'skipped' | 'failed';
+  status: (typeof pipelineStepOutcomes)[number];
   at: string;
   error?: string;
 }

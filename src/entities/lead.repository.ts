@@ -3,9 +3,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { AppError } from '../core/errors.ts';
 import { firstNameOf } from '../core/names.ts';
 import { Lead, type Gender, type LeadStatus } from './lead.entity.ts';
-import { afterCursor, toPage, type Page, type PageRequest } from './page.ts';
+import { fetchPage, type Page, type PageRequest } from './page.ts';
 import { isUniqueViolation, likePattern } from './postgres-errors.ts';
-import { sql, type Row } from './sql.ts';
+import { hasChanges, sql, type Row } from './sql.ts';
 
 /**
  * The lead with this phone number at this business, created when there is none. Two calls
@@ -58,7 +58,7 @@ export async function updateLead(em: EntityManager, businessId: string, leadId: 
   try {
     const query = sql(em).updateTable('Lead').where('id', '=', leadId).where('business', '=', businessId);
     // With nothing to change, still answer with the lead (and still check it exists).
-    const row = Object.keys(changes).length
+    const row = hasChanges(changes)
       ? await query.set(changes).returningAll().executeTakeFirst()
       : await sql(em).selectFrom('Lead').selectAll().where('id', '=', leadId).where('business', '=', businessId).executeTakeFirst();
     if (!row) throw new AppError('NOT_FOUND', 'no such lead', { userMessage: 'No lead with that id.' });
@@ -92,12 +92,7 @@ export async function listLeads(em: EntityManager, businessId: string, filter: L
     const digits = filter.search.replace(/\D/g, '').replace(/^0/, '');
     query = query.where((eb) => eb.or([eb('fullName', 'ilike', name), ...(digits ? [eb('phone', 'like', likePattern(digits))] : [])]));
   }
-  const paged = page.after ? query.where(afterCursor('Lead', page.after)) : query;
-  const [rows, total] = await Promise.all([
-    paged.selectAll().orderBy('createdAt', 'desc').orderBy('id', 'desc').limit(page.first + 1).execute(),
-    page.withTotal ? query.select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow() : null,
-  ]);
-  return toPage(rows, page.first, total === null ? null : Number(total.count));
+  return fetchPage(query, 'Lead', page);
 }
 
 function derivedFirstName(fullName: string | null | undefined): string | null {

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { AppError } from '../core/errors.ts';
 import type { JobQueue } from '../core/queue.ts';
 import type { OutboundCallJob, OutboundJobStatus } from './outbound-call-job.entity.ts';
-import { afterCursor, toPage, type Page, type PageRequest } from './page.ts';
+import { fetchPage, type Page, type PageRequest } from './page.ts';
 import { sql, type Row } from './sql.ts';
 
 export interface ScheduleOutboundCallInput {
@@ -67,10 +67,5 @@ export async function listOutboundCallJobs(
 ): Promise<Page<Row<OutboundCallJob>>> {
   let query = sql(em).selectFrom('OutboundCallJob').where('business', '=', businessId);
   if (status?.length) query = query.where('status', 'in', status);
-  const paged = page.after ? query.where(afterCursor('OutboundCallJob', page.after)) : query;
-  const [rows, total] = await Promise.all([
-    paged.selectAll().orderBy('createdAt', 'desc').orderBy('id', 'desc').limit(page.first + 1).execute(),
-    page.withTotal ? query.select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow() : null,
-  ]);
-  return toPage(rows, page.first, total === null ? null : Number(total.count));
+  return fetchPage(query, 'OutboundCallJob', page);
 }

@@ -1,4 +1,5 @@
-import { sql as raw, type RawBuilder, type SqlBool } from 'kysely';
+import { sql as raw, type RawBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely';
+import type { Database } from './sql.ts';
 
 /** A position in a newest-first listing: the last row's creation time and id. */
 export interface Cursor {
@@ -30,4 +31,25 @@ export function afterCursor(table: string, cursor: Cursor): RawBuilder<SqlBool> 
 /** Splits the `first + 1` rows a page query fetched into the page and whether more follow. */
 export function toPage<T>(rows: T[], first: number, totalCount: number | null): Page<T> {
   return { rows: rows.slice(0, first), hasNextPage: rows.length > first, totalCount };
+}
+
+/** Tables listed newest first, by `(createdAt, id)`. */
+type PagedTable = 'Lead' | 'OutboundCallJob';
+
+/**
+ * A newest-first page of the rows `matching` selects from `table`, and — when asked, on
+ * the side — how many match in all. (Calls fold the count into the page's statement; see
+ * call.repository.ts.)
+ */
+export async function fetchPage<T extends PagedTable>(
+  matching: SelectQueryBuilder<Database, T, object>,
+  table: T,
+  page: PageRequest,
+) {
+  const paged = page.after ? matching.where(afterCursor(table, page.after)) : matching;
+  const [rows, total] = await Promise.all([
+    paged.selectAll().orderBy('createdAt', 'desc').orderBy('id', 'desc').limit(page.first + 1).execute(),
+    page.withTotal ? matching.select((eb) => eb.fn.countAll<string>().as('count')).executeTakeFirstOrThrow() : null,
+  ]);
+  return toPage(rows, page.first, total === null ? null : Number(total.count));
 }

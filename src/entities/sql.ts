@@ -47,3 +47,11 @@ export function rowFromJson<T extends object>(em: EntityManager, entity: EntityN
   }
   return row as Row<T>;
 }
+
+/**
+ * Whether an update has anything to write. GraphQL leaves fields a client did not send
+ * `undefined`, and Kysely skips undefined values, so only defined ones count.
+ */
+export function hasChanges(changes: object): boolean {
+  return Object.values(changes).some((value) => value !== undefined);
+}

@@ -11,8 +11,6 @@ import { OutboundCallJob } from '../entities/outbound-call-job.entity.ts';
 import { sql, type Row } from '../entities/sql.ts';
 import type { WebhookDelivery } from '../entities/webhook-delivery.entity.ts';
 
-export type { Row };
-
 /**
  * Batching loaders over one entity manager: every `load` issued in the same tick becomes
  * one query per loader, and the loaders' queries run side by side. One set serves one
@@ -93,10 +91,7 @@ export function createLoaders(em: EntityManager, options: LoaderOptions = {}): L
       },
       { ...base, cacheKeyFn: (key) => `${key.businessId}:${key.phone}` },
     ),
-    callBySid: new DataLoader(async (sids) => {
-      const rows = await sql(em).selectFrom('Call').selectAll().where('callSid', 'in', [...sids]).execute();
-      return sids.map((sid) => rows.find((row) => row.callSid === sid) ?? null);
-    }, base),
+    callBySid: byKey(em, Call, 'callSid', base),
     callsByLeadId: new DataLoader(async (leadIds) => {
       const rows = await sql(em)
         .selectFrom((db) =>
@@ -146,11 +141,12 @@ async function rowsWhere<T extends object>(em: EntityManager, entity: EntityName
   return em.createQueryBuilder(entity).select('*').where(where as never).execute('all') as Promise<Row<T>[]>;
 }
 
-/** A loader of single rows by a unique column (`id`, or a one-to-one owner's foreign key). */
+/** A loader of single rows by a unique column. */
 function byKey<T extends object>(
   em: EntityManager,
   entity: EntityName<T>,
-  key: 'id' | 'business',
+  /** A column holding unique values (an id, a one-to-one owner's foreign key, a SID). */
+  key: 'id' | 'business' | 'callSid',
   options: DataLoader.Options<string, Row<T> | null>,
 ): DataLoader<string, Row<T> | null> {
   return new DataLoader(async (keys) => {
