@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { ExtractionField } from '../entities/business-settings.entity.ts';
-import { rotateWebhookSecret, updateBusinessSettings } from '../entities/business.repository.ts';
+import { extractionFieldTypes, type ExtractionField } from '../entities/business-settings.entity.ts';
+import { rotateWebhookSecret, updateBusinessSettings, type SettingsChanges } from '../entities/business.repository.ts';
 import { builder } from './builder.ts';
 import { businessIdOf } from './context.ts';
 import { enumValues } from './enums.ts';
@@ -8,7 +8,6 @@ import { FieldValidationError, domain } from './errors.ts';
 import { noNulls, phoneNumber, webhookUrl } from './inputs.ts';
 import { BusinessSettingsRef } from './refs.ts';
 
-const extractionFieldTypes = ['string', 'number', 'boolean', 'date'] as const;
 const ExtractionFieldType = builder.enumType('ExtractionFieldType', { values: enumValues(extractionFieldTypes) });
 
 const ExtractionFieldRef = builder.objectRef<ExtractionField>('ExtractionField').implement({
@@ -122,10 +121,9 @@ builder.mutationFields((t) => ({
     authScopes: { admin: true },
     errors: { types: [FieldValidationError], directResult: true },
     args: { input: t.arg({ type: UpdateBusinessSettingsInput, required: true }) },
-    resolve: (_root, { input }, ctx) => {
-      const changes = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
-      return domain(() => updateBusinessSettings(ctx.em, businessIdOf(ctx), changes));
-    },
+    // GraphQL types every optional input field as nullable; noNulls (above) has refused
+    // null wherever the column cannot hold one.
+    resolve: (_root, { input }, ctx) => domain(() => updateBusinessSettings(ctx.em, businessIdOf(ctx), input as SettingsChanges)),
   }),
   rotateWebhookSecret: t.field({
     type: RotateWebhookSecretPayload,

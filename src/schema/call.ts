@@ -1,19 +1,27 @@
 import { z } from 'zod';
-import { callDirections, callStatuses, pipelineStatuses, pipelineSteps, type PipelineStep, type PipelineStepState } from '../entities/call.entity.ts';
+import {
+  callDirections,
+  callStatuses,
+  pipelineStatuses,
+  pipelineStepOutcomes,
+  pipelineSteps,
+  type PipelineStep,
+  type PipelineStepState,
+} from '../entities/call.entity.ts';
 import { findCallBySid, listCalls } from '../entities/call.repository.ts';
-import type { TranscriptTurn } from '../core/events.ts';
+import { speakers, type TranscriptTurn } from '../core/events.ts';
 import { builder } from './builder.ts';
-import { businessIdOf, type GraphQLContext } from './context.ts';
+import { businessIdOf, ownRow } from './context.ts';
 import { enumValues } from './enums.ts';
-import { connectionOf, defaultPageSize, pageArgs, pageComplexity, pageRequest, toConnection } from './pagination.ts';
+import { connectionOf, pageArguments, pageComplexity, pageRequest, toConnection } from './pagination.ts';
 import { AppointmentRef, CallRef, LeadRef, OutboundCallJobRef, WebhookDeliveryRef } from './refs.ts';
 
 export const CallDirection = builder.enumType('CallDirection', { values: enumValues(callDirections) });
 export const CallStatus = builder.enumType('CallStatus', { description: 'Twilio’s call status.', values: enumValues(callStatuses) });
 const PipelineStatus = builder.enumType('PipelineStatus', { values: enumValues(pipelineStatuses) });
 const PipelineStepName = builder.enumType('PipelineStepName', { values: enumValues(pipelineSteps) });
-const PipelineStepOutcome = builder.enumType('PipelineStepOutcome', { values: enumValues(['done', 'skipped', 'failed'] as const) });
-const Speaker = builder.enumType('Speaker', { values: enumValues(['caller', 'agent'] as const) });
+const PipelineStepOutcome = builder.enumType('PipelineStepOutcome', { values: enumValues(pipelineStepOutcomes) });
+const Speaker = builder.enumType('Speaker', { values: enumValues(speakers) });
 
 const TranscriptTurnRef = builder.objectRef<TranscriptTurn>('TranscriptTurn').implement({
   description: 'One utterance as heard during the call.',
@@ -112,8 +120,7 @@ builder.queryFields((t) => ({
     authScopes: { reader: true },
     description: 'The business’s calls, newest first.',
     args: {
-      first: t.arg.int({ defaultValue: defaultPageSize, validate: pageArgs.first }),
-      after: t.arg.string(),
+      ...pageArguments(t.arg),
       filter: t.arg({ type: CallFilter }),
     },
     complexity: pageComplexity,
@@ -131,7 +138,7 @@ builder.queryFields((t) => ({
     authScopes: { reader: true },
     description: 'A call by id; null when this business has none with that id.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ownCall(ctx, String(args.id)),
+    resolve: (_root, args, ctx) => ownRow(ctx, ctx.loaders.callById, String(args.id)),
   }),
   callBySid: t.field({
     type: CallRef,
@@ -143,9 +150,3 @@ builder.queryFields((t) => ({
   }),
 }));
 
-/** The call with `id` when it belongs to the request's business. */
-export async function ownCall(ctx: GraphQLContext, id: string) {
-  if (!z.uuid().safeParse(id).success) return null;
-  const call = await ctx.loaders.callById.load(id);
-  return call?.business === businessIdOf(ctx) ? call : null;
-}

@@ -1,4 +1,6 @@
+import type DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
+import { z } from 'zod';
 import type { ApiKeyRole } from '../core/auth.ts';
 import { secretsEqual } from '../core/auth.ts';
 import type { EntityManager } from '../core/db.ts';
@@ -59,4 +61,20 @@ function unauthenticated(message: string): GraphQLError {
 export function businessIdOf(ctx: GraphQLContext): string {
   if (ctx.auth?.kind !== 'business') throw new Error('businessIdOf: the field is not scoped to a business key');
   return ctx.auth.businessId;
+}
+
+const uuid = z.uuid();
+
+/**
+ * The row `loader` finds for `id` when it belongs to the request's business, else null —
+ * so an id of another business (or no id at all) looks exactly like one that does not exist.
+ */
+export async function ownRow<R extends { business: string }>(
+  ctx: GraphQLContext,
+  loader: DataLoader<string, R | null>,
+  id: string,
+): Promise<R | null> {
+  if (!uuid.safeParse(id).success) return null;
+  const row = await loader.load(id);
+  return row?.business === businessIdOf(ctx) ? row : null;
 }

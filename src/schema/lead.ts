@@ -2,12 +2,12 @@ import { z } from 'zod';
 import { genders, leadStatuses } from '../entities/lead.entity.ts';
 import { callsPerLead } from '../loaders/index.ts';
 import { createLead, listLeads, updateLead } from '../entities/lead.repository.ts';
-import { builder } from './builder.ts';
-import { businessIdOf, type GraphQLContext } from './context.ts';
+import { builder, type Types } from './builder.ts';
+import { businessIdOf, ownRow } from './context.ts';
 import { enumValues } from './enums.ts';
 import { ConflictError, FieldValidationError, NotFoundError, domain } from './errors.ts';
 import { noNulls, phoneNumber, text } from './inputs.ts';
-import { connectionOf, defaultPageSize, pageArgs, pageComplexity, pageRequest, toConnection } from './pagination.ts';
+import { connectionOf, pageArguments, pageComplexity, pageRequest, toConnection } from './pagination.ts';
 import { AppointmentRef, CallRef, LeadRef } from './refs.ts';
 
 export const LeadStatus = builder.enumType('LeadStatus', { values: enumValues(leadStatuses) });
@@ -64,8 +64,7 @@ builder.queryFields((t) => ({
     authScopes: { reader: true },
     description: 'The business’s leads, newest first.',
     args: {
-      first: t.arg.int({ defaultValue: defaultPageSize, validate: pageArgs.first }),
-      after: t.arg.string(),
+      ...pageArguments(t.arg),
       filter: t.arg({ type: LeadFilter }),
     },
     complexity: pageComplexity,
@@ -81,7 +80,7 @@ builder.queryFields((t) => ({
     authScopes: { reader: true },
     description: 'A lead by id; null when this business has none with that id.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, args, ctx) => ownLead(ctx, String(args.id)),
+    resolve: (_root, args, ctx) => ownRow(ctx, ctx.loaders.leadById, String(args.id)),
   }),
   leadByPhone: t.field({
     type: LeadRef,
@@ -93,44 +92,24 @@ builder.queryFields((t) => ({
   }),
 }));
 
-/** The lead with `id` when it belongs to the request's business. */
-export async function ownLead(ctx: GraphQLContext, id: string) {
-  if (!z.uuid().safeParse(id).success) return null;
-  const lead = await ctx.loaders.leadById.load(id);
-  return lead?.business === businessIdOf(ctx) ? lead : null;
-}
-
-const leadFields = {
-  fullName: text(200),
-  city: text(100),
-  serviceCategory: text(100),
-  notes: text(5000),
-};
+/** What both lead inputs let a client set besides the phone number. */
+const editableLeadFields = (t: PothosSchemaTypes.InputFieldBuilder<Types, 'InputObject'>) => ({
+  fullName: t.string({ validate: text(200) }),
+  gender: t.field({ type: Gender }),
+  city: t.string({ validate: text(100) }),
+  serviceCategory: t.string({ validate: text(100) }),
+  status: t.field({ type: LeadStatus }),
+  notes: t.string({ validate: text(5000) }),
+});
 
 const CreateLeadInput = builder.inputType('CreateLeadInput', {
-  fields: (t) => ({
-    phone: t.string({ required: true, validate: phoneNumber }),
-    fullName: t.string({ validate: leadFields.fullName }),
-    gender: t.field({ type: Gender }),
-    city: t.string({ validate: leadFields.city }),
-    serviceCategory: t.string({ validate: leadFields.serviceCategory }),
-    status: t.field({ type: LeadStatus }),
-    notes: t.string({ validate: leadFields.notes }),
-  }),
+  fields: (t) => ({ phone: t.string({ required: true, validate: phoneNumber }), ...editableLeadFields(t) }),
 });
 
 const UpdateLeadInput = builder.inputType('UpdateLeadInput', {
   description: 'Fields left out stay as they are; null clears a field that may be empty.',
   validate: noNulls(['phone', 'status']),
-  fields: (t) => ({
-    phone: t.string({ validate: phoneNumber }),
-    fullName: t.string({ validate: leadFields.fullName }),
-    gender: t.field({ type: Gender }),
-    city: t.string({ validate: leadFields.city }),
-    serviceCategory: t.string({ validate: leadFields.serviceCategory }),
-    status: t.field({ type: LeadStatus }),
-    notes: t.string({ validate: leadFields.notes }),
-  }),
+  fields: (t) => ({ phone: t.string({ validate: phoneNumber }), ...editableLeadFields(t) }),
 });
 
 builder.mutationFields((t) => ({
@@ -141,7 +120,7 @@ builder.mutationFields((t) => ({
     errors: { types: [FieldValidationError, ConflictError], directResult: true },
     args: { input: t.arg({ type: CreateLeadInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
-      domain(() => createLead(ctx.em, businessIdOf(ctx), { ...withoutUndefined(input), status: input.status ?? undefined })),
+      domain(() => createLead(ctx.em, businessIdOf(ctx), { ...input, status: input.status ?? undefined })),
   }),
   updateLead: t.field({
     type: LeadRef,
@@ -150,11 +129,7 @@ builder.mutationFields((t) => ({
     errors: { types: [FieldValidationError, NotFoundError, ConflictError], directResult: true },
     args: { id: t.arg.id({ required: true, validate: z.uuid('is not a lead id') }), input: t.arg({ type: UpdateLeadInput, required: true }) },
     resolve: (_root, { id, input }, ctx) =>
-      domain(() => updateLead(ctx.em, businessIdOf(ctx), String(id), { ...withoutUndefined(input), status: input.status ?? undefined, phone: input.phone ?? undefined })),
+      domain(() => updateLead(ctx.em, businessIdOf(ctx), String(id), { ...input, status: input.status ?? undefined, phone: input.phone ?? undefined })),
   }),
 }));
 
-/** The input's keys that were given (GraphQL leaves absent fields undefined). */
-export function withoutUndefined<T extends object>(input: T): { [K in keyof T]: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
-}

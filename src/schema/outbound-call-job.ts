@@ -6,7 +6,7 @@ import { businessIdOf } from './context.ts';
 import { enumValues } from './enums.ts';
 import { ConflictError, FieldValidationError, NotFoundError, domain } from './errors.ts';
 import { text } from './inputs.ts';
-import { connectionOf, defaultPageSize, pageArgs, pageComplexity, pageRequest, toConnection } from './pagination.ts';
+import { connectionOf, pageArguments, pageComplexity, pageRequest, toConnection } from './pagination.ts';
 import { CallRef, LeadRef, OutboundCallJobRef } from './refs.ts';
 
 const OutboundCallJobStatus = builder.enumType('OutboundCallJobStatus', { values: enumValues(outboundJobStatuses) });
@@ -43,8 +43,7 @@ builder.queryField('outboundCallJobs', (t) =>
     authScopes: { reader: true },
     description: 'The business’s outbound calls, newest first.',
     args: {
-      first: t.arg.int({ defaultValue: defaultPageSize, validate: pageArgs.first }),
-      after: t.arg.string(),
+      ...pageArguments(t.arg),
       status: t.arg({ type: [OutboundCallJobStatus], description: 'Any of these statuses.' }),
     },
     complexity: pageComplexity,

@@ -1,14 +1,12 @@
-import type { ObjectRef, SchemaTypes } from '@pothos/core';
+import type { ArgBuilder, ObjectRef } from '@pothos/core';
 import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import { z } from 'zod';
 import type { Cursor, Page, PageRequest } from '../entities/page.ts';
-import { builder } from './builder.ts';
+import { builder, type Types } from './builder.ts';
 import { FieldValidationError } from './validation-error.ts';
 
-type SchemaTypesOf<B> = B extends PothosSchemaTypes.SchemaBuilder<infer Types extends SchemaTypes> ? Types : never;
-
-export const defaultPageSize = 20;
-export const maxPageSize = 100;
+const defaultPageSize = 20;
+const maxPageSize = 100;
 
 export const PageInfo = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
   description: 'Where a page ends. Pass `endCursor` as `after` for the next page.',
@@ -24,9 +22,15 @@ export const PageInfo = builder.objectRef<{ hasNextPage: boolean; endCursor: str
 });
 
 /** Connection arguments: `first` (1–100, default 20) and `after` (an `endCursor`). */
-export const pageArgs = {
-  first: z.number().int('first must be a whole number').min(1, 'first must be at least 1').max(maxPageSize, `first must be at most ${maxPageSize}`),
-};
+export function pageArguments(arg: ArgBuilder<Types>) {
+  return {
+    first: arg.int({
+      defaultValue: defaultPageSize,
+      validate: z.number().int('first must be a whole number').min(1, 'first must be at least 1').max(maxPageSize, `first must be at most ${maxPageSize}`),
+    }),
+    after: arg.string({ description: 'The `pageInfo.endCursor` of the previous page.' }),
+  };
+}
 
 /** What a connection field's arguments and selection ask of a repository's page query. */
 export function pageRequest(args: { first?: number | null; after?: string | null }, info: GraphQLResolveInfo): PageRequest {
@@ -39,14 +43,14 @@ export function pageComplexity(args: { first?: number | null }) {
 }
 
 /** Encodes a row's position in a newest-first listing. Opaque to clients. */
-export function encodeCursor(cursor: Cursor): string {
+function encodeCursor(cursor: Cursor): string {
   return Buffer.from(`${cursor.at.toISOString()}|${cursor.id}`).toString('base64url');
 }
 
 const uuid = z.uuid();
 
 /** Decodes `after`; a cursor this API did not hand out is a validation error on `after`. */
-export function decodeCursor(after: string | null | undefined): Cursor | null {
+function decodeCursor(after: string | null | undefined): Cursor | null {
   if (after === null || after === undefined) return null;
   const [at, id, extra] = Buffer.from(after, 'base64url').toString('utf8').split('|');
   const date = new Date(at ?? '');
@@ -60,7 +64,7 @@ export function decodeCursor(after: string | null | undefined): Cursor | null {
  * A Relay connection type over `node` — `edges { cursor node }`, `nodes`, `pageInfo`, and
  * `totalCount` (counted only when selected).
  */
-export function connectionOf<T>(name: string, node: ObjectRef<SchemaTypesOf<typeof builder>, T>) {
+export function connectionOf<T>(name: string, node: ObjectRef<Types, T>) {
   const Edge = builder.objectRef<{ cursor: string; node: T }>(`${name}Edge`).implement({
     fields: (t) => ({
       cursor: t.exposeString('cursor'),
@@ -98,7 +102,7 @@ export function toConnection<T extends { id: string; createdAt: Date }>(page: Pa
 }
 
 /** Whether the current field's selection asks for `name` (directly or through fragments). */
-export function selects(info: GraphQLResolveInfo, name: string): boolean {
+function selects(info: GraphQLResolveInfo, name: string): boolean {
   const visit = (set: SelectionSetNode | undefined): boolean =>
     (set?.selections ?? []).some((selection) => {
       if (selection.kind === Kind.FIELD) return selection.name.value === name;

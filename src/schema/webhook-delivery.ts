@@ -1,6 +1,6 @@
 import { webhookDeliveryStatuses, type WebhookAttempt } from '../entities/webhook-delivery.entity.ts';
 import { builder } from './builder.ts';
-import { ownCall } from './call.ts';
+import { ownRow } from './context.ts';
 import { enumValues } from './enums.ts';
 import { CallRef, WebhookDeliveryRef } from './refs.ts';
 
@@ -40,7 +40,7 @@ builder.queryField('webhookDeliveries', (t) =>
     description: 'A call’s webhook deliveries, oldest first (empty for a call this business does not have).',
     args: { callId: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      const call = await ownCall(ctx, String(args.callId));
+      const call = await ownRow(ctx, ctx.loaders.callById, String(args.callId));
       return call ? ctx.loaders.webhookDeliveriesByCallId.load(call.id) : [];
     },
   }),
