@@ -8,10 +8,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { startCallwatch, type Callwatch } from '../src/app.ts';
-import { loadConfig } from '../src/core/config.ts';
+import type { Callwatch } from '../src/app.ts';
 import type { Orm } from '../src/core/db.ts';
-import { createLogger } from '../src/core/logger.ts';
 import { firstNameOf } from '../src/core/names.ts';
 import { BusinessSettings } from '../src/entities/business-settings.entity.ts';
 import { Call } from '../src/entities/call.entity.ts';
@@ -22,8 +20,9 @@ import { signStreamToken, type CallRef } from '../src/realtime/stream-token.ts';
 import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn } from '../src/sandbox/openai-realtime.server.ts';
 import { SimulatedCaller } from '../src/sandbox/simulated-caller.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn } from '../src/sandbox/twilio-api.server.ts';
-import { callEnvironment, inboundCallParams, postTwilioWebhook, streamOf, twilioAccountSid, twilioAuthToken } from '../test/support/twilio.ts';
+import { inboundCallParams, postTwilioWebhook, streamOf, twilioAccountSid, twilioAuthToken } from '../test/support/twilio.ts';
 import { deadline, numberOptions, sleep, until } from './support/args.ts';
+import { startBenchApp } from './support/app.ts';
 import { startBenchDatabase, type BenchDatabase } from './support/database.ts';
 import { machineLoad, sampleMachine } from './support/process-usage.ts';
 import { commandLine, machine, revision, writeSection } from './support/report.ts';
@@ -57,20 +56,8 @@ async function main(): Promise<void> {
     openai = await startOpenAIRealtimeStandIn({ apiKey: openaiKey, pace: 'instant' });
     twilioApi = await startTwilioApiStandIn({ accountSid: twilioAccountSid, authToken: twilioAuthToken });
     const statements = { total: 0, bookings: 0 };
-    const config = loadConfig({
-      ...callEnvironment({ OPENAI_API_KEY: openaiKey, OPENAI_REALTIME_URL: openai.url, TWILIO_API_URL: twilioApi.url }),
-      NODE_ENV: 'production',
-      PORT: '0',
-      DATABASE_URL: database.url,
-      // Only the HTTP role: no pipeline worker picks up the jobs the ended calls enqueue.
-      ROLE: 'api',
-      LOG_LEVEL: 'silent',
-      APP_SECRET: randomBytes(32).toString('base64url'),
-      ADMIN_API_KEY: randomBytes(32).toString('base64url'),
-      SHUTDOWN_TIMEOUT_MS: '2000',
-    });
-    app = await startCallwatch(config, {
-      logger: createLogger({ level: 'silent' }),
+    app = await startBenchApp(database.url, {
+      env: { OPENAI_API_KEY: openaiKey, OPENAI_REALTIME_URL: openai.url, TWILIO_API_URL: twilioApi.url },
       onStatement: (sql) => {
         statements.total++;
         if (sql.includes('from "appointments"')) statements.bookings++;
@@ -94,7 +81,7 @@ async function main(): Promise<void> {
     const cold: number[] = [];
     for (const [i, claims] of coldCalls.entries()) {
       const warmMs = await warmStart(bench, i);
-      const coldMs = await startCall(bench, claims.callSid, signStreamToken(claims, config.appSecret));
+      const coldMs = await startCall(bench, claims.callSid, signStreamToken(claims, app.services.config.appSecret));
       if (i < options.warmup) continue;
       warm.push(warmMs);
       cold.push(coldMs);

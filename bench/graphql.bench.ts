@@ -11,17 +11,15 @@ import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { createComplexityRule } from '@pothos/plugin-complexity';
 import { execute, parse, validate, type ExecutionResult } from 'graphql';
-import { startCallwatch, type Callwatch } from '../src/app.ts';
-import { loadConfig } from '../src/core/config.ts';
-import { createLogger } from '../src/core/logger.ts';
+import type { Callwatch } from '../src/app.ts';
 import { issueApiKey } from '../src/entities/api-key.repository.ts';
 import type { LoaderOptions } from '../src/loaders/index.ts';
 import { createContext } from '../src/schema/context.ts';
 import { schema } from '../src/schema/index.ts';
 import { queryLimits } from '../src/server.ts';
-import { callEnvironment } from '../test/support/twilio.ts';
 import { deadline, numberOptions } from './support/args.ts';
 import { seedCallHistory, type CallHistory } from './support/call-history.ts';
+import { startBenchApp } from './support/app.ts';
 import { startBenchDatabase, type BenchDatabase } from './support/database.ts';
 import { machineLoad, sampleMachine } from './support/process-usage.ts';
 import { commandLine, machine, revision, writeSection } from './support/report.ts';
@@ -91,21 +89,7 @@ async function main(): Promise<void> {
   try {
     database = await startBenchDatabase();
     const statements: Bench['statements'] = { total: 0, log: null };
-    const config = loadConfig({
-      // Production settings need the call path's variables; no call is placed here.
-      ...callEnvironment(),
-      NODE_ENV: 'production',
-      PORT: '0',
-      DATABASE_URL: database.url,
-      // Only the HTTP role; the requests themselves run in this process, not over HTTP.
-      ROLE: 'api',
-      LOG_LEVEL: 'silent',
-      APP_SECRET: randomBytes(32).toString('base64url'),
-      ADMIN_API_KEY: randomBytes(32).toString('base64url'),
-      SHUTDOWN_TIMEOUT_MS: '2000',
-    });
-    app = await startCallwatch(config, {
-      logger: createLogger({ level: 'silent' }),
+    app = await startBenchApp(database.url, {
       onStatement: (sql) => {
         statements.total++;
         statements.log?.push(sql);

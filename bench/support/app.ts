@@ -1,0 +1,29 @@
+import { randomBytes } from 'node:crypto';
+import { startCallwatch, type Callwatch } from '../../src/app.ts';
+import { loadConfig } from '../../src/core/config.ts';
+import { createLogger } from '../../src/core/logger.ts';
+import { callEnvironment } from '../../test/support/twilio.ts';
+
+/**
+ * Callwatch as benchmarks run it: production settings (fresh secrets), the HTTP role only —
+ * no worker picks up jobs the benchmark's calls enqueue — silent, on a free port, on
+ * `databaseUrl`. `env` adds to the call path's variables (stand-in URLs and keys);
+ * `onStatement` sees every SQL statement.
+ */
+export async function startBenchApp(
+  databaseUrl: string,
+  options: { env?: Record<string, string>; onStatement?: (sql: string) => void } = {},
+): Promise<Callwatch> {
+  const config = loadConfig({
+    ...callEnvironment(options.env),
+    NODE_ENV: 'production',
+    PORT: '0',
+    DATABASE_URL: databaseUrl,
+    ROLE: 'api',
+    LOG_LEVEL: 'silent',
+    APP_SECRET: randomBytes(32).toString('base64url'),
+    ADMIN_API_KEY: randomBytes(32).toString('base64url'),
+    SHUTDOWN_TIMEOUT_MS: '2000',
+  });
+  return startCallwatch(config, { logger: createLogger({ level: 'silent' }), onStatement: options.onStatement });
+}
