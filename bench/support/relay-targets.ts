@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Orm } from '../../src/core/db.ts';
 import { Call } from '../../src/entities/call.entity.ts';
-import { callEnvironment, inboundCallParams, postTwilioWebhook, streamOf, twilioAccountSid } from '../../test/support/twilio.ts';
+import { inboundCallParams, postTwilioWebhook, streamOf, twilioAccountSid } from '../../test/support/twilio.ts';
+import { benchEnvironment } from './app.ts';
 import { until } from './args.ts';
 import { freePort } from '../../src/sandbox/ports.ts';
 import { MediaStreamCaller } from './media-stream-caller.ts';
@@ -60,16 +61,14 @@ export function callwatch(tap: RealtimeTap, apiKey: string, databaseUrl: string,
       const url = `http://127.0.0.1:${port}`;
       const env = {
         ...process.env,
-        ...callEnvironment({ OPENAI_API_KEY: apiKey, OPENAI_REALTIME_URL: tap.url }),
-        NODE_ENV: 'production',
-        PORT: String(port),
-        DATABASE_URL: databaseUrl,
-        ROLE: 'api',
-        LOG_LEVEL: 'warn',
-        APP_SECRET: randomBytes(32).toString('base64url'),
-        ADMIN_API_KEY: randomBytes(32).toString('base64url'),
-        // Recording is off for the bench business: Twilio's REST API is never called.
-        TWILIO_API_URL: 'http://127.0.0.1:9',
+        ...benchEnvironment(databaseUrl, {
+          OPENAI_API_KEY: apiKey,
+          OPENAI_REALTIME_URL: tap.url,
+          PORT: String(port),
+          LOG_LEVEL: 'warn',
+          // Recording is off for the bench business: Twilio's REST API is never called.
+          TWILIO_API_URL: 'http://127.0.0.1:9',
+        }),
       };
       const child = await startChildServer([new URL('../../src/main.ts', import.meta.url).pathname], env, `${url}/ready`);
       return { ...child, url };
