@@ -2,9 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../src/entities/sql.ts';
 import { startTestApp } from './support/app.ts';
 import { createCall, createLead } from './support/factories.ts';
-import { createTenant, graphql, startApiApp, type Tenant } from './support/graphql.ts';
-
-type App = Awaited<ReturnType<typeof startApiApp>>;
+import { graphql, useApiTenant } from './support/graphql.ts';
 
 const pageWithRelations = `
   query Page($first: Int!) {
@@ -20,29 +18,25 @@ const pageWithRelations = `
   }`;
 
 describe('SQL statements per request', () => {
-  let app: App;
-  let tenant: Tenant;
+  const api = useApiTenant();
   beforeAll(async () => {
-    app = await startApiApp();
-    tenant = await createTenant(app.services.orm.em);
-    const em = () => app.services.orm.em.fork();
+    const em = () => api.app.services.orm.em.fork();
     const start = Date.parse('2026-12-01T06:00:00Z');
     for (let index = 0; index < 120; index += 1) {
-      const lead = await createLead(em(), { id: tenant.businessId });
-      const call = await createCall(em(), tenant.businessId, { lead: lead.id });
+      const lead = await createLead(em(), { id: api.tenant.businessId });
+      const call = await createCall(em(), api.tenant.businessId, { lead: lead.id });
       const slot = new Date(start + index * 3_600_000);
-      await sql(em()).insertInto('Appointment').values({ business: tenant.businessId, lead: lead.id, call: call.id, startsAt: slot, endsAt: new Date(slot.getTime() + 1_800_000) }).execute();
+      await sql(em()).insertInto('Appointment').values({ business: api.tenant.businessId, lead: lead.id, call: call.id, startsAt: slot, endsAt: new Date(slot.getTime() + 1_800_000) }).execute();
       await sql(em())
         .insertInto('WebhookDelivery')
-        .values({ business: tenant.businessId, call: call.id, event: 'call.completed', url: 'https://crm.example.com/hook', payload: {} })
+        .values({ business: api.tenant.businessId, call: call.id, event: 'call.completed', url: 'https://crm.example.com/hook', payload: {} })
         .execute();
     }
   });
-  afterAll(() => app.stop());
 
   async function statementsFor(first: number): Promise<string[]> {
-    app.statements.length = 0;
-    const { data, errors } = await graphql(app.url, tenant.keys.viewer, pageWithRelations, { first });
+    api.app.statements.length = 0;
+    const { data, errors } = await graphql(api.app.url, api.tenant.keys.viewer, pageWithRelations, { first });
     expect(errors, JSON.stringify(errors)).toBeUndefined();
     expect(data!.calls.nodes).toHaveLength(first);
     for (const node of data!.calls.nodes) {
@@ -50,7 +44,7 @@ describe('SQL statements per request', () => {
       expect(node.appointments).toHaveLength(1);
       expect(node.webhookDeliveries).toHaveLength(1);
     }
-    return [...app.statements];
+    return [...api.app.statements];
   }
 
   it('is at most 4 for a page of 100 calls with lead, appointments and deliveries — the same as for 20', async () => {
@@ -63,39 +57,33 @@ describe('SQL statements per request', () => {
 });
 
 describe('query limits', () => {
-  let app: App;
-  let tenant: Tenant;
-  beforeAll(async () => {
-    app = await startApiApp();
-    tenant = await createTenant(app.services.orm.em);
-  });
-  afterAll(() => app.stop());
+  const api = useApiTenant();
 
   it('rejects a too-deep query before running anything', async () => {
     const deep = '{ calls { nodes { lead { calls { lead { calls { lead { calls { lead { calls { id } } } } } } } } } } }';
-    app.statements.length = 0;
-    const { data, errors } = await graphql(app.url, tenant.keys.viewer, deep);
+    api.app.statements.length = 0;
+    const { data, errors } = await graphql(api.app.url, api.tenant.keys.viewer, deep);
     expect(data).toBeUndefined();
     expect(errors?.map((error) => error.extensions?.code)).toContain('QUERY_DEPTH');
     // No resolver touched the database (at most the API key was looked up).
-    expect(app.statements.filter((statement) => !statement.includes('api_keys'))).toEqual([]);
+    expect(api.app.statements.filter((statement) => !statement.includes('api_keys'))).toEqual([]);
   });
 
   it('rejects a query whose cost (page sizes × selections) is too high', async () => {
     const costly = `{ a: calls(first: 100) { nodes { lead { calls { appointments { lead { calls { id summary } } } } } } } }`;
-    const { data, errors } = await graphql(app.url, tenant.keys.viewer, costly);
+    const { data, errors } = await graphql(api.app.url, api.tenant.keys.viewer, costly);
     expect(data).toBeUndefined();
     expect(errors?.map((error) => error.extensions?.code)).toContain('QUERY_COMPLEXITY');
   });
 
   it('reports a typo as a typo, not as a cost', async () => {
-    const { errors } = await graphql(app.url, tenant.keys.viewer, '{ calls { nodes { nope } } }');
+    const { errors } = await graphql(api.app.url, api.tenant.keys.viewer, '{ calls { nodes { nope } } }');
     expect(errors).toHaveLength(1);
     expect(errors?.[0]?.message).toMatch(/nope/);
   });
 
   it('answers introspection outside production', async () => {
-    const { data } = await graphql(app.url, null, '{ __schema { queryType { name } } }');
+    const { data } = await graphql(api.app.url, null, '{ __schema { queryType { name } } }');
     expect(data?.__schema.queryType.name).toBe('Query');
   });
 });

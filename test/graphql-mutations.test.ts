@@ -1,20 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from '../src/entities/sql.ts';
 import { createLead } from './support/factories.ts';
-import { createTenant, graphql, startApiApp, type Tenant } from './support/graphql.ts';
+import { graphql, useApiTenant, type Tenant } from './support/graphql.ts';
 
-type App = Awaited<ReturnType<typeof startApiApp>>;
-
-let app: App;
-let tenant: Tenant;
-beforeAll(async () => {
-  app = await startApiApp();
-  tenant = await createTenant(app.services.orm.em);
-});
-afterAll(() => app.stop());
-
-const em = () => app.services.orm.em.fork();
-const as = (role: keyof Tenant['keys']) => (query: string, variables: Record<string, unknown> = {}) => graphql(app.url, tenant.keys[role], query, variables);
+const api = useApiTenant();
+const em = () => api.app.services.orm.em.fork();
+const as = (role: keyof Tenant['keys']) => (query: string, variables: Record<string, unknown> = {}) =>
+  graphql(api.app.url, api.tenant.keys[role], query, variables);
 
 describe('leads', () => {
   const create = `mutation ($input: CreateLeadInput!) {
@@ -82,7 +74,7 @@ describe('appointments', () => {
   }`;
 
   it('books a slot of the business’s default length, and answers an overlap with a ConflictError (not a 500)', async () => {
-    const lead = await createLead(em(), { id: tenant.businessId });
+    const lead = await createLead(em(), { id: api.tenant.businessId });
     const first = await as('supervisor')(book, { input: { leadId: lead.id, startsAt: '2026-12-06T08:00:00Z' } });
     expect(first.data!.bookAppointment).toMatchObject({
       __typename: 'Appointment',
@@ -100,7 +92,7 @@ describe('appointments', () => {
   });
 
   it('frees the slot when an appointment is canceled, and lists by window and lead', async () => {
-    const lead = await createLead(em(), { id: tenant.businessId });
+    const lead = await createLead(em(), { id: api.tenant.businessId });
     const booked = await as('supervisor')(book, { input: { leadId: lead.id, startsAt: '2026-12-07T10:00:00Z' } });
     const id = booked.data!.bookAppointment.id;
     const cancel = `mutation ($id: ID!) { cancelAppointment(id: $id) { __typename ... on Appointment { status } ... on Error { message } } }`;
@@ -122,7 +114,7 @@ describe('appointments', () => {
 
 describe('outbound calls', () => {
   it('schedules a call with its dial job in the queue, and cancels it', async () => {
-    const lead = await createLead(em(), { id: tenant.businessId });
+    const lead = await createLead(em(), { id: api.tenant.businessId });
     const at = new Date(Date.now() + 3_600_000).toISOString();
     const schedule = `mutation ($input: ScheduleOutboundCallInput!) {
       scheduleOutboundCall(input: $input) {
@@ -134,7 +126,7 @@ describe('outbound calls', () => {
     const { data } = await as('supervisor')(schedule, { input: { leadId: lead.id, at, purpose: 'לאשר את הביקור של מחר' } });
     const job = data!.scheduleOutboundCall;
     expect(job).toMatchObject({ __typename: 'OutboundCallJob', status: 'QUEUED', scheduledAt: at, lead: { id: lead.id } });
-    const queued = await app.services.orm.em
+    const queued = await api.app.services.orm.em
       .fork()
       .execute<{ start_after: Date }[]>(`select start_after from pgboss.job where name = 'outbound.dial' and data->>'outboundJobId' = ?`, [job.id]);
     expect(queued).toHaveLength(1);
@@ -185,11 +177,11 @@ describe('business settings and keys', () => {
   });
 
   it('rotates the webhook secret, showing the new one once', async () => {
-    const before = await sql(em()).selectFrom('BusinessSettings').select('webhookSecret').where('business', '=', tenant.businessId).executeTakeFirstOrThrow();
+    const before = await sql(em()).selectFrom('BusinessSettings').select('webhookSecret').where('business', '=', api.tenant.businessId).executeTakeFirstOrThrow();
     const { data } = await as('admin')('mutation { rotateWebhookSecret { webhookSecret } }');
     expect(data!.rotateWebhookSecret.webhookSecret).toMatch(/^whsec_/);
     expect(data!.rotateWebhookSecret.webhookSecret).not.toBe(before.webhookSecret);
-    const after = await sql(em()).selectFrom('BusinessSettings').select('webhookSecret').where('business', '=', tenant.businessId).executeTakeFirstOrThrow();
+    const after = await sql(em()).selectFrom('BusinessSettings').select('webhookSecret').where('business', '=', api.tenant.businessId).executeTakeFirstOrThrow();
     expect(after.webhookSecret).toBe(data!.rotateWebhookSecret.webhookSecret);
   });
 
@@ -201,16 +193,16 @@ describe('business settings and keys', () => {
         ... on Error { message }
       }
     }`;
-    const platform = app.services.config.adminApiKey;
-    const { data } = await graphql(app.url, platform, create, { input: { name: 'מרפאת שיניים', phoneNumbers: ['04-555-1234'] } });
+    const platform = api.app.services.config.adminApiKey;
+    const { data } = await graphql(api.app.url, platform, create, { input: { name: 'מרפאת שיניים', phoneNumbers: ['04-555-1234'] } });
     expect(data!.createBusiness).toMatchObject({
       __typename: 'CreateBusinessPayload',
       business: { name: 'מרפאת שיניים', timezone: 'Asia/Jerusalem', phoneNumbers: ['+97245551234'] },
       apiKey: { role: 'ADMIN' },
     });
-    const viewer = await graphql(app.url, data!.createBusiness.key, '{ viewer { role business { name } } }');
+    const viewer = await graphql(api.app.url, data!.createBusiness.key, '{ viewer { role business { name } } }');
     expect(viewer.data!.viewer).toEqual({ role: 'ADMIN', business: { name: 'מרפאת שיניים' } });
-    const taken = await graphql(app.url, platform, create, { input: { name: 'Other', phoneNumbers: ['+97245551234'] } });
+    const taken = await graphql(api.app.url, platform, create, { input: { name: 'Other', phoneNumbers: ['+97245551234'] } });
     expect(taken.data!.createBusiness.__typename).toBe('ConflictError');
   });
 });

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { afterAll, beforeAll } from 'vitest';
 import { issueApiKey } from '../../src/entities/api-key.repository.ts';
 import type { ApiKeyRole } from '../../src/core/auth.ts';
 import { startTestApp, type TestApp } from './app.ts';
@@ -46,4 +47,24 @@ export async function startApiApp(): Promise<TestApp & { statements: string[] }>
   const statements: string[] = [];
   const app = await startTestApp({ ROLE: 'api' }, { onStatement: (sql) => statements.push(sql) });
   return Object.assign(app, { statements });
+}
+
+export interface ApiTenantContext {
+  app: Awaited<ReturnType<typeof startApiApp>>;
+  tenant: Tenant;
+}
+
+/**
+ * Gives the calling test file (or describe block) the API on a database of its own and one
+ * business with a key per role, started before its tests and stopped after them. Read the
+ * fields inside tests.
+ */
+export function useApiTenant(): ApiTenantContext {
+  const context = {} as ApiTenantContext;
+  beforeAll(async () => {
+    context.app = await startApiApp();
+    context.tenant = await createTenant(context.app.services.orm.em);
+  });
+  afterAll(() => context.app?.stop());
+  return context;
 }
