@@ -38,6 +38,12 @@ export interface PipelineStepState {
   error?: string;
 }
 
+/**
+ * What text search over calls looks at (call.repository.ts). The trigram index below is on
+ * exactly this expression; a query on anything else would not use it.
+ */
+export const callSearchExpression = `coalesce("summary", '') || ' ' || coalesce("final_transcript", '') || ' ' || "transcript_turns"::text`;
+
 /** The call log: one row per Twilio call, filled in during and after the call. */
 export const Call = defineEntity({
   name: 'Call',
@@ -76,7 +82,7 @@ export const Call = defineEntity({
     // fails if the two ever differ.
     {
       name: 'calls_search_trgm_index',
-      expression: `create index "calls_search_trgm_index" on "calls" using gin ((coalesce("summary", '') || ' ' || coalesce("final_transcript", '') || ' ' || "transcript_turns"::text) gin_trgm_ops)`,
+      expression: `create index "calls_search_trgm_index" on "calls" using gin ((${callSearchExpression}) gin_trgm_ops)`,
     },
   ],
 });

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql as raw } from 'kysely';
 import { jsonObjectFrom } from 'kysely/helpers/postgres';
-import type { Call, CallDirection, CallStatus } from './call.entity.ts';
+import { callSearchExpression, type Call, type CallDirection, type CallStatus } from './call.entity.ts';
 import { Lead } from './lead.entity.ts';
 import { afterCursor, toPage, type Page, type PageRequest } from './page.ts';
 import { likePattern } from './postgres-errors.ts';
@@ -73,11 +73,10 @@ export async function listCalls(em: EntityManager, businessId: string, filter: C
 }
 
 /**
- * What text search looks at. Kept as one expression so a trigram index on exactly this
- * expression (see the migration) serves `ilike '%…%'` — Hebrew included, which Postgres's
- * full-text dictionaries do not stem.
+ * What text search looks at — the indexed expression, so the trigram index serves
+ * `ilike '%…%'` (Hebrew included, which Postgres's full-text dictionaries do not stem).
  */
-const callSearchText = raw<string>`(coalesce("summary", '') || ' ' || coalesce("final_transcript", '') || ' ' || "transcript_turns"::text)`;
+const callSearchText = raw<string>`(${raw.raw(callSearchExpression)})`;
 
 /** A business's call by Twilio call SID, or null. */
 export async function findCallBySid(em: EntityManager, businessId: string, callSid: string): Promise<Row<Call> | null> {
