@@ -26,6 +26,10 @@ export interface RecordingState {
   track: string;
   status: 'in-progress' | 'paused' | 'stopped' | 'processing' | 'completed' | 'absent';
   createdAt: Date;
+  /** The media served at `….wav` once completed: a WAV file (see `wav.ts`). */
+  audio?: Buffer;
+  /** Length in seconds; the resource's `duration` once completed (Twilio sends -1 before). */
+  durationSec?: number;
 }
 
 const API_VERSION = '2010-04-01';
@@ -92,7 +96,7 @@ export function recordingResource(recording: RecordingState) {
     date_created: rfc2822(recording.createdAt),
     date_updated: rfc2822(recording.createdAt),
     start_time: rfc2822(recording.createdAt),
-    duration: '-1',
+    duration: recording.status === 'completed' && recording.durationSec !== undefined ? String(Math.round(recording.durationSec)) : '-1',
     price: null,
     price_unit: null,
     encryption_details: null,

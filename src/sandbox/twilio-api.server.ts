@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { EventLog } from './event-log.ts';
 import { twilioSid } from './ids.ts';
 import { callResource, recordingResource, twilioError, type CallState, type RecordingState } from './twilio-api.resources.ts';
+import { silentWavFile, wavDurationSec } from './wav.ts';
+import { closeServer, listenOnLoopback, readBody } from './http.ts';
 
 export type { CallState, RecordingState } from './twilio-api.resources.ts';
 
@@ -38,6 +39,13 @@ export interface TwilioApiStandIn {
   readonly recordings: readonly RecordingState[];
   /** Registers a call so its resource carries real numbers; returns its state. */
   addCall(call: Partial<CallState> & { sid: string }): CallState;
+  /**
+   * Registers a recording (default: completed, mono, 1 s of silence as 16-bit PCM 8 kHz WAV),
+   * whose media is then served at `/2010-04-01/Accounts/{AccountSid}/Recordings/{sid}.wav`.
+   */
+  addRecording(recording: { callSid: string; sid?: string; status?: RecordingState['status']; audio?: Buffer; durationSec?: number; channels?: 1 | 2 }): RecordingState;
+  /** How many times the recording's media was downloaded successfully (status 200). */
+  downloads(recordingSid: string): number;
   /** The next request fails with `status` and Twilio's error body (code 20000 + status unless given). */
   failNext(status: number, error?: { code?: number; message?: string }): void;
   /** The first request matching, already received or still to come. */
@@ -48,11 +56,16 @@ export interface TwilioApiStandIn {
 const CALLS = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Calls\.json$/;
 const CALL = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Calls\/(CA[0-9a-f]{32})\.json$/;
 const RECORDINGS = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Calls\/(CA[0-9a-f]{32})\/Recordings\.json$/;
+const RECORDING = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Recordings\/(RE[0-9a-f]{32})\.(json|wav|mp3)$/;
+
+/** A JSON answer, or a recording's media. */
+type RouteResult = { status: number; body: unknown } | { status: number; audio: Buffer };
 
 /**
  * Starts a local stand-in for the parts of Twilio's REST API Callwatch uses — start a call
- * recording, update (redirect or hang up) a call, create and fetch calls — on 127.0.0.1,
- * with Twilio's paths, form-encoded parameters, Basic auth and JSON shapes.
+ * recording, fetch a recording and download its WAV, update (redirect or hang up) a call,
+ * create and fetch calls — on 127.0.0.1, with Twilio's paths, form-encoded parameters,
+ * Basic auth and JSON shapes.
  */
 export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {}): Promise<TwilioApiStandIn> {
   const accountSid = options.accountSid ?? twilioSid('AC');
@@ -60,6 +73,7 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
   const requests = new EventLog<TwilioApiRequest>('Twilio API request');
   const calls = new Map<string, CallState>();
   const recordings: RecordingState[] = [];
+  const downloads = new Map<string, number>();
   let nextFailure: { status: number; code: number; message: string } | undefined;
 
   function addCall(call: Partial<CallState> & { sid: string }): CallState {
@@ -69,9 +83,42 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     return state;
   }
 
-  function route(method: string, path: string, params: Record<string, string | string[]>): { status: number; body: unknown } {
+  function addRecording(recording: Parameters<TwilioApiStandIn['addRecording']>[0]): RecordingState {
+    const channels = recording.channels ?? 1;
+    const audio = recording.audio ?? silentWavFile(recording.durationSec ?? 1, { sampleRate: 8000, channels });
+    const state: RecordingState = {
+      sid: recording.sid ?? twilioSid('RE'),
+      accountSid,
+      callSid: recording.callSid,
+      channels,
+      track: 'both',
+      status: recording.status ?? 'completed',
+      createdAt: new Date(),
+      audio,
+      durationSec: recording.durationSec ?? wavDurationSec(audio),
+    };
+    recordings.push(state);
+    return state;
+  }
+
+  function notFound(path: string): RouteResult {
+    return { status: 404, body: twilioError(404, 20404, `The requested resource ${path} was not found`) };
+  }
+
+  function route(method: string, path: string, params: Record<string, string | string[]>): RouteResult {
     const param = (name: string) => (Array.isArray(params[name]) ? params[name][0] : params[name]);
-    let match = RECORDINGS.exec(path);
+    let match = RECORDING.exec(path);
+    if (match && method === 'GET') {
+      const sid = match[2];
+      const recording = recordings.find((candidate) => candidate.sid === sid);
+      if (!recording) return notFound(path);
+      if (match[3] === 'json') return { status: 200, body: recordingResource(recording) };
+      // Twilio has media only once the recording completed; the stand-in keeps WAV only.
+      if (match[3] !== 'wav' || recording.status !== 'completed' || !recording.audio) return notFound(path);
+      downloads.set(recording.sid, (downloads.get(recording.sid) ?? 0) + 1);
+      return { status: 200, audio: recording.audio };
+    }
+    match = RECORDINGS.exec(path);
     if (match && method === 'POST') {
       const call = calls.get(match[2] ?? '') ?? addCall({ sid: match[2] ?? '' });
       if (call.status !== 'in-progress') return { status: 400, body: twilioError(400, 21220, 'Requested resource is not eligible for recording') };
@@ -117,16 +164,16 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
       const call = addCall({ sid: twilioSid('CA'), to, from, direction: 'outbound-api', status: 'queued' });
       return { status: 201, body: callResource(call) };
     }
-    return { status: 404, body: twilioError(404, 20404, `The requested resource ${path} was not found`) };
+    return notFound(path);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
-    const params = parseForm(await readBody(req));
+    const params = parseForm((await readBody(req)).toString('utf8'));
     const auth = parseBasicAuth(req.headers.authorization);
     const method = req.method ?? 'GET';
     const pathAccountSid = /^\/2010-04-01\/Accounts\/([^/.]+)/.exec(path)?.[1];
-    let result: { status: number; body: unknown };
+    let result: RouteResult;
     if (!auth || auth.username !== accountSid || auth.password !== authToken || (pathAccountSid !== undefined && pathAccountSid !== accountSid)) {
       result = { status: 401, body: twilioError(401, 20003, 'Authenticate') };
       res.setHeader('WWW-Authenticate', 'Basic realm="Twilio API"');
@@ -137,6 +184,11 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
       result = route(method, path, params);
     }
     requests.push({ method, path, params, authAccountSid: auth?.username ?? null, status: result.status });
+    if ('audio' in result) {
+      res.writeHead(result.status, { 'Content-Type': 'audio/x-wav', 'Content-Length': result.audio.length });
+      res.end(result.audio);
+      return;
+    }
     const json = JSON.stringify(result.body);
     res.writeHead(result.status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
     res.end(json);
@@ -148,11 +200,7 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
       res.end(JSON.stringify(twilioError(500, 20500, error instanceof Error ? error.message : 'Internal Server Error')));
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server, options.port);
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -162,6 +210,10 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     calls,
     recordings,
     addCall,
+    addRecording,
+    downloads(recordingSid) {
+      return downloads.get(recordingSid) ?? 0;
+    },
     failNext(status, error = {}) {
       nextFailure = { status, code: error.code ?? 20000 + status, message: error.message ?? `Stand-in failure ${status}` };
     },
@@ -170,20 +222,11 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     },
     async close() {
       requests.close('stand-in closed');
-      server.closeAllConnections();
-      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      await closeServer(server);
     },
   };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.once('error', reject);
-  });
-}
 
 /** application/x-www-form-urlencoded, where a repeated name (RecordingStatusCallbackEvent) is a list. */
 function parseForm(body: string): Record<string, string | string[]> {

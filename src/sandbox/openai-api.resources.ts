@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import type { Transcription } from 'openai/resources/audio/transcriptions';
+import type { Response } from 'openai/resources/responses/responses';
+import type { ResponseRequest } from './openai-api.requests.ts';
+
+/** The body of every OpenAI error answer. */
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+/** A status and OpenAI error body, ready to send. */
+export interface ErrorAnswer {
+  status: number;
+  body: OpenAIErrorBody;
+}
+
+/** A failure a test scripts; fields left out take what OpenAI sends for that status. */
+export interface FailureSpec {
+  status: number;
+  message?: string;
+  type?: string;
+  code?: string | null;
+}
+
+export function errorAnswer(status: number, message: string, options: { type?: string; param?: string | null; code?: string | null } = {}): ErrorAnswer {
+  return { status, body: { error: { message, type: options.type ?? 'invalid_request_error', param: options.param ?? null, code: options.code ?? null } } };
+}
+
+/** OpenAI's wording for the statuses a test is likely to script. */
+const DEFAULT_FAILURES: Record<number, { message: string; type: string; code: string | null }> = {
+  400: { message: 'Invalid request.', type: 'invalid_request_error', code: null },
+  401: { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' },
+  403: { message: 'Project does not have access to this model.', type: 'invalid_request_error', code: 'model_not_found' },
+  408: { message: 'Request timed out.', type: 'invalid_request_error', code: null },
+  429: { message: 'Rate limit reached for requests. Please try again in 20ms.', type: 'requests', code: 'rate_limit_exceeded' },
+  500: { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error', code: null },
+  502: { message: 'Bad gateway.', type: 'server_error', code: null },
+  503: { message: 'The engine is currently overloaded, please try again later.', type: 'server_error', code: null },
+};
+
+export function failureAnswer(failure: FailureSpec): ErrorAnswer {
+  const fallback = DEFAULT_FAILURES[failure.status] ?? {
+    message: `Stand-in failure ${failure.status}`,
+    type: failure.status >= 500 ? 'server_error' : 'invalid_request_error',
+    code: null,
+  };
+  return errorAnswer(failure.status, failure.message ?? fallback.message, { type: failure.type ?? fallback.type, code: failure.code === undefined ? fallback.code : failure.code });
+}
+
+/** OpenAI's 401 for a missing or wrong key; a wrong key is echoed masked, as OpenAI does. */
+export function unauthorizedAnswer(given: string | null): ErrorAnswer {
+  if (given === null) {
+    return errorAnswer(
+      401,
+      "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+      { code: 'invalid_api_key' },
+    );
+  }
+  const masked = given.length > 8 ? `${given.slice(0, 3)}${'*'.repeat(given.length - 7)}${given.slice(-4)}` : '*'.repeat(given.length);
+  return errorAnswer(401, `Incorrect API key provided: ${masked}. You can find your API key at https://platform.openai.com/account/api-keys.`, { code: 'invalid_api_key' });
+}
+
+/** The body of `POST /v1/audio/transcriptions` with the default `json` format. */
+export function transcriptionObject(text: string, audio: Buffer): Transcription {
+  return { text, usage: { type: 'duration', seconds: audioSeconds(audio) } };
+}
+
+/**
+ * Whole seconds of audio, rounded up, as OpenAI bills them: from the header of a WAV file;
+ * any other container is taken as Twilio's native 8 kHz μ-law, one byte a sample.
+ */
+export function audioSeconds(audio: Buffer): number {
+  if (audio.length >= 12 && audio.toString('latin1', 0, 4) === 'RIFF' && audio.toString('latin1', 8, 12) === 'WAVE') {
+    let byteRate = 0;
+    for (let offset = 12; offset + 8 <= audio.length; ) {
+      const id = audio.toString('latin1', offset, offset + 4);
+      const size = audio.readUInt32LE(offset + 4);
+      if (id === 'fmt ' && offset + 16 <= audio.length) byteRate = audio.readUInt32LE(offset + 16);
+      // A streamed WAV may leave the data size unset (0 or 0xFFFFFFFF): count to the end.
+      if (id === 'data' && byteRate > 0) return Math.ceil(Math.min(size, audio.length - offset - 8) / byteRate);
+      offset += 8 + size + (size % 2);
+    }
+  }
+  return Math.ceil(audio.length / 8000);
+}
+
+/** A Response object as `POST /v1/responses` returns it; the SDK adds `output_text` from `output`. */
+export function responseObject(request: ResponseRequest, text: string): Omit<Response, 'output_text'> & { store: boolean } {
+  const body = request.body;
+  const now = Math.floor(Date.now() / 1000);
+  const inputTokens = estimateTokens(request.inputText) + estimateTokens(request.instructions ?? '');
+  const outputTokens = estimateTokens(text);
+  return {
+    id: `resp_${randomBytes(24).toString('hex')}`,
+    object: 'response',
+    created_at: now,
+    status: 'completed',
+    background: false,
+    completed_at: now,
+    error: null,
+    incomplete_details: null,
+    instructions: request.instructions,
+    max_output_tokens: (body.max_output_tokens as number | undefined) ?? null,
+    max_tool_calls: null,
+    model: request.model,
+    output: [
+      {
+        id: `msg_${randomBytes(24).toString('hex')}`,
+        type: 'message',
+        status: 'completed',
+        role: 'assistant',
+        content: [{ type: 'output_text', text, annotations: [], logprobs: [] }],
+      },
+    ],
+    parallel_tool_calls: (body.parallel_tool_calls as boolean | undefined) ?? true,
+    previous_response_id: (body.previous_response_id as string | undefined) ?? null,
+    prompt_cache_key: (body.prompt_cache_key as string | undefined) ?? null,
+    reasoning: { effort: null, summary: null },
+    safety_identifier: (body.safety_identifier as string | undefined) ?? null,
+    service_tier: 'default',
+    store: (body.store as boolean | undefined) ?? true,
+    temperature: (body.temperature as number | undefined) ?? 1,
+    text: { format: request.format.type === 'text' ? { type: 'text' } : { ...request.format, strict: request.format.strict ?? false }, verbosity: 'medium' },
+    tool_choice: (body.tool_choice as Response['tool_choice'] | undefined) ?? 'auto',
+    tools: (body.tools as Response['tools'] | undefined) ?? [],
+    top_logprobs: 0,
+    top_p: (body.top_p as number | undefined) ?? 1,
+    truncation: 'disabled',
+    usage: {
+      input_tokens: inputTokens,
+      input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
+      output_tokens: outputTokens,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: inputTokens + outputTokens,
+    },
+    metadata: (body.metadata as Record<string, string> | undefined) ?? {},
+    access_programs: null,
+  };
+}
+
+/** About four characters a token — close enough for usage a test reads. */
+function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+/** The default json_schema answer: every top-level property null (Callwatch's schemas make each nullable). */
+export function nullObjectFor(schema: Record<string, unknown>): Record<string, null> {
+  const properties = schema.properties;
+  const answer: Record<string, null> = {};
+  if (typeof properties === 'object' && properties !== null) for (const name of Object.keys(properties)) answer[name] = null;
+  return answer;
+}

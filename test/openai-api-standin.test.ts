@@ -1,0 +1,177 @@
+import OpenAI, { APIConnectionError, AuthenticationError, BadRequestError, InternalServerError, NotFoundError, toFile } from 'openai';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_TRANSCRIPT, startOpenAIApiStandIn, type OpenAIApiStandIn, type TranscriptionRequest } from '../src/sandbox/openai-api.server.ts';
+import { silentWavFile } from '../src/sandbox/wav.ts';
+
+const LEAD_SCHEMA = {
+  type: 'object',
+  properties: { name: { type: ['string', 'null'] }, city: { type: ['string', 'null'] }, urgent: { type: ['boolean', 'null'] } },
+  required: ['name', 'city', 'urgent'],
+  additionalProperties: false,
+};
+
+/** A handler that holds its request open until released; `arrived` settles once it is called. */
+function heldHandler() {
+  let arrive = () => {};
+  let release: (text: string) => void = () => {};
+  const arrived = new Promise<void>((resolve) => (arrive = resolve));
+  const respond = () => {
+    arrive();
+    return new Promise<string>((resolve) => (release = resolve));
+  };
+  return { respond, arrived, release: (text: string) => release(text) };
+}
+
+describe('OpenAI REST stand-in with the official SDK', () => {
+  let standIn: OpenAIApiStandIn;
+  let openai: OpenAI;
+  const recording = silentWavFile(2.5, { sampleRate: 8000, channels: 1 });
+
+  beforeAll(async () => {
+    standIn = await startOpenAIApiStandIn({ apiKey: 'sk-test-rest' });
+    openai = new OpenAI({ apiKey: standIn.apiKey, baseURL: standIn.url });
+  });
+  afterAll(() => standIn.close());
+  beforeEach(() => {
+    standIn.handle({ transcribe: () => DEFAULT_TRANSCRIPT, respond: (request) => `סיכום: ${request.inputText.slice(0, 80)}` });
+    standIn.failNext('transcriptions', { status: 500 }, 0);
+    standIn.failNext('responses', { status: 500 }, 0);
+  });
+
+  it('transcribes a multipart upload and hands the handler the audio and the fields', async () => {
+    let received: TranscriptionRequest | undefined;
+    standIn.handle({ transcribe: (request) => ((received = request), 'אני צריך חשמלאי בתל אביב') });
+    const transcription = await openai.audio.transcriptions.create({
+      file: await toFile(recording, 'recording.wav', { type: 'audio/wav' }),
+      model: 'gpt-4o-transcribe',
+      language: 'he',
+      prompt: 'שיחה עם עסק קטן',
+    });
+    expect(transcription).toMatchObject({ text: 'אני צריך חשמלאי בתל אביב', usage: { type: 'duration', seconds: 3 } });
+    expect(received).toMatchObject({ filename: 'recording.wav', contentType: 'audio/wav', model: 'gpt-4o-transcribe', language: 'he', prompt: 'שיחה עם עסק קטן', responseFormat: null });
+    expect(received?.audio.equals(recording)).toBe(true);
+    expect(standIn.calls.at(-1)).toMatchObject({ endpoint: 'transcriptions', status: 200, transcription: { language: 'he' } });
+
+    const text = await openai.audio.transcriptions.create({ file: await toFile(recording, 'recording.wav'), model: 'gpt-4o-transcribe', response_format: 'text' });
+    expect(text).toBe('אני צריך חשמלאי בתל אביב');
+  });
+
+  it('answers a json_schema request with a Response whose output_text the SDK builds', async () => {
+    standIn.handle({ respond: (request) => (request.format.type === 'json_schema' ? { name: 'דנה', city: 'חיפה', urgent: true } : 'unexpected') });
+    const response = await openai.responses.create({
+      model: 'gpt-5-mini',
+      instructions: 'חלץ פרטי ליד',
+      input: [
+        { role: 'user', content: 'שלום, אני דנה' },
+        { role: 'user', content: [{ type: 'input_text', text: 'אני בחיפה' }] },
+      ],
+      text: { format: { type: 'json_schema', name: 'lead', schema: LEAD_SCHEMA, strict: true } },
+      store: false,
+    });
+    expect(JSON.parse(response.output_text)).toEqual({ name: 'דנה', city: 'חיפה', urgent: true });
+    expect(response).toMatchObject({ object: 'response', status: 'completed', model: 'gpt-5-mini', instructions: 'חלץ פרטי ליד', error: null, store: false });
+    expect(response.id).toMatch(/^resp_[0-9a-f]{48}$/);
+    expect(response.output[0]).toMatchObject({ type: 'message', role: 'assistant', status: 'completed', id: expect.stringMatching(/^msg_/) });
+    expect(response.usage?.total_tokens).toBeGreaterThan(0);
+    expect(standIn.calls.at(-1)?.response).toMatchObject({
+      inputText: 'שלום, אני דנה\nאני בחיפה',
+      instructions: 'חלץ פרטי ליד',
+      format: { type: 'json_schema', name: 'lead', schema: LEAD_SCHEMA, strict: true },
+      body: { store: false },
+    });
+  });
+
+  it('answers deterministically without handlers', async () => {
+    const defaults = await startOpenAIApiStandIn();
+    const client = new OpenAI({ apiKey: defaults.apiKey, baseURL: defaults.url });
+    try {
+      expect(defaults.apiKey).toBe('sk-test-key');
+      const transcription = await client.audio.transcriptions.create({ file: await toFile(recording, 'call.wav', { type: 'audio/wav' }), model: 'gpt-4o-transcribe' });
+      expect(transcription.text).toBe('שלום, אני צריכה שרברב בחיפה מחר בבוקר.');
+      const summary = await client.responses.create({ model: 'gpt-5-mini', input: transcription.text });
+      expect(summary.output_text).toBe(`סיכום: ${transcription.text}`);
+      const lead = await client.responses.create({ model: 'gpt-5-mini', input: transcription.text, text: { format: { type: 'json_schema', name: 'lead', schema: LEAD_SCHEMA, strict: true } } });
+      expect(JSON.parse(lead.output_text)).toEqual({ name: null, city: null, urgent: null });
+      expect([defaults.count('transcriptions'), defaults.count('responses')]).toEqual([1, 2]);
+    } finally {
+      await defaults.close();
+    }
+  });
+
+  it('fails the next requests as scripted, with OpenAI\'s error body, then recovers', async () => {
+    standIn.failNext('transcriptions', { status: 400, message: 'Invalid file format.', code: 'invalid_value' });
+    const upload = async () => openai.audio.transcriptions.create({ file: await toFile(recording, 'recording.wav'), model: 'gpt-4o-transcribe' });
+    const rejected = await upload().catch((error: unknown) => error);
+    expect(rejected).toBeInstanceOf(BadRequestError);
+    expect(rejected).toMatchObject({ status: 400, code: 'invalid_value', type: 'invalid_request_error', message: '400 Invalid file format.' });
+    expect((await upload()).text).toBe(DEFAULT_TRANSCRIPT);
+
+    const noRetries = new OpenAI({ apiKey: standIn.apiKey, baseURL: standIn.url, maxRetries: 0 });
+    standIn.failNext('responses', { status: 500 }, 2);
+    const before = standIn.count('responses');
+    await expect(noRetries.responses.create({ model: 'gpt-5-mini', input: 'x' })).rejects.toBeInstanceOf(InternalServerError);
+    expect(standIn.count('responses')).toBe(before + 1);
+    // The SDK retries a 5xx by itself (twice by default), after a short back-off.
+    const retried = await openai.responses.create({ model: 'gpt-5-mini', input: 'שלום' });
+    expect(retried.output_text).toBe('סיכום: שלום');
+    expect(standIn.calls.slice(-2).map((call) => call.status)).toEqual([500, 200]);
+  });
+
+  it('turns a handler\'s failure or exception into an OpenAI error', async () => {
+    const noRetries = new OpenAI({ apiKey: standIn.apiKey, baseURL: standIn.url, maxRetries: 0 });
+    standIn.handle({ respond: () => ({ fail: { status: 400, message: 'Invalid schema for response_format', code: 'invalid_json_schema' } }) });
+    await expect(noRetries.responses.create({ model: 'gpt-5-mini', input: 'x' })).rejects.toMatchObject({ status: 400, code: 'invalid_json_schema' });
+    standIn.handle({ respond: () => Promise.reject(new Error('boom')) });
+    await expect(noRetries.responses.create({ model: 'gpt-5-mini', input: 'x' })).rejects.toMatchObject({ status: 500, type: 'server_error' });
+  });
+
+  it('refuses a wrong key, a malformed request and an unknown path as OpenAI does', async () => {
+    const wrongKey = new OpenAI({ apiKey: 'sk-wrong-key-123', baseURL: standIn.url });
+    const refused = await wrongKey.responses.create({ model: 'gpt-5-mini', input: 'x' }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(AuthenticationError);
+    expect(refused).toMatchObject({ status: 401, code: 'invalid_api_key', type: 'invalid_request_error', param: null });
+    expect(standIn.calls.at(-1)).toMatchObject({ endpoint: 'responses', status: 401 });
+
+    const badFile = await openai.audio.transcriptions.create({ file: await toFile(recording, 'recording.txt'), model: 'gpt-4o-transcribe' }).catch((error: unknown) => error);
+    expect(badFile).toMatchObject({ status: 400, code: 'invalid_value', param: 'file' });
+
+    const headers = { Authorization: `Bearer ${standIn.apiKey}` };
+    const noFile = new FormData();
+    noFile.set('model', 'gpt-4o-transcribe');
+    const missing = await fetch(`${standIn.url}/audio/transcriptions`, { method: 'POST', headers, body: noFile });
+    expect(missing.status).toBe(400);
+    expect(await missing.json()).toEqual({
+      error: { message: '1 validation error for Request\nbody -> file\n  field required (type=value_error.missing)', type: 'invalid_request_error', param: null, code: null },
+    });
+    const noModel = await fetch(`${standIn.url}/responses`, { method: 'POST', headers: { ...headers, 'Content-Type': 'application/json' }, body: '{"input":"x"}' });
+    expect(await noModel.json()).toMatchObject({ error: { param: 'model', code: 'missing_required_parameter' } });
+
+    await expect(openai.models.list()).rejects.toBeInstanceOf(NotFoundError);
+    await expect(openai.models.list()).rejects.toMatchObject({ message: '404 Invalid URL (GET /v1/models)' });
+  });
+
+  it('records a held request only once it is answered', async () => {
+    const held = heldHandler();
+    standIn.handle({ respond: held.respond });
+    const before = standIn.calls.length;
+    const pending = openai.responses.create({ model: 'gpt-5-mini', input: 'המתנה' });
+    await held.arrived;
+    expect(standIn.calls.length).toBe(before);
+    const answered = standIn.waitForCall((call) => call.response?.inputText === 'המתנה');
+    held.release('סוף');
+    expect((await pending).output_text).toBe('סוף');
+    expect(await answered).toMatchObject({ endpoint: 'responses', status: 200 });
+  });
+
+  it('closes every connection, even one held open by a handler', async () => {
+    const handler = heldHandler();
+    const held = await startOpenAIApiStandIn({ respond: handler.respond });
+    const client = new OpenAI({ apiKey: held.apiKey, baseURL: held.url, maxRetries: 0 });
+    const pending = client.responses.create({ model: 'gpt-5-mini', input: 'x' }).catch((error: unknown) => error);
+    await handler.arrived;
+    await held.close();
+    expect(await pending).toBeInstanceOf(APIConnectionError);
+    await expect(fetch(`${held.url}/responses`, { method: 'POST' })).rejects.toThrow();
+    expect(held.calls).toEqual([]);
+  });
+});
