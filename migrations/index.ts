@@ -1,5 +1,6 @@
 import { Migration20261121000000Initial } from './Migration20261121000000Initial.ts';
 import { Migration20261122000000CallSearch } from './Migration20261122000000CallSearch.ts';
+import { Migration20261123000000PostCallPipeline } from './Migration20261123000000PostCallPipeline.ts';
 
 /**
  * Every migration, in the order they run. Listed explicitly (rather than found by globbing
@@ -8,4 +9,5 @@ import { Migration20261122000000CallSearch } from './Migration20261122000000Call
 export const migrations = [
   { name: 'Migration20261121000000Initial', class: Migration20261121000000Initial },
   { name: 'Migration20261122000000CallSearch', class: Migration20261122000000CallSearch },
+  { name: 'Migration20261123000000PostCallPipeline', class: Migration20261123000000PostCallPipeline },
 ];

@@ -12,7 +12,10 @@ export async function startWorkers(services: Services, handlers: JobHandlers = j
     const factory = handlers[name];
     if (!factory) continue;
     // Each name is paired with its own factory; TypeScript cannot follow that through a loop.
-    await services.queue.work(name, (factory as HandlerFactory)(services));
+    await services.queue.work(name, (factory as HandlerFactory)(services), {
+      concurrency: services.config.workerConcurrency,
+      pollingIntervalSeconds: services.config.workerPollIntervalMs / 1000,
+    });
     started.push(name);
   }
   services.logger.info({ queues: started }, 'workers started');

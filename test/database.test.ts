@@ -36,6 +36,7 @@ describe('schema and migrations', () => {
         'appointments',
         'business_settings',
         'businesses',
+        'call_recordings',
         'calls',
         'leads',
         'outbound_call_jobs',
@@ -72,7 +73,7 @@ describe('schema and migrations', () => {
         'api_keys_key_hash_unique',
         'calls_call_sid_unique',
         'leads_business_phone_unique',
-        'webhook_deliveries_call_event_unique',
+        'webhook_deliveries_call_event_revision_unique',
       ]),
     );
   });

@@ -137,6 +137,14 @@ const mutations: { mutation: string; least: Role; answers: string; query: string
     query: 'mutation($id: ID!) { revokeApiKey(id: $id) { __typename } }',
     prepare: async (t) => ({ id: (await spareApiKey(em(), t.businessId)).id }),
   },
+  { mutation: 'reprocessCall', least: 'admin', answers: 'Call', query: 'mutation($id: ID!) { reprocessCall(callId: $id) { __typename } }', prepare: (t) => ({ id: t.call.id }) },
+  {
+    mutation: 'redeliverWebhook',
+    least: 'admin',
+    answers: 'WebhookDelivery',
+    query: 'mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { __typename } }',
+    prepare: (t) => ({ id: t.delivery.id }),
+  },
 ];
 
 const createBusiness = 'mutation($input: CreateBusinessInput!) { createBusiness(input: $input) { __typename ... on CreateBusinessPayload { key business { id name } apiKey { id name role prefix createdAt lastUsedAt revokedAt } } } }';
@@ -293,6 +301,8 @@ describe("tenant isolation: writing with A's admin key", () => {
     },
     { mutation: 'cancelOutboundCall', field: 'cancelOutboundCall', query: `mutation($id: ID!) { cancelOutboundCall(id: $id) ${result} }`, variables: (t) => ({ id: t.job.id }), message: 'No outbound call with that id.' },
     { mutation: 'revokeApiKey', field: 'revokeApiKey', query: `mutation($id: ID!) { revokeApiKey(id: $id) ${result} }`, variables: (t) => ({ id: keyIdOf(t, 'admin') }), message: 'No API key with that id.' },
+    { mutation: 'reprocessCall', field: 'reprocessCall', query: `mutation($id: ID!) { reprocessCall(callId: $id) ${result} }`, variables: (t) => ({ id: t.call.id }), message: 'No call with that id.' },
+    { mutation: 'redeliverWebhook', field: 'redeliverWebhook', query: `mutation($id: ID!) { redeliverWebhook(deliveryId: $id) ${result} }`, variables: (t) => ({ id: t.delivery.id }), message: 'No webhook delivery with that id.' },
   ];
 
   it.each(withBsIds)("$mutation with B's id is a NotFoundError and writes nothing", async ({ field, query, variables, message }) => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
@@ -44,6 +45,17 @@ const flag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
 
+const milliseconds = z.coerce
+  .number({ error: 'must be a number of milliseconds' })
+  .int({ error: 'must be a whole number of milliseconds' })
+  .min(1, { error: 'must be at least 1' });
+
+/** Comma-separated IP addresses or CIDR ranges, e.g. `127.0.0.0/8,::1,10.1.0.0/16`. */
+const networkList = z
+  .string()
+  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== ''))
+  .refine((items) => items.every(isNetwork), { error: 'must be IP addresses or CIDR ranges, comma-separated' });
+
 const secret = z.string().min(32, { error: 'must be at least 32 characters' });
 
 const envSchema = z.object({
@@ -72,6 +84,21 @@ const envSchema = z.object({
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   TWILIO_API_URL: httpUrl.default('https://api.twilio.com'),
   GRAPHQL_INTROSPECTION: flag.optional(),
+  WORKER_CONCURRENCY: z.coerce
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be at least 1' })
+    .max(200, { error: 'must be at most 200' })
+    .default(16),
+  WORKER_POLL_INTERVAL_MS: milliseconds.min(500, { error: 'must be at least 500' }).default(2000),
+  WEBHOOK_TIMEOUT_MS: milliseconds.default(10_000),
+  WEBHOOK_RETRY_BASE_MS: milliseconds.default(10_000),
+  WEBHOOK_RETRY_FOR_SEC: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .min(1, { error: 'must be at least 1' })
+    .default(24 * 60 * 60),
+  WEBHOOK_ALLOWED_NETWORKS: networkList.default([]),
   LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
   SHUTDOWN_TIMEOUT_MS: z.coerce
     .number({ error: 'must be a number of milliseconds' })
@@ -117,6 +144,20 @@ export interface Config {
   };
   /** Schema introspection and GraphiQL at /graphql: on by default except in production. */
   graphqlIntrospection: boolean;
+  /** Jobs of each queue a worker process runs at once. */
+  workerConcurrency: number;
+  /** How often idle workers look for jobs that have fallen due (new jobs wake them at once). */
+  workerPollIntervalMs: number;
+  webhooks: {
+    /** Per attempt, connect to last byte. */
+    timeoutMs: number;
+    /** First retry delay; each later one doubles (capped at 2 h). */
+    retryBaseMs: number;
+    /** How long failed deliveries are retried before they are dead. */
+    retryForSec: number;
+    /** Private or loopback addresses webhooks may still be sent to (IPs or CIDR ranges). */
+    allowedNetworks: string[];
+  };
   logLevel: (typeof logLevels)[number];
   shutdownTimeoutMs: number;
 }
@@ -185,6 +226,14 @@ export function loadConfig(
       apiUrl: vars.TWILIO_API_URL,
     },
     graphqlIntrospection: vars.GRAPHQL_INTROSPECTION ?? vars.NODE_ENV !== 'production',
+    workerConcurrency: vars.WORKER_CONCURRENCY,
+    workerPollIntervalMs: vars.WORKER_POLL_INTERVAL_MS,
+    webhooks: {
+      timeoutMs: vars.WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: vars.WEBHOOK_RETRY_BASE_MS,
+      retryForSec: vars.WEBHOOK_RETRY_FOR_SEC,
+      allowedNetworks: vars.WEBHOOK_ALLOWED_NETWORKS,
+    },
     logLevel: vars.LOG_LEVEL,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
   };
@@ -226,6 +275,15 @@ function configError(problems: string[]): AppError {
     userMessage: problems.join('\n'),
     details: { problems },
   });
+}
+
+function isNetwork(value: string): boolean {
+  const [address, prefix, ...rest] = value.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d+$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
 }
 
 function isUrl(value: string, protocols: string[]): boolean {

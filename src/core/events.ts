@@ -36,7 +36,23 @@ export type CallEvent =
   | { type: 'transcript.turn'; callId: string; itemId: string; turn: TranscriptTurn }
   | { type: 'speech.started'; callId: string; at: string }
   | { type: 'speech.stopped'; callId: string; at: string }
-  | { type: 'agent.interrupted'; callId: string; itemId: string; heardMs: number; at: string };
+  | { type: 'agent.interrupted'; callId: string; itemId: string; heardMs: number; at: string }
+  | PipelineEvent;
+
+/** Post-call pipeline progress (the `callUpdated` subscription). */
+export type PipelineEvent =
+  | { type: 'pipeline.step'; callId: string; step: string; outcome: 'done' | 'skipped' | 'failed'; error: string | null; at: string }
+  | { type: 'pipeline.finished'; callId: string; status: 'completed' | 'failed'; at: string }
+  | {
+      type: 'webhook.attempt';
+      callId: string;
+      deliveryId: string;
+      /** The delivery's status after this attempt: pending means another attempt is scheduled. */
+      status: 'pending' | 'delivered' | 'failed' | 'dead';
+      statusCode: number | null;
+      error: string | null;
+      at: string;
+    };
 
 export type BusEvents = {
   'business:calls': [businessId: string, event: CallLifecycleEvent];

@@ -6,15 +6,24 @@ import { z } from 'zod';
  * handlers reload the rows they need and return early when the work is already done.
  */
 export const jobDefinitions = {
-  /** The post-call pipeline of one call: recording → transcript → summary → extraction → webhook. */
+  /**
+   * The post-call pipeline of one call: recording → transcript → summary → extraction →
+   * webhook. Retried with backoff; a worker that dies mid-step stops sending heartbeats, so
+   * the job is retried within about 20 s (heartbeat + supervision interval) rather than
+   * when it expires.
+   */
   'call.process': {
     payload: z.object({ callId: z.uuid() }),
-    queue: { retryLimit: 5, retryDelay: 5, retryBackoff: true, retryDelayMax: 600, expireInSeconds: 900 },
+    queue: { retryLimit: 10, retryDelay: 2, retryBackoff: true, retryDelayMax: 600, expireInSeconds: 900, heartbeatSeconds: 10, notify: true },
   },
-  /** One `call.completed` webhook delivery, retried with backoff for up to a day. */
+  /**
+   * One attempt to deliver a webhook. The handler schedules the next attempt itself (its
+   * own backoff over 24 h, workers/webhooks/retry-policy.ts); the queue's retries only
+   * cover a handler that crashed before it could record its attempt.
+   */
   'webhook.deliver': {
     payload: z.object({ deliveryId: z.uuid() }),
-    queue: { retryLimit: 20, retryDelay: 10, retryBackoff: true, retryDelayMax: 7200, expireInSeconds: 120 },
+    queue: { retryLimit: 5, retryDelay: 5, retryBackoff: true, retryDelayMax: 300, expireInSeconds: 120, heartbeatSeconds: 10, notify: true },
   },
   /** Places one outbound call attempt. */
   'outbound.dial': {

@@ -20,6 +20,13 @@ export const counterNames = [
   'calls_ended_total',
   'frames_to_openai_total',
   'frames_to_twilio_total',
+  'pipeline_runs_total',
+  'pipeline_steps_failed_total',
+  'webhook_attempts_total',
+  'webhook_delivered_total',
+  'webhook_failed_total',
+  'webhook_dead_total',
+  'webhook_refused_total',
 ] as const;
 export type CounterName = (typeof counterNames)[number];
 

@@ -10,6 +10,8 @@ export interface JobContext {
   jobId: string;
   /** How many earlier attempts of this job failed. */
   retryCount: number;
+  /** No retry follows if this attempt fails: a step may give up and record why instead. */
+  lastAttempt: boolean;
   /** Aborted when the queue shuts down while the job runs or the job's claim lapses. */
   signal: AbortSignal;
   logger: Logger;
@@ -32,7 +34,11 @@ export interface SendOptions {
 export interface WorkOptions {
   /** Jobs of this queue that run at once in this process. Default 1. */
   concurrency?: number;
-  /** How often an idle worker looks for jobs. Default 2 s; pg-boss's minimum is 0.5 s. */
+  /**
+   * How often an idle worker looks for jobs. Default 2 s; pg-boss's minimum is 0.5 s. New
+   * jobs wake workers at once (LISTEN/NOTIFY); polling is what finds jobs scheduled for
+   * later (`startAfter`, retries) once they fall due, so it bounds how late those start.
+   */
   pollingIntervalSeconds?: number;
 }
 
@@ -42,6 +48,11 @@ export interface QueueOptions {
   /** Postgres schema pg-boss keeps its tables in. */
   schema?: string;
   poolSize?: number;
+  /**
+   * How often this instance looks for jobs whose worker stopped sending heartbeats or ran
+   * past their expiry, and fails them so they are retried. Default 10 s.
+   */
+  superviseIntervalSeconds?: number;
 }
 
 /**
@@ -70,6 +81,10 @@ export class JobQueue {
       schema: options.schema ?? 'pgboss',
       max: options.poolSize ?? 4,
       application_name: 'callwatch-queue',
+      superviseIntervalSeconds: options.superviseIntervalSeconds ?? 10,
+      // Queues with `notify` wake their workers the moment a job is committed, so no job
+      // waits for a poll; polling remains as pg-boss's backstop.
+      useListenNotify: true,
     });
     // Pool and worker errors arrive here; without a listener the first one would crash
     // the process. They are logged and pg-boss retries on its own.
@@ -78,7 +93,12 @@ export class JobQueue {
     const queue = new JobQueue(boss, logger);
     try {
       await boss.start();
-      for (const name of jobNames) await boss.createQueue(name, { ...jobDefinitions[name].queue });
+      for (const name of jobNames) {
+        const options = jobDefinitions[name].queue;
+        // createQueue leaves an existing queue as it is: bring its policy up to this build's.
+        await boss.createQueue(name, { ...options });
+        await boss.updateQueue(name, { ...options });
+      }
     } catch (error) {
       await queue.stop(0);
       throw new AppError('STARTUP_FAILED', `job queue: ${describeError(error)}`, { cause: error });
@@ -105,6 +125,7 @@ export class JobQueue {
         batchSize: 1,
         localConcurrency: options.concurrency ?? 1,
         pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2,
+        notifyPollingIntervalSeconds: options.pollingIntervalSeconds ?? 2,
       },
       async (jobs) => Promise.all(jobs.map((job) => this.#run(name, job, handler))),
     );
@@ -114,7 +135,8 @@ export class JobQueue {
     const logger = this.#logger.child({ jobId: job.id, job: name, retryCount: job.retryCount });
     try {
       const payload = parsePayload(name, job.data);
-      await handler(payload, { jobId: job.id, retryCount: job.retryCount, signal: job.signal, logger });
+      const lastAttempt = job.retryCount >= jobDefinitions[name].queue.retryLimit;
+      await handler(payload, { jobId: job.id, retryCount: job.retryCount, lastAttempt, signal: job.signal, logger });
       return { id: job.id, status: 'completed' };
     } catch (error) {
       const output = { code: isAppError(error) ? error.code : 'INTERNAL', message: describeError(error) };

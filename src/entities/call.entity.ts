@@ -35,7 +35,10 @@ export const pipelineStepOutcomes = ['done', 'skipped', 'failed'] as const;
 export interface PipelineStepState {
   status: (typeof pipelineStepOutcomes)[number];
   at: string;
+  /** Why the step failed. */
   error?: string;
+  /** Why the step had nothing to do. */
+  reason?: string;
 }
 
 /**
@@ -70,6 +73,8 @@ export const Call = defineEntity({
     /** Fields of the business's extraction schema; a missing value is null, never guessed. */
     extracted: p.json<Record<string, unknown>>().nullable(),
     pipelineStatus: p.enum(pipelineStatuses).default('pending'),
+    /** Bumped by `reprocessCall`: each revision's results go out as a webhook of their own. */
+    pipelineRevision: p.integer().default(0),
     pipelineSteps: p.json<Partial<Record<PipelineStep, PipelineStepState>>>().onCreate(() => ({})),
     outboundJob: () => p.manyToOne(OutboundCallJob).nullable().deleteRule('set null').index(),
     createdAt: p.datetime().onCreate(() => new Date()),

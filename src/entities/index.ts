@@ -2,6 +2,7 @@ import { ApiKey } from './api-key.entity.ts';
 import { Appointment } from './appointment.entity.ts';
 import { BusinessSettings } from './business-settings.entity.ts';
 import { Business } from './business.entity.ts';
+import { CallRecording } from './call-recording.entity.ts';
 import { Call } from './call.entity.ts';
 import { Lead } from './lead.entity.ts';
 import { OutboundCallJob } from './outbound-call-job.entity.ts';
@@ -17,6 +18,7 @@ export const entities = [
   Lead,
   OutboundCallJob,
   Call,
+  CallRecording,
   Appointment,
   WebhookDelivery,
 ];

@@ -15,8 +15,9 @@ export interface WebhookAttempt {
 
 /**
  * One webhook event for one call, with every attempt to deliver it. Invariant: at most one
- * delivery per (call, event) — a retried or re-triggered pipeline reuses the row, and its
- * `webhookId` (the receiver's idempotency key) never changes.
+ * delivery per (call, event, revision) — a retried or re-triggered pipeline reuses the row,
+ * and its `webhookId` (the receiver's idempotency key) never changes. Only an explicit
+ * reprocess (a new `Call.pipelineRevision`) makes a new delivery.
  */
 export const WebhookDelivery = defineEntity({
   name: 'WebhookDelivery',
@@ -31,10 +32,16 @@ export const WebhookDelivery = defineEntity({
     webhookId: p.string().onCreate(() => `msg_${randomUUID().replaceAll('-', '')}`).unique(),
     attempts: p.json<WebhookAttempt[]>().onCreate(() => []),
     status: p.enum(webhookDeliveryStatuses).default('pending'),
+    /** The call's pipeline revision this delivery reports. */
+    revision: p.integer().default(0),
+    /** Failed attempts are retried until then; after it, the delivery is dead. Default: a day from now. */
+    retryUntil: p.datetime().onCreate(() => new Date(Date.now() + 24 * 60 * 60 * 1000)),
+    /** When the next attempt is due (null when none is scheduled). */
+    nextAttemptAt: p.datetime().nullable(),
     deliveredAt: p.datetime().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },
-  uniques: [{ properties: ['call', 'event'], name: 'webhook_deliveries_call_event_unique' }],
+  uniques: [{ properties: ['call', 'event', 'revision'], name: 'webhook_deliveries_call_event_revision_unique' }],
 });
 export type WebhookDelivery = InferEntity<typeof WebhookDelivery>;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EntityManager, Orm } from '../core/db.ts';
 import type { JobQueue } from '../core/queue.ts';
 import { Call } from '../entities/call.entity.ts';
@@ -27,7 +28,21 @@ export async function persistCallOutcome(orm: Orm, queue: JobQueue, outcome: Cal
   });
 }
 
-/** Enqueues the post-call pipeline of `callId` once: the job id is the call id. */
-export function enqueuePipeline(queue: JobQueue, callId: string, em: EntityManager): Promise<string | null> {
-  return queue.send('call.process', { callId }, { em, id: callId });
+/**
+ * Enqueues the post-call pipeline of `callId` once per revision: the job id is the call id
+ * (revision 0), or derived from it and the revision (a `reprocessCall`), so a repeated
+ * trigger finds the job there and adds none.
+ */
+export function enqueuePipeline(queue: JobQueue, callId: string, em: EntityManager, revision = 0): Promise<string | null> {
+  return queue.send('call.process', { callId }, { em, id: pipelineJobId(callId, revision) });
+}
+
+/** A UUID (version 8, name-based on SHA-256) for a call's pipeline job of one revision. */
+export function pipelineJobId(callId: string, revision: number): string {
+  if (revision === 0) return callId;
+  const bytes = createHash('sha256').update(`call.process:${callId}:${revision}`).digest().subarray(0, 16);
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x80;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -6,6 +6,7 @@ import type { Services } from '../core/services.ts';
 import { callStatuses, Call, type CallStatus } from '../entities/call.entity.ts';
 import { findOrCreateLead } from '../entities/lead.repository.ts';
 import { findBusinessByNumber } from '../entities/phone-number.repository.ts';
+import { sql } from '../entities/sql.ts';
 import type { CallContextCache } from './call-context.ts';
 import { enqueuePipeline } from './call-outcome.ts';
 import { signStreamToken } from './stream-token.ts';
@@ -118,18 +119,23 @@ async function status({ services }: TwilioWebhookDeps, params: Record<string, st
   reply(res, 204, 'text/plain', '');
 }
 
-/** Twilio's recording status callback: store the recording, and start the pipeline when complete. */
+/**
+ * Twilio's recording status callback. `completed`: store the recording and start the
+ * post-call pipeline, in one transaction. `absent` / `failed` (nothing usable was
+ * recorded): start the pipeline anyway — it falls back to the realtime transcript. The
+ * pipeline job's id is the call's, so a repeated callback does not start a second one.
+ */
 async function recording({ services }: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse): Promise<void> {
   const { CallSid: callSid, RecordingSid: recordingSid, RecordingUrl: recordingUrl, RecordingStatus: recordingStatus } = params;
-  if (callSid && recordingSid) {
+  const finished = recordingStatus === 'completed' || recordingStatus === 'absent' || recordingStatus === 'failed';
+  if (callSid && finished) {
     await services.orm.em.fork().transactional(async (em) => {
-      const call = await em.findOne(Call, { callSid });
-      if (!call) return;
-      call.recordingSid = recordingSid;
-      call.recordingUrl = recordingUrl ?? null;
-      await em.flush();
-      // 'absent' (nothing was recorded) still starts the pipeline: it falls back to the realtime transcript.
-      if (recordingStatus === 'completed' || recordingStatus === 'absent') await enqueuePipeline(services.queue, call.id, em);
+      const update = sql(em).updateTable('Call').where('callSid', '=', callSid).returning('id');
+      const call =
+        recordingStatus === 'completed' && recordingSid
+          ? await update.set({ recordingSid, recordingUrl: recordingUrl ?? null }).executeTakeFirst()
+          : await sql(em).selectFrom('Call').select('id').where('callSid', '=', callSid).executeTakeFirst();
+      if (call) await enqueuePipeline(services.queue, call.id, em);
     });
   }
   reply(res, 204, 'text/plain', '');

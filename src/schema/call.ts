@@ -10,15 +10,20 @@ import {
 } from '../entities/call.entity.ts';
 import { findCallBySid, listCalls } from '../entities/call.repository.ts';
 import { speakers, type TranscriptTurn } from '../core/events.ts';
+import { reprocessCall } from '../workers/pipeline/reprocess.ts';
 import { builder } from './builder.ts';
 import { businessIdOf, ownRow } from './context.ts';
+import { ConflictError, FieldValidationError, NotFoundError, domain } from './errors.ts';
 import { enumValues } from './enums.ts';
 import { connectionOf, pageArguments, pageComplexity, pageRequest, toConnection } from './pagination.ts';
 import { AppointmentRef, CallRef, LeadRef, OutboundCallJobRef, WebhookDeliveryRef } from './refs.ts';
 
 export const CallDirection = builder.enumType('CallDirection', { values: enumValues(callDirections) });
 export const CallStatus = builder.enumType('CallStatus', { description: 'Twilio’s call status.', values: enumValues(callStatuses) });
-const PipelineStatus = builder.enumType('PipelineStatus', { values: enumValues(pipelineStatuses) });
+const PipelineStatus = builder.enumType('PipelineStatus', {
+  description: 'PENDING: not started. RUNNING: steps under way. COMPLETED: every step done or skipped. FAILED: finished with at least one failed step (see pipelineSteps); the webhook still went out, with null for what is missing.',
+  values: enumValues(pipelineStatuses),
+});
 const PipelineStepName = builder.enumType('PipelineStepName', { values: enumValues(pipelineSteps) });
 const PipelineStepOutcome = builder.enumType('PipelineStepOutcome', { values: enumValues(pipelineStepOutcomes) });
 const Speaker = builder.enumType('Speaker', { values: enumValues(speakers) });
@@ -34,12 +39,13 @@ const TranscriptTurnRef = builder.objectRef<TranscriptTurn>('TranscriptTurn').im
 });
 
 const PipelineStepRef = builder.objectRef<PipelineStepState & { step: PipelineStep }>('PipelineStep').implement({
-  description: 'A finished step of the post-call pipeline.',
+  description: 'A finished step of the post-call pipeline. A failed step leaves its result null and the pipeline goes on.',
   fields: (t) => ({
     step: t.expose('step', { type: PipelineStepName }),
     outcome: t.expose('status', { type: PipelineStepOutcome }),
     at: t.field({ type: 'DateTime', resolve: (step) => new Date(step.at) }),
-    error: t.exposeString('error', { nullable: true }),
+    error: t.exposeString('error', { nullable: true, description: 'Why the step failed (outcome failed).' }),
+    reason: t.exposeString('reason', { nullable: true, description: 'Why the step had nothing to do (outcome skipped).' }),
   }),
 });
 
@@ -68,6 +74,7 @@ CallRef.implement({
     serviceCategory: t.exposeString('extractedService', { nullable: true }),
     extracted: t.expose('extracted', { type: 'JSON', nullable: true, description: 'Fields of the business’s extraction schema; null = not found.' }),
     pipelineStatus: t.expose('pipelineStatus', { type: PipelineStatus }),
+    pipelineRevision: t.exposeInt('pipelineRevision', { description: 'How many times the call was reprocessed.' }),
     pipelineSteps: t.field({
       type: [PipelineStepRef],
       resolve: (call) =>
@@ -150,3 +157,14 @@ builder.queryFields((t) => ({
   }),
 }));
 
+
+builder.mutationField('reprocessCall', (t) =>
+  t.field({
+    type: CallRef,
+    authScopes: { admin: true },
+    description: 'Runs a finished call’s post-call pipeline again from the start; its results go out as a new call.completed webhook.',
+    errors: { types: [FieldValidationError, NotFoundError, ConflictError], directResult: true },
+    args: { callId: t.arg.id({ required: true, validate: z.uuid('is not a call id') }) },
+    resolve: (_root, args, ctx) => domain(() => reprocessCall(ctx.em, ctx.services.queue, businessIdOf(ctx), String(args.callId))),
+  }),
+);

@@ -1,5 +1,7 @@
 import type { JobHandler, JobName } from '../core/queue.ts';
 import type { Services } from '../core/services.ts';
+import { processCall } from './pipeline/process-call.ts';
+import { deliverWebhook } from './webhooks/deliver.ts';
 
 /** Builds a job's handler from the shared services. */
 export type HandlerFactory<N extends JobName> = (services: Services) => JobHandler<N>;
@@ -8,7 +10,10 @@ export type JobHandlers = { [N in JobName]?: HandlerFactory<N> };
 
 /**
  * The handlers this build runs. A job name without a handler here stays queued until a
- * worker that has one starts: the post-call pipeline and the outbound dialer register
- * theirs as they land (issues 5 and 9).
+ * worker that has one starts: the outbound dialer registers its handler when it lands
+ * (issue 9).
  */
-export const jobHandlers: JobHandlers = {};
+export const jobHandlers: JobHandlers = {
+  'call.process': processCall,
+  'webhook.deliver': deliverWebhook,
+};

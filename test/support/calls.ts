@@ -32,7 +32,9 @@ export async function startCallHarness(options: { pace?: Pace; recordCalls?: boo
   const statements: string[] = [];
   const app = await startTestApp(
     callEnvironment({ OPENAI_REALTIME_URL: openai.url, TWILIO_API_URL: twilioApi.url }),
-    { onStatement: (sql) => statements.push(sql) },
+    // No job handlers: the post-call pipeline has tests of its own (pipeline*.test.ts), and
+    // here its statements and events would mix with the call's.
+    { onStatement: (sql) => statements.push(sql), jobHandlers: {} },
   );
   const business = await createBusiness(app.services.orm.em, { phone: businessNumber, name: 'שיפוצי הגליל' });
   const sarah = await createLead(app.services.orm.em, business, { phone: sarahsNumber, fullName: 'ד״ר שרה לוי', firstName: 'שרה', gender: 'female' });

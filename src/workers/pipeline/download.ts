@@ -1,0 +1,55 @@
+import { sql } from '../../entities/sql.ts';
+import { transientFailure, type PipelineStepModule } from './step.ts';
+
+const downloadTimeoutMs = 60_000;
+
+/**
+ * Step 1: fetch the call's recording from Twilio (`GET …/Recordings/{sid}.wav`, Basic auth
+ * with the account's credentials) into `call_recordings`, where the transcription step
+ * reads it. Already there (a crash came after the download) → nothing to fetch. No
+ * recording (the business does not record, or Twilio reported it absent or failed) →
+ * skipped, and the realtime transcript stands in for it.
+ */
+export const download: PipelineStepModule = {
+  name: 'download',
+  async run(call, { em, config, signal }) {
+    if (!call.recordingSid) return { outcome: 'skipped', reason: 'the call has no recording' };
+    const stored = await sql(em).selectFrom('CallRecording').select('call').where('call', '=', call.id).executeTakeFirst();
+    if (stored) return { outcome: 'done', note: 'already downloaded' };
+
+    const { accountSid, authToken, apiUrl } = config.twilio;
+    if (!accountSid || !authToken) return { outcome: 'failed', error: 'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set' };
+    const url = `${apiUrl}/2010-04-01/Accounts/${accountSid}/Recordings/${call.recordingSid}.wav`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        headers: { authorization: `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}` },
+        signal: AbortSignal.any([signal, AbortSignal.timeout(downloadTimeoutMs)]),
+      });
+    } catch (error) {
+      throw transientFailure('recording download', error);
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      const problem = `recording download: Twilio answered ${response.status}`;
+      // 404 right after the callback can be Twilio still finishing the file: worth a retry.
+      // Bad credentials or a recording Twilio will never have are not.
+      if (response.status === 401 || response.status === 403) return { outcome: 'failed', error: `${problem} (check TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN)` };
+      throw transientFailure(problem, new Error(response.statusText));
+    }
+    let audio: Buffer;
+    try {
+      audio = Buffer.from(await response.arrayBuffer());
+    } catch (error) {
+      throw transientFailure('recording download', error);
+    }
+    if (audio.length === 0) throw transientFailure('recording download', new Error('empty body'));
+    const contentType = response.headers.get('content-type') ?? 'audio/x-wav';
+    await sql(em)
+      .insertInto('CallRecording')
+      .values({ call: call.id, contentType, audio, downloadedAt: new Date() })
+      .onConflict((conflict) => conflict.column('call').doUpdateSet({ contentType, audio, downloadedAt: new Date() }))
+      .execute();
+    return { outcome: 'done' };
+  },
+};

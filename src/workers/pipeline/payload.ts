@@ -1,0 +1,41 @@
+import type { PipelineCall } from './state.ts';
+import { realtimeTranscript } from './step.ts';
+
+/**
+ * The `call.completed` webhook body (snake_case). Keys are always present; what the
+ * pipeline could not produce is null — never a guessed value. `call_id` is Twilio's call
+ * SID (what telephony-aware CRMs key on); `callwatch_call_id` is Callwatch's own id.
+ */
+export function callCompletedPayload(call: PipelineCall, at: Date): Record<string, unknown> {
+  const steps = call.pipelineSteps;
+  const fromRecording = steps.transcribe?.status === 'done' && call.finalTranscript !== null;
+  const fromRealtime = !fromRecording && steps.transcribe?.status === 'skipped' ? realtimeTranscript(call) : null;
+  const errors = Object.fromEntries(Object.entries(steps).flatMap(([step, state]) => (state?.status === 'failed' ? [[step, state.error ?? 'failed']] : [])));
+  return {
+    event_type: 'call.completed',
+    timestamp: at.toISOString(),
+    business_id: call.businessId,
+    call_id: call.callSid,
+    callwatch_call_id: call.id,
+    lead_id: call.leadId,
+    // The other party: who called in, or who was called.
+    phone: call.direction === 'inbound' ? call.fromNumber : call.toNumber,
+    direction: call.direction,
+    status: call.status,
+    started_at: call.startedAt?.toISOString() ?? null,
+    ended_at: call.endedAt?.toISOString() ?? null,
+    duration_sec: call.durationSec,
+    recording_url: call.recordingUrl,
+    city: call.extractedCity,
+    service_category: call.extractedService,
+    summary: call.summary,
+    transcript: fromRecording ? call.finalTranscript : fromRealtime,
+    transcript_source: fromRecording ? 'recording' : fromRealtime !== null ? 'realtime' : null,
+    extracted: call.extracted,
+    appointment: call.appointment
+      ? { id: call.appointment.id, starts_at: new Date(call.appointment.startsAt).toISOString(), ends_at: new Date(call.appointment.endsAt).toISOString(), status: call.appointment.status }
+      : null,
+    revision: call.pipelineRevision,
+    errors,
+  };
+}

@@ -1,0 +1,70 @@
+import type { JobHandler } from '../../core/queue.ts';
+import type { Services } from '../../core/services.ts';
+import type { PipelineStepState } from '../../entities/call.entity.ts';
+import { createOpenAIClient } from './ai.ts';
+import { download } from './download.ts';
+import { extract } from './extract.ts';
+import { save } from './save.ts';
+import { loadPipelineCall, recordStep, type PipelineCall } from './state.ts';
+import type { PipelineStepModule, StepOutcome } from './step.ts';
+import { summarize } from './summarize.ts';
+import { transcribe } from './transcribe.ts';
+
+/** Steps 1–4, in order; step 5 (save and enqueue the webhook) is `save`. */
+const steps: PipelineStepModule[] = [download, transcribe, summarize, extract];
+
+/**
+ * The `call.process` job: runs the post-call pipeline of one call from Postgres alone.
+ * Each step's outcome is recorded on the call as it finishes, so a retry after a crash
+ * starts at the first step without one — finished steps are never redone. Progress is
+ * published on the bus (`call:events`).
+ */
+export function processCall(services: Services): JobHandler<'call.process'> {
+  const openai = createOpenAIClient(services.config);
+  return async ({ callId }, { lastAttempt, signal, logger }) => {
+    const em = services.orm.em.fork();
+    const call = await loadPipelineCall(em, callId);
+    if (!call) return logger.warn({ callId }, 'pipeline: the call no longer exists');
+    if (call.pipelineSteps.deliver) return;
+    services.metrics.increment('pipeline_runs_total');
+    const publish = (step: string, state: PipelineStepState) =>
+      services.bus.publish('call:events', call.id, { type: 'pipeline.step', callId: call.id, step, outcome: state.status, error: state.error ?? null, at: state.at });
+
+    for (const step of steps) {
+      if (call.pipelineSteps[step.name]) continue;
+      const outcome = await step.run(call, { em, config: services.config, openai, lastAttempt, signal });
+      const state = stepState(outcome);
+      const changes = outcome.outcome === 'failed' ? {} : (outcome.changes ?? {});
+      const dropRecording = outcome.outcome === 'done' && outcome.dropRecording === true;
+      if (!(await recordStep(em, call, step.name, state, changes, { dropRecording }))) {
+        return logger.info({ callId, step: step.name }, 'pipeline: the call was reprocessed meanwhile; this run stops');
+      }
+      if (state.status === 'failed') {
+        services.metrics.increment('pipeline_steps_failed_total');
+        logger.warn({ callId, step: step.name, error: state.error }, 'pipeline step failed; the pipeline goes on without its result');
+      }
+      Object.assign(call, changes);
+      call.pipelineSteps = { ...call.pipelineSteps, [step.name]: state };
+      publish(step.name, state);
+    }
+
+    const saved = await save(em, services.queue, services.config, call);
+    if (!saved.recorded) return;
+    publish('deliver', saved.step);
+    services.bus.publish('call:events', call.id, { type: 'pipeline.finished', callId: call.id, status: saved.status === 'failed' ? 'failed' : 'completed', at: saved.step.at });
+  };
+}
+
+function stepState(outcome: StepOutcome): PipelineStepState {
+  const at = new Date().toISOString();
+  switch (outcome.outcome) {
+    case 'done':
+      return { status: 'done', at };
+    case 'skipped':
+      return { status: 'skipped', at, reason: outcome.reason };
+    case 'failed':
+      return { status: 'failed', at, error: outcome.error };
+  }
+}
+
+export type { PipelineCall };

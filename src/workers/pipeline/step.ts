@@ -1,0 +1,68 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type OpenAI from 'openai';
+import type { Config } from '../../core/config.ts';
+import { AppError, describeError } from '../../core/errors.ts';
+import type { PipelineStep } from '../../entities/call.entity.ts';
+import type { CallChanges, PipelineCall } from './state.ts';
+
+/** What a step needs besides the call. */
+export interface StepDeps {
+  em: EntityManager;
+  config: Config;
+  /** The OpenAI REST client, or null when OPENAI_API_KEY is not set. */
+  openai: OpenAI | null;
+  /** The job's last attempt: a step gives up (`failed`) rather than throw for a retry. */
+  lastAttempt: boolean;
+  signal: AbortSignal;
+}
+
+/**
+ * How a step ended. `done`: it produced its result; `skipped`: there was nothing to do (no
+ * recording, no text); `failed`: it cannot succeed — its error stays on the call and what it
+ * would have produced stays null. A step that might succeed later throws a retryable error
+ * instead, and the job is retried from that step.
+ */
+export type StepOutcome =
+  | { outcome: 'done'; changes?: CallChanges; note?: string; /** Delete the stored recording with the result. */ dropRecording?: boolean }
+  | { outcome: 'skipped'; changes?: CallChanges; reason: string }
+  | { outcome: 'failed'; error: string };
+
+/**
+ * One step of the pipeline. `run` must be idempotent: it may run again after a crash that
+ * came before its result was recorded. The orchestrator (process-call.ts) records what it
+ * returns on the call.
+ */
+export interface PipelineStepModule {
+  name: PipelineStep;
+  run(call: PipelineCall, deps: StepDeps): Promise<StepOutcome>;
+}
+
+/** A failure trying again may fix (network, 5xx, rate limit): the job is retried. */
+export function transientFailure(what: string, error: unknown): AppError {
+  return new AppError('UPSTREAM_FAILED', `${what}: ${describeError(error)}`, { retryable: true, cause: error });
+}
+
+/** OpenAI's HTTP statuses that no retry will fix (bad request, auth, not found, too large). */
+export function isPermanentStatus(status: number | undefined): boolean {
+  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 409 && status !== 429;
+}
+
+/** The conversation as the realtime session transcribed it, one `speaker: text` line per turn. */
+export function realtimeTranscript(call: PipelineCall): string | null {
+  const lines = call.transcriptTurns.filter((turn) => turn.text.trim() !== '').map((turn) => `${turn.speaker === 'agent' ? 'Agent' : 'Caller'}: ${turn.text.trim()}`);
+  return lines.length > 0 ? lines.join('\n') : null;
+}
+
+/** The best text of the call for summary and extraction: the recording's transcript, else the realtime one. */
+export function callText(call: PipelineCall): string | null {
+  return call.finalTranscript ?? realtimeTranscript(call);
+}
+
+/** English name of an ISO 639-1 code, for prompts ("Write in Hebrew."). */
+export function languageName(code: string): string {
+  try {
+    return new Intl.DisplayNames(['en'], { type: 'language' }).of(code) ?? code;
+  } catch {
+    return code;
+  }
+}

@@ -1,0 +1,69 @@
+import type { JobHandler } from '../../core/queue.ts';
+import type { Services } from '../../core/services.ts';
+import type { WebhookAttempt, WebhookDeliveryStatus } from '../../entities/webhook-delivery.entity.ts';
+import { loadDelivery, recordAttempt } from '../../entities/webhook-delivery.repository.ts';
+import { WebhookDestinations } from './destination.ts';
+import { postWebhook } from './post.ts';
+import { classifyStatus, parseRetryAfter, retryDelayMs } from './retry-policy.ts';
+import { signatureHeaders } from './sign.ts';
+
+/**
+ * The `webhook.deliver` job: one attempt to deliver one webhook. The body is the payload
+ * frozen when the delivery was written and `webhook-id` is the delivery's, so every
+ * attempt is the same message to the receiver; only the timestamp and signature are new.
+ * The attempt and its consequence are recorded together: delivered (2xx), failed (4xx
+ * other than 408/429, or a refused destination — no retry), dead (the retry window is
+ * over), or pending with the next attempt's job enqueued in the same transaction.
+ */
+export function deliverWebhook(services: Services): JobHandler<'webhook.deliver'> {
+  const { config, metrics, bus } = services;
+  const destinations = new WebhookDestinations(config.webhooks.allowedNetworks);
+  return async ({ deliveryId }, { logger }) => {
+    const em = services.orm.em.fork();
+    const delivery = await loadDelivery(em, deliveryId);
+    if (!delivery || delivery.status !== 'pending') return;
+
+    const attemptsBefore = delivery.attempts.length;
+    const at = new Date();
+    const body = JSON.stringify(delivery.payload);
+    const headers = signatureHeaders(delivery.secret, delivery.webhookId, body, at);
+    const result = await postWebhook(delivery.url, headers, body, config.webhooks.timeoutMs, destinations);
+    metrics.increment('webhook_attempts_total');
+
+    const attempt: WebhookAttempt = { at: at.toISOString(), statusCode: result.statusCode, durationMs: result.durationMs, error: result.error };
+    const verdict = result.refused ? 'failed' : classifyStatus(result.statusCode);
+    let status: WebhookDeliveryStatus = verdict === 'retry' ? 'pending' : verdict;
+    let nextAttemptAt: Date | null = null;
+    if (verdict === 'retry') {
+      const delay = retryDelayMs(attemptsBefore + 1, config.webhooks.retryBaseMs, parseRetryAfter(result.retryAfter));
+      nextAttemptAt = new Date(Date.now() + delay);
+      if (nextAttemptAt > delivery.retryUntil) {
+        status = 'dead';
+        nextAttemptAt = null;
+      }
+    }
+
+    const recorded = await em.transactional(async (tx) => {
+      if (!(await recordAttempt(tx, deliveryId, attemptsBefore, { attempt, status, nextAttemptAt }))) return false;
+      if (nextAttemptAt) await services.queue.send('webhook.deliver', { deliveryId }, { em: tx, startAfter: nextAttemptAt });
+      return true;
+    });
+    if (!recorded) return logger.info({ deliveryId }, 'webhook: another run recorded this attempt first');
+
+    if (result.refused) metrics.increment('webhook_refused_total');
+    if (status === 'delivered') metrics.increment('webhook_delivered_total');
+    if (status === 'failed') metrics.increment('webhook_failed_total');
+    if (status === 'dead') metrics.increment('webhook_dead_total');
+    const log = status === 'delivered' ? logger.info.bind(logger) : logger.warn.bind(logger);
+    log({ deliveryId, attempt: attemptsBefore + 1, statusCode: result.statusCode, error: result.error, status, nextAttemptAt }, 'webhook attempt');
+    bus.publish('call:events', delivery.call, {
+      type: 'webhook.attempt',
+      callId: delivery.call,
+      deliveryId,
+      status,
+      statusCode: result.statusCode,
+      error: result.error,
+      at: attempt.at,
+    });
+  };
+}
