@@ -42,6 +42,9 @@ describe('configuration', () => {
       migrateOnStart: true,
       openai: { realtimeUrl: 'wss://api.openai.com/v1/realtime', baseUrl: 'https://api.openai.com/v1' },
       twilio: { apiUrl: 'https://api.twilio.com' },
+      workerConcurrency: 16,
+      workerPollIntervalMs: 2000,
+      webhooks: { timeoutMs: 10_000, retryBaseMs: 10_000, retryForSec: 86_400, allowedNetworks: [] },
     });
     expect(config.appSecret.length).toBeGreaterThanOrEqual(32);
     expect(config.adminApiKey.length).toBeGreaterThanOrEqual(32);
@@ -53,6 +56,15 @@ describe('configuration', () => {
     expect(message).toContain('ROLE');
     expect(message).toContain('DATABASE_URL');
     expect(message).not.toContain('s3cr3t');
+  });
+
+  it('reads the webhook allow-list as IPs and CIDR ranges, and rejects anything else by name', () => {
+    const config = loadConfig({ WEBHOOK_ALLOWED_NETWORKS: ' 127.0.0.0/8, ::1 ,10.1.2.3,fd00::/8' }, { persistDevSecrets: false });
+    expect(config.webhooks.allowedNetworks).toEqual(['127.0.0.0/8', '::1', '10.1.2.3', 'fd00::/8']);
+    for (const bad of ['localhost', '10.0.0.0/33', '10.0.0.0/8/1', '::1/129']) {
+      expect(configError({ WEBHOOK_ALLOWED_NETWORKS: bad })).toContain('WEBHOOK_ALLOWED_NETWORKS must be IP addresses or CIDR ranges');
+    }
+    expect(configError({ WORKER_POLL_INTERVAL_MS: '100' })).toContain('WORKER_POLL_INTERVAL_MS must be at least 500');
   });
 
   it('stops start-up in production when a required secret is missing, naming it', () => {

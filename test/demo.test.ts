@@ -23,5 +23,8 @@ describe('npm run demo', () => {
     expect(stdout).toContain(`👤 caller: ${fixtureText('caller-booking')}`);
     expect(stdout).toMatch(/✔ {2}Call CA[0-9a-f]{32}: completed, \d+ s, 3 turns stored/);
     expect(stdout).toContain('Recording requested from Twilio: yes');
+    for (const step of ['download', 'transcribe', 'summarize', 'extract', 'deliver']) expect(stdout).toContain(`⚙ ${step}: done`);
+    expect(stdout).toMatch(/📨 CRM received call\.completed \(webhook-id msg_[0-9a-f]{32}\), signature verified ✔/);
+    expect(stdout).toContain('city: חיפה · service: שיפוץ מטבח');
   }, 90_000);
 });

@@ -213,3 +213,33 @@ export async function until(check: () => Promise<boolean>, timeoutMs = 10_000): 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+describe('a webhook receiver that stays down', () => {
+  let h: PipelineHarness;
+
+  beforeAll(async () => {
+    // A one-second retry window instead of a day.
+    h = await startPipelineHarness({ env: { WEBHOOK_RETRY_FOR_SEC: '1' } });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('is retried with growing delays until the window closes, then the delivery is dead', async () => {
+    const { call, recordingSid } = await h.recordedCall();
+    h.receiver.respond(() => 503);
+    await h.recordingCallback(call, recordingSid);
+    const em = () => h.app.services.orm.em.fork();
+    await until(async () => (await em().findOne(WebhookDelivery, { call: call.id }))?.status === 'dead');
+
+    const delivery = await em().findOneOrFail(WebhookDelivery, { call: call.id });
+    expect(delivery.attempts.length).toBeGreaterThanOrEqual(2);
+    expect(delivery.attempts.every((attempt) => attempt.statusCode === 503)).toBe(true);
+    expect(delivery.nextAttemptAt).toBeNull();
+    const times = delivery.attempts.map((attempt) => Date.parse(attempt.at));
+    const gaps = times.slice(1).map((time, index) => time - (times[index] ?? 0));
+    expect(gaps.every((gap) => gap >= 80)).toBe(true);
+    expect(h.deliveriesFor(call)).toHaveLength(delivery.attempts.length);
+    expect(new Set(h.deliveriesFor(call).map((d) => d.webhookId)).size).toBe(1);
+  });
+});

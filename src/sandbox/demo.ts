@@ -5,17 +5,23 @@ import { describeError } from '../core/errors.ts';
 import type { CallEvent } from '../core/events.ts';
 import { issueApiKey } from '../entities/api-key.repository.ts';
 import { Call } from '../entities/call.entity.ts';
+import { BusinessSettings } from '../entities/business-settings.entity.ts';
 import { fixtureText, loadFixture } from './fixtures.ts';
+import { startOpenAIApiStandIn } from './openai-api.server.ts';
 import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn } from './openai-realtime.server.ts';
 import { SimulatedCaller } from './simulated-caller.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn } from './twilio-api.server.ts';
-import { inboundCallParams, sendTwilioWebhook, streamOf } from './twilio-webhook.ts';
+import { inboundCallParams, recordingCallbackParams, sendTwilioWebhook, streamOf } from './twilio-webhook.ts';
+import { silentWavFile } from './wav.ts';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 
 /**
  * `npm run demo`: Callwatch against local stand-ins for OpenAI and Twilio, playing one whole
  * Hebrew call — Sarah phones שיפוצי הגליל, the agent greets her by name, she asks for an
- * appointment, the agent answers, she hangs up — with no account anywhere. Every socket
- * and request is real; only the far ends are stand-ins on 127.0.0.1.
+ * appointment, the agent answers, she hangs up — then the post-call pipeline: Twilio's
+ * recording callback, transcription, summary, extraction and the signed `call.completed`
+ * webhook at a local CRM receiver that verifies it. No account anywhere. Every socket and
+ * request is real; only the far ends are stand-ins on 127.0.0.1.
  */
 
 const accountSid = `AC${'d'.repeat(32)}`;
@@ -36,6 +42,16 @@ async function main(): Promise<void> {
     },
   });
   const twilioApi = await startTwilioApiStandIn({ accountSid, authToken });
+  // The post-call pipeline's OpenAI requests, answered as the real models would answer this call.
+  const openaiApi = await startOpenAIApiStandIn({
+    apiKey: 'sk-demo',
+    transcribe: () => `${fixtureText('agent-greeting')}\n${fixtureText('caller-booking')}\n${agentReply}`,
+    respond: (request) =>
+      request.format.type === 'json_schema'
+        ? { city: 'חיפה', service_category: 'שיפוץ מטבח', fields: { budget_ils: null, urgency: 'normal' } }
+        : 'ד״ר שרה לוי מחיפה ביקשה לקבוע ביקור להערכת מחיר לשיפוץ מטבח; הסוכן שאל איזה יום נוח לה. יש לחזור אליה לתיאום.',
+  });
+  const crm = await startWebhookReceiver();
   let app: Callwatch | undefined;
   try {
     const publicUrl = `http://localhost:${port}`;
@@ -49,25 +65,34 @@ async function main(): Promise<void> {
       TWILIO_ACCOUNT_SID: accountSid,
       TWILIO_AUTH_TOKEN: authToken,
       TWILIO_API_URL: twilioApi.url,
+      OPENAI_BASE_URL: openaiApi.url,
+      // The demo's CRM receiver listens on loopback, which webhooks may not reach by default.
+      WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8',
     });
     app = await startCallwatch(config);
     const em = app.services.orm.em.fork();
     const business = await seedDemoBusiness(em);
     const { key } = await issueApiKey(em, { businessId: business.id, role: 'admin', name: 'npm run demo' });
+    const settings = await em.findOneOrFail(BusinessSettings, { business: business.id });
+    settings.inboundWebhookUrl = `${crm.url}/callwatch`;
+    await em.flush();
+    crm.setSecret(settings.webhookSecret);
 
     print(`Callwatch is running on ${publicUrl} (OpenAI and Twilio are local stand-ins)`);
     print(`  business: ${business.name}, answering ${demoPhoneNumber}`);
     print(`  GraphQL:  ${publicUrl}/graphql   admin API key: ${key}`);
     print();
-    await playCall(app, openai, twilioApi, publicUrl, authToken);
+    await playCall(app, openai, twilioApi, crm, publicUrl, authToken);
   } finally {
     await app?.close();
     await openai.close();
     await twilioApi.close();
+    await openaiApi.close();
+    await crm.close();
   }
 }
 
-async function playCall(app: Callwatch, openai: OpenAIRealtimeStandIn, twilioApi: TwilioApiStandIn, publicUrl: string, token: string): Promise<void> {
+async function playCall(app: Callwatch, openai: OpenAIRealtimeStandIn, twilioApi: TwilioApiStandIn, crm: WebhookReceiver, publicUrl: string, token: string): Promise<void> {
   print(`☎  Sarah (${sarah.phone}) calls ${demoPhoneNumber}`);
   const response = await sendTwilioWebhook(
     { appUrl: publicUrl, publicUrl, authToken: token },
@@ -102,12 +127,26 @@ async function playCall(app: Callwatch, openai: OpenAIRealtimeStandIn, twilioApi
   await caller.closed;
 
   const row = await waitForCompletion(app, sarah.callSid);
-  await events.return();
-  await printing;
   print();
   print(`✔  Call ${row.callSid}: ${row.status}, ${row.durationSec} s, ${row.transcriptTurns.length} turns stored`);
   print(`   Agent audio heard by the caller: ${(caller.heardMs() / 1000).toFixed(1)} s; caller audio at OpenAI: ${(session.inputAudioMs / 1000).toFixed(1)} s`);
   print(`   Recording requested from Twilio: ${twilioApi.recordings.length > 0 ? 'yes' : 'no'}`);
+
+  // Twilio finishes the recording and calls back: the post-call pipeline takes over.
+  const recording = twilioApi.recordings.find((candidate) => candidate.callSid === sarah.callSid);
+  if (!recording) throw new Error('Twilio was never asked to record the call');
+  Object.assign(recording, { status: 'completed', audio: silentWavFile(row.durationSec ?? 1, { sampleRate: 8000, channels: 2 }), durationSec: row.durationSec ?? 1 });
+  print();
+  print('⏺  Twilio: the recording is ready (recording status callback)');
+  await sendTwilioWebhook({ appUrl: publicUrl, publicUrl, authToken: token }, '/twilio/recording', recordingCallbackParams({ accountSid, callSid: sarah.callSid, recordingSid: recording.sid, status: 'completed', durationSec: row.durationSec ?? 1, channels: 2 }));
+  const delivery = await crm.waitForDelivery((candidate) => candidate.payload?.call_id === sarah.callSid, 30_000);
+  await events.return();
+  await printing;
+  const payload = delivery.payload ?? {};
+  print(`📨 CRM received call.completed (webhook-id ${delivery.webhookId}), signature ${delivery.verified ? 'verified ✔' : 'INVALID ✘'}`);
+  print(`   city: ${String(payload.city)} · service: ${String(payload.service_category)} · ${String(payload.duration_sec)} s`);
+  print(`   fields: ${JSON.stringify(payload.extracted)}`);
+  print(`   summary: ${String(payload.summary)}`);
 }
 
 function describe(event: CallEvent): void {
@@ -120,6 +159,10 @@ function describe(event: CallEvent): void {
       return print(`   ✋ caller interrupted the agent after ${event.heardMs} ms`);
     case 'call.ended':
       return print(`   ■ call ended (${event.reason})`);
+    case 'pipeline.step':
+      return print(`   ⚙ ${event.step}: ${event.outcome}${event.error ? ` — ${event.error}` : ''}`);
+    case 'webhook.attempt':
+      return print(`   ↗ webhook ${event.status} (${event.statusCode ?? event.error ?? 'no answer'})`);
     default:
       return;
   }

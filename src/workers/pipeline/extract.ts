@@ -83,7 +83,8 @@ function fieldSchema(field: ExtractionField): Record<string, unknown> {
 
 /** Checks the model's answer against the same schema before anything is stored. */
 function resultSchema(fields: ExtractionField[]) {
-  const shape = Object.fromEntries(fields.map((field) => [field.name, fieldValidator(field).nullable()]));
+  // A field the answer leaves out reads as null ("not said"); one of the wrong type fails.
+  const shape = Object.fromEntries(fields.map((field) => [field.name, fieldValidator(field).nullish().transform((value) => value ?? null)]));
   // A missing `fields` object reads as "none of them said" rather than as a failure.
   const none = Object.fromEntries(fields.map((field) => [field.name, null]));
   return z.object({ city: z.string().nullable(), service_category: z.string().nullable(), fields: z.object(shape).nullish().transform((value) => value ?? none) });
