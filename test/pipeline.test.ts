@@ -200,6 +200,18 @@ describe('post-call pipeline', () => {
     expect(conflict.data?.reprocessCall).toEqual({ __typename: 'ConflictError', message: 'The call is still in progress; it is processed when it ends.' });
   });
 
+  it('waits for the call to be written when the recording callback overtakes the end of the media stream', async () => {
+    const { call, recordingSid } = await h.recordedCall({ status: 'in-progress', endedAt: null, durationSec: null, transcriptTurns: [] });
+    await h.recordingCallback(call, recordingSid);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(h.deliveriesFor(call)).toHaveLength(0);
+    // The media stream's end writes the call (call-outcome.ts does this in one statement).
+    await h.app.services.orm.em.fork().nativeUpdate(Call, { id: call.id }, { status: 'completed', endedAt: new Date('2026-11-22T08:01:35Z'), durationSec: 95 });
+
+    const delivery = await h.receiver.waitForDelivery((d) => d.payload?.call_id === call.callSid, 15_000);
+    expect(delivery.payload).toMatchObject({ status: 'completed', duration_sec: 95, ended_at: '2026-11-22T08:01:35.000Z' });
+  });
+
   async function deliveryOf(callId: string) {
     return h.app.services.orm.em.fork().findOneOrFail(WebhookDelivery, { call: callId }, { orderBy: { revision: 'desc' } });
   }

@@ -1,3 +1,4 @@
+import { AppError } from '../../core/errors.ts';
 import type { JobHandler } from '../../core/queue.ts';
 import type { Services } from '../../core/services.ts';
 import type { PipelineStepState } from '../../entities/call.entity.ts';
@@ -9,6 +10,8 @@ import { loadPipelineCall, recordStep, type PipelineCall } from './state.ts';
 import type { PipelineStepModule, StepOutcome } from './step.ts';
 import { summarize } from './summarize.ts';
 import { transcribe } from './transcribe.ts';
+
+const liveStatuses = new Set(['queued', 'initiated', 'ringing', 'in-progress']);
 
 /** Steps 1–4, in order; step 5 (save and enqueue the webhook) is `save`. */
 const steps: PipelineStepModule[] = [download, transcribe, summarize, extract];
@@ -26,6 +29,12 @@ export function processCall(services: Services): JobHandler<'call.process'> {
     const call = await loadPipelineCall(em, callId);
     if (!call) return logger.warn({ callId }, 'pipeline: the call no longer exists');
     if (call.pipelineSteps.deliver) return;
+    // Twilio's recording callback can overtake the end of the media stream, which writes the
+    // transcript and duration: wait (by retrying) for the call to be written, unless this is
+    // the last attempt — then go on with what there is.
+    if (!call.endedAt && liveStatuses.has(call.status) && !lastAttempt) {
+      throw new AppError('UPSTREAM_FAILED', 'the call has not been written yet', { retryable: true });
+    }
     services.metrics.increment('pipeline_runs_total');
     const publish = (step: string, state: PipelineStepState) =>
       services.bus.publish('call:events', call.id, { type: 'pipeline.step', callId: call.id, step, outcome: state.status, error: state.error ?? null, at: state.at });
