@@ -212,6 +212,16 @@ describe('post-call pipeline', () => {
     expect(delivery.payload).toMatchObject({ status: 'completed', duration_sec: 95, ended_at: '2026-11-22T08:01:35.000Z' });
   });
 
+  it('retries a recording download Twilio answers with 503, and downloads it once', async () => {
+    const { call, recordingSid } = await h.recordedCall();
+    h.twilioApi.failNext(503);
+    await h.recordingCallback(call, recordingSid);
+    const delivery = await h.receiver.waitForDelivery((d) => d.payload?.call_id === call.callSid, 15_000);
+    expect(delivery.payload).toMatchObject({ transcript_source: 'recording', errors: {} });
+    expect(h.twilioApi.requests.filter((r) => r.path.endsWith(`${recordingSid}.wav`)).map((r) => r.status)).toEqual([503, 200]);
+    expect(h.twilioApi.downloads(recordingSid)).toBe(1);
+  });
+
   async function deliveryOf(callId: string) {
     return h.app.services.orm.em.fork().findOneOrFail(WebhookDelivery, { call: callId }, { orderBy: { revision: 'desc' } });
   }
