@@ -1,0 +1,50 @@
+import twilio from 'twilio';
+import type { Config } from '../core/config.ts';
+import { createTwilioClient } from './twilio-client.ts';
+
+/**
+ * What the agent does to the phone call itself, through Twilio's REST API (the media
+ * stream cannot): hand it to a person, hang up, or say a last sentence and hang up.
+ * Updating a call's TwiML ends its media stream, so each of these also ends the session.
+ */
+export interface CallControl {
+  /** Dials `to` (E.164) and connects the caller to it. */
+  transfer(callSid: string, to: string): Promise<void>;
+  hangUp(callSid: string): Promise<void>;
+  /** Says `text` with Twilio's voice for `language`, then hangs up. */
+  sayAndHangUp(callSid: string, text: string, language: string): Promise<void>;
+}
+
+type SayAttributes = Required<Pick<NonNullable<Parameters<twilio.twiml.VoiceResponse['say']>[0]>, 'language' | 'voice'>>;
+
+/** Twilio's `<Say>` language and voice per conversation language. */
+const sayVoices: Record<string, SayAttributes> = {
+  he: { language: 'he-IL', voice: 'Google.he-IL-Standard-A' },
+  en: { language: 'en-US', voice: 'Polly.Joanna' },
+  ar: { language: 'arb', voice: 'Polly.Zeina' },
+  ru: { language: 'ru-RU', voice: 'Polly.Tatyana' },
+};
+
+/** Twilio call control for the configured account; undefined without Twilio credentials. */
+export function twilioCallControl(config: Config): CallControl | undefined {
+  const { accountSid, authToken, apiUrl } = config.twilio;
+  if (!accountSid || !authToken) return undefined;
+  const client = createTwilioClient({ accountSid, authToken, apiUrl });
+  return {
+    async transfer(callSid, to) {
+      const response = new twilio.twiml.VoiceResponse();
+      response.dial({ answerOnBridge: true }, to);
+      await client.calls(callSid).update({ twiml: response.toString() });
+    },
+    async hangUp(callSid) {
+      await client.calls(callSid).update({ status: 'completed' });
+    },
+    async sayAndHangUp(callSid, text, language) {
+      const response = new twilio.twiml.VoiceResponse();
+      const voice = sayVoices[language] ?? sayVoices.en!;
+      response.say(voice, text);
+      response.hangup();
+      await client.calls(callSid).update({ twiml: response.toString() });
+    },
+  };
+}
