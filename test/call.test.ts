@@ -58,6 +58,9 @@ describe('a call through the bridge', () => {
     await eventually(() => caller.receivedAudio().length, (bytes) => bytes >= greeting.length, 'the greeting audio');
     expect(caller.receivedAudio().subarray(0, greeting.length).equals(greeting)).toBe(true);
 
+    // Sarah lets the greeting play out (talking over it would cut the stored turn to what she heard).
+    await eventually(() => caller.heardMs(), (ms) => ms >= greeting.length / 8, 'the greeting to play');
+
     // The caller speaks; every frame reaches OpenAI, which hears, transcribes and answers.
     const speech = loadFixture('caller-booking');
     await caller.play(speech, { pace: 'instant' });

@@ -37,7 +37,35 @@ export type CallEvent =
   | { type: 'speech.started'; callId: string; at: string }
   | { type: 'speech.stopped'; callId: string; at: string }
   | { type: 'agent.interrupted'; callId: string; itemId: string; heardMs: number; at: string }
+  | AgentEvent
   | PipelineEvent;
+
+/**
+ * What the agent did during a call beyond talking: tools, the silence watchdog, hand-overs
+ * and failures. These are also the call's stored timeline (Call.timeline).
+ */
+export type AgentEvent =
+  | { type: 'tool.called'; callId: string; toolCallId: string; name: string; arguments: string; at: string }
+  | { type: 'tool.result'; callId: string; toolCallId: string; name: string; output: Record<string, unknown>; failed: boolean; at: string }
+  | { type: 'lead.captured'; callId: string; fields: { name?: string; city?: string; service?: string; notes?: string[] }; at: string }
+  | { type: 'watchdog.reprompt'; callId: string; attempt: number; at: string }
+  | { type: 'call.closing'; callId: string; reason: 'silence' | 'max-duration' | 'agent' | 'failure'; at: string }
+  | { type: 'call.transfer'; callId: string; to: string | null; reason: string; ok: boolean; error: string | null; at: string }
+  | { type: 'agent.failure'; callId: string; problem: string; recovered: boolean; at: string };
+
+/** Events that make up a call's stored timeline. */
+export const timelineEventTypes: ReadonlySet<CallEvent['type']> = new Set([
+  'call.started',
+  'agent.interrupted',
+  'tool.called',
+  'tool.result',
+  'lead.captured',
+  'watchdog.reprompt',
+  'call.closing',
+  'call.transfer',
+  'agent.failure',
+  'call.ended',
+]);
 
 /** Post-call pipeline progress (the `callUpdated` subscription). */
 export type PipelineEvent =

@@ -14,9 +14,10 @@ export interface BookAppointmentInput {
 }
 
 /**
- * Books an appointment in one statement. The database decides whether the slot is free
- * (exclusion constraint), so two bookings racing for one slot cannot both succeed; the
- * loser gets AppError('CONFLICT'). A lead or call of another business is NOT_FOUND.
+ * Books an appointment: the lead and call must be the business's (NOT_FOUND otherwise),
+ * then one insert. The database decides whether the slot is free (exclusion constraint),
+ * so two bookings racing for one slot cannot both succeed; the loser gets
+ * AppError('CONFLICT').
  */
 export async function bookAppointment(em: EntityManager, input: BookAppointmentInput): Promise<Row<Appointment>> {
   if (!(input.endsAt > input.startsAt)) {
@@ -26,6 +27,14 @@ export async function bookAppointment(em: EntityManager, input: BookAppointmentI
     });
   }
   await assertOwned(em, input);
+  return insertAppointment(em, input);
+}
+
+/**
+ * The booking write itself, one statement, for callers whose lead and call are already
+ * known to be the business's (a live call's context): overlap → CONFLICT.
+ */
+export async function insertAppointment(em: EntityManager, input: BookAppointmentInput): Promise<Row<Appointment>> {
   try {
     return await sql(em)
       .insertInto('Appointment')

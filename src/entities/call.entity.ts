@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
-import type { TranscriptTurn } from '../core/events.ts';
+import type { CallEvent, TranscriptTurn } from '../core/events.ts';
 import { Business } from './business.entity.ts';
 import { Lead } from './lead.entity.ts';
 import { OutboundCallJob } from './outbound-call-job.entity.ts';
@@ -66,6 +66,10 @@ export const Call = defineEntity({
     recordingSid: p.string().length(34).nullable(),
     recordingUrl: p.text().nullable(),
     transcriptTurns: p.json<TranscriptTurn[]>().onCreate(() => []),
+    /** What the agent did during the call: tools, reprompts, hand-overs, failures (AgentEvent). */
+    timeline: p.json<CallEvent[]>().onCreate(() => []),
+    /** Why the call ended, as the call session saw it (e.g. "twilio stop", "transferred"). */
+    endReason: p.text().nullable(),
     finalTranscript: p.text().nullable(),
     summary: p.text().nullable(),
     extractedCity: p.string().nullable(),

@@ -1,31 +1,62 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager, Orm } from '../core/db.ts';
 import type { JobQueue } from '../core/queue.ts';
-import { Call } from '../entities/call.entity.ts';
+import { normalizeCity } from '../core/cities.ts';
+import { firstNameOf } from '../core/names.ts';
+import { sql as raw } from 'kysely';
+import { sql } from '../entities/sql.ts';
 import type { CallOutcome } from './call-session.ts';
+import type { LeadCapture } from './tools/call-tools.ts';
 
 /**
- * Writes what a call produced in one transaction: status, times, duration, transcript
- * turns. When the business does not record calls, the post-call pipeline is enqueued in
- * the same transaction (with recording on, Twilio's recording callback enqueues it). The
- * job's id is the call's id, so a second trigger for the same call is a no-op.
+ * Writes what a call produced in one transaction: status (failed when the voice agent was
+ * lost), times, duration, transcript turns, timeline, why it ended, and the lead details
+ * the agent captured (first name derived from a captured full name, city normalised, notes
+ * appended). When the business does not record calls, the post-call pipeline is enqueued
+ * in the same transaction (with recording on, Twilio's recording callback enqueues it).
+ * The job's id is the call's id, so a second trigger for the same call is a no-op.
  */
 export async function persistCallOutcome(orm: Orm, queue: JobQueue, outcome: CallOutcome): Promise<void> {
   const { context } = outcome;
   await orm.em.fork().transactional(async (em) => {
-    await em.nativeUpdate(
-      Call,
-      { id: context.callId },
-      {
-        status: 'completed',
+    await sql(em)
+      .updateTable('Call')
+      .set({
+        status: outcome.failed ? 'failed' : 'completed',
         startedAt: outcome.startedAt,
         endedAt: outcome.endedAt,
         durationSec: outcome.durationSec,
         transcriptTurns: outcome.turns,
-      },
-    );
+        timeline: outcome.timeline,
+        endReason: outcome.reason,
+      })
+      .where('id', '=', context.callId)
+      .execute();
+    const leadChanges = capturedLeadChanges(outcome.lead);
+    if (context.lead && leadChanges) {
+      const notes = outcome.lead.notes?.join('\n');
+      await sql(em)
+        .updateTable('Lead')
+        .set({ ...leadChanges, ...(notes ? { notes: raw<string>`concat_ws(E'\n', "notes", ${notes})` } : {}) })
+        .where('id', '=', context.lead.id)
+        .execute();
+    }
     if (!context.settings.recordCalls) await enqueuePipeline(queue, context.callId, em);
   });
+}
+
+/** The lead columns the captured details set; null when nothing was captured. */
+function capturedLeadChanges(lead: LeadCapture): { fullName?: string; firstName?: string; city?: string; serviceCategory?: string } | null {
+  const changes: { fullName?: string; firstName?: string; city?: string; serviceCategory?: string } = {};
+  if (lead.name) {
+    changes.fullName = lead.name;
+    const firstName = firstNameOf(lead.name);
+    if (firstName) changes.firstName = firstName;
+  }
+  const city = normalizeCity(lead.city);
+  if (city) changes.city = city;
+  if (lead.service) changes.serviceCategory = lead.service;
+  return Object.keys(changes).length > 0 || (lead.notes?.length ?? 0) > 0 ? changes : null;
 }
 
 /**

@@ -1,17 +1,21 @@
 import { performance } from 'node:perf_hooks';
 import type { WebSocket, RawData } from 'ws';
-import type { CallEvent, EventBus, TranscriptTurn } from '../core/events.ts';
+import { timelineEventTypes, type AgentEvent, type CallEvent, type EventBus, type TranscriptTurn } from '../core/events.ts';
 import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
+import { CallAgent, type CallAgentDeps } from './call-agent.ts';
 import type { CallContext } from './call-context.ts';
+import { heardText } from './heard-text.ts';
 import {
   appendAudioMessage,
   greetingResponse,
   parseServerEvent,
+  resumeItem,
   sessionUpdate,
   truncateEvent,
 } from './openai-realtime.protocol.ts';
+import type { LeadCapture } from './tools/call-tools.ts';
 import type { CallRef, TokenCheck } from './stream-token.ts';
 import { parseTwilioMessage, twilioClearMessage, twilioMarkMessage, twilioMediaMessage } from './twilio-media.protocol.ts';
 
@@ -23,6 +27,12 @@ export interface CallOutcome {
   durationSec: number;
   turns: TranscriptTurn[];
   reason: string;
+  /** The call failed (the voice agent was lost and could not be recovered). */
+  failed: boolean;
+  /** What the agent did: tools, reprompts, hand-overs, failures (AgentEvent and lifecycle). */
+  timeline: CallEvent[];
+  /** Lead details the agent captured (save_lead_details). */
+  lead: LeadCapture;
 }
 
 export interface CallSessionDeps {
@@ -39,10 +49,20 @@ export interface CallSessionDeps {
   onStarted?: (context: CallContext) => void;
   /** Persists the outcome. Called exactly once per started call, never for a rejected one. */
   persist: (outcome: CallOutcome) => Promise<void>;
+  /** Tools' booking and Twilio call control for the agent. */
+  agent: Omit<CallAgentDeps, 'logger'>;
+  /** How long a reconnect to OpenAI may take before the call is given up. Default 5 s. */
+  reconnectTimeoutMs?: number;
 }
 
 /** Caller audio held while OpenAI is not ready yet: at most this many 20 ms frames (30 s). */
 const maxBufferedFrames = 1500;
+
+/** The apology a caller hears when the voice agent is lost for good, by language. */
+const apologies: Record<string, string> = {
+  he: 'מצטערים, יש לנו תקלה טכנית. נחזור אליך בהקדם. תודה ולהתראות.',
+  en: 'We are sorry, we have a technical problem. We will call you back soon. Goodbye.',
+};
 
 /** Agent audio that has been sent to Twilio: which item, how long, when it starts playing. */
 interface AgentPlayback {
@@ -63,7 +83,8 @@ interface AgentPlayback {
  */
 export class CallSession {
   readonly #twilio: WebSocket;
-  readonly #openai: WebSocket;
+  /** The OpenAI socket; replaced once if it fails mid-call (#recover). */
+  #openai: WebSocket;
   readonly #deps: CallSessionDeps;
   #log: Logger;
   #state: 'awaiting-start' | 'starting' | 'live' | 'ended' = 'awaiting-start';
@@ -79,25 +100,47 @@ export class CallSession {
   #marks = 0;
   #lastMark: string | undefined;
   #ending: Promise<void> | undefined;
+  #agent: CallAgent | undefined;
+  /** Resolved when the agent audio sent so far has played (its mark came back). */
+  #playedOut: (() => void)[] = [];
+  /** Heard and total audio of each agent item the caller interrupted. */
+  readonly #heard = new Map<string, { heardMs: number; audioMs: number }>();
+  readonly #timeline: CallEvent[] = [];
+  #failed = false;
+  #recovering = false;
+  #reconnects = 0;
 
   constructor(twilio: WebSocket, deps: CallSessionDeps) {
     this.#twilio = twilio;
     this.#deps = deps;
     this.#log = deps.logger.child({ component: 'call-session' });
-    this.#openai = deps.openRealtime();
     twilio.on('message', (data, isBinary) => this.#onTwilioMessage(data, isBinary));
     twilio.on('close', () => void this.end('twilio closed'));
     twilio.on('error', (error: Error & { code?: string }) => {
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') deps.metrics.increment('media_oversized_frame_total');
       this.#log.warn({ err: describeError(error) }, 'twilio socket error');
     });
-    this.#openai.on('open', () => {
+    this.#openai = this.#connectOpenAI(() => {
       this.#openaiOpen = true;
       this.#startRealtime();
     });
-    this.#openai.on('message', (data) => this.#onRealtimeMessage(data));
-    this.#openai.on('close', () => void this.end('openai closed'));
-    this.#openai.on('error', (error) => this.#log.warn({ err: describeError(error) }, 'openai socket error'));
+  }
+
+  /** Opens an OpenAI socket; `onOpen` runs when it is open. Events of a replaced socket are ignored. */
+  #connectOpenAI(onOpen: () => void): WebSocket {
+    const socket = this.#deps.openRealtime();
+    socket.on('open', onOpen);
+    socket.on('message', (data) => {
+      if (socket === this.#openai) this.#onRealtimeMessage(data);
+    });
+    socket.on('close', () => {
+      if (socket !== this.#openai) return;
+      // Mid-call the agent is worth one reconnect; before or after, the call just ends.
+      if (this.#state === 'live') this.#recover('the OpenAI connection closed');
+      else void this.end('openai closed');
+    });
+    socket.on('error', (error) => this.#log.warn({ err: describeError(error) }, 'openai socket error'));
+    return socket;
   }
 
   /** Ends the call: closes both sockets, then persists what it produced. Idempotent. */
@@ -108,6 +151,8 @@ export class CallSession {
 
   async #finish(reason: string): Promise<void> {
     this.#state = 'ended';
+    this.#agent?.stop();
+    for (const resolve of this.#playedOut.splice(0)) resolve();
     closeSocket(this.#twilio, 1000, 'call ended');
     closeSocket(this.#openai, 1000, 'call ended');
     const context = this.#context;
@@ -116,9 +161,14 @@ export class CallSession {
     const durationSec = Math.round((endedAt.getTime() - this.#startedAt.getTime()) / 1000);
     this.#deps.metrics.increment('calls_ended_total');
     this.#publishLifecycle({ type: 'call.ended', callId: context.callId, callSid: context.callSid, durationSec, reason, at: endedAt.toISOString() });
+    for (const [itemId, heard] of this.#heard) {
+      const turn = this.#turns.get(itemId);
+      if (turn) turn.text = heardText(turn.text, heard.heardMs, heard.audioMs);
+    }
     const turns = [...this.#turns.values()].filter((turn) => turn.text !== '').sort((a, b) => a.at.localeCompare(b.at));
+    const lead = this.#agent?.tools.lead ?? {};
     try {
-      await this.#deps.persist({ context, startedAt: this.#startedAt, endedAt, durationSec, turns, reason });
+      await this.#deps.persist({ context, startedAt: this.#startedAt, endedAt, durationSec, turns, reason, failed: this.#failed, timeline: this.#timeline, lead });
       this.#log.info({ reason, durationSec, turns: turns.length }, 'call ended');
     } catch (error) {
       this.#log.error({ err: describeError(error) }, 'failed to persist the call');
@@ -153,7 +203,7 @@ export class CallSession {
         return void this.#onStart(message.streamSid, message.callSid, message.customParameters);
       case 'mark':
         // Twilio returns a mark once the audio before it has played: the agent is done talking.
-        if (message.name === this.#lastMark) this.#playback = undefined;
+        if (message.name === this.#lastMark) this.#playbackDone();
         return;
       case 'stop':
         return void this.end('twilio stop');
@@ -200,8 +250,102 @@ export class CallSession {
     this.#ready = true;
     this.#state = 'live';
     for (const payload of this.#pending.splice(0)) this.#openai.send(appendAudioMessage(payload));
+    this.#agent = new CallAgent(
+      {
+        context,
+        send: (event) => this.#openai.send(JSON.stringify(event)),
+        record: (event) => this.#publish(event),
+        playedOut: () => this.#whenPlayedOut(),
+        end: (reason, failed) => {
+          if (failed) this.#failed = true;
+          void this.end(reason);
+        },
+      },
+      { ...this.#deps.agent, logger: this.#log },
+    );
+    this.#agent.start();
     this.#publishLifecycle({ type: 'call.started', callId: context.callId, callSid: context.callSid, direction: context.direction, at: this.#startedAt.toISOString() });
     this.#deps.onStarted?.(context);
+  }
+
+  /** The agent's audio has played: wake whoever waits for it, let the watchdog count silence. */
+  #playbackDone(): void {
+    this.#playback = undefined;
+    for (const resolve of this.#playedOut.splice(0)) resolve();
+    this.#agent?.agentStopped();
+  }
+
+  /**
+   * Resolves once the agent audio sent so far has played to the caller: when Twilio returns
+   * the last mark, or — should the mark never come — a second after the playback clock says
+   * it ended.
+   */
+  #whenPlayedOut(): Promise<void> {
+    const remainingMs = this.#playbackEndsAt - performance.now();
+    if (!this.#playback || remainingMs <= 0 || this.#state === 'ended') return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, remainingMs + 1000);
+      this.#playedOut.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * The OpenAI session failed mid-call. One reconnect: a new socket, the same session, a
+   * short summary of the conversation so far, and the agent picks up where it was. Caller
+   * audio meanwhile is buffered as at the start. If that fails too, the call is given up.
+   */
+  #recover(problem: string): void {
+    const context = this.#context;
+    if (!context || this.#recovering || this.#state !== 'live') return;
+    this.#publish({ type: 'agent.failure', callId: context.callId, problem, recovered: false, at: new Date().toISOString() });
+    if (this.#reconnects >= 1) return void this.#giveUp(problem);
+    this.#reconnects += 1;
+    this.#recovering = true;
+    this.#ready = false;
+    const previous = this.#openai;
+    let timer: NodeJS.Timeout | undefined;
+    const socket = this.#connectOpenAI(() => {
+      clearTimeout(timer);
+      if (this.#state !== 'live') return;
+      socket.send(JSON.stringify(sessionUpdate(context, this.#deps.transcriptionModel)));
+      socket.send(JSON.stringify(resumeItem(this.#conversationSoFar())));
+      socket.send(JSON.stringify({ type: 'response.create', response: { instructions: 'Apologise in one short sentence for the interruption, then continue the conversation where it stopped.' } }));
+      this.#recovering = false;
+      this.#ready = true;
+      for (const payload of this.#pending.splice(0)) socket.send(appendAudioMessage(payload));
+      this.#publish({ type: 'agent.failure', callId: context.callId, problem, recovered: true, at: new Date().toISOString() });
+    });
+    this.#openai = socket;
+    closeSocket(previous, 1000, 'replaced');
+    timer = setTimeout(() => {
+      if (this.#openai === socket && this.#recovering) this.#giveUp(`${problem}; the reconnect timed out`);
+    }, this.#deps.reconnectTimeoutMs ?? 5000);
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  /** The voice agent is lost: the caller hears an apology (or reaches a person), and the call is failed. */
+  #giveUp(problem: string): void {
+    const context = this.#context;
+    if (!context || this.#state !== 'live') return;
+    this.#recovering = false;
+    this.#failed = true;
+    const control = this.#deps.agent.callControl;
+    const { transferNumber, language } = context.settings;
+    const handOver = transferNumber && control
+      ? control.transfer(context.callSid, transferNumber).then(() => this.#publish({ type: 'call.transfer', callId: context.callId, to: transferNumber, reason: 'voice agent unavailable', ok: true, error: null, at: new Date().toISOString() }))
+      : control?.sayAndHangUp(context.callSid, apologies[language] ?? apologies.en!, language);
+    void Promise.resolve(handOver)
+      .catch((error: unknown) => this.#log.error({ err: describeError(error) }, 'cannot hand the call over after losing the voice agent'))
+      .finally(() => void this.end(`voice agent unavailable: ${problem}`));
+  }
+
+  /** The conversation so far, for a new OpenAI session to continue from. */
+  #conversationSoFar(): string {
+    const turns = [...this.#turns.values()].filter((turn) => turn.text !== '').sort((a, b) => a.at.localeCompare(b.at));
+    return turns.map((turn) => `${turn.speaker === 'agent' ? 'You' : 'Caller'}: ${turn.text}`).join('\n');
   }
 
   #onRealtimeMessage(data: RawData): void {
@@ -219,7 +363,10 @@ export class CallSession {
         this.#deps.metrics.increment('frames_to_twilio_total');
         const clock = performance.now();
         const startsAt = Math.max(clock, this.#playbackEndsAt);
-        if (this.#playback?.itemId !== event.item_id) this.#playback = { itemId: event.item_id, audioMs: 0, startsAt };
+        if (this.#playback?.itemId !== event.item_id) {
+          this.#playback = { itemId: event.item_id, audioMs: 0, startsAt };
+          this.#agent?.agentStarted();
+        }
         const ms = base64Bytes(event.delta) / 8;
         this.#playback.audioMs += ms;
         this.#playbackEndsAt = startsAt + ms;
@@ -235,14 +382,24 @@ export class CallSession {
         return this.#publish({ type: 'transcript.delta', callId, speaker: 'agent', itemId: event.item_id, delta: event.delta, at: now });
       case 'response.output_audio_transcript.done': {
         const turn = this.#agentTurn(event.item_id, now);
-        turn.text = turn.interrupted ? turn.text : event.transcript;
+        // Of an interrupted turn the caller heard only the beginning; keep only that.
+        const heard = this.#heard.get(event.item_id);
+        turn.text = heard ? heardText(event.transcript, heard.heardMs, heard.audioMs) : event.transcript;
         return this.#publish({ type: 'transcript.turn', callId, itemId: event.item_id, turn });
       }
+      case 'response.function_call_arguments.done':
+        void this.#agent?.toolCalled(event.call_id, event.name, event.arguments);
+        return;
+      case 'response.done':
+        this.#agent?.responseDone();
+        return;
       case 'input_audio_buffer.speech_started':
         this.#turns.set(event.item_id, { speaker: 'caller', text: '', at: now });
         this.#bargeIn(callId, now);
+        this.#agent?.callerStarted();
         return this.#publish({ type: 'speech.started', callId, at: now });
       case 'input_audio_buffer.speech_stopped':
+        this.#agent?.callerStopped();
         return this.#publish({ type: 'speech.stopped', callId, at: now });
       case 'conversation.item.input_audio_transcription.delta':
         return this.#publish({ type: 'transcript.delta', callId, speaker: 'caller', itemId: event.item_id, delta: event.delta ?? '', at: now });
@@ -255,6 +412,9 @@ export class CallSession {
       case 'error':
         this.#deps.metrics.increment('openai_error_event_total');
         this.#log.warn({ code: event.error.code, errorType: event.error.type }, 'openai error event');
+        // A request the session rejected (invalid_request_error) is ours to fix and harmless
+        // to the call; a failure of the service itself means the session cannot go on.
+        if (event.error.type === 'server_error') this.#recover(`OpenAI error: ${event.error.message}`);
         return;
       default:
         return;
@@ -271,8 +431,11 @@ export class CallSession {
     this.#openai.send(JSON.stringify(truncateEvent(playback.itemId, heardMs)));
     const turn = this.#turns.get(playback.itemId);
     if (turn) turn.interrupted = true;
+    this.#heard.set(playback.itemId, { heardMs, audioMs: playback.audioMs });
     this.#playback = undefined;
     this.#playbackEndsAt = clock;
+    // What was queued will not play: nothing waits for it any longer.
+    for (const resolve of this.#playedOut.splice(0)) resolve();
     this.#publish({ type: 'agent.interrupted', callId, itemId: playback.itemId, heardMs, at });
   }
 
@@ -285,7 +448,8 @@ export class CallSession {
     return turn;
   }
 
-  #publish(event: CallEvent): void {
+  #publish(event: CallEvent | AgentEvent): void {
+    if (timelineEventTypes.has(event.type)) this.#timeline.push(event);
     this.#deps.bus.publish('call:events', event.callId, event);
   }
 

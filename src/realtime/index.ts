@@ -3,7 +3,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { describeError } from '../core/errors.ts';
 import type { Services } from '../core/services.ts';
+import { insertAppointment } from '../entities/appointment.repository.ts';
 import { CallContextCache, loadCallContext } from './call-context.ts';
+import { twilioCallControl, type CallControl } from './call-control.ts';
 import { persistCallOutcome } from './call-outcome.ts';
 import { CallSession } from './call-session.ts';
 import { verifyStreamToken } from './stream-token.ts';
@@ -18,6 +20,8 @@ export const maxMediaMessageBytes = 16 * 1024;
 export interface RealtimeOptions {
   /** Starts Twilio's recording of a call (REST); absent when Twilio is not configured. */
   startRecording?: (callSid: string) => Promise<void>;
+  /** Acts on calls (transfer, hang up); default: Twilio's REST API when Twilio is configured. */
+  callControl?: CallControl;
 }
 
 /** The call path: Twilio webhooks, media streams and the calls they carry. */
@@ -39,6 +43,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
   const endings = new Set<Promise<void>>();
   const server = new WebSocketServer({ noServer: true, maxPayload: maxMediaMessageBytes, perMessageDeflate: false });
   let closing = false;
+  const callControl = options.callControl ?? twilioCallControl(config);
   if (!config.openai.apiKey) logger.warn('OPENAI_API_KEY is not set: calls cannot reach the voice agent');
 
   const openRealtime = () =>
@@ -63,6 +68,21 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
         );
       },
       persist: (outcome) => persistCallOutcome(services.orm, services.queue, outcome),
+      agent: {
+        callControl,
+        // The one write a call makes while it runs, off the audio path.
+        book: async (context, slot) => {
+          const appointment = await insertAppointment(services.orm.em.fork(), {
+            businessId: context.business.id,
+            leadId: context.lead?.id ?? null,
+            callId: context.callId,
+            startsAt: slot.startsAt,
+            endsAt: slot.endsAt,
+            notes: slot.notes,
+          });
+          return { appointmentId: appointment.id };
+        },
+      },
     });
     sessions.add(session);
     socket.once('close', () => {

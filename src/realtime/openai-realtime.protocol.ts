@@ -1,10 +1,12 @@
 import type {
+  ConversationItemCreateEvent,
   ConversationItemTruncateEvent,
   RealtimeServerEvent,
   ResponseCreateEvent,
   SessionUpdateEvent,
 } from 'openai/resources/realtime/realtime';
 import type { CallContext } from './call-context.ts';
+import { toolDefinitions } from './tools/definitions.ts';
 import { isBase64 } from './twilio-media.protocol.ts';
 
 /**
@@ -29,6 +31,7 @@ export type HandledServerEvent = Extract<
       | 'input_audio_buffer.speech_started'
       | 'input_audio_buffer.speech_stopped'
       | 'response.done'
+      | 'response.function_call_arguments.done'
       | 'error';
   }
 >;
@@ -58,6 +61,8 @@ export function sessionUpdate(context: CallContext, transcriptionModel: string):
       type: 'realtime',
       instructions: context.instructions,
       output_modalities: ['audio'],
+      tools: toolDefinitions,
+      tool_choice: 'auto',
       audio: {
         input: {
           format: { type: 'audio/pcmu' },
@@ -75,6 +80,15 @@ export function greetingResponse(context: CallContext): ResponseCreateEvent {
   return {
     type: 'response.create',
     response: { instructions: `Say exactly this, in its language, and nothing else: "${context.greeting}"` },
+  };
+}
+
+/** A new session's memory of the call so far, after a reconnect. */
+export function resumeItem(conversation: string): ConversationItemCreateEvent {
+  const text = conversation === '' ? 'The call has just started.' : `The conversation so far:\n${conversation}`;
+  return {
+    type: 'conversation.item.create',
+    item: { type: 'message', role: 'system', content: [{ type: 'input_text', text: `The connection was interrupted by a technical problem and restored. ${text}` }] },
   };
 }
 

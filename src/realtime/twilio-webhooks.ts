@@ -108,7 +108,9 @@ async function status({ services }: TwilioWebhookDeps, params: Record<string, st
     const duration = Number.parseInt(params.CallDuration ?? '', 10);
     const changes = Number.isFinite(duration) ? { status: callStatus, durationSec: duration } : { status: callStatus };
     const em = services.orm.em.fork();
-    await em.nativeUpdate(Call, { callSid: params.CallSid }, changes);
+    // A call the session marked failed (the voice agent was lost) stays failed when Twilio
+    // reports it completed: Twilio only knows the line was up.
+    await em.nativeUpdate(Call, callStatus === 'completed' ? { callSid: params.CallSid, status: { $ne: 'failed' } } : { callSid: params.CallSid }, changes);
     const call = await em.findOne(Call, { callSid: params.CallSid });
     if (call) {
       const event = { type: 'call.status' as const, callId: call.id, callSid: call.callSid, status: callStatus, at: new Date().toISOString() };
