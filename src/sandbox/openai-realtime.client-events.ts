@@ -9,12 +9,19 @@ import type { RealtimeClientEvent, RealtimeError } from 'openai/resources/realti
  */
 
 const eventId = z.string().optional();
-const item = z.looseObject({
-  type: z.enum(['message', 'function_call', 'function_call_output']),
-  id: z.string().optional(),
-  role: z.enum(['user', 'assistant', 'system']).optional(),
-  content: z.array(z.looseObject({ type: z.string() })).optional(),
-});
+const itemId = z.string().optional();
+// The item fields the SDK types as required are required here too: a function call
+// output without `call_id` is the real API's `missing_required_parameter` 'item.call_id'.
+const item = z.discriminatedUnion('type', [
+  z.looseObject({
+    type: z.literal('message'),
+    id: itemId,
+    role: z.enum(['user', 'assistant', 'system']).optional(),
+    content: z.array(z.looseObject({ type: z.string() })).optional(),
+  }),
+  z.looseObject({ type: z.literal('function_call'), id: itemId, name: z.string(), arguments: z.string(), call_id: z.string().optional() }),
+  z.looseObject({ type: z.literal('function_call_output'), id: itemId, call_id: z.string(), output: z.string() }),
+]);
 
 const schemas = {
   'session.update': z.looseObject({
@@ -25,7 +32,7 @@ const schemas = {
   'response.create': z.looseObject({
     type: z.literal('response.create'),
     event_id: eventId,
-    response: z.looseObject({}).optional(),
+    response: z.looseObject({ instructions: z.string().optional() }).optional(),
   }),
   'response.cancel': z.looseObject({
     type: z.literal('response.cancel'),
@@ -69,6 +76,9 @@ type ClientEventType = keyof typeof schemas;
 
 /** A client event the stand-in understood; `Extract` it by `type` for one kind. */
 export type ClientEvent = { [K in ClientEventType]: z.infer<(typeof schemas)[K]> }[ClientEventType];
+
+/** The client event of one `type`. */
+export type ClientEventOf<K extends ClientEvent['type']> = Extract<ClientEvent, { type: K }>;
 
 /** What the real API puts in an `error` event: its `error` object. */
 export type ClientEventError = RealtimeError & { type: 'invalid_request_error' };

@@ -1,4 +1,5 @@
 import type {
+  ConversationItem,
   ConversationItemAdded,
   ConversationItemDone,
   RealtimeConversationItemAssistantMessage,
@@ -22,7 +23,10 @@ import { bytesToDuration } from './mulaw.ts';
 export const AUDIO_DELTA_BYTES = 800;
 const AUDIO_DELTA_MS = 100;
 
-/** 'realtime': one audio delta per 100 ms of audio; 'instant': as fast as the socket takes them. */
+/**
+ * 'realtime': one audio delta per 100 ms of audio (and 100 ms between a function call's
+ * argument deltas); 'instant': as fast as the socket takes them.
+ */
 export type Pace = 'realtime' | 'instant';
 
 /** What the agent says in one response: its words and their μ-law audio. */
@@ -33,6 +37,23 @@ export interface Reply {
 
 /** How a response ended, as `response.done` reports it. */
 export type ResponseOutcome = { status: 'completed' } | { status: 'cancelled'; reason: 'turn_detected' | 'client_cancelled' };
+
+/**
+ * A response in progress, whatever its output (speech or a function call): what the
+ * session needs to steer it. It has one output item, `itemId`, reported as `item`.
+ */
+export interface ActiveResponse {
+  readonly responseId: string;
+  readonly itemId: string;
+  /** The output item as last reported to the client. */
+  readonly item: ConversationItem;
+  /** Sends the opening events and starts the deltas. */
+  start(): void;
+  /** Stops the response where it is and reports it `cancelled`; no-op once done. */
+  cancel(reason: 'turn_detected' | 'client_cancelled'): void;
+  /** Stops without sending anything more: the socket is gone. */
+  abandon(): void;
+}
 
 export interface ResponseStreamOptions {
   reply: Reply;
@@ -54,7 +75,7 @@ export interface ResponseStreamOptions {
  * Invariants: after `response.done` nothing more is sent and no timer is left; `cancel()`
  * stops the deltas where they are and closes the response as `cancelled`.
  */
-export class ResponseStream {
+export class ResponseStream implements ActiveResponse {
   readonly responseId = openaiId('resp');
   readonly itemId = openaiId('item');
   /** The assistant message as last reported: in progress, then completed or incomplete with its transcript. */
@@ -135,13 +156,8 @@ export class ResponseStream {
     }
     if (this.#bytesSent >= audio.length && this.#wordsSent >= this.#words.length) {
       this.#finish({ status: 'completed' });
-    } else if (this.#options.pace === 'realtime') {
-      const timeout = setTimeout(() => this.#sendChunk(), AUDIO_DELTA_MS);
-      this.#cancelTimer = () => clearTimeout(timeout);
     } else {
-      // Yield between deltas so client events (a barge-in, a cancel) still interleave.
-      const immediate = setImmediate(() => this.#sendChunk());
-      this.#cancelTimer = () => clearImmediate(immediate);
+      this.#cancelTimer = scheduleDelta(this.#options.pace, () => this.#sendChunk());
     }
   }
 
@@ -170,17 +186,7 @@ export class ResponseStream {
   }
 
   #response(status: NonNullable<RealtimeResponse['status']>, output: RealtimeConversationItemAssistantMessage[]): RealtimeResponse {
-    return {
-      object: 'realtime.response',
-      id: this.responseId,
-      status,
-      output,
-      conversation_id: this.#options.conversationId,
-      output_modalities: ['audio'],
-      max_output_tokens: 'inf',
-      audio: { output: { format: { type: 'audio/pcmu' }, voice: this.#options.voice } },
-      metadata: null,
-    };
+    return responseResource({ id: this.responseId, status, output, conversationId: this.#options.conversationId, voice: this.#options.voice });
   }
 
   /** Plausible token counts: about 20 audio tokens per second of audio, one text token per word. */
@@ -195,4 +201,38 @@ export class ResponseStream {
       output_token_details: { text_tokens: textTokens, audio_tokens: audioTokens },
     };
   }
+}
+
+/**
+ * Runs `next` one delta later at `pace` and returns what cancels it. 'instant' still
+ * yields to the event loop, so client events (a barge-in, a cancel) interleave.
+ */
+export function scheduleDelta(pace: Pace, next: () => void): () => void {
+  if (pace === 'realtime') {
+    const timeout = setTimeout(next, AUDIO_DELTA_MS);
+    return () => clearTimeout(timeout);
+  }
+  const immediate = setImmediate(next);
+  return () => clearImmediate(immediate);
+}
+
+/** The `response` object of `response.created` and `response.done`. */
+export function responseResource(fields: {
+  id: string;
+  status: NonNullable<RealtimeResponse['status']>;
+  output: ConversationItem[];
+  conversationId: string;
+  voice: string;
+}): RealtimeResponse {
+  return {
+    object: 'realtime.response',
+    id: fields.id,
+    status: fields.status,
+    output: fields.output,
+    conversation_id: fields.conversationId,
+    output_modalities: ['audio'],
+    max_output_tokens: 'inf',
+    audio: { output: { format: { type: 'audio/pcmu' }, voice: fields.voice } },
+    metadata: null,
+  };
 }

@@ -7,8 +7,8 @@ import type { SessionScript } from './openai-realtime.script.ts';
 import { StandInSession } from './openai-realtime.session.ts';
 
 export type { Pace } from './openai-realtime.response.ts';
-export type { SessionScript } from './openai-realtime.script.ts';
-export type { StandInSession, Truncation } from './openai-realtime.session.ts';
+export type { ScriptedReply, ScriptedToolCall, SessionScript } from './openai-realtime.script.ts';
+export type { ResponseRequest, StandInSession, ToolOutput, Truncation } from './openai-realtime.session.ts';
 
 export interface OpenAIRealtimeStandInOptions {
   /** When set, a connection must send `Authorization: Bearer <apiKey>` or gets 401. */

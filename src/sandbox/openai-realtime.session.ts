@@ -1,32 +1,33 @@
 import type { WebSocket } from 'ws';
-import type {
-  ConversationItem,
-  ConversationItemTruncatedEvent,
-  RealtimeError,
-  RealtimeServerEvent,
-  SessionCreatedEvent,
-} from 'openai/resources/realtime/realtime';
+import type { RealtimeError, RealtimeErrorEvent, RealtimeServerEvent, SessionCreatedEvent } from 'openai/resources/realtime/realtime';
 import { EventLog } from './event-log.ts';
 import { openaiId } from './ids.ts';
 import { bytesToDuration } from './mulaw.ts';
-import { parseClientEvent, type ClientEvent, type ClientEventError } from './openai-realtime.client-events.ts';
-import { ResponseStream, type Pace } from './openai-realtime.response.ts';
+import { parseClientEvent, type ClientEvent, type ClientEventError, type ClientEventOf } from './openai-realtime.client-events.ts';
+import { Conversation, type Truncation } from './openai-realtime.conversation.ts';
+import { ResponseStream, type ActiveResponse, type Pace } from './openai-realtime.response.ts';
 import { ScriptQueue, type SessionScript } from './openai-realtime.script.ts';
 import { defaultSession, mergeSession, transcribesInput, turnDetectionOf, voiceOf, type SessionConfig } from './openai-realtime.session-config.ts';
+import { ToolCallStream, type ToolOutput } from './openai-realtime.tool-call.ts';
 import { userAudioTurn } from './openai-realtime.user-turn.ts';
 import { VoiceActivityDetector } from './voice-activity.ts';
 
 type Of<U, K> = Extract<U, { type: K }>;
 
-/** A `conversation.item.truncate` the stand-in accepted. */
-export type Truncation = Pick<ConversationItemTruncatedEvent, 'item_id' | 'content_index' | 'audio_end_ms'>;
+export type { Truncation } from './openai-realtime.conversation.ts';
+export type { ToolOutput } from './openai-realtime.tool-call.ts';
+
+/** A `response.create` the stand-in ran: the instructions it carried for that response, if any. */
+export interface ResponseRequest {
+  instructions: string | null;
+}
 
 /**
  * One Realtime websocket connection to the stand-in: the server side of the GA protocol
  * for a single conversation, plus what tests inspect and steer.
  *
- * Invariants: at most one response is active; every item id the session hands out is in
- * `#items`; after the socket closes nothing is sent and no timer is left.
+ * Invariants: at most one response is active; every item the session hands out is in
+ * its conversation; after the socket closes nothing is sent and no timer is left.
  */
 export class StandInSession {
   /** The session id (`sess_…`) reported in `session.created`. */
@@ -44,12 +45,12 @@ export class StandInSession {
   #config: SessionConfig;
   #received = new EventLog<ClientEvent>('OpenAI client event');
   #sent = new EventLog<RealtimeServerEvent>('OpenAI server event');
+  #toolOutputs = new EventLog<ToolOutput>('OpenAI tool output');
+  #responseRequests: ResponseRequest[] = [];
   #script = new ScriptQueue();
   #vad = new VoiceActivityDetector();
-  #conversationId = openaiId('conv');
-  /** Conversation items in order; assistant items keep their stream to know how much audio exists. */
-  #items = new Map<string, { item: ConversationItem; stream?: ResponseStream }>();
-  #active: ResponseStream | undefined;
+  #conversation = new Conversation({ send: (event) => this.send(event), error: (error, eventId) => this.#error(error, eventId) });
+  #active: ActiveResponse | undefined;
   #inputBytes = 0;
   /** Input audio not yet committed to a user item: the "input audio buffer". */
   #inputBytesSinceCommit = 0;
@@ -70,6 +71,7 @@ export class StandInSession {
         this.#active = undefined;
         this.#received.close('socket closed');
         this.#sent.close('socket closed');
+        this.#toolOutputs.close('socket closed');
         resolve({ code, reason: reason.toString() });
       });
     });
@@ -87,6 +89,16 @@ export class StandInSession {
   /** Every server event sent, in order (including ones injected with `send`). */
   get sent(): readonly RealtimeServerEvent[] {
     return this.#sent.items;
+  }
+
+  /** Every `function_call_output` the client added, in order. */
+  get toolOutputs(): readonly ToolOutput[] {
+    return this.#toolOutputs.items;
+  }
+
+  /** Every client `response.create` that started a response, in order (VAD's own responses are not here). */
+  get responseRequests(): readonly ResponseRequest[] {
+    return this.#responseRequests;
   }
 
   /** The session as last reported to the client. */
@@ -111,6 +123,20 @@ export class StandInSession {
     this.#sent.push(event);
   }
 
+  /**
+   * Sends a GA `error` event, as the API does when something fails on its side
+   * (`type` defaults to 'server_error'; no `param`, no client `event_id`).
+   */
+  sendError(error: { type?: string; code?: string; message: string }): RealtimeErrorEvent {
+    const event: RealtimeErrorEvent = {
+      type: 'error',
+      event_id: openaiId('event'),
+      error: { type: error.type ?? 'server_error', code: error.code ?? null, message: error.message, param: null, event_id: null },
+    };
+    this.send(event);
+    return event;
+  }
+
   /** Destroys the socket without a close handshake, like a network failure. */
   drop(): void {
     this.#socket.terminate();
@@ -129,6 +155,11 @@ export class StandInSession {
   /** The first server event of this type, already sent or still to come. */
   waitForSent<K extends RealtimeServerEvent['type']>(type: K, timeoutMs?: number, options?: { after?: number }): Promise<Of<RealtimeServerEvent, K>> {
     return this.#sent.waitFor((event): event is Of<RealtimeServerEvent, K> => event.type === type, timeoutMs, options);
+  }
+
+  /** The first `function_call_output` for `callId` (or any, without one), already added or still to come. */
+  waitForToolOutput(callId?: string, timeoutMs?: number): Promise<ToolOutput> {
+    return this.#toolOutputs.waitFor((output) => callId === undefined || output.callId === callId, timeoutMs);
   }
 
   #onMessage(raw: string): void {
@@ -159,36 +190,39 @@ export class StandInSession {
         if (this.#active) {
           return this.#error({ code: 'conversation_already_has_active_response', message: `Conversation already has an active response in progress: ${this.#active.responseId}. Wait until the response is finished before creating a new one.` }, event.event_id);
         }
+        this.#responseRequests.push({ instructions: event.response?.instructions ?? null });
         return this.#respond();
       case 'response.cancel':
         if (!this.#active || (event.response_id !== undefined && event.response_id !== this.#active.responseId)) {
           return this.#error({ code: 'response_cancel_not_active', message: 'Cancellation failed: no active response found.' }, event.event_id);
         }
         return this.#active.cancel('client_cancelled');
-      case 'conversation.item.create':
-        return this.#createItem(event);
-      case 'conversation.item.truncate':
-        return this.#truncate(event);
-      case 'conversation.item.delete':
-        if (!this.#items.delete(event.item_id)) return this.#itemNotFound(event.item_id, 'item_id', event.event_id);
-        return this.send({ type: 'conversation.item.deleted', event_id: openaiId('event'), item_id: event.item_id });
-      case 'conversation.item.retrieve': {
-        const entry = this.#items.get(event.item_id);
-        if (!entry) return this.#itemNotFound(event.item_id, 'item_id', event.event_id);
-        return this.send({ type: 'conversation.item.retrieved', event_id: openaiId('event'), item: entry.item });
+      case 'conversation.item.create': {
+        // The API does not answer a function call's output by itself, VAD or not: the client's response.create does.
+        const item = this.#conversation.create(event);
+        if (item?.type === 'function_call_output') this.#toolOutputs.push({ callId: item.call_id, output: item.output });
+        return;
       }
+      case 'conversation.item.truncate': {
+        const truncation = this.#conversation.truncate(event);
+        if (truncation) this.truncations.push(truncation);
+        return;
+      }
+      case 'conversation.item.delete':
+        return this.#conversation.delete(event);
+      case 'conversation.item.retrieve':
+        return this.#conversation.retrieve(event);
       case 'output_audio_buffer.clear':
         return this.#error({ code: 'invalid_value', message: 'output_audio_buffer.clear is only supported for WebRTC connections.', param: 'type' }, event.event_id);
     }
   }
 
-  #updateSession(event: Of<ClientEvent, 'session.update'>): void {
+  #updateSession(event: ClientEventOf<'session.update'>): void {
     if (event.session.type !== 'realtime') {
       return this.#error({ code: 'invalid_value', message: "Cannot change a 'realtime' session to a transcription session.", param: 'session.type' }, event.event_id);
     }
     const next = mergeSession(this.#config, event.session);
-    const hasSpoken = [...this.#items.values()].some((entry) => entry.stream);
-    if (hasSpoken && voiceOf(next) !== voiceOf(this.#config)) {
+    if (this.#conversation.hasAssistantAudio && voiceOf(next) !== voiceOf(this.#config)) {
       return this.#error({ code: 'cannot_update_voice', message: 'Cannot update a conversation\'s voice if assistant audio is present.', param: 'session.audio.output.voice' }, event.event_id);
     }
     this.#config = next;
@@ -236,67 +270,32 @@ export class StandInSession {
     this.#speechItemId = undefined;
     const turn = userAudioTurn({
       itemId,
-      previousItemId: this.#lastItemId(),
+      previousItemId: this.#conversation.lastItemId,
       transcript: transcribesInput(this.#config) ? this.#script.nextCallerTranscript() : undefined,
       seconds,
     });
-    this.#items.set(itemId, { item: turn.item });
+    this.#conversation.add(itemId, turn.item);
     for (const event of turn.events) this.send(event);
   }
 
+  /** Starts the next scripted response: speech, or a function call. */
   #respond(): void {
-    const stream = new ResponseStream({
-      reply: this.#script.nextReply(),
+    const reply = this.#script.nextReply();
+    const options = {
       pace: this.#pace,
-      conversationId: this.#conversationId,
-      previousItemId: this.#lastItemId(),
+      conversationId: this.#conversation.id,
+      previousItemId: this.#conversation.lastItemId,
       voice: voiceOf(this.#config),
-      send: (event) => this.send(event),
+      send: (event: RealtimeServerEvent) => this.send(event),
       onDone: () => {
         if (this.#active === stream) this.#active = undefined;
-        const entry = this.#items.get(stream.itemId);
-        if (entry) entry.item = stream.item;
+        this.#conversation.update(stream.itemId, stream.item);
       },
-    });
+    };
+    const stream = 'toolCall' in reply ? new ToolCallStream({ ...options, call: reply.toolCall }) : new ResponseStream({ ...options, reply });
     this.#active = stream;
-    this.#items.set(stream.itemId, { item: stream.item, stream });
+    this.#conversation.add(stream.itemId, stream.item, stream instanceof ResponseStream ? stream : undefined);
     stream.start();
-  }
-
-  #createItem(event: Of<ClientEvent, 'conversation.item.create'>): void {
-    if (event.previous_item_id !== undefined && event.previous_item_id !== 'root' && !this.#items.has(event.previous_item_id)) {
-      return this.#itemNotFound(event.previous_item_id, 'previous_item_id', event.event_id);
-    }
-    const item = { ...event.item, id: event.item.id ?? openaiId('item'), object: 'realtime.item', status: 'completed' } as ConversationItem;
-    const previousItemId = event.previous_item_id ?? this.#lastItemId();
-    this.#items.set(item.id ?? '', { item });
-    this.send({ type: 'conversation.item.added', event_id: openaiId('event'), previous_item_id: previousItemId, item });
-    this.send({ type: 'conversation.item.done', event_id: openaiId('event'), previous_item_id: previousItemId, item });
-  }
-
-  #truncate(event: Of<ClientEvent, 'conversation.item.truncate'>): void {
-    const stream = this.#items.get(event.item_id)?.stream;
-    if (!this.#items.has(event.item_id)) return this.#itemNotFound(event.item_id, 'item_id', event.event_id);
-    if (!stream) {
-      return this.#error({ code: 'invalid_value', message: 'Only model output audio messages can be truncated.', param: 'item_id' }, event.event_id);
-    }
-    // The client cannot have played audio it was never sent.
-    if (event.audio_end_ms > stream.audioSentMs) {
-      return this.#error({ code: 'invalid_value', message: `Audio content of ${stream.audioSentMs}ms is already shorter than ${event.audio_end_ms}ms.`, param: 'audio_end_ms' }, event.event_id);
-    }
-    const truncation = { item_id: event.item_id, content_index: event.content_index, audio_end_ms: event.audio_end_ms };
-    this.truncations.push(truncation);
-    this.send({ type: 'conversation.item.truncated', event_id: openaiId('event'), ...truncation });
-  }
-
-  #lastItemId(): string | null {
-    let last: string | null = null;
-    for (const id of this.#items.keys()) last = id;
-    return last;
-  }
-
-  #itemNotFound(itemId: string, param: string, eventId: string | undefined): void {
-    this.#error({ code: 'item_not_found', message: `Conversation item with id '${itemId}' not found.`, param }, eventId);
   }
 
   #error(error: Omit<RealtimeError, 'type'>, clientEventId?: string): void {
