@@ -210,6 +210,13 @@ describe('barge-in', () => {
     await caller.closed;
     const persisted = await eventually(() => callRow(harness, callSid), (row) => row.status === 'completed', 'the call row');
     expect(persisted.transcriptTurns[0]).toMatchObject({ speaker: 'agent', interrupted: true });
+    // The stored turn is what the caller heard: the first words, in proportion to the audio played.
+    const words = persisted.transcriptTurns[0]!.text.split(' ');
+    const heardShare = truncate.audio_end_ms / 6000;
+    expect(words.every((word, index) => word === `מילה${index}`)).toBe(true);
+    expect(words.length).toBeGreaterThanOrEqual(Math.floor(24 * heardShare) - 2);
+    expect(words.length).toBeLessThanOrEqual(Math.ceil(24 * heardShare) + 1);
+    expect(persisted.timeline.map((event) => event.type)).toEqual(['call.started', 'agent.interrupted', 'call.ended']);
   });
 });
 

@@ -29,7 +29,8 @@ export interface CallAgentDeps {
   now?: () => Date;
 }
 
-type Closing = { kind: 'hang-up'; reason: string } | { kind: 'transfer'; reason: string };
+/** A closing line the agent was asked to say; the call is hung up once it has played. */
+type Closing = { reason: string };
 
 /** Language names for instructions the agent gets mid-call. */
 const languageNames: Record<string, string> = { he: 'Hebrew', en: 'English', ar: 'Arabic', ru: 'Russian' };
@@ -99,12 +100,12 @@ export class CallAgent {
     this.#watchdog.agentStopped();
   }
 
-  /** A response finished (`response.done`): a pending hang-up or transfer goes ahead once it has played. */
+  /** A response finished (`response.done`): a pending closing line has been sent; hang up once it has played. */
   responseDone(): void {
     const closing = this.#closing;
     if (!closing || this.#stopped) return;
     this.#closing = undefined;
-    void this.#host.playedOut().then(() => (closing.kind === 'transfer' ? this.#transfer(closing.reason) : this.#hangUp(closing.reason)));
+    void this.#host.playedOut().then(() => this.#hangUp(closing.reason));
   }
 
   /** The model called a tool (`response.function_call_arguments.done`). */
@@ -125,10 +126,14 @@ export class CallAgent {
         return name;
       }
     })();
-    // What the agent said before calling end_call / transfer_to_human is still playing.
-    this.#closing = outcome.effect === 'transfer' ? { kind: 'transfer', reason } : { kind: 'hang-up', reason };
+    // What the agent said before calling end_call / transfer_to_human (the audio of this
+    // response came before the call) may still be playing: act once it has played.
     this.#watchdog.stop();
+    clearTimeout(this.#maxDuration);
     this.#host.record({ type: 'call.closing', callId, reason: 'agent', at: at() });
+    await this.#host.playedOut();
+    if (this.#stopped) return;
+    await (outcome.effect === 'transfer' ? this.#transfer(reason) : this.#hangUp(reason));
   }
 
   #reprompt(attempt: number): void {
@@ -145,7 +150,7 @@ export class CallAgent {
     if (this.#stopped || this.#closing) return;
     this.#watchdog.stop();
     clearTimeout(this.#maxDuration);
-    this.#closing = { kind: 'hang-up', reason: why === 'silence' ? 'caller silent' : 'maximum call duration' };
+    this.#closing = { reason: why === 'silence' ? 'caller silent' : 'maximum call duration' };
     this.#host.record({ type: 'call.closing', callId: this.#host.context.callId, reason: why, at: new Date().toISOString() });
     this.#host.send({ type: 'response.create', response: { instructions } });
   }

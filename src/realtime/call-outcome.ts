@@ -37,7 +37,7 @@ export async function persistCallOutcome(orm: Orm, queue: JobQueue, outcome: Cal
       const notes = outcome.lead.notes?.join('\n');
       await sql(em)
         .updateTable('Lead')
-        .set({ ...leadChanges, ...(notes ? { notes: raw<string>`concat_ws(E'\n', "notes", ${notes})` } : {}) })
+        .set({ ...leadChanges, ...(notes ? { notes: raw<string>`concat_ws(E'\n', "notes", ${notes}::text)` } : {}) })
         .where('id', '=', context.lead.id)
         .execute();
     }

@@ -299,9 +299,10 @@ export class CallSession {
    */
   #recover(problem: string): void {
     const context = this.#context;
-    if (!context || this.#recovering || this.#state !== 'live') return;
+    if (!context || this.#state !== 'live') return;
     this.#publish({ type: 'agent.failure', callId: context.callId, problem, recovered: false, at: new Date().toISOString() });
-    if (this.#reconnects >= 1) return void this.#giveUp(problem);
+    // The reconnect itself failed, or the reconnected session failed too: give up.
+    if (this.#recovering || this.#reconnects >= 1) return void this.#giveUp(problem);
     this.#reconnects += 1;
     this.#recovering = true;
     this.#ready = false;
