@@ -7,6 +7,7 @@ import { callStatuses, Call, type CallStatus } from '../entities/call.entity.ts'
 import { findOrCreateLead } from '../entities/lead.repository.ts';
 import { findBusinessByNumber } from '../entities/phone-number.repository.ts';
 import { sql } from '../entities/sql.ts';
+import { sql as raw } from 'kysely';
 import type { CallContextCache } from './call-context.ts';
 import { enqueuePipeline } from './call-outcome.ts';
 import { signStreamToken } from './stream-token.ts';
@@ -110,7 +111,8 @@ async function status({ services }: TwilioWebhookDeps, params: Record<string, st
     const em = services.orm.em.fork();
     // A call the session marked failed (the voice agent was lost) stays failed when Twilio
     // reports it completed: Twilio only knows the line was up.
-    await em.nativeUpdate(Call, callStatus === 'completed' ? { callSid: params.CallSid, status: { $ne: 'failed' } } : { callSid: params.CallSid }, changes);
+    const status = callStatus === 'completed' ? raw<CallStatus>`case when "status" = 'failed' then "status" else ${callStatus} end` : callStatus;
+    await sql(em).updateTable('Call').set({ ...changes, status }).where('callSid', '=', params.CallSid).execute();
     const call = await em.findOne(Call, { callSid: params.CallSid });
     if (call) {
       const event = { type: 'call.status' as const, callId: call.id, callSid: call.callSid, status: callStatus, at: new Date().toISOString() };

@@ -102,6 +102,8 @@ export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInO
       return sessions.waitFor((session) => sessions.items.indexOf(session) === index, timeoutMs);
     },
     async close() {
+      // A test may close the stand-in mid-call (OpenAI gone); the owner's close after that is a no-op.
+      if (!server.listening) return;
       for (const { socket } of held ?? []) socket.destroy();
       held = undefined;
       sessions.close('stand-in closed');

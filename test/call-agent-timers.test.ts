@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BusinessSettings } from '../src/entities/business-settings.entity.ts';
+import { Call } from '../src/entities/call.entity.ts';
+import { loadFixture } from '../src/sandbox/fixtures.ts';
+import { eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';
+import { postTwilioWebhook, twilioAccountSid } from './support/twilio.ts';
+
+/**
+ * The awkward moments of a call, end to end: a silent caller, a call that runs too long,
+ * and the voice agent's connection failing — once (reconnected) or for good (apology).
+ */
+
+let sequence = 700;
+const nextSid = () => `CA${String(++sequence).padStart(32, '0')}`;
+
+async function settings(harness: CallHarness, changes: Partial<Pick<BusinessSettings, 'transferNumber' | 'silenceTimeoutSec' | 'silenceReprompts' | 'maxCallDurationSec'>>) {
+  const em = harness.app.services.orm.em.fork();
+  const row = await em.findOneOrFail(BusinessSettings, { business: harness.business.id });
+  Object.assign(row, { transferNumber: null, silenceTimeoutSec: 60, silenceReprompts: 2, maxCallDurationSec: 900, ...changes });
+  await em.flush();
+}
+
+const endedRow = (harness: CallHarness, callSid: string) =>
+  eventually(() => harness.app.services.orm.em.fork().findOneOrFail(Call, { callSid }), (row) => row.endReason !== null && row.endReason !== undefined, 'the call to end', 20_000);
+
+const hangUpRequest = (harness: CallHarness, callSid: string) =>
+  harness.twilioApi.waitForRequest((request) => request.method === 'POST' && request.path.endsWith(`/Calls/${callSid}.json`), 15_000);
+
+describe('silence and time limits', () => {
+  let h: CallHarness;
+  beforeAll(async () => {
+    h = await startCallHarness();
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('reprompts a silent caller, then says goodbye and hangs up', async () => {
+    await settings(h, { silenceTimeoutSec: 1, silenceReprompts: 1 });
+    const { caller, session, callSid } = await placeCall(h, nextSid());
+    session.script({ replies: [{ text: 'שלום' }, { text: 'הלו, את עדיין על הקו?' }, { text: 'תודה ולהתראות' }] });
+    caller.start();
+
+    const update = await hangUpRequest(h, callSid);
+    expect(update.params.Status).toBe('completed');
+    expect(session.responseRequests.map((request) => request.instructions)).toEqual([
+      expect.stringContaining('Say exactly this'),
+      expect.stringContaining('still on the line'),
+      expect.stringContaining('goodbye'),
+    ]);
+    // The goodbye had played before the hang-up: every agent response reached the caller.
+    expect(caller.heardMs()).toBeGreaterThanOrEqual(500 + 4 * 250 + 2 * 250 - 50);
+    const row = await endedRow(h, callSid);
+    expect(row).toMatchObject({ status: 'completed', endReason: 'caller silent' });
+    expect(row.timeline.map((event) => event.type)).toEqual(['call.started', 'watchdog.reprompt', 'call.closing', 'call.ended']);
+  });
+
+  it('is reset by the caller speaking', async () => {
+    await settings(h, { silenceTimeoutSec: 1, silenceReprompts: 1 });
+    const { caller, session, callSid } = await placeCall(h, nextSid());
+    session.script({ replies: [{ text: 'שלום' }, { text: 'הלו?' }, { text: 'במה אפשר לעזור?' }], callerTranscripts: ['כן, אני פה'] });
+    caller.start();
+    await eventually(() => session.responseRequests.length, (n) => n === 2, 'the reprompt');
+    await caller.play(loadFixture('caller-booking'), { pace: 'instant' });
+    await caller.silence(800, { pace: 'instant' });
+    // Speech restarted the count: the next silence is a reprompt again, not a goodbye.
+    await eventually(() => session.responseRequests.length, (n) => n === 3, 'a reprompt after the answer', 15_000);
+    expect(session.responseRequests[2]?.instructions).toContain('still on the line');
+    caller.stop();
+    await caller.closed;
+    await endedRow(h, callSid);
+  });
+
+  it('closes politely at the maximum call duration', async () => {
+    await settings(h, { maxCallDurationSec: 2 });
+    const { caller, session, callSid } = await placeCall(h, nextSid());
+    session.script({ replies: [{ text: 'שלום' }, { text: 'הגענו לסוף הזמן, להתראות' }] });
+    caller.start();
+    const update = await hangUpRequest(h, callSid);
+    expect(update.params.Status).toBe('completed');
+    expect(session.responseRequests[1]?.instructions).toContain('time limit');
+    const row = await endedRow(h, callSid);
+    expect(row).toMatchObject({ status: 'completed', endReason: 'maximum call duration' });
+    expect(row.durationSec).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('the voice agent’s connection failing', () => {
+  let h: CallHarness;
+  beforeAll(async () => {
+    h = await startCallHarness();
+    await settings(h, {});
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('reconnects once after an OpenAI server error, with the session and the conversation so far', async () => {
+    const { caller, session, callSid } = await placeCall(h, nextSid());
+    session.script({ replies: [{ text: 'שלום שרה' }] });
+    caller.start();
+    await eventually(() => caller.heardMs(), (ms) => ms >= 500, 'the greeting');
+    const sessionsBefore = h.openai.sessions.length;
+    session.sendError({ type: 'server_error', message: 'The server had an error while processing your request.' });
+
+    await eventually(() => h.openai.sessions.length, (n) => n === sessionsBefore + 1, 'the reconnect');
+    const resumed = h.openai.sessions[sessionsBefore]!;
+    resumed.script({ replies: [{ text: 'סליחה על ההפרעה' }, { text: 'בשמחה' }], callerTranscripts: ['אני רוצה תור'] });
+    const update = await resumed.waitForReceived('session.update');
+    expect((update.session as { tools?: unknown[] }).tools).toHaveLength(5);
+    const memory = await resumed.waitForReceived('conversation.item.create');
+    expect(JSON.stringify(memory)).toContain('You: שלום שרה');
+    await resumed.waitForReceived('response.create');
+
+    // The call goes on with the new session: the caller's speech reaches it.
+    await caller.play(loadFixture('caller-booking'), { pace: 'instant' });
+    await caller.silence(800, { pace: 'instant' });
+    await resumed.waitForSent('conversation.item.input_audio_transcription.completed');
+    caller.stop();
+    await caller.closed;
+    const row = await endedRow(h, callSid);
+    expect(row.status).toBe('completed');
+    expect(row.timeline.filter((event) => event.type === 'agent.failure')).toMatchObject([{ recovered: false }, { recovered: true }]);
+  });
+
+  it('apologises through Twilio and marks the call failed when the reconnect fails too', async () => {
+    const { caller, session, callSid } = await placeCall(h, nextSid());
+    session.script({ replies: [{ text: 'שלום' }] });
+    caller.start();
+    await eventually(() => caller.heardMs(), (ms) => ms >= 500, 'the greeting');
+    // OpenAI is gone: this session drops and nothing answers the reconnect.
+    await h.openai.close();
+
+    const apology = await hangUpRequest(h, callSid);
+    expect(apology.params.Twiml).toMatch(/<Say language="he-IL" voice="Google\.he-IL-Standard-A">מצטערים, יש לנו תקלה טכנית\..*<\/Say><Hangup\/>/);
+    const row = await endedRow(h, callSid);
+    expect(row.status).toBe('failed');
+    expect(row.endReason).toMatch(/^voice agent unavailable: /);
+    expect(row.timeline.filter((event) => event.type === 'agent.failure')).toMatchObject([{ recovered: false }, { recovered: false }]);
+    // Twilio reporting the call completed does not hide the failure.
+    await postTwilioWebhook(h.app.url, '/twilio/status', { AccountSid: twilioAccountSid, CallSid: callSid, CallStatus: 'completed', CallDuration: '3' });
+    expect(await h.app.services.orm.em.fork().findOneOrFail(Call, { callSid })).toMatchObject({ status: 'failed', durationSec: 3 });
+    caller.stop();
+    await caller.closed;
+  });
+});
