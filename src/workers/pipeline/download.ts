@@ -1,21 +1,19 @@
-import { sql } from '../../entities/sql.ts';
 import { transientFailure, type PipelineStepModule } from './step.ts';
 
 const downloadTimeoutMs = 60_000;
 
 /**
  * Step 1: fetch the call's recording from Twilio (`GET …/Recordings/{sid}.wav`, Basic auth
- * with the account's credentials) into `call_recordings`, where the transcription step
- * reads it. Already there (a crash came after the download) → nothing to fetch. No
- * recording (the business does not record, or Twilio reported it absent or failed) →
- * skipped, and the realtime transcript stands in for it.
+ * with the account's credentials). It is stored in `call_recordings` in the statement that
+ * records the step, so a run that resumes at the transcription step finds it there. Already
+ * stored → nothing to fetch. No recording (the business does not record, or Twilio reported
+ * it absent or failed) → skipped, and the realtime transcript stands in for it.
  */
 export const download: PipelineStepModule = {
   name: 'download',
-  async run(call, { em, config, signal }) {
+  async run(call, { config, signal }) {
     if (!call.recordingSid) return { outcome: 'skipped', reason: 'the call has no recording' };
-    const stored = await sql(em).selectFrom('CallRecording').select('call').where('call', '=', call.id).executeTakeFirst();
-    if (stored) return { outcome: 'done', note: 'already downloaded' };
+    if (call.recordingStored) return { outcome: 'done', note: 'already downloaded' };
 
     const { accountSid, authToken, apiUrl } = config.twilio;
     if (!accountSid || !authToken) return { outcome: 'failed', error: 'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set' };
@@ -44,12 +42,6 @@ export const download: PipelineStepModule = {
       throw transientFailure('recording download', error);
     }
     if (audio.length === 0) throw transientFailure('recording download', new Error('empty body'));
-    const contentType = response.headers.get('content-type') ?? 'audio/x-wav';
-    await sql(em)
-      .insertInto('CallRecording')
-      .values({ call: call.id, contentType, audio, downloadedAt: new Date() })
-      .onConflict((conflict) => conflict.column('call').doUpdateSet({ contentType, audio, downloadedAt: new Date() }))
-      .execute();
-    return { outcome: 'done' };
+    return { outcome: 'done', recording: { audio, contentType: response.headers.get('content-type') ?? 'audio/x-wav' } };
   },
 };

@@ -81,13 +81,28 @@ function fieldSchema(field: ExtractionField): Record<string, unknown> {
   }
 }
 
+/** Result schemas by extraction schema (as JSON): building a zod schema costs more than running it. */
+const resultSchemas = new Map<string, ReturnType<typeof buildResultSchema>>();
+const maxCachedSchemas = 256;
+
 /** Checks the model's answer against the same schema before anything is stored. */
 function resultSchema(fields: ExtractionField[]) {
+  const key = JSON.stringify(fields);
+  let schema = resultSchemas.get(key);
+  if (!schema) {
+    if (resultSchemas.size >= maxCachedSchemas) resultSchemas.clear();
+    schema = buildResultSchema(fields);
+    resultSchemas.set(key, schema);
+  }
+  return schema;
+}
+
+function buildResultSchema(fields: ExtractionField[]) {
   // A field the answer leaves out reads as null ("not said"); one of the wrong type fails.
   const shape = Object.fromEntries(fields.map((field) => [field.name, fieldValidator(field).nullish().transform((value) => value ?? null)]));
   // A missing `fields` object reads as "none of them said" rather than as a failure.
   const none = Object.fromEntries(fields.map((field) => [field.name, null]));
-  return z.object({ city: z.string().nullable(), service_category: z.string().nullable(), fields: z.object(shape).nullish().transform((value) => value ?? none) });
+  return z.object({ city: z.string().nullable(), service_category: z.string().nullable(), fields: z.object(shape).nullish().transform((value) => value ?? { ...none }) });
 }
 
 function fieldValidator(field: ExtractionField): z.ZodType {

@@ -6,7 +6,7 @@ import { createOpenAIClient } from './ai.ts';
 import { download } from './download.ts';
 import { extract } from './extract.ts';
 import { save } from './save.ts';
-import { loadPipelineCall, recordStep, type PipelineCall } from './state.ts';
+import { loadPipelineCall, recordStep, type PipelineCall, type Recording } from './state.ts';
 import type { PipelineStepModule, StepOutcome } from './step.ts';
 import { summarize } from './summarize.ts';
 import { transcribe } from './transcribe.ts';
@@ -39,13 +39,15 @@ export function processCall(services: Services): JobHandler<'call.process'> {
     const publish = (step: string, state: PipelineStepState) =>
       services.bus.publish('call:events', call.id, { type: 'pipeline.step', callId: call.id, step, outcome: state.status, error: state.error ?? null, at: state.at });
 
+    // The recording this run downloads, handed to the transcription step in memory.
+    let recording: Recording | null = null;
     for (const step of steps) {
       if (call.pipelineSteps[step.name]) continue;
-      const outcome = await step.run(call, { em, config: services.config, openai, lastAttempt, signal });
+      const outcome = await step.run(call, { em, config: services.config, openai, lastAttempt, signal, recording });
       const state = stepState(outcome);
       const changes = outcome.outcome === 'failed' ? {} : (outcome.changes ?? {});
-      const dropRecording = outcome.outcome === 'done' && outcome.dropRecording === true;
-      if (!(await recordStep(em, call, step.name, state, changes, { dropRecording }))) {
+      const done = outcome.outcome === 'done' ? outcome : null;
+      if (!(await recordStep(em, call, step.name, state, changes, { dropRecording: done?.dropRecording === true, storeRecording: done?.recording }))) {
         return logger.info({ callId, step: step.name }, 'pipeline: the call was reprocessed meanwhile; this run stops');
       }
       if (state.status === 'failed') {
@@ -54,6 +56,7 @@ export function processCall(services: Services): JobHandler<'call.process'> {
       }
       Object.assign(call, changes);
       call.pipelineSteps = { ...call.pipelineSteps, [step.name]: state };
+      recording = done?.recording ?? null;
       publish(step.name, state);
     }
 

@@ -3,7 +3,6 @@ import type { Config } from '../../core/config.ts';
 import type { JobQueue } from '../../core/queue.ts';
 import type { PipelineStatus, PipelineStepState } from '../../entities/call.entity.ts';
 import { insertDelivery } from '../../entities/webhook-delivery.repository.ts';
-import { sql } from '../../entities/sql.ts';
 import { callCompletedPayload } from './payload.ts';
 import { recordStep, type PipelineCall } from './state.ts';
 
@@ -31,20 +30,10 @@ export async function save(em: EntityManager, queue: JobQueue, config: Config, c
     ? { status: 'done', at: now.toISOString() }
     : { status: 'skipped', at: now.toISOString(), reason: `no ${call.direction} webhook URL is configured` };
 
+  const fillLead = call.leadId && (call.extractedCity || call.extractedService) ? { leadId: call.leadId, city: call.extractedCity, service: call.extractedService } : undefined;
   return em.transactional(async (tx) => {
-    const recorded = await recordStep(tx, call, 'deliver', step, { pipelineStatus: status });
-    if (!recorded) return { status, step, deliveryId: null, recorded };
-    if (call.leadId && (call.extractedCity || call.extractedService)) {
-      await sql(tx)
-        .updateTable('Lead')
-        .set((eb) => ({
-          city: eb.fn.coalesce('city', eb.val(call.extractedCity)),
-          serviceCategory: eb.fn.coalesce('serviceCategory', eb.val(call.extractedService)),
-        }))
-        .where('id', '=', call.leadId)
-        .execute();
-    }
-    if (!url) return { status, step, deliveryId: null, recorded };
+    const recorded = await recordStep(tx, call, 'deliver', step, { pipelineStatus: status }, { fillLead });
+    if (!recorded || !url) return { status, step, deliveryId: null, recorded };
     const finished = { ...call, pipelineSteps: { ...call.pipelineSteps, deliver: step } };
     const deliveryId = await insertDelivery(tx, {
       businessId: call.businessId,

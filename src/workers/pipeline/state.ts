@@ -28,6 +28,8 @@ export interface PipelineCall {
   pipelineRevision: number;
   pipelineSteps: Call['pipelineSteps'];
   leadId: string | null;
+  /** A downloaded recording is stored (`call_recordings`), waiting for the transcription step. */
+  recordingStored: boolean;
   settings: {
     language: string;
     extractionSchema: ExtractionField[];
@@ -43,7 +45,10 @@ export interface PipelineCall {
 /** Columns of `calls` a step may write. */
 export type CallChanges = Partial<Pick<PipelineCall, 'finalTranscript' | 'summary' | 'extractedCity' | 'extractedService' | 'extracted'>>;
 
-/** Loads a call with its settings, business and booked appointment in one statement; null when gone. */
+/**
+ * Loads a call with its settings, business, booked appointment and whether its recording
+ * is stored, in one statement; null when gone.
+ */
 export async function loadPipelineCall(em: EntityManager, callId: string): Promise<PipelineCall | null> {
   const row = await sql(em)
     .selectFrom('Call')
@@ -70,6 +75,7 @@ export async function loadPipelineCall(em: EntityManager, callId: string): Promi
           .limit(1),
       ).as('appointment'),
     )
+    .select((eb) => eb.exists(eb.selectFrom('CallRecording').select('CallRecording.call').whereRef('CallRecording.call', '=', 'Call.id')).as('recordingStored'))
     .executeTakeFirst();
   if (!row) return null;
   return {
@@ -94,6 +100,7 @@ export async function loadPipelineCall(em: EntityManager, callId: string): Promi
     pipelineRevision: row.pipelineRevision,
     pipelineSteps: row.pipelineSteps,
     leadId: row.lead ?? null,
+    recordingStored: Boolean(row.recordingStored),
     settings: {
       language: row.language,
       extractionSchema: row.extractionSchema,
@@ -106,10 +113,27 @@ export async function loadPipelineCall(em: EntityManager, callId: string): Promi
   };
 }
 
+/** A recording as the download step fetched it. */
+export interface Recording {
+  audio: Buffer;
+  contentType: string;
+}
+
+/** A lead's city and service category, filled in where the lead has none. */
+export interface LeadFill {
+  leadId: string;
+  city: string | null;
+  service: string | null;
+}
+
 /**
  * Records a finished step and its result on the call in one statement — only while the
  * call is still at `revision` (a `reprocessCall` meanwhile makes this run's writes moot).
- * Returns false when nothing was written.
+ * Returns false when nothing was written. In the same statement, `storeRecording` stores
+ * the downloaded recording for the transcription step (whatever the revision, as a
+ * download step that wrote it first would have), `dropRecording` deletes it, and
+ * `fillLead` fills in the lead's city and service where it has none — only if the step was
+ * recorded.
  */
 export async function recordStep(
   em: EntityManager,
@@ -117,17 +141,37 @@ export async function recordStep(
   step: PipelineStep,
   state: PipelineStepState,
   changes: CallChanges & { pipelineStatus?: Call['pipelineStatus'] } = {},
-  options: { dropRecording?: boolean } = {},
+  options: { dropRecording?: boolean; storeRecording?: Recording; fillLead?: LeadFill } = {},
 ): Promise<boolean> {
   const set: Updateable<Database['Call']> = { ...changes, pipelineStatus: changes.pipelineStatus ?? 'running' };
+  const steps = { pipelineSteps: raw<Call['pipelineSteps']>`"pipeline_steps" || jsonb_build_object(${step}::text, ${JSON.stringify(state)}::jsonb)` };
   const db = sql(em);
-  const update = options.dropRecording ? db.with('dropped', (cte) => cte.deleteFrom('CallRecording').where('call', '=', call.id)) : db;
-  const result = await update
-    .updateTable('Call')
-    .set(set)
-    .set({ pipelineSteps: raw`"pipeline_steps" || jsonb_build_object(${step}::text, ${JSON.stringify(state)}::jsonb)` })
-    .where('id', '=', call.id)
-    .where('pipelineRevision', '=', call.pipelineRevision)
-    .executeTakeFirst();
+  const { storeRecording: stored, fillLead: fill } = options;
+  if (fill) {
+    const rows = await db
+      .with('recorded', (cte) => cte.updateTable('Call').set(set).set(steps).where('id', '=', call.id).where('pipelineRevision', '=', call.pipelineRevision).returning('id'))
+      .with('filled', (cte) =>
+        cte
+          .updateTable('Lead')
+          .set((eb) => ({ city: eb.fn.coalesce('city', eb.val(fill.city)), serviceCategory: eb.fn.coalesce('serviceCategory', eb.val(fill.service)) }))
+          .where('id', '=', fill.leadId)
+          .where((eb) => eb.exists(eb.selectFrom('recorded').select('recorded.id'))),
+      )
+      .selectFrom('recorded')
+      .select('recorded.id')
+      .execute();
+    return rows.length > 0;
+  }
+  const update = options.dropRecording
+    ? db.with('dropped', (cte) => cte.deleteFrom('CallRecording').where('call', '=', call.id))
+    : stored
+      ? db.with('stored', (cte) =>
+          cte
+            .insertInto('CallRecording')
+            .values({ call: call.id, contentType: stored.contentType, audio: stored.audio, downloadedAt: new Date() })
+            .onConflict((conflict) => conflict.column('call').doUpdateSet({ contentType: stored.contentType, audio: stored.audio, downloadedAt: new Date() })),
+        )
+      : db;
+  const result = await update.updateTable('Call').set(set).set(steps).where('id', '=', call.id).where('pipelineRevision', '=', call.pipelineRevision).executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }

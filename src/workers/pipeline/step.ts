@@ -3,7 +3,7 @@ import type OpenAI from 'openai';
 import type { Config } from '../../core/config.ts';
 import { AppError, describeError } from '../../core/errors.ts';
 import type { PipelineStep } from '../../entities/call.entity.ts';
-import type { CallChanges, PipelineCall } from './state.ts';
+import type { CallChanges, PipelineCall, Recording } from './state.ts';
 
 /** What a step needs besides the call. */
 export interface StepDeps {
@@ -14,6 +14,11 @@ export interface StepDeps {
   /** The job's last attempt: a step gives up (`failed`) rather than throw for a retry. */
   lastAttempt: boolean;
   signal: AbortSignal;
+  /**
+   * The recording this run downloaded, if it did: the transcription step takes it from here
+   * instead of reading it back from Postgres (where it is stored for a run that resumes).
+   */
+  recording: Recording | null;
 }
 
 /**
@@ -23,7 +28,15 @@ export interface StepDeps {
  * instead, and the job is retried from that step.
  */
 export type StepOutcome =
-  | { outcome: 'done'; changes?: CallChanges; note?: string; /** Delete the stored recording with the result. */ dropRecording?: boolean }
+  | {
+      outcome: 'done';
+      changes?: CallChanges;
+      note?: string;
+      /** Delete the stored recording with the result. */
+      dropRecording?: boolean;
+      /** Store this downloaded recording with the result. */
+      recording?: Recording;
+    }
   | { outcome: 'skipped'; changes?: CallChanges; reason: string }
   | { outcome: 'failed'; error: string };
 
@@ -58,10 +71,13 @@ export function callText(call: PipelineCall): string | null {
   return call.finalTranscript ?? realtimeTranscript(call);
 }
 
+/** Building an Intl.DisplayNames costs far more than asking it: one serves every call. */
+const englishLanguageNames = new Intl.DisplayNames(['en'], { type: 'language' });
+
 /** English name of an ISO 639-1 code, for prompts ("Write in Hebrew."). */
 export function languageName(code: string): string {
   try {
-    return new Intl.DisplayNames(['en'], { type: 'language' }).of(code) ?? code;
+    return englishLanguageNames.of(code) ?? code;
   } catch {
     return code;
   }

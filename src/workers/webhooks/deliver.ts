@@ -43,11 +43,16 @@ export function deliverWebhook(services: Services): JobHandler<'webhook.deliver'
       }
     }
 
-    const recorded = await em.transactional(async (tx) => {
-      if (!(await recordAttempt(tx, deliveryId, attemptsBefore, { attempt, status, nextAttemptAt }))) return false;
-      if (nextAttemptAt) await services.queue.send('webhook.deliver', { deliveryId }, { em: tx, startAfter: nextAttemptAt });
-      return true;
-    });
+    const record = { attempt, status, nextAttemptAt };
+    // The next attempt's job and the attempt that calls for it are one transaction; an attempt
+    // that ends the delivery is one statement, which needs no transaction around it.
+    const recorded = nextAttemptAt
+      ? await em.transactional(async (tx) => {
+          if (!(await recordAttempt(tx, deliveryId, attemptsBefore, record))) return false;
+          await services.queue.send('webhook.deliver', { deliveryId }, { em: tx, startAfter: nextAttemptAt });
+          return true;
+        })
+      : await recordAttempt(em, deliveryId, attemptsBefore, record);
     if (!recorded) return logger.info({ deliveryId }, 'webhook: another run recorded this attempt first');
 
     if (result.refused) metrics.increment('webhook_refused_total');
