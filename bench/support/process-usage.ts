@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * CPU time and resident memory of a process, from /proc (Linux): user + system time of all
@@ -35,6 +35,44 @@ export function sampleProcess(pid: number): ProcessSample {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? Number.NaN);
   return { at, cpuMs: ((user + system) / ticksPerSecond) * 1000, systemMs: (system / ticksPerSecond) * 1000, rssBytes: rssKiB * 1024 };
+}
+
+/**
+ * CPU time of a process and its children, in ms: its own, that of the children still
+ * running, and that of the children it has already reaped (cutime + cstime). For a server
+ * that forks a process per connection (Postgres), the difference between two samples is
+ * what the server and all its backends used in between, however many came and went.
+ */
+export function sampleProcessTree(pid: number): { at: number; cpuMs: number } {
+  const at = performance.now();
+  const ticks = (fields: string[], ...indexes: number[]) => indexes.reduce((sum, index) => sum + Number(fields[index] ?? 0), 0);
+  // Fields after the command name (field 2): ppid is field 4, utime 14, stime 15, cutime 16, cstime 17.
+  const statFields = (id: string) => {
+    const stat = readFileSync(`/proc/${id}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  };
+  let total = ticks(statFields(String(pid)), 11, 12, 13, 14);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || entry === String(pid)) continue;
+    try {
+      const fields = statFields(entry);
+      if (fields[1] === String(pid)) total += ticks(fields, 11, 12);
+    } catch {
+      // It exited while the list was read: its time is in the parent's cutime now, or will be.
+    }
+  }
+  return { at, cpuMs: (total / ticksPerSecond) * 1000 };
+}
+
+/** The parent of `pid` (e.g. the postmaster of a Postgres backend), or null when /proc does not show it. */
+export function parentPid(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return Number.isInteger(ppid) && ppid > 1 ? ppid : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
