@@ -144,3 +144,30 @@ describe('the voice agent’s connection failing', () => {
     await caller.closed;
   });
 });
+
+describe('the voice agent lost for good, with a transfer number', () => {
+  let h: CallHarness;
+  beforeAll(async () => {
+    h = await startCallHarness();
+    await settings(h, { transferNumber: '+972529998877' });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('hands the caller to a person instead of apologising', async () => {
+    const { caller, session, callSid } = await placeCall(h, nextSid());
+    session.script({ replies: [{ text: 'שלום' }] });
+    caller.start();
+    await eventually(() => caller.heardMs(), (ms) => ms >= 500, 'the greeting');
+    await h.openai.close();
+
+    const transfer = await hangUpRequest(h, callSid);
+    expect(transfer.params.Twiml).toMatch(/<Dial answerOnBridge="true">\+972529998877<\/Dial>/);
+    const row = await endedRow(h, callSid);
+    expect(row.status).toBe('failed');
+    expect(row.timeline.find((event) => event.type === 'call.transfer')).toMatchObject({ ok: true, reason: 'voice agent unavailable' });
+    caller.stop();
+    await caller.closed;
+  });
+});

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sql as raw } from 'kysely';
 import twilio from 'twilio';
 import { describeError } from '../core/errors.ts';
 import { normalizePhone } from '../core/phone.ts';
@@ -7,7 +8,6 @@ import { callStatuses, Call, type CallStatus } from '../entities/call.entity.ts'
 import { findOrCreateLead } from '../entities/lead.repository.ts';
 import { findBusinessByNumber } from '../entities/phone-number.repository.ts';
 import { sql } from '../entities/sql.ts';
-import { sql as raw } from 'kysely';
 import type { CallContextCache } from './call-context.ts';
 import { enqueuePipeline } from './call-outcome.ts';
 import { signStreamToken } from './stream-token.ts';
