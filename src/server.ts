@@ -8,6 +8,7 @@ import { AppError } from './core/errors.ts';
 import { checkReadiness } from './core/health.ts';
 import type { Services } from './core/services.ts';
 import type { Realtime } from './realtime/index.ts';
+import { createGraphQLWebSocket } from './graphql-ws.ts';
 import { createContext, type GraphQLContext } from './schema/context.ts';
 import { schema } from './schema/index.ts';
 
@@ -25,13 +26,15 @@ export interface HttpServer {
 }
 
 /**
- * Starts the HTTP server: /graphql (yoga), /health, /ready, /metrics, and the call path —
- * Twilio's webhooks and the /twilio/media websocket.
+ * Starts the HTTP server: /graphql (yoga over HTTP and SSE, graphql-ws over WebSocket),
+ * /health, /ready, /metrics, and the call path — Twilio's webhooks and the /twilio/media
+ * websocket.
  */
 export async function startServer(services: Services, realtime: Realtime): Promise<HttpServer> {
   const { config, logger } = services;
 
   const yoga = createGraphQLHandler(services);
+  const graphqlWs = createGraphQLWebSocket(services, yoga);
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -57,6 +60,7 @@ export async function startServer(services: Services, realtime: Realtime): Promi
 
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/graphql') return graphqlWs.handleUpgrade(req, socket, head);
     if (!realtime.handleUpgrade(req, socket, head, path)) socket.destroy();
   });
 
@@ -73,6 +77,7 @@ export async function startServer(services: Services, realtime: Realtime): Promi
     stopAccepting,
     async close(timeoutMs = config.shutdownTimeoutMs) {
       stopAccepting();
+      await graphqlWs.close();
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
       try {

@@ -12,6 +12,7 @@ import './call-stats.ts';
 import './appointment.ts';
 import './outbound-call-job.ts';
 import './webhook-delivery.ts';
+import './subscriptions.ts';
 
 /** The executable schema. Importing a type's file is what adds it. */
 export const schema = builder.toSchema();

@@ -1,0 +1,82 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ExecutionArgs } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { Services } from './core/services.ts';
+import type { GraphQLContext } from './schema/context.ts';
+
+/**
+ * Over a socket there is no HTTP response; Callwatch's context factory reads only the
+ * request's headers (server.ts), so operations get this stand-in for yoga's `res`.
+ */
+const noResponse = undefined as unknown as ServerResponse;
+
+/** What graphql-ws hands to each operation: the enveloped execute/subscribe of yoga. */
+interface Enveloped {
+  execute: (args: ExecutionArgs) => unknown;
+  subscribe: (args: ExecutionArgs) => unknown;
+}
+
+export interface GraphQLWebSocket {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  close(): Promise<void>;
+}
+
+/**
+ * GraphQL over WebSocket (the graphql-ws protocol) on /graphql, the port the HTTP API uses.
+ * The API key comes in `connectionParams` (`{ apiKey }` or `{ authorization: "Bearer …" }`);
+ * a connection without a valid key is closed with 4403 Forbidden at `connection_init`.
+ * Operations run through yoga's own pipeline (its plugins, limits and error masking).
+ */
+export function createGraphQLWebSocket(
+  services: Services,
+  yoga: YogaServerInstance<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>,
+): GraphQLWebSocket {
+  const server = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const authorizationOf = (params: Record<string, unknown> | undefined): string | undefined => {
+    if (typeof params?.authorization === 'string') return params.authorization;
+    if (typeof params?.apiKey === 'string') return `Bearer ${params.apiKey}`;
+    return undefined;
+  };
+  const disposable = useServer<Record<string, unknown> | undefined, { authorization?: string }>(
+    {
+      onConnect: async (ctx) => {
+        const authorization = authorizationOf(ctx.connectionParams);
+        if (!authorization) return false;
+        ctx.extra.authorization = authorization;
+        // The key is checked once here; each operation checks it again with its context.
+        try {
+          const context = await yoga.getEnveloped({ req: { headers: { authorization } } as IncomingMessage, res: noResponse }).contextFactory();
+          return (context as GraphQLContext).auth !== null;
+        } catch {
+          return false;
+        }
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const req = { headers: { authorization: ctx.extra.authorization } } as unknown as IncomingMessage;
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ req, res: noResponse, params: payload });
+        const document = parse(payload.query);
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        const rootValue: Enveloped = { execute, subscribe };
+        return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue: await contextFactory(), rootValue };
+      },
+      execute: (args) => (args.rootValue as Enveloped).execute(args) as never,
+      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args) as never,
+      onError: (_ctx, _id, _payload, errors) => services.logger.warn({ errors: errors.map((error) => error.message) }, 'graphql-ws operation failed'),
+    },
+    server,
+  );
+  return {
+    handleUpgrade(req, socket, head) {
+      server.handleUpgrade(req, socket, head, (ws) => server.emit('connection', ws, req));
+    },
+    async close() {
+      // Disposing closes every client (1001 Going Away) and ends their subscriptions.
+      await disposable.dispose();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

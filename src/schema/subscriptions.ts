@@ -1,0 +1,110 @@
+import { GraphQLError } from 'graphql';
+import { Repeater } from 'graphql-yoga';
+import type { CallEvent, CallLifecycleEvent } from '../core/events.ts';
+import { sql, type Row } from '../entities/sql.ts';
+import type { Call } from '../entities/call.entity.ts';
+import { builder } from './builder.ts';
+import { businessIdOf, ownRow, type GraphQLContext } from './context.ts';
+import { CallRef } from './refs.ts';
+
+/**
+ * Live monitoring (issue 7, first part): a business's calls as they happen, over graphql-ws
+ * on /graphql (API key in `connectionParams`) or SSE (the Authorization header). Every
+ * subscription is scoped to the key's business: a call id of another business is "not
+ * found", exactly like a query for it.
+ */
+
+/** One event of a live call, as published on the bus (`src/core/events.ts`). */
+const CallEventRef = builder.objectRef<CallEvent>('CallEvent').implement({
+  description: 'One thing that happened on a call: transcript deltas and turns, speech started/stopped, the agent interrupted, tool calls and results, captured lead fields, reprompts, hand-overs, failures, status changes, post-call pipeline progress.',
+  fields: (t) => ({
+    type: t.exposeString('type', { description: 'e.g. transcript.delta, transcript.turn, tool.called, pipeline.step' }),
+    callId: t.exposeID('callId'),
+    at: t.field({ type: 'DateTime', resolve: (event) => new Date('at' in event ? event.at : event.turn.at) }),
+    data: t.field({ type: 'JSON', description: 'The whole event, as published (its fields depend on `type`).', resolve: (event) => event }),
+  }),
+});
+
+/** A change to the list of a business's live calls. */
+const LiveCallEventRef = builder.objectRef<{ event: CallLifecycleEvent | { type: 'call.live'; callId: string; callSid: string; at: string }; call: Row<Call> | null }>('LiveCallEvent').implement({
+  description: 'A call of the business started, changed status or ended. On subscribing, one `call.live` event per call already in progress comes first, so a console never starts blank.',
+  fields: (t) => ({
+    type: t.string({ description: 'call.live (already in progress when you subscribed), call.started, call.status, call.ended', resolve: ({ event }) => event.type }),
+    callId: t.id({ resolve: ({ event }) => event.callId }),
+    callSid: t.string({ resolve: ({ event }) => event.callSid }),
+    at: t.field({ type: 'DateTime', resolve: ({ event }) => new Date(event.at) }),
+    call: t.field({ type: CallRef, nullable: true, resolve: ({ call }) => call }),
+  }),
+});
+
+builder.subscriptionType({});
+
+/** Statuses of a call still on the line. */
+const liveStatuses = ['queued', 'initiated', 'ringing', 'in-progress'] as const;
+
+builder.subscriptionFields((t) => ({
+  liveCalls: t.field({
+    type: LiveCallEventRef,
+    authScopes: { reader: true },
+    description: 'The business’s calls starting, changing status and ending; the calls in progress first.',
+    subscribe: (_root, _args, ctx) => liveCalls(ctx),
+    resolve: (update) => update,
+  }),
+  callEvents: t.field({
+    type: CallEventRef,
+    authScopes: { reader: true },
+    description: 'Everything that happens on one call of this business, as it happens.',
+    args: { callId: t.arg.id({ required: true }) },
+    subscribe: async (_root, args, ctx) => callTopic(ctx, String(args.callId), () => true),
+    resolve: (event) => event,
+  }),
+  callUpdated: t.field({
+    type: CallEventRef,
+    authScopes: { reader: true },
+    description: 'Post-call progress of one call: each pipeline step (transcribed, summarised, extracted), the pipeline finished, each webhook attempt.',
+    args: { callId: t.arg.id({ required: true }) },
+    subscribe: async (_root, args, ctx) => callTopic(ctx, String(args.callId), (event) => event.type.startsWith('pipeline.') || event.type === 'webhook.attempt'),
+    resolve: (event) => event,
+  }),
+}));
+
+/** A call's events, when the call is this business's; else the same error as a call that does not exist. */
+async function callTopic(ctx: GraphQLContext, callId: string, keep: (event: CallEvent) => boolean): Promise<AsyncIterable<CallEvent>> {
+  const call = await ownRow(ctx, ctx.loaders.callById, callId);
+  if (!call) throw notFound();
+  const events = ctx.services.bus.subscribe('call:events', call.id);
+  return new Repeater<CallEvent>(async (push, stop) => {
+    const iterator = events[Symbol.asyncIterator]();
+    stop.then(() => iterator.return?.());
+    for (;;) {
+      const next = await Promise.race([iterator.next(), stop.then(() => ({ done: true, value: undefined }) as const)]);
+      if (next.done) break;
+      if (keep(next.value)) await push(next.value);
+    }
+  });
+}
+
+/** The calls in progress now, then every lifecycle event of the business's calls. */
+function liveCalls(ctx: GraphQLContext) {
+  const businessId = businessIdOf(ctx);
+  // Subscribe before reading the current list, so a call starting in between is not missed.
+  const events = ctx.services.bus.subscribe('business:calls', businessId);
+  return new Repeater<{ event: CallLifecycleEvent | { type: 'call.live'; callId: string; callSid: string; at: string }; call: Row<Call> | null }>(async (push, stop) => {
+    const iterator = events[Symbol.asyncIterator]();
+    stop.then(() => iterator.return?.());
+    const live = await sql(ctx.em).selectFrom('Call').selectAll().where('business', '=', businessId).where('status', 'in', liveStatuses).orderBy('createdAt').execute();
+    for (const call of live) {
+      await push({ event: { type: 'call.live', callId: call.id, callSid: call.callSid, at: (call.startedAt ?? call.createdAt).toISOString() }, call: call as Row<Call> });
+    }
+    for (;;) {
+      const next = await Promise.race([iterator.next(), stop.then(() => ({ done: true, value: undefined }) as const)]);
+      if (next.done) break;
+      const call = await ctx.loaders.callById.clear(next.value.callId).load(next.value.callId);
+      await push({ event: next.value, call });
+    }
+  });
+}
+
+function notFound(): GraphQLError {
+  return new GraphQLError('No call with that id.', { extensions: { code: 'NOT_FOUND' } });
+}

@@ -1,0 +1,109 @@
+import { createClient, type Client } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { issueApiKey } from '../src/entities/api-key.repository.ts';
+import { Call } from '../src/entities/call.entity.ts';
+import { loadFixture } from '../src/sandbox/fixtures.ts';
+import { eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';
+import { createBusiness } from './support/factories.ts';
+
+/** Live monitoring over graphql-ws on /graphql, during sandbox calls, scoped by API key. */
+
+type Next = { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+
+function client(h: CallHarness, apiKey: string | null): Client {
+  return createClient({
+    url: `${h.app.url.replace('http', 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: apiKey ? { apiKey } : {},
+    lazy: true,
+    retryAttempts: 0,
+  });
+}
+
+/** Collects a subscription's results until `stop()`. */
+function collect(c: Client, query: string, variables: Record<string, unknown> = {}) {
+  const results: Next[] = [];
+  const errors: unknown[] = [];
+  const stop = c.subscribe<Record<string, any>>({ query, variables }, { next: (value) => void results.push(value as Next), error: (error) => void errors.push(error), complete: () => {} });
+  return { results, errors, stop };
+}
+
+describe('live monitoring subscriptions', () => {
+  let h: CallHarness;
+  let keyA: string;
+  let keyB: string;
+  const clients: Client[] = [];
+  beforeAll(async () => {
+    h = await startCallHarness();
+    keyA = (await issueApiKey(h.app.services.orm.em.fork(), { businessId: h.business.id, role: 'viewer', name: 'console' })).key;
+    const other = await createBusiness(h.app.services.orm.em, { phone: '+97233824999', name: 'עסק אחר' });
+    keyB = (await issueApiKey(h.app.services.orm.em.fork(), { businessId: other.id, role: 'admin', name: 'other' })).key;
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.dispose()));
+    await h?.stop();
+  });
+  const open = (key: string | null) => {
+    const c = client(h, key);
+    clients.push(c);
+    return c;
+  };
+
+  it('streams a call’s list entry and its events to its business, and nothing to another business', async () => {
+    const a = open(keyA);
+    const b = open(keyB);
+    const listA = collect(a, 'subscription { liveCalls { type callSid call { status } } }');
+    const listB = collect(b, 'subscription { liveCalls { type callSid } }');
+    // Let both subscriptions reach the bus before the call starts.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const { caller, session, callSid } = await placeCall(h, 'CA00000000000000000000000000000901');
+    const call = await h.app.services.orm.em.fork().findOneOrFail(Call, { callSid });
+    const eventsA = collect(a, 'subscription($id: ID!) { callEvents(callId: $id) { type callId at data } }', { id: call.id });
+    const spyB = collect(b, 'subscription($id: ID!) { callEvents(callId: $id) { type } }', { id: call.id });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    session.script({ replies: [{ text: 'שלום שרה' }, { text: 'בשמחה' }], callerTranscripts: ['אני רוצה תור'] });
+    caller.start();
+    await eventually(() => caller.heardMs(), (ms) => ms >= 400, 'the greeting');
+    await caller.play(loadFixture('caller-booking'), { pace: 'instant' });
+    await caller.silence(800, { pace: 'instant' });
+    await eventually(() => eventsA.results.filter((r) => r.data?.callEvents.type === 'transcript.turn').length, (n) => n >= 3, 'the turns', 15_000);
+
+    const types = eventsA.results.map((r) => r.data?.callEvents.type);
+    expect(types).toEqual(expect.arrayContaining(['transcript.delta', 'transcript.turn', 'speech.started', 'speech.stopped']));
+    const callerTurn = eventsA.results.find((r) => r.data?.callEvents.type === 'transcript.turn' && r.data.callEvents.data.turn.speaker === 'caller');
+    expect(callerTurn?.data?.callEvents).toMatchObject({ callId: call.id, data: { turn: { text: 'אני רוצה תור' } } });
+    await eventually(() => listA.results.map((r) => r.data?.liveCalls.type), (seen) => seen.includes('call.started'), 'call.started in the list');
+    expect(listA.results.find((r) => r.data?.liveCalls.type === 'call.started')?.data?.liveCalls).toMatchObject({ callSid });
+
+    caller.stop();
+    await caller.closed;
+    await eventually(() => listA.results.map((r) => r.data?.liveCalls.type), (seen) => seen.includes('call.ended'), 'call.ended in the list');
+    // Business B saw nothing of A's call: its list is silent and A's call id is "not found".
+    expect(listB.results).toEqual([]);
+    expect(spyB.results).toEqual([{ errors: [expect.objectContaining({ message: 'No call with that id.', extensions: { code: 'NOT_FOUND' } })] }]);
+    for (const s of [listA, listB, eventsA, spyB]) s.stop();
+  });
+
+  it('starts a console with the calls already in progress', async () => {
+    const { caller, callSid } = await placeCall(h, 'CA00000000000000000000000000000902');
+    caller.start();
+    await eventually(async () => (await h.app.services.orm.em.fork().findOneOrFail(Call, { callSid })).status, () => true, 'the call row');
+    await h.app.services.orm.em.fork().nativeUpdate(Call, { callSid }, { status: 'in-progress' });
+    const list = collect(open(keyA), 'subscription { liveCalls { type callSid call { status } } }');
+    await eventually(() => list.results.length, (n) => n >= 1, 'the current list');
+    expect(list.results[0]?.data?.liveCalls).toMatchObject({ type: 'call.live', callSid, call: { status: 'IN_PROGRESS' } });
+    list.stop();
+    caller.stop();
+    await caller.closed;
+  });
+
+  it('refuses a connection without a valid key', async () => {
+    for (const key of [null, 'cw_not-a-real-key']) {
+      const s = collect(open(key), 'subscription { liveCalls { type } }');
+      await eventually(() => s.errors.length, (n) => n === 1, 'the refusal');
+      expect(s.errors[0]).toMatchObject({ code: 4403 });
+    }
+  });
+});
