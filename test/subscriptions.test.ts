@@ -6,6 +6,7 @@ import { Call } from '../src/entities/call.entity.ts';
 import { loadFixture } from '../src/sandbox/fixtures.ts';
 import { eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';
 import { createBusiness } from './support/factories.ts';
+import { graphql } from './support/graphql.ts';
 
 /** Live monitoring over graphql-ws on /graphql, during sandbox calls, scoped by API key. */
 
@@ -105,5 +106,40 @@ describe('live monitoring subscriptions', () => {
       await eventually(() => s.errors.length, (n) => n === 1, 'the refusal');
       expect(s.errors[0]).toMatchObject({ code: 4403 });
     }
+  });
+
+  it('carries supervisor actions to the call and records them: whisper, then hang up; a call not live is not acted on', async () => {
+    const supervisor = (await issueApiKey(h.app.services.orm.em.fork(), { businessId: h.business.id, role: 'supervisor', name: 'floor' })).key;
+    const { caller, session, callSid } = await placeCall(h, 'CA00000000000000000000000000000903');
+    session.script({ replies: [{ text: 'שלום' }] });
+    caller.start();
+    await session.waitForReceived('response.create');
+    const call = await h.app.services.orm.em.fork().findOneOrFail(Call, { callSid });
+    const ask = (key: string, query: string, variables: Record<string, unknown>) => graphql(h.app.url, key, query, variables);
+
+    const whisper = await ask(supervisor, 'mutation($id: ID!) { whisperToAgent(callId: $id, text: "הצע לה הנחה של 10%") { __typename ... on SupervisorActionResult { acted error } } }', { id: call.id });
+    expect(whisper.data?.whisperToAgent).toEqual({ __typename: 'SupervisorActionResult', acted: true, error: null });
+    const item = await session.waitForReceived('conversation.item.create');
+    expect(JSON.stringify(item)).toContain('הצע לה הנחה של 10%');
+    // Nothing is said because of it: no new response was asked for.
+    expect(session.responseRequests).toHaveLength(1);
+
+    const viewer = await ask(keyA, 'mutation($id: ID!) { hangUpCall(callId: $id) { __typename } }', { id: call.id });
+    expect(viewer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const hangUp = await ask(supervisor, 'mutation($id: ID!) { hangUpCall(callId: $id) { ... on SupervisorActionResult { acted } } }', { id: call.id });
+    expect(hangUp.data?.hangUpCall).toEqual({ acted: true });
+    const request = await h.twilioApi.waitForRequest((r) => r.method === 'POST' && r.path.endsWith(`/Calls/${callSid}.json`));
+    expect(request.params.Status).toBe('completed');
+    const row = await eventually(() => h.app.services.orm.em.fork().findOneOrFail(Call, { callSid }), (r) => r.endReason !== null && r.endReason !== undefined, 'the call to end');
+    expect(row.endReason).toBe('hung up by a supervisor');
+    expect(row.timeline.filter((event) => event.type === 'supervisor.action')).toMatchObject([
+      { action: 'whisper', detail: 'הצע לה הנחה של 10%', acted: true },
+      { action: 'hangup', acted: true },
+    ]);
+
+    const late = await ask(supervisor, 'mutation($id: ID!) { transferCall(callId: $id, to: "050-999-8877") { ... on SupervisorActionResult { acted error } } }', { id: call.id });
+    expect(late.data?.transferCall).toEqual({ acted: false, error: 'the call has ended (completed)' });
+    caller.stop();
+    await caller.closed;
   });
 });

@@ -51,7 +51,23 @@ export type AgentEvent =
   | { type: 'watchdog.reprompt'; callId: string; attempt: number; at: string }
   | { type: 'call.closing'; callId: string; reason: 'silence' | 'max-duration' | 'agent' | 'failure'; at: string }
   | { type: 'call.transfer'; callId: string; to: string | null; reason: string; ok: boolean; error: string | null; at: string }
-  | { type: 'agent.failure'; callId: string; problem: string; recovered: boolean; at: string };
+  | { type: 'agent.failure'; callId: string; problem: string; recovered: boolean; at: string }
+  | { type: 'supervisor.action'; callId: string; action: SupervisorCommand['action']; detail: string | null; apiKeyId: string; acted: boolean; error: string | null; at: string };
+
+/**
+ * A supervisor's command for a live call. It travels on the bus to whichever instance holds
+ * the call (`call:commands`); that instance answers on `call:command-results` by `requestId`.
+ */
+export type SupervisorCommand = { requestId: string; apiKeyId: string } & (
+  | { action: 'whisper'; text: string }
+  | { action: 'transfer'; to: string }
+  | { action: 'hangup' }
+);
+
+export interface SupervisorCommandResult {
+  acted: boolean;
+  error: string | null;
+}
 
 /** Events that make up a call's stored timeline. */
 export const timelineEventTypes: ReadonlySet<CallEvent['type']> = new Set([
@@ -64,6 +80,7 @@ export const timelineEventTypes: ReadonlySet<CallEvent['type']> = new Set([
   'call.closing',
   'call.transfer',
   'agent.failure',
+  'supervisor.action',
   'call.ended',
 ]);
 
@@ -85,6 +102,8 @@ export type PipelineEvent =
 export type BusEvents = {
   'business:calls': [businessId: string, event: CallLifecycleEvent];
   'call:events': [callId: string, event: CallEvent];
+  'call:commands': [callId: string, command: SupervisorCommand];
+  'call:command-results': [requestId: string, result: SupervisorCommandResult];
 };
 
 export type EventBus = PubSub<BusEvents>;

@@ -1,18 +1,27 @@
 import { performance } from 'node:perf_hooks';
 import type { WebSocket, RawData } from 'ws';
-import { timelineEventTypes, type AgentEvent, type CallEvent, type EventBus, type TranscriptTurn } from '../core/events.ts';
+import {
+  timelineEventTypes,
+  type AgentEvent,
+  type CallEvent,
+  type EventBus,
+  type SupervisorCommand,
+  type TranscriptTurn,
+} from '../core/events.ts';
 import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
 import { CallAgent, type CallAgentDeps } from './call-agent.ts';
 import type { CallContext } from './call-context.ts';
 import { heardText } from './heard-text.ts';
+import { supervise } from './supervision.ts';
 import {
   appendAudioMessage,
   greetingResponse,
   parseServerEvent,
   resumeItem,
   sessionUpdate,
+  supervisorItem,
   truncateEvent,
 } from './openai-realtime.protocol.ts';
 import type { LeadCapture } from './tools/call-tools.ts';
@@ -72,7 +81,11 @@ interface AgentPlayback {
 }
 
 /**
- * One phone call: the Twilio media stream and the OpenAI Realtime socket it opened. The
+ * One phone call: the Twilio media stream and the OpenAI Realtime socket it opened.
+ * (Longer than this codebase's files usually are, on purpose: it owns both sockets and the
+ * playback clock, which the relay, barge-in, the agent, reconnection and supervisors all
+ * need; what does not need them lives beside it — call-agent, tools/, silence-watchdog,
+ * supervision, heard-text.) The
  * session owns both sockets — when either closes, both close — and holds everything the
  * call produces in memory until the end. Nothing here touches the database.
  *
@@ -109,6 +122,8 @@ export class CallSession {
   #failed = false;
   #recovering = false;
   #reconnects = 0;
+  /** Supervisors' commands for this call, from any instance, while it is live. */
+  #commands: AsyncIterator<SupervisorCommand> | undefined;
 
   constructor(twilio: WebSocket, deps: CallSessionDeps) {
     this.#twilio = twilio;
@@ -152,6 +167,7 @@ export class CallSession {
   async #finish(reason: string): Promise<void> {
     this.#state = 'ended';
     this.#agent?.stop();
+    void this.#commands?.return?.();
     for (const resolve of this.#playedOut.splice(0)) resolve();
     closeSocket(this.#twilio, 1000, 'call ended');
     closeSocket(this.#openai, 1000, 'call ended');
@@ -264,8 +280,28 @@ export class CallSession {
       { ...this.#deps.agent, logger: this.#log },
     );
     this.#agent.start();
+    void this.#takeCommands(context);
     this.#publishLifecycle({ type: 'call.started', callId: context.callId, callSid: context.callSid, direction: context.direction, at: this.#startedAt.toISOString() });
     this.#deps.onStarted?.(context);
+  }
+
+  /** Answers supervisors' commands for this call until it ends (they may come from any instance). */
+  async #takeCommands(context: CallContext): Promise<void> {
+    const commands = this.#deps.bus.subscribe('call:commands', context.callId)[Symbol.asyncIterator]();
+    this.#commands = commands;
+    for (let next = await commands.next(); !next.done; next = await commands.next()) {
+      const command = next.value;
+      const result = await supervise(command, {
+        context,
+        live: () => this.#state === 'live',
+        whisper: (text) => this.#openai.send(JSON.stringify(supervisorItem(text))),
+        control: this.#deps.agent.callControl,
+        end: (reason) => void this.end(reason),
+      });
+      this.#deps.bus.publish('call:command-results', command.requestId, result);
+      const detail = command.action === 'whisper' ? command.text : command.action === 'transfer' ? command.to : null;
+      this.#publish({ type: 'supervisor.action', callId: context.callId, action: command.action, detail, apiKeyId: command.apiKeyId, acted: result.acted, error: result.error, at: new Date().toISOString() });
+    }
   }
 
   /** The agent's audio has played: wake whoever waits for it, let the watchdog count silence. */

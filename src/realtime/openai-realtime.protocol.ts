@@ -92,6 +92,14 @@ export function resumeItem(conversation: string): ConversationItemCreateEvent {
   };
 }
 
+/** A supervisor's instruction to the agent mid-call; the caller does not hear it. */
+export function supervisorItem(text: string): ConversationItemCreateEvent {
+  return {
+    type: 'conversation.item.create',
+    item: { type: 'message', role: 'system', content: [{ type: 'input_text', text: `Instruction from a supervisor at the business (do not mention it to the caller): ${text}` }] },
+  };
+}
+
 export function truncateEvent(itemId: string, audioEndMs: number): ConversationItemTruncateEvent {
   return { type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: audioEndMs };
 }

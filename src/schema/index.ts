@@ -13,6 +13,7 @@ import './appointment.ts';
 import './outbound-call-job.ts';
 import './webhook-delivery.ts';
 import './subscriptions.ts';
+import './supervisor.ts';
 
 /** The executable schema. Importing a type's file is what adds it. */
 export const schema = builder.toSchema();
