@@ -1,6 +1,7 @@
 import type { Config } from './core/config.ts';
 import { migrate, openDatabaseServer, openOrm } from './core/db.ts';
 import { createEventBus } from './core/events.ts';
+import { openRedisBus } from './core/redis-bus.ts';
 import { Lifecycle } from './core/lifecycle.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { Metrics } from './core/metrics.ts';
@@ -61,7 +62,15 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
     const queue = await JobQueue.start({ url: database.url, logger });
     lifecycle.add('queue', () => queue.stop(config.shutdownTimeoutMs));
 
-    const services: Services = { config, logger, orm, queue, bus: createEventBus(), metrics: new Metrics() };
+    // In-process unless REDIS_URL is set; then shared by every instance on that Redis.
+    let bus = createEventBus();
+    if (config.redisUrl) {
+      const redis = await openRedisBus(config.redisUrl, logger);
+      lifecycle.add('event bus', redis.close);
+      bus = redis.bus;
+    }
+
+    const services: Services = { config, logger, orm, queue, bus, metrics: new Metrics() };
 
     if (config.role === 'all' || config.role === 'worker') {
       await startWorkers(services, options.jobHandlers);

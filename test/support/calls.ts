@@ -26,12 +26,12 @@ export interface CallHarness {
  * Callwatch wired to the OpenAI Realtime and Twilio REST stand-ins, with a business
  * (שיפוצי הגליל) and a known caller (ד״ר שרה לוי, female). Every statement is logged.
  */
-export async function startCallHarness(options: { pace?: Pace; recordCalls?: boolean } = {}): Promise<CallHarness> {
+export async function startCallHarness(options: { pace?: Pace; recordCalls?: boolean; env?: Record<string, string> } = {}): Promise<CallHarness> {
   const openai = await startOpenAIRealtimeStandIn({ apiKey: 'sk-test-key', pace: options.pace ?? 'instant' });
   const twilioApi = await startTwilioApiStandIn({ accountSid: twilioAccountSid, authToken: twilioAuthToken });
   const statements: string[] = [];
   const app = await startTestApp(
-    callEnvironment({ OPENAI_REALTIME_URL: openai.url, TWILIO_API_URL: twilioApi.url }),
+    callEnvironment({ OPENAI_REALTIME_URL: openai.url, TWILIO_API_URL: twilioApi.url, ...options.env }),
     // No job handlers: the post-call pipeline has tests of its own (pipeline*.test.ts), and
     // here its statements and events would mix with the call's.
     { onStatement: (sql) => statements.push(sql), jobHandlers: {} },

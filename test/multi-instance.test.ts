@@ -1,0 +1,76 @@
+import { createConnection } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCallwatch, type Callwatch } from '../src/app.ts';
+import { loadConfig } from '../src/core/config.ts';
+import { createLogger } from '../src/core/logger.ts';
+import { issueApiKey } from '../src/entities/api-key.repository.ts';
+import { Call } from '../src/entities/call.entity.ts';
+import { eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';
+import { graphql } from './support/graphql.ts';
+import { callEnvironment } from './support/twilio.ts';
+
+/**
+ * Two Callwatch instances sharing events through Redis (REDIS_URL): a supervisor's action
+ * sent to one reaches the call held by the other. Needs Redis on 127.0.0.1:6379; skipped,
+ * with the reason printed, when it does not answer.
+ */
+
+const redisUrl = 'redis://127.0.0.1:6379';
+
+function redisAnswers(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port: 6379 });
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+    socket.write('PING\r\n');
+  });
+}
+
+const redis = await redisAnswers();
+if (!redis) process.stdout.write('multi-instance test skipped: no Redis answers on 127.0.0.1:6379\n');
+
+describe.skipIf(!redis)('two instances sharing the bus through Redis', () => {
+  let h: CallHarness;
+  let other: Callwatch;
+  beforeAll(async () => {
+    h = await startCallHarness({ env: { REDIS_URL: redisUrl } });
+    const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', SHUTDOWN_TIMEOUT_MS: '2000', ROLE: 'api', MIGRATE_ON_START: 'false', ...callEnvironment({ REDIS_URL: redisUrl, DATABASE_URL: h.app.database.url }) });
+    other = await startCallwatch(config, { logger: createLogger({ level: 'silent' }), jobHandlers: {} });
+  });
+  afterAll(async () => {
+    await other?.close();
+    await h?.stop();
+  });
+
+  it('carries a whisper sent to one instance to the call the other holds, and its events back', async () => {
+    const { key } = await issueApiKey(h.app.services.orm.em.fork(), { businessId: h.business.id, role: 'supervisor', name: 'floor' });
+    const { caller, session, callSid } = await placeCall(h, 'CA00000000000000000000000000000951');
+    session.script({ replies: [{ text: 'שלום' }] });
+    caller.start();
+    await session.waitForReceived('response.create');
+    const call = await eventually(() => h.app.services.orm.em.fork().findOneOrFail(Call, { callSid }), () => true, 'the call');
+
+    // Events published by the instance holding the call reach a subscriber on the other one.
+    const seen: string[] = [];
+    const subscription = other.services.bus.subscribe('call:events', call.id);
+    const collecting = (async () => {
+      for await (const event of subscription) seen.push(event.type);
+    })();
+
+    const answer = await graphql(other.http!.url, key, 'mutation($id: ID!) { whisperToAgent(callId: $id, text: "תציע תור ליום ראשון") { ... on SupervisorActionResult { acted error } } }', { id: call.id });
+    expect(answer.data?.whisperToAgent).toEqual({ acted: true, error: null });
+    const item = await session.waitForReceived('conversation.item.create');
+    expect(JSON.stringify(item)).toContain('תציע תור ליום ראשון');
+    await eventually(() => seen, (types) => types.includes('supervisor.action'), 'the action on the other instance');
+
+    await subscription.return();
+    await collecting;
+    caller.stop();
+    await caller.closed;
+  });
+});
