@@ -5,7 +5,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Services } from './core/services.ts';
-import type { GraphQLContext } from './schema/context.ts';
+import type { GraphQLContext, SubscriberTransport } from './schema/context.ts';
 
 /**
  * Over a socket there is no HTTP response; Callwatch's context factory reads only the
@@ -61,7 +61,10 @@ export function createGraphQLWebSocket(
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
         const rootValue: Enveloped = { execute, subscribe };
-        return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue: await contextFactory(), rootValue };
+        const socket = ctx.extra.socket;
+        const transport: SubscriberTransport = { bufferedBytes: () => socket.bufferedAmount, close: (code, reason) => socket.close(code, reason) };
+        const contextValue = Object.assign(await contextFactory(), { transport });
+        return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue, rootValue };
       },
       execute: (args) => (args.rootValue as Enveloped).execute(args) as never,
       subscribe: (args) => (args.rootValue as Enveloped).subscribe(args) as never,

@@ -142,4 +142,41 @@ describe('live monitoring subscriptions', () => {
     caller.stop();
     await caller.closed;
   });
+
+  it('lets a supervisor listen in on both sides, in order; a stalled listener does not hold up the call', async () => {
+    const supervisor = (await issueApiKey(h.app.services.orm.em.fork(), { businessId: h.business.id, role: 'supervisor', name: 'ears' })).key;
+    const { caller, session, callSid } = await placeCall(h, 'CA00000000000000000000000000000904');
+    session.script({ replies: [{ text: 'שלום' }, { text: 'בשמחה רבה' }], callerTranscripts: ['אני רוצה תור'] });
+    caller.start();
+    await session.waitForReceived('response.create');
+    const call = await h.app.services.orm.em.fork().findOneOrFail(Call, { callSid });
+
+    const listener = collect(open(supervisor), 'subscription($id: ID!) { callAudio(callId: $id) { track seq payload } }', { id: call.id });
+    // A second listener whose socket stops reading: its buffer fills, nobody else notices.
+    const stalledSocket = new WebSocket(`${h.app.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+    await new Promise((resolve) => stalledSocket.once('open', resolve));
+    stalledSocket.send(JSON.stringify({ type: 'connection_init', payload: { apiKey: supervisor } }));
+    await new Promise((resolve) => stalledSocket.once('message', resolve));
+    stalledSocket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription($id: ID!) { callAudio(callId: $id) { payload } }', variables: { id: call.id } } }));
+    (stalledSocket as unknown as { _socket: { pause(): void } })._socket.pause();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const speech = loadFixture('caller-booking');
+    await caller.play(speech, { pace: 'instant' });
+    await caller.silence(800, { pace: 'instant' });
+    const sentMs = caller.sent.filter((message) => message.event === 'media').length * 20;
+    await eventually(() => session.inputAudioMs, (ms) => ms === sentMs, 'all caller audio at OpenAI');
+    await eventually(() => listener.results.filter((r) => r.data?.callAudio.track === 'CALLER').length, (n) => n >= speech.length / 160, 'the caller track', 15_000);
+    await eventually(() => listener.results.some((r) => r.data?.callAudio.track === 'AGENT'), Boolean, 'the agent track');
+
+    const callerChunks = listener.results.map((r) => r.data?.callAudio).filter((chunk) => chunk?.track === 'CALLER');
+    expect(callerChunks.map((chunk) => chunk.seq)).toEqual(callerChunks.map((_chunk, index) => callerChunks[0].seq + index));
+    const heard = Buffer.concat(callerChunks.map((chunk) => Buffer.from(chunk.payload, 'base64')));
+    expect(heard.includes(speech.subarray(0, 1600))).toBe(true);
+
+    listener.stop();
+    stalledSocket.terminate();
+    caller.stop();
+    await caller.closed;
+  });
 });

@@ -64,6 +64,13 @@ export type SupervisorCommand = { requestId: string; apiKeyId: string } & (
   | { action: 'hangup' }
 );
 
+/** 20 ms of one side of a call: μ-law 8 kHz, base64, numbered per track in order. */
+export interface AudioChunk {
+  track: 'caller' | 'agent';
+  seq: number;
+  payload: string;
+}
+
 export interface SupervisorCommandResult {
   acted: boolean;
   error: string | null;
@@ -103,6 +110,10 @@ export type BusEvents = {
   'business:calls': [businessId: string, event: CallLifecycleEvent];
   'call:events': [callId: string, event: CallEvent];
   'call:commands': [callId: string, command: SupervisorCommand];
+  /** Listen-in audio of a call, published only while someone listens (`call:listeners`). */
+  'call:audio': [callId: string, chunk: AudioChunk];
+  /** A listen-in subscriber arrived (+1) or left (−1). */
+  'call:listeners': [callId: string, change: { delta: 1 | -1 }];
   'call:command-results': [requestId: string, result: SupervisorCommandResult];
 };
 

@@ -27,6 +27,8 @@ export const counterNames = [
   'webhook_failed_total',
   'webhook_dead_total',
   'webhook_refused_total',
+  'subscription_audio_dropped_total',
+  'subscription_slow_disconnected_total',
 ] as const;
 export type CounterName = (typeof counterNames)[number];
 

@@ -124,6 +124,10 @@ export class CallSession {
   #reconnects = 0;
   /** Supervisors' commands for this call, from any instance, while it is live. */
   #commands: AsyncIterator<SupervisorCommand> | undefined;
+  /** Listen-in subscribers anywhere; audio is published only while there are some. */
+  #listeners = 0;
+  #listenerChanges: AsyncIterator<{ delta: 1 | -1 }> | undefined;
+  readonly #audioSeq = { caller: 0, agent: 0 };
 
   constructor(twilio: WebSocket, deps: CallSessionDeps) {
     this.#twilio = twilio;
@@ -168,6 +172,7 @@ export class CallSession {
     this.#state = 'ended';
     this.#agent?.stop();
     void this.#commands?.return?.();
+    void this.#listenerChanges?.return?.();
     for (const resolve of this.#playedOut.splice(0)) resolve();
     closeSocket(this.#twilio, 1000, 'call ended');
     closeSocket(this.#openai, 1000, 'call ended');
@@ -203,6 +208,7 @@ export class CallSession {
       case 'media':
         if (this.#state === 'awaiting-start') return this.#deps.metrics.increment('media_before_start_total');
         if (this.#state === 'ended' || message.track !== 'inbound') return;
+        if (this.#listeners > 0) this.#publishAudio('caller', message.payload);
         if (this.#ready) {
           this.#openai.send(appendAudioMessage(message.payload));
           this.#deps.metrics.increment('frames_to_openai_total');
@@ -281,8 +287,21 @@ export class CallSession {
     );
     this.#agent.start();
     void this.#takeCommands(context);
+    void this.#countListeners(context);
     this.#publishLifecycle({ type: 'call.started', callId: context.callId, callSid: context.callSid, direction: context.direction, at: this.#startedAt.toISOString() });
     this.#deps.onStarted?.(context);
+  }
+
+  /** Follows how many listen-in subscribers the call has, on any instance. */
+  async #countListeners(context: CallContext): Promise<void> {
+    const changes = this.#deps.bus.subscribe('call:listeners', context.callId)[Symbol.asyncIterator]();
+    this.#listenerChanges = changes;
+    for (let next = await changes.next(); !next.done; next = await changes.next()) this.#listeners = Math.max(0, this.#listeners + next.value.delta);
+  }
+
+  #publishAudio(track: 'caller' | 'agent', payload: string): void {
+    const context = this.#context;
+    if (context) this.#deps.bus.publish('call:audio', context.callId, { track, seq: ++this.#audioSeq[track], payload });
   }
 
   /** Answers supervisors' commands for this call until it ends (they may come from any instance). */
@@ -398,6 +417,7 @@ export class CallSession {
       case 'response.output_audio.delta': {
         this.#twilio.send(twilioMediaMessage(this.#streamSidJson, event.delta));
         this.#deps.metrics.increment('frames_to_twilio_total');
+        if (this.#listeners > 0) this.#publishAudio('agent', event.delta);
         const clock = performance.now();
         const startsAt = Math.max(clock, this.#playbackEndsAt);
         if (this.#playback?.itemId !== event.item_id) {

@@ -22,6 +22,15 @@ export interface GraphQLContext {
   /** This request's unit of work; nothing in it outlives the request. */
   em: EntityManager;
   loaders: Loaders;
+  /** The subscriber's socket, for subscriptions over graphql-ws (back-pressure); absent over HTTP. */
+  transport?: SubscriberTransport;
+}
+
+/** What a subscription may know of the socket it streams to. */
+export interface SubscriberTransport {
+  /** Bytes queued on the socket and not yet sent: grows when the subscriber reads too slowly. */
+  bufferedBytes(): number;
+  close(code: number, reason: string): void;
 }
 
 /**

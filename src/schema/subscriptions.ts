@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { Repeater } from 'graphql-yoga';
-import type { CallEvent, CallLifecycleEvent } from '../core/events.ts';
+import type { AudioChunk, CallEvent, CallLifecycleEvent } from '../core/events.ts';
 import { sql, type Row } from '../entities/sql.ts';
 import type { Call } from '../entities/call.entity.ts';
 import { builder } from './builder.ts';
@@ -22,6 +22,17 @@ const CallEventRef = builder.objectRef<CallEvent>('CallEvent').implement({
     callId: t.exposeID('callId'),
     at: t.field({ type: 'DateTime', resolve: (event) => new Date('at' in event ? event.at : event.turn.at) }),
     data: t.field({ type: 'JSON', description: 'The whole event, as published (its fields depend on `type`).', resolve: (event) => event }),
+  }),
+});
+
+const AudioTrack = builder.enumType('AudioTrack', { values: { CALLER: { value: 'caller' }, AGENT: { value: 'agent' } } as const });
+
+const AudioChunkRef = builder.objectRef<AudioChunk>('AudioChunk').implement({
+  description: '20 ms of one side of a call.',
+  fields: (t) => ({
+    track: t.expose('track', { type: AudioTrack }),
+    seq: t.exposeInt('seq', { description: 'Increases by one per chunk of the track; a gap means chunks were dropped for this subscriber.' }),
+    payload: t.exposeString('payload', { description: 'G.711 μ-law, 8 kHz, mono, base64.' }),
   }),
 });
 
@@ -58,6 +69,14 @@ builder.subscriptionFields((t) => ({
     subscribe: async (_root, args, ctx) => callTopic(ctx, String(args.callId), () => true),
     resolve: (event) => event,
   }),
+  callAudio: t.field({
+    type: AudioChunkRef,
+    authScopes: { supervisor: true },
+    description: 'Listen-in: both sides of a live call as μ-law 8 kHz audio, 20 ms a chunk, in order per track. A subscriber that reads too slowly loses audio first, then is disconnected (4429).',
+    args: { callId: t.arg.id({ required: true }) },
+    subscribe: (_root, args, ctx) => callAudio(ctx, String(args.callId)),
+    resolve: (chunk) => chunk,
+  }),
   callUpdated: t.field({
     type: CallEventRef,
     authScopes: { reader: true },
@@ -68,20 +87,79 @@ builder.subscriptionFields((t) => ({
   }),
 }));
 
-/** A call's events, when the call is this business's; else the same error as a call that does not exist. */
-async function callTopic(ctx: GraphQLContext, callId: string, keep: (event: CallEvent) => boolean): Promise<AsyncIterable<CallEvent>> {
-  const call = await ownRow(ctx, ctx.loaders.callById, callId);
-  if (!call) throw notFound();
-  const events = ctx.services.bus.subscribe('call:events', call.id);
-  return new Repeater<CallEvent>(async (push, stop) => {
-    const iterator = events[Symbol.asyncIterator]();
+/**
+ * Back-pressure, per subscriber: a slow reader never slows a call or other subscribers.
+ * Events wait on the subscriber's own socket; past `dropAudioBytes` queued there its audio
+ * is dropped (everything else still goes), past `disconnectBytes` it is disconnected with
+ * close code 4429 and a reason saying so.
+ */
+export const backPressure = { dropAudioBytes: 256 * 1024, disconnectBytes: 2 * 1024 * 1024 };
+
+/** Relays `source` to one subscriber, applying back-pressure when it streams over a socket. */
+export function relay<T>(ctx: GraphQLContext, source: AsyncIterable<T>, droppable: (item: T) => boolean, keep: (item: T) => boolean = () => true): AsyncIterable<T> {
+  return new Repeater<T>(async (push, stop) => {
+    const iterator = source[Symbol.asyncIterator]();
     stop.then(() => iterator.return?.());
     for (;;) {
       const next = await Promise.race([iterator.next(), stop.then(() => ({ done: true, value: undefined }) as const)]);
       if (next.done) break;
-      if (keep(next.value)) await push(next.value);
+      if (!keep(next.value)) continue;
+      const queued = ctx.transport?.bufferedBytes() ?? 0;
+      if (queued > backPressure.disconnectBytes) {
+        ctx.services.metrics.increment('subscription_slow_disconnected_total');
+        ctx.transport?.close(4429, 'subscriber too slow: more than 2 MB of events waiting');
+        break;
+      }
+      if (queued > backPressure.dropAudioBytes && droppable(next.value)) {
+        ctx.services.metrics.increment('subscription_audio_dropped_total');
+        continue;
+      }
+      await push(next.value);
     }
+    stop();
   });
+}
+
+/** A call's events, when the call is this business's; else the same error as a call that does not exist. */
+async function callTopic(ctx: GraphQLContext, callId: string, keep: (event: CallEvent) => boolean): Promise<AsyncIterable<CallEvent>> {
+  const call = await ownRow(ctx, ctx.loaders.callById, callId);
+  if (!call) throw notFound();
+  return relay(ctx, ctx.services.bus.subscribe('call:events', call.id), () => false, keep);
+}
+
+/** Listen-in: the call's audio while this subscription lasts (the call publishes it only while someone listens). */
+async function callAudio(ctx: GraphQLContext, callId: string): Promise<AsyncIterable<AudioChunk>> {
+  const call = await ownRow(ctx, ctx.loaders.callById, callId);
+  if (!call) throw notFound();
+  const { bus } = ctx.services;
+  const chunks = bus.subscribe('call:audio', call.id);
+  const iterator = chunks[Symbol.asyncIterator]();
+  // Start listening to the bus before telling the call someone listens.
+  const first = iterator.next();
+  bus.publish('call:listeners', call.id, { delta: 1 });
+  let left = false;
+  const leave = () => {
+    if (left) return;
+    left = true;
+    bus.publish('call:listeners', call.id, { delta: -1 });
+  };
+  const source: AsyncIterable<AudioChunk> = {
+    [Symbol.asyncIterator]: () => {
+      let pending: Promise<IteratorResult<AudioChunk>> | undefined = first;
+      return {
+        next: () => {
+          const next = pending ?? iterator.next();
+          pending = undefined;
+          return next;
+        },
+        return: async () => {
+          leave();
+          return (await iterator.return?.()) ?? { done: true, value: undefined };
+        },
+      };
+    },
+  };
+  return relay(ctx, source, () => true);
 }
 
 /** The calls in progress now, then every lifecycle event of the business's calls. */
