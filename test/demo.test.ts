@@ -26,5 +26,8 @@ describe('npm run demo', () => {
     for (const step of ['download', 'transcribe', 'summarize', 'extract', 'deliver']) expect(stdout).toContain(`⚙ ${step}: done`);
     expect(stdout).toMatch(/📨 CRM received call\.completed \(webhook-id msg_[0-9a-f]{32}\), signature verified ✔/);
     expect(stdout).toContain('city: חיפה · service: שיפוץ מטבח');
+    const watched = /👀 Supervisor over graphql-ws: (\d+) call events, (\d+) audio chunks/.exec(stdout);
+    expect(Number(watched?.[1])).toBeGreaterThan(10);
+    expect(Number(watched?.[2])).toBeGreaterThan(100);
   }, 90_000);
 });

@@ -1,3 +1,5 @@
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { startCallwatch, type Callwatch } from '../app.ts';
 import { demoPhoneNumber, seedDemoBusiness } from '../cli/demo-data.ts';
 import { loadConfig } from '../core/config.ts';
@@ -81,8 +83,9 @@ async function main(): Promise<void> {
     print(`Callwatch is running on ${publicUrl} (OpenAI and Twilio are local stand-ins)`);
     print(`  business: ${business.name}, answering ${demoPhoneNumber}`);
     print(`  GraphQL:  ${publicUrl}/graphql   admin API key: ${key}`);
+    print(`  Live:     ws://localhost:${port}/graphql (graphql-ws, connectionParams { apiKey }) — callEvents, callAudio, liveCalls`);
     print();
-    await playCall(app, openai, twilioApi, crm, publicUrl, authToken);
+    await playCall(app, openai, twilioApi, crm, publicUrl, authToken, key);
   } finally {
     await app?.close();
     await openai.close();
@@ -92,7 +95,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function playCall(app: Callwatch, openai: OpenAIRealtimeStandIn, twilioApi: TwilioApiStandIn, crm: WebhookReceiver, publicUrl: string, token: string): Promise<void> {
+async function playCall(app: Callwatch, openai: OpenAIRealtimeStandIn, twilioApi: TwilioApiStandIn, crm: WebhookReceiver, publicUrl: string, token: string, apiKey: string): Promise<void> {
   print(`☎  Sarah (${sarah.phone}) calls ${demoPhoneNumber}`);
   const response = await sendTwilioWebhook(
     { appUrl: publicUrl, publicUrl, authToken: token },
@@ -105,6 +108,8 @@ async function playCall(app: Callwatch, openai: OpenAIRealtimeStandIn, twilioApi
 
   const call = await app.services.orm.em.fork().findOneOrFail(Call, { callSid: sarah.callSid });
   const events = app.services.bus.subscribe('call:events', call.id);
+  // What a supervisor's console sees: the call's events and its audio over graphql-ws.
+  const supervisorView = watchOverGraphQLWs(publicUrl, apiKey, call.id);
   const printing = (async () => {
     for await (const event of events) describe(event);
   })();
@@ -147,6 +152,26 @@ async function playCall(app: Callwatch, openai: OpenAIRealtimeStandIn, twilioApi
   print(`   city: ${String(payload.city)} · service: ${String(payload.service_category)} · ${String(payload.duration_sec)} s`);
   print(`   fields: ${JSON.stringify(payload.extracted)}`);
   print(`   summary: ${String(payload.summary)}`);
+  const watched = await supervisorView.stop();
+  print();
+  print(`👀 Supervisor over graphql-ws: ${watched.events} call events, ${watched.audio} audio chunks (caller and agent) received live`);
+}
+
+/** A graphql-ws client with the demo key, subscribed to one call's events and audio. */
+function watchOverGraphQLWs(publicUrl: string, apiKey: string, callId: string) {
+  const client = createClient({ url: `${publicUrl.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { apiKey }, retryAttempts: 0 });
+  const counts = { events: 0, audio: 0 };
+  const sink = (field: 'events' | 'audio') => ({ next: () => void (counts[field] += 1), error: () => {}, complete: () => {} });
+  const stopEvents = client.subscribe({ query: 'subscription($id: ID!) { callEvents(callId: $id) { type } }', variables: { id: callId } }, sink('events'));
+  const stopAudio = client.subscribe({ query: 'subscription($id: ID!) { callAudio(callId: $id) { seq } }', variables: { id: callId } }, sink('audio'));
+  return {
+    async stop() {
+      stopEvents();
+      stopAudio();
+      await client.dispose();
+      return counts;
+    },
+  };
 }
 
 function describe(event: CallEvent): void {
