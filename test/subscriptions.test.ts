@@ -179,4 +179,26 @@ describe('live monitoring subscriptions', () => {
     caller.stop();
     await caller.closed;
   });
+
+  it('streams over SSE too, with the key in the Authorization header', async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${h.app.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${keyA}` },
+      body: JSON.stringify({ query: 'subscription { liveCalls { type callSid } }' }),
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const reader = response.body!.getReader();
+    const { caller, callSid } = await placeCall(h, 'CA00000000000000000000000000000905');
+    caller.start();
+    let text = '';
+    while (!text.includes(callSid)) text += new TextDecoder().decode((await reader.read()).value);
+    expect(text).toMatch(/event: next\ndata: \{"data":\{"liveCalls":\{"type":"call\.(live|started)","callSid":"CA0+905"\}\}\}/);
+    controller.abort();
+    await reader.cancel().catch(() => {});
+    caller.stop();
+    await caller.closed;
+  });
 });
