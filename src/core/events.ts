@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
 
 /**
@@ -121,5 +122,8 @@ export type EventBus = PubSub<BusEvents>;
 
 /** An in-process bus. */
 export function createEventBus(): EventBus {
-  return createPubSub<BusEvents>();
+  // One listener per subscriber on a topic: hundreds watching one call is normal, not a leak.
+  const eventTarget = new EventTarget();
+  setMaxListeners(0, eventTarget);
+  return createPubSub<BusEvents>({ eventTarget: eventTarget as never });
 }

@@ -99,10 +99,9 @@ export const backPressure = { dropAudioBytes: 256 * 1024, disconnectBytes: 2 * 1
 export function relay<T>(ctx: GraphQLContext, source: AsyncIterable<T>, droppable: (item: T) => boolean, keep: (item: T) => boolean = () => true): AsyncIterable<T> {
   return new Repeater<T>(async (push, stop) => {
     const iterator = source[Symbol.asyncIterator]();
-    stop.then(() => iterator.return?.());
-    for (;;) {
-      const next = await Promise.race([iterator.next(), stop.then(() => ({ done: true, value: undefined }) as const)]);
-      if (next.done) break;
+    // Ending the source ends the loop below: no per-event race with `stop`.
+    void stop.then(() => iterator.return?.());
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
       if (!keep(next.value)) continue;
       const queued = ctx.transport?.bufferedBytes() ?? 0;
       if (queued > backPressure.disconnectBytes) {

@@ -1,0 +1,177 @@
+import { createConnection } from 'node:net';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { CallEvent } from '../../src/core/events.ts';
+
+/**
+ * What the subscribers of one fan-out run received. Each event carries its sequence number
+ * and its publish time (`performance.now()`, one clock: publisher and subscribers share this
+ * process) in `delta`, so a receipt is timed on arrival without asking the publisher.
+ */
+export class Receipts {
+  /** Per subscriber, the sequence numbers received, in arrival order (warm-up events left out). */
+  readonly seqs: number[][];
+  /** Whether each subscriber has received at least one warm-up event. */
+  readonly warmed: boolean[];
+  /** Receipt − publish, in ms, per (event, subscriber). */
+  readonly latencies: number[] = [];
+  /** Per event, the latest receipt − publish: when the last subscriber had it. */
+  readonly lastReceipt: number[];
+  readonly errors: string[] = [];
+  received = 0;
+
+  constructor(subscribers: number, events: number) {
+    this.seqs = Array.from({ length: subscribers }, () => []);
+    this.warmed = new Array<boolean>(subscribers).fill(false);
+    this.lastReceipt = new Array<number>(events).fill(Number.NaN);
+  }
+
+  /** Records that `subscriber` received `event`, read at `at` (performance.now()). */
+  record(subscriber: number, event: unknown, at: number): void {
+    const delta = (event as { delta?: unknown } | null)?.delta;
+    const [seqText, sentText] = typeof delta === 'string' ? delta.split(' ') : [];
+    const seq = Number(seqText);
+    const sent = Number(sentText);
+    if (!Number.isInteger(seq) || !Number.isFinite(sent)) {
+      this.errors.push(`subscriber ${subscriber}: unexpected event ${JSON.stringify(event).slice(0, 200)}`);
+      return;
+    }
+    if (seq < 0) {
+      this.warmed[subscriber] = true;
+      return;
+    }
+    const latency = at - sent;
+    this.seqs[subscriber]!.push(seq);
+    this.latencies.push(latency);
+    this.received++;
+    if (!(this.lastReceipt[seq]! >= latency)) this.lastReceipt[seq] = latency;
+  }
+
+  /** Null when every subscriber got events 0‥events−1 exactly once, in order; else what went wrong first. */
+  problem(events: number): string | null {
+    if (this.errors.length > 0) return `${this.errors.length} error(s), first: ${this.errors[0]}`;
+    for (const [subscriber, seqs] of this.seqs.entries()) {
+      if (seqs.length !== events) return `subscriber ${subscriber} received ${seqs.length} of ${events} events`;
+      const wrong = seqs.findIndex((seq, i) => seq !== i);
+      if (wrong >= 0) return `subscriber ${subscriber}: event #${wrong} received was seq ${seqs[wrong]} (duplicate or out of order)`;
+    }
+    return null;
+  }
+}
+
+/** A transcript delta of `callId` stamped with `seq` (−1 for warm-up) and its publish time. */
+export function stampedEvent(callId: string, seq: number): CallEvent {
+  const sent = performance.now();
+  return { type: 'transcript.delta', callId, speaker: 'agent', itemId: 'item_1', delta: `${seq} ${sent} שלום`, at: new Date().toISOString() };
+}
+
+export interface Subscribers {
+  close(): Promise<void>;
+}
+
+const subscription = /* GraphQL */ `
+  subscription CallEvents($id: ID!) {
+    callEvents(callId: $id) { type data }
+  }
+`;
+
+/**
+ * `count` graphql-ws clients of `url`, each subscribed to `callEvents(callId)` with the API
+ * key in connectionParams, recording into `receipts`. Opened `batch` at a time so the
+ * connection checks do not queue behind each other on the database pool.
+ */
+export async function openGraphQLSubscribers(url: string, apiKey: string, callId: string, count: number, receipts: Receipts, batch = 50): Promise<Subscribers> {
+  const clients: Client[] = [];
+  const close = async () => {
+    await Promise.all(clients.map((client) => client.dispose()));
+  };
+  try {
+    for (let from = 0; from < count; from += batch) {
+      const opened = Array.from({ length: Math.min(batch, count - from) }, (_, i) => {
+        const subscriber = from + i;
+        return new Promise<void>((resolve, reject) => {
+          const client = createClient({ url, webSocketImpl: WebSocket, connectionParams: { apiKey }, retryAttempts: 0, lazy: false, on: { connected: () => resolve() }, onNonLazyError: reject });
+          clients.push(client);
+          client.subscribe<{ callEvents: { type: string; data: unknown } }>(
+            { query: subscription, variables: { id: callId } },
+            {
+              next: (result) => {
+                const at = performance.now();
+                if (result.errors?.length) receipts.errors.push(`subscriber ${subscriber}: ${result.errors.map((e) => e.message).join('; ')}`);
+                else receipts.record(subscriber, result.data?.callEvents.data, at);
+              },
+              error: (error) => receipts.errors.push(`subscriber ${subscriber}: ${error instanceof Error ? error.message : JSON.stringify(error)}`),
+              complete: () => {},
+            },
+          );
+        });
+      });
+      await Promise.all(opened);
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { close };
+}
+
+export interface RawFanOut extends Subscribers {
+  /** Sends `event` to every socket as one `next` message of graphql-ws, serialised once. */
+  broadcast(event: CallEvent): void;
+}
+
+/**
+ * The baseline: a bare `ws` server on loopback and `count` `ws` clients, the server sending
+ * each event to every socket as the same JSON frame graphql-ws would send — no GraphQL, no
+ * bus, no per-subscriber execution. Clients parse the frame, as graphql-ws clients do.
+ */
+export async function openRawFanOut(count: number, receipts: Receipts): Promise<RawFanOut> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+  const { port } = server.address() as { port: number };
+  const sockets: WebSocket[] = [];
+  const close = async () => {
+    for (const socket of sockets) socket.terminate();
+    for (const socket of server.clients) socket.terminate();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  try {
+    await Promise.all(
+      Array.from({ length: count }, (_, subscriber) => {
+        const socket = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
+        sockets.push(socket);
+        socket.on('message', (frame) => {
+          const at = performance.now();
+          const message = JSON.parse(String(frame)) as { payload?: { data?: { callEvents?: { data?: unknown } } } };
+          receipts.record(subscriber, message.payload?.data?.callEvents?.data, at);
+        });
+        return new Promise<void>((resolve, reject) => socket.once('open', () => resolve()).once('error', reject));
+      }),
+    );
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    broadcast(event) {
+      const frame = JSON.stringify({ id: '1', type: 'next', payload: { data: { callEvents: { type: event.type, data: event } } } });
+      for (const socket of server.clients) socket.send(frame);
+    },
+    close,
+  };
+}
+
+/** Whether something answers PING with PONG on `host:port` within `timeoutMs`; the reason when not. */
+export function redisAnswers(host: string, port: number, timeoutMs = 1_000): Promise<string | null> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    const done = (reason: string | null) => {
+      socket.destroy();
+      resolve(reason);
+    };
+    socket.setTimeout(timeoutMs, () => done(`no answer from ${host}:${port} within ${timeoutMs} ms`));
+    socket.once('error', (error) => done(`${host}:${port}: ${error.message}`));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => done(String(data).startsWith('+PONG') ? null : `${host}:${port} answered ${JSON.stringify(String(data).slice(0, 40))} to PING`));
+  });
+}
