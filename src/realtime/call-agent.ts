@@ -113,6 +113,9 @@ export class CallAgent {
     const at = () => new Date().toISOString();
     const callId = this.#host.context.callId;
     this.#host.record({ type: 'tool.called', callId, toolCallId, name, arguments: args, at: at() });
+    // The agent is busy (a booking may take a moment): silence now is not the caller's. The
+    // watchdog counts again once the agent's next words have played.
+    this.#watchdog.agentStarted();
     const outcome = await this.tools.run(name, args);
     if (this.#stopped) return;
     this.#host.record({ type: 'tool.result', callId, toolCallId, name, output: outcome.output, failed: outcome.failed, at: at() });
