@@ -44,7 +44,8 @@ const LiveCallEventRef = builder.objectRef<{ event: CallLifecycleEvent | { type:
     callId: t.id({ resolve: ({ event }) => event.callId }),
     callSid: t.string({ resolve: ({ event }) => event.callSid }),
     at: t.field({ type: 'DateTime', resolve: ({ event }) => new Date(event.at) }),
-    call: t.field({ type: CallRef, nullable: true, resolve: ({ call }) => call }),
+    // Loaded only when the subscriber asks for it (a console may need just ids and status).
+    call: t.field({ type: CallRef, nullable: true, resolve: ({ event, call }, _args, ctx) => call ?? ctx.loaders.callById.clear(event.callId).load(event.callId) }),
   }),
 });
 
@@ -176,8 +177,7 @@ function liveCalls(ctx: GraphQLContext) {
     for (;;) {
       const next = await Promise.race([iterator.next(), stop.then(() => ({ done: true, value: undefined }) as const)]);
       if (next.done) break;
-      const call = await ctx.loaders.callById.clear(next.value.callId).load(next.value.callId);
-      await push({ event: next.value, call });
+      await push({ event: next.value, call: null });
     }
   });
 }
