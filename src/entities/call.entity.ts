@@ -24,6 +24,13 @@ export const callStatuses = [
 ] as const;
 export type CallStatus = (typeof callStatuses)[number];
 
+/** Statuses of a call still on the line (not yet written, not to be reprocessed or acted on as finished). */
+export const liveCallStatuses = ['queued', 'initiated', 'ringing', 'in-progress'] as const satisfies readonly CallStatus[];
+
+export function isLiveCall(status: CallStatus): boolean {
+  return (liveCallStatuses as readonly CallStatus[]).includes(status);
+}
+
 export const pipelineStatuses = ['pending', 'running', 'completed', 'failed'] as const;
 export type PipelineStatus = (typeof pipelineStatuses)[number];
 

@@ -1,6 +1,7 @@
 import type { ResponseCreateEvent, ConversationItemCreateEvent } from 'openai/resources/realtime/realtime';
 import type { AgentEvent } from '../core/events.ts';
 import { describeError } from '../core/errors.ts';
+import { languageName } from '../core/language.ts';
 import type { Logger } from '../core/logger.ts';
 import type { CallContext } from './call-context.ts';
 import type { CallControl } from './call-control.ts';
@@ -32,9 +33,6 @@ export interface CallAgentDeps {
 /** A closing line the agent was asked to say; the call is hung up once it has played. */
 type Closing = { reason: string };
 
-/** Language names for instructions the agent gets mid-call. */
-const languageNames: Record<string, string> = { he: 'Hebrew', en: 'English', ar: 'Arabic', ru: 'Russian' };
-
 /**
  * The agent's behaviour on one call beyond relaying audio: it answers tool calls, watches
  * for silence, enforces the maximum duration, and ends or hands over the call once what the
@@ -56,7 +54,7 @@ export class CallAgent {
     this.#host = host;
     this.#deps = deps;
     const { settings } = host.context;
-    this.#language = languageNames[settings.language] ?? settings.language;
+    this.#language = languageName(settings.language);
     this.tools = new CallTools({ context: host.context, now: deps.now ?? (() => new Date()), book: (slot) => deps.book(host.context, slot) });
     this.#watchdog = new SilenceWatchdog({
       timeoutMs: settings.silenceTimeoutSec * 1000,

@@ -1,4 +1,5 @@
 import type { Slot } from '../core/business-hours.ts';
+import { languageName } from '../core/language.ts';
 import { formatter } from '../core/time.ts';
 
 export type Gender = 'male' | 'female';
@@ -39,7 +40,6 @@ export interface InstructionsInput {
   greeting: string;
 }
 
-const languageNames: Record<string, string> = { he: 'Hebrew', en: 'English', ar: 'Arabic', ru: 'Russian' };
 
 /** How many upcoming free slots the agent is told about up front. */
 const slotsInPrompt = 12;
@@ -49,7 +49,7 @@ const slotsInPrompt = 12;
  * about this call. Built once per call, before the session starts.
  */
 export function buildInstructions(input: InstructionsInput): string {
-  const language = languageNames[input.language] ?? input.language;
+  const language = languageName(input.language);
   const local = (date: Date, options: Intl.DateTimeFormatOptions) => formatter('en-GB', { timeZone: input.timeZone, ...options }).format(date);
   const lines = [
     input.agentInstructions.trim(),

@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 import { Repeater } from 'graphql-yoga';
 import type { AudioChunk, CallEvent, CallLifecycleEvent } from '../core/events.ts';
 import { sql, type Row } from '../entities/sql.ts';
-import type { Call } from '../entities/call.entity.ts';
+import { liveCallStatuses, type Call } from '../entities/call.entity.ts';
 import { builder } from './builder.ts';
 import { businessIdOf, ownRow, type GraphQLContext } from './context.ts';
 import { CallRef } from './refs.ts';
@@ -51,8 +51,6 @@ const LiveCallEventRef = builder.objectRef<{ event: CallLifecycleEvent | { type:
 
 builder.subscriptionType({});
 
-/** Statuses of a call still on the line. */
-const liveStatuses = ['queued', 'initiated', 'ringing', 'in-progress'] as const;
 
 builder.subscriptionFields((t) => ({
   liveCalls: t.field({
@@ -170,7 +168,7 @@ function liveCalls(ctx: GraphQLContext) {
   return new Repeater<{ event: CallLifecycleEvent | { type: 'call.live'; callId: string; callSid: string; at: string }; call: Row<Call> | null }>(async (push, stop) => {
     const iterator = events[Symbol.asyncIterator]();
     stop.then(() => iterator.return?.());
-    const live = await sql(ctx.em).selectFrom('Call').selectAll().where('business', '=', businessId).where('status', 'in', liveStatuses).orderBy('createdAt').execute();
+    const live = await sql(ctx.em).selectFrom('Call').selectAll().where('business', '=', businessId).where('status', 'in', liveCallStatuses).orderBy('createdAt').execute();
     for (const call of live) {
       await push({ event: { type: 'call.live', callId: call.id, callSid: call.callSid, at: (call.startedAt ?? call.createdAt).toISOString() }, call: call as Row<Call> });
     }

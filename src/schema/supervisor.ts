@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { SupervisorCommand, SupervisorCommandResult } from '../core/events.ts';
+import { isLiveCall } from '../entities/call.entity.ts';
 import { builder } from './builder.ts';
 import { ownRow, type GraphQLContext } from './context.ts';
 import { FieldValidationError, NotFoundError } from './errors.ts';
 import { phoneNumber } from './inputs.ts';
-
-/** Statuses of a call still on the line: only those can be acted on. */
-const liveStatuses = new Set(['queued', 'initiated', 'ringing', 'in-progress']);
 
 /** How long a supervisor action waits for the instance holding the call to answer. */
 const answerTimeoutMs = 3000;
@@ -57,7 +55,7 @@ type CommandBody = SupervisorCommand extends infer C ? (C extends SupervisorComm
 async function command(ctx: GraphQLContext, id: string, body: CommandBody): Promise<SupervisorCommandResult> {
   const call = await ownRow(ctx, ctx.loaders.callById, id);
   if (!call) throw new NotFoundError('No call with that id.');
-  if (!liveStatuses.has(call.status)) return { acted: false, error: `the call has ended (${call.status})` };
+  if (!isLiveCall(call.status)) return { acted: false, error: `the call has ended (${call.status})` };
   const requestId = randomUUID();
   const answers = ctx.services.bus.subscribe('call:command-results', requestId)[Symbol.asyncIterator]();
   let timer: NodeJS.Timeout | undefined;

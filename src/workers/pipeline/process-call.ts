@@ -1,7 +1,7 @@
 import { AppError } from '../../core/errors.ts';
 import type { JobHandler } from '../../core/queue.ts';
 import type { Services } from '../../core/services.ts';
-import type { PipelineStepState } from '../../entities/call.entity.ts';
+import { isLiveCall, type PipelineStepState } from '../../entities/call.entity.ts';
 import { createOpenAIClient } from './ai.ts';
 import { download } from './download.ts';
 import { extract } from './extract.ts';
@@ -10,8 +10,6 @@ import { loadPipelineCall, recordStep, type PipelineCall, type Recording } from 
 import type { PipelineStepModule, StepOutcome } from './step.ts';
 import { summarize } from './summarize.ts';
 import { transcribe } from './transcribe.ts';
-
-const liveStatuses = new Set(['queued', 'initiated', 'ringing', 'in-progress']);
 
 /** Steps 1–4, in order; step 5 (save and enqueue the webhook) is `save`. */
 const steps: PipelineStepModule[] = [download, transcribe, summarize, extract];
@@ -32,7 +30,7 @@ export function processCall(services: Services): JobHandler<'call.process'> {
     // Twilio's recording callback can overtake the end of the media stream, which writes the
     // transcript and duration: wait (by retrying) for the call to be written, unless this is
     // the last attempt — then go on with what there is.
-    if (!call.endedAt && liveStatuses.has(call.status) && !lastAttempt) {
+    if (!call.endedAt && isLiveCall(call.status) && !lastAttempt) {
       throw new AppError('UPSTREAM_FAILED', 'the call has not been written yet', { retryable: true });
     }
     services.metrics.increment('pipeline_runs_total');

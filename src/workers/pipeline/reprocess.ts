@@ -1,11 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AppError } from '../../core/errors.ts';
 import type { JobQueue } from '../../core/queue.ts';
-import type { Call } from '../../entities/call.entity.ts';
+import { liveCallStatuses, type Call } from '../../entities/call.entity.ts';
 import { sql, type Row } from '../../entities/sql.ts';
 import { enqueuePipeline } from '../../realtime/call-outcome.ts';
-
-const liveStatuses = ['queued', 'initiated', 'ringing', 'in-progress'] as const;
 
 /**
  * Runs a finished call's post-call pipeline again from the first step, as a new revision:
@@ -20,7 +18,7 @@ export async function reprocessCall(em: EntityManager, queue: JobQueue, business
       .set((eb) => ({ pipelineRevision: eb('pipelineRevision', '+', 1), pipelineStatus: 'pending', pipelineSteps: {} }))
       .where('id', '=', callId)
       .where('business', '=', businessId)
-      .where('status', 'not in', liveStatuses)
+      .where('status', 'not in', liveCallStatuses)
       .returningAll()
       .executeTakeFirst();
     if (!call) {

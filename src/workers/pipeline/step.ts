@@ -71,14 +71,3 @@ export function callText(call: PipelineCall): string | null {
   return call.finalTranscript ?? realtimeTranscript(call);
 }
 
-/** Building an Intl.DisplayNames costs far more than asking it: one serves every call. */
-const englishLanguageNames = new Intl.DisplayNames(['en'], { type: 'language' });
-
-/** English name of an ISO 639-1 code, for prompts ("Write in Hebrew."). */
-export function languageName(code: string): string {
-  try {
-    return englishLanguageNames.of(code) ?? code;
-  } catch {
-    return code;
-  }
-}

@@ -1,5 +1,6 @@
 import { askOpenAI } from './ai.ts';
-import { callText, languageName, type PipelineStepModule } from './step.ts';
+import { languageName } from '../../core/language.ts';
+import { callText, type PipelineStepModule } from './step.ts';
 
 /**
  * Step 3: a short summary of the call in the business's language, from the recording's
