@@ -48,3 +48,24 @@ export function twilioCallControl(config: Config): CallControl | undefined {
     },
   };
 }
+
+/** The apology a caller hears when the voice agent is lost for good, by language. */
+const apologies: Record<string, string> = {
+  he: 'מצטערים, יש לנו תקלה טכנית. נחזור אליך בהקדם. תודה ולהתראות.',
+  en: 'We are sorry, we have a technical problem. We will call you back soon. Goodbye.',
+};
+
+/**
+ * The voice agent is gone for good: the caller reaches a person when the business has a
+ * transfer number, else hears a short apology and the call ends. Resolves to the number
+ * the call went to, or null after an apology.
+ */
+export async function handOverOrApologise(control: CallControl, call: { callSid: string; settings: { transferNumber: string | null; language: string } }): Promise<string | null> {
+  const { transferNumber, language } = call.settings;
+  if (transferNumber) {
+    await control.transfer(call.callSid, transferNumber);
+    return transferNumber;
+  }
+  await control.sayAndHangUp(call.callSid, apologies[language] ?? apologies.en!, language);
+  return null;
+}

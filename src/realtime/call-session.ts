@@ -5,7 +5,6 @@ import {
   type AgentEvent,
   type CallEvent,
   type EventBus,
-  type SupervisorCommand,
   type TranscriptTurn,
 } from '../core/events.ts';
 import { describeError } from '../core/errors.ts';
@@ -13,8 +12,9 @@ import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
 import { CallAgent, type CallAgentDeps } from './call-agent.ts';
 import type { CallContext } from './call-context.ts';
-import { heardText } from './heard-text.ts';
-import { supervise } from './supervision.ts';
+import { handOverOrApologise } from './call-control.ts';
+import { CallTranscript } from './call-transcript.ts';
+import { CallSupervision } from './supervision.ts';
 import {
   appendAudioMessage,
   greetingResponse,
@@ -67,12 +67,6 @@ export interface CallSessionDeps {
 /** Caller audio held while OpenAI is not ready yet: at most this many 20 ms frames (30 s). */
 const maxBufferedFrames = 1500;
 
-/** The apology a caller hears when the voice agent is lost for good, by language. */
-const apologies: Record<string, string> = {
-  he: 'מצטערים, יש לנו תקלה טכנית. נחזור אליך בהקדם. תודה ולהתראות.',
-  en: 'We are sorry, we have a technical problem. We will call you back soon. Goodbye.',
-};
-
 /** Agent audio that has been sent to Twilio: which item, how long, when it starts playing. */
 interface AgentPlayback {
   itemId: string;
@@ -85,7 +79,7 @@ interface AgentPlayback {
  * (Longer than this codebase's files usually are, on purpose: it owns both sockets and the
  * playback clock, which the relay, barge-in, the agent, reconnection and supervisors all
  * need; what does not need them lives beside it — call-agent, tools/, silence-watchdog,
- * supervision, heard-text.) The
+ * call-transcript, supervision, call-control.) The
  * session owns both sockets — when either closes, both close — and holds everything the
  * call produces in memory until the end. Nothing here touches the database.
  *
@@ -107,7 +101,7 @@ export class CallSession {
   #openaiOpen = false;
   #ready = false;
   readonly #pending: string[] = [];
-  readonly #turns = new Map<string, TranscriptTurn>();
+  readonly #transcript = new CallTranscript();
   #playback: AgentPlayback | undefined;
   #playbackEndsAt = 0;
   #marks = 0;
@@ -116,17 +110,12 @@ export class CallSession {
   #agent: CallAgent | undefined;
   /** Resolved when the agent audio sent so far has played (its mark came back). */
   #playedOut: (() => void)[] = [];
-  /** Heard and total audio of each agent item the caller interrupted. */
-  readonly #heard = new Map<string, { heardMs: number; audioMs: number }>();
   readonly #timeline: CallEvent[] = [];
   #failed = false;
   #recovering = false;
   #reconnects = 0;
-  /** Supervisors' commands for this call, from any instance, while it is live. */
-  #commands: AsyncIterator<SupervisorCommand> | undefined;
-  /** Listen-in subscribers anywhere; audio is published only while there are some. */
-  #listeners = 0;
-  #listenerChanges: AsyncIterator<{ delta: 1 | -1 }> | undefined;
+  /** Supervisors' commands and listen-in, from any instance, while the call is live. */
+  #supervision: CallSupervision | undefined;
   readonly #audioSeq = { caller: 0, agent: 0 };
 
   constructor(twilio: WebSocket, deps: CallSessionDeps) {
@@ -171,9 +160,8 @@ export class CallSession {
   async #finish(reason: string): Promise<void> {
     this.#state = 'ended';
     this.#agent?.stop();
-    void this.#commands?.return?.();
-    void this.#listenerChanges?.return?.();
-    for (const resolve of this.#playedOut.splice(0)) resolve();
+    this.#supervision?.stop();
+    this.#wakePlayedOut();
     closeSocket(this.#twilio, 1000, 'call ended');
     closeSocket(this.#openai, 1000, 'call ended');
     const context = this.#context;
@@ -182,11 +170,7 @@ export class CallSession {
     const durationSec = Math.round((endedAt.getTime() - this.#startedAt.getTime()) / 1000);
     this.#deps.metrics.increment('calls_ended_total');
     this.#publishLifecycle({ type: 'call.ended', callId: context.callId, callSid: context.callSid, durationSec, reason, at: endedAt.toISOString() });
-    for (const [itemId, heard] of this.#heard) {
-      const turn = this.#turns.get(itemId);
-      if (turn) turn.text = heardText(turn.text, heard.heardMs, heard.audioMs);
-    }
-    const turns = [...this.#turns.values()].filter((turn) => turn.text !== '').sort((a, b) => a.at.localeCompare(b.at));
+    const turns = this.#transcript.turns();
     const lead = this.#agent?.tools.lead ?? {};
     try {
       await this.#deps.persist({ context, startedAt: this.#startedAt, endedAt, durationSec, turns, reason, failed: this.#failed, timeline: this.#timeline, lead });
@@ -208,7 +192,7 @@ export class CallSession {
       case 'media':
         if (this.#state === 'awaiting-start') return this.#deps.metrics.increment('media_before_start_total');
         if (this.#state === 'ended' || message.track !== 'inbound') return;
-        if (this.#listeners > 0) this.#publishAudio('caller', message.payload);
+        if (this.#supervision?.listening) this.#publishAudio('caller', message.payload);
         if (this.#ready) {
           this.#openai.send(appendAudioMessage(message.payload));
           this.#deps.metrics.increment('frames_to_openai_total');
@@ -286,17 +270,19 @@ export class CallSession {
       { ...this.#deps.agent, logger: this.#log },
     );
     this.#agent.start();
-    void this.#takeCommands(context);
-    void this.#countListeners(context);
+    this.#supervision = new CallSupervision(this.#deps.bus, {
+      context,
+      live: () => this.#state === 'live',
+      whisper: (text) => this.#openai.send(JSON.stringify(supervisorItem(text))),
+      control: this.#deps.agent.callControl,
+      end: (reason) => void this.end(reason),
+      recorded: (command, result) => {
+        const detail = command.action === 'whisper' ? command.text : command.action === 'transfer' ? command.to : null;
+        this.#publish({ type: 'supervisor.action', callId: context.callId, action: command.action, detail, apiKeyId: command.apiKeyId, acted: result.acted, error: result.error, at: new Date().toISOString() });
+      },
+    });
     this.#publishLifecycle({ type: 'call.started', callId: context.callId, callSid: context.callSid, direction: context.direction, at: this.#startedAt.toISOString() });
     this.#deps.onStarted?.(context);
-  }
-
-  /** Follows how many listen-in subscribers the call has, on any instance. */
-  async #countListeners(context: CallContext): Promise<void> {
-    const changes = this.#deps.bus.subscribe('call:listeners', context.callId)[Symbol.asyncIterator]();
-    this.#listenerChanges = changes;
-    for (let next = await changes.next(); !next.done; next = await changes.next()) this.#listeners = Math.max(0, this.#listeners + next.value.delta);
   }
 
   #publishAudio(track: 'caller' | 'agent', payload: string): void {
@@ -304,29 +290,15 @@ export class CallSession {
     if (context) this.#deps.bus.publish('call:audio', context.callId, { track, seq: ++this.#audioSeq[track], payload });
   }
 
-  /** Answers supervisors' commands for this call until it ends (they may come from any instance). */
-  async #takeCommands(context: CallContext): Promise<void> {
-    const commands = this.#deps.bus.subscribe('call:commands', context.callId)[Symbol.asyncIterator]();
-    this.#commands = commands;
-    for (let next = await commands.next(); !next.done; next = await commands.next()) {
-      const command = next.value;
-      const result = await supervise(command, {
-        context,
-        live: () => this.#state === 'live',
-        whisper: (text) => this.#openai.send(JSON.stringify(supervisorItem(text))),
-        control: this.#deps.agent.callControl,
-        end: (reason) => void this.end(reason),
-      });
-      this.#deps.bus.publish('call:command-results', command.requestId, result);
-      const detail = command.action === 'whisper' ? command.text : command.action === 'transfer' ? command.to : null;
-      this.#publish({ type: 'supervisor.action', callId: context.callId, action: command.action, detail, apiKeyId: command.apiKeyId, acted: result.acted, error: result.error, at: new Date().toISOString() });
-    }
+  /** Nothing of the agent's audio is left to play (it played, was cleared, or the call ended). */
+  #wakePlayedOut(): void {
+    for (const resolve of this.#playedOut.splice(0)) resolve();
   }
 
   /** The agent's audio has played: wake whoever waits for it, let the watchdog count silence. */
   #playbackDone(): void {
     this.#playback = undefined;
-    for (const resolve of this.#playedOut.splice(0)) resolve();
+    this.#wakePlayedOut();
     this.#agent?.agentStopped();
   }
 
@@ -367,7 +339,7 @@ export class CallSession {
       clearTimeout(timer);
       if (this.#state !== 'live') return;
       socket.send(JSON.stringify(sessionUpdate(context, this.#deps.transcriptionModel)));
-      socket.send(JSON.stringify(resumeItem(this.#conversationSoFar())));
+      socket.send(JSON.stringify(resumeItem(this.#transcript.text())));
       socket.send(JSON.stringify({ type: 'response.create', response: { instructions: 'Apologise in one short sentence for the interruption, then continue the conversation where it stopped.' } }));
       this.#recovering = false;
       this.#ready = true;
@@ -382,26 +354,21 @@ export class CallSession {
     socket.once('close', () => clearTimeout(timer));
   }
 
-  /** The voice agent is lost: the caller hears an apology (or reaches a person), and the call is failed. */
+  /** The voice agent is lost: the caller reaches a person or hears an apology, and the call is failed. */
   #giveUp(problem: string): void {
     const context = this.#context;
     if (!context || this.#state !== 'live') return;
     this.#recovering = false;
     this.#failed = true;
     const control = this.#deps.agent.callControl;
-    const { transferNumber, language } = context.settings;
-    const handOver = transferNumber && control
-      ? control.transfer(context.callSid, transferNumber).then(() => this.#publish({ type: 'call.transfer', callId: context.callId, to: transferNumber, reason: 'voice agent unavailable', ok: true, error: null, at: new Date().toISOString() }))
-      : control?.sayAndHangUp(context.callSid, apologies[language] ?? apologies.en!, language);
-    void Promise.resolve(handOver)
+    const handOver = control
+      ? handOverOrApologise(control, context).then((to) => {
+          if (to) this.#publish({ type: 'call.transfer', callId: context.callId, to, reason: 'voice agent unavailable', ok: true, error: null, at: new Date().toISOString() });
+        })
+      : Promise.resolve();
+    void handOver
       .catch((error: unknown) => this.#log.error({ err: describeError(error) }, 'cannot hand the call over after losing the voice agent'))
       .finally(() => void this.end(`voice agent unavailable: ${problem}`));
-  }
-
-  /** The conversation so far, for a new OpenAI session to continue from. */
-  #conversationSoFar(): string {
-    const turns = [...this.#turns.values()].filter((turn) => turn.text !== '').sort((a, b) => a.at.localeCompare(b.at));
-    return turns.map((turn) => `${turn.speaker === 'agent' ? 'You' : 'Caller'}: ${turn.text}`).join('\n');
   }
 
   #onRealtimeMessage(data: RawData): void {
@@ -417,17 +384,18 @@ export class CallSession {
       case 'response.output_audio.delta': {
         this.#twilio.send(twilioMediaMessage(this.#streamSidJson, event.delta));
         this.#deps.metrics.increment('frames_to_twilio_total');
-        if (this.#listeners > 0) this.#publishAudio('agent', event.delta);
+        if (this.#supervision?.listening) this.#publishAudio('agent', event.delta);
         const clock = performance.now();
         const startsAt = Math.max(clock, this.#playbackEndsAt);
         if (this.#playback?.itemId !== event.item_id) {
+          // A new agent item: its turn starts now (once per item, not per delta).
           this.#playback = { itemId: event.item_id, audioMs: 0, startsAt };
+          this.#transcript.agent(event.item_id, new Date().toISOString());
           this.#agent?.agentStarted();
         }
         const ms = base64Bytes(event.delta) / 8;
         this.#playback.audioMs += ms;
         this.#playbackEndsAt = startsAt + ms;
-        if (!this.#turns.has(event.item_id)) this.#agentTurn(event.item_id, new Date().toISOString());
         return;
       }
       case 'response.output_audio.done':
@@ -435,13 +403,10 @@ export class CallSession {
         this.#twilio.send(twilioMarkMessage(this.#streamSidJson, this.#lastMark));
         return;
       case 'response.output_audio_transcript.delta':
-        this.#agentTurn(event.item_id, now).text += event.delta;
+        this.#transcript.agent(event.item_id, now).text += event.delta;
         return this.#publish({ type: 'transcript.delta', callId, speaker: 'agent', itemId: event.item_id, delta: event.delta, at: now });
       case 'response.output_audio_transcript.done': {
-        const turn = this.#agentTurn(event.item_id, now);
-        // Of an interrupted turn the caller heard only the beginning; keep only that.
-        const heard = this.#heard.get(event.item_id);
-        turn.text = heard ? heardText(event.transcript, heard.heardMs, heard.audioMs) : event.transcript;
+        const turn = this.#transcript.agentDone(event.item_id, event.transcript, now);
         return this.#publish({ type: 'transcript.turn', callId, itemId: event.item_id, turn });
       }
       case 'response.function_call_arguments.done':
@@ -451,7 +416,7 @@ export class CallSession {
         this.#agent?.responseDone();
         return;
       case 'input_audio_buffer.speech_started':
-        this.#turns.set(event.item_id, { speaker: 'caller', text: '', at: now });
+        this.#transcript.callerStarted(event.item_id, now);
         this.#bargeIn(callId, now);
         this.#agent?.callerStarted();
         return this.#publish({ type: 'speech.started', callId, at: now });
@@ -461,9 +426,7 @@ export class CallSession {
       case 'conversation.item.input_audio_transcription.delta':
         return this.#publish({ type: 'transcript.delta', callId, speaker: 'caller', itemId: event.item_id, delta: event.delta ?? '', at: now });
       case 'conversation.item.input_audio_transcription.completed': {
-        const turn = this.#turns.get(event.item_id) ?? { speaker: 'caller', text: '', at: now };
-        turn.text = event.transcript.trim();
-        this.#turns.set(event.item_id, turn);
+        const turn = this.#transcript.callerDone(event.item_id, event.transcript, now);
         return this.#publish({ type: 'transcript.turn', callId, itemId: event.item_id, turn });
       }
       case 'error':
@@ -486,23 +449,12 @@ export class CallSession {
     const heardMs = Math.round(Math.min(Math.max(clock - playback.startsAt, 0), playback.audioMs));
     this.#twilio.send(twilioClearMessage(this.#streamSidJson));
     this.#openai.send(JSON.stringify(truncateEvent(playback.itemId, heardMs)));
-    const turn = this.#turns.get(playback.itemId);
-    if (turn) turn.interrupted = true;
-    this.#heard.set(playback.itemId, { heardMs, audioMs: playback.audioMs });
+    this.#transcript.interrupted(playback.itemId, heardMs, playback.audioMs);
     this.#playback = undefined;
     this.#playbackEndsAt = clock;
     // What was queued will not play: nothing waits for it any longer.
-    for (const resolve of this.#playedOut.splice(0)) resolve();
+    this.#wakePlayedOut();
     this.#publish({ type: 'agent.interrupted', callId, itemId: playback.itemId, heardMs, at });
-  }
-
-  #agentTurn(itemId: string, at: string): TranscriptTurn {
-    let turn = this.#turns.get(itemId);
-    if (!turn) {
-      turn = { speaker: 'agent', text: '', at };
-      this.#turns.set(itemId, turn);
-    }
-    return turn;
   }
 
   #publish(event: CallEvent | AgentEvent): void {

@@ -1,9 +1,9 @@
-import type { SupervisorCommand, SupervisorCommandResult } from '../core/events.ts';
+import type { EventBus, SupervisorCommand, SupervisorCommandResult } from '../core/events.ts';
 import { describeError } from '../core/errors.ts';
 import type { CallContext } from './call-context.ts';
 import type { CallControl } from './call-control.ts';
 
-/** What a supervisor's command needs from the call session holding the call. */
+/** What supervisors' commands need from the call session holding the call. */
 export interface SupervisedCall {
   context: CallContext;
   live: () => boolean;
@@ -12,6 +12,44 @@ export interface SupervisedCall {
   control: CallControl | undefined;
   /** Ends the session once the phone call has been handed over or hung up. */
   end: (reason: string) => void;
+  /** Records what was done (timeline and bus). */
+  recorded: (command: SupervisorCommand, result: SupervisorCommandResult) => void;
+}
+
+/**
+ * A live call's link to its supervisors, wherever they are: it carries out the commands
+ * sent for the call on the bus (answering each by request id), and counts the listen-in
+ * subscribers so the call publishes its audio only while someone listens. `stop()` when
+ * the call ends.
+ */
+export class CallSupervision {
+  #listeners = 0;
+  readonly #iterators: AsyncIterator<unknown>[] = [];
+
+  constructor(bus: EventBus, call: SupervisedCall) {
+    const commands = bus.subscribe('call:commands', call.context.callId)[Symbol.asyncIterator]();
+    const listeners = bus.subscribe('call:listeners', call.context.callId)[Symbol.asyncIterator]();
+    this.#iterators.push(commands, listeners);
+    void (async () => {
+      for (let next = await commands.next(); !next.done; next = await commands.next()) {
+        const result = await supervise(next.value, call);
+        bus.publish('call:command-results', next.value.requestId, result);
+        call.recorded(next.value, result);
+      }
+    })();
+    void (async () => {
+      for (let next = await listeners.next(); !next.done; next = await listeners.next()) this.#listeners = Math.max(0, this.#listeners + next.value.delta);
+    })();
+  }
+
+  /** Someone is listening in (on any instance). */
+  get listening(): boolean {
+    return this.#listeners > 0;
+  }
+
+  stop(): void {
+    for (const iterator of this.#iterators) void iterator.return?.();
+  }
 }
 
 /** Carries out a supervisor's command on a live call; never throws. */

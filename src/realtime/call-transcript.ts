@@ -1,0 +1,73 @@
+import type { TranscriptTurn } from '../core/events.ts';
+import { heardText } from './heard-text.ts';
+
+/**
+ * A call's turns for both speakers, keyed by OpenAI item id, as the realtime session
+ * reports them. An agent turn the caller interrupted keeps only what was heard: trimmed
+ * once — when its final transcript arrives, or at the end from the deltas received.
+ */
+export class CallTranscript {
+  readonly #turns = new Map<string, TranscriptTurn>();
+  /** Heard and total audio of interrupted agent turns not yet trimmed. */
+  readonly #interrupted = new Map<string, { heardMs: number; audioMs: number }>();
+
+  /** The agent turn of `itemId`, created on first mention. */
+  agent(itemId: string, at: string): TranscriptTurn {
+    let turn = this.#turns.get(itemId);
+    if (!turn) {
+      turn = { speaker: 'agent', text: '', at };
+      this.#turns.set(itemId, turn);
+    }
+    return turn;
+  }
+
+  /** The agent's final transcript of `itemId` (what was heard of it, when interrupted). */
+  agentDone(itemId: string, transcript: string, at: string): TranscriptTurn {
+    const turn = this.agent(itemId, at);
+    const heard = this.#interrupted.get(itemId);
+    this.#interrupted.delete(itemId);
+    turn.text = heard ? heardText(transcript, heard.heardMs, heard.audioMs) : transcript;
+    return turn;
+  }
+
+  /** The caller cut the agent's `itemId` short after `heardMs` of its `audioMs`. */
+  interrupted(itemId: string, heardMs: number, audioMs: number): void {
+    const turn = this.#turns.get(itemId);
+    if (turn) turn.interrupted = true;
+    this.#interrupted.set(itemId, { heardMs, audioMs });
+  }
+
+  callerStarted(itemId: string, at: string): void {
+    this.#turns.set(itemId, { speaker: 'caller', text: '', at });
+  }
+
+  callerDone(itemId: string, transcript: string, at: string): TranscriptTurn {
+    const turn = this.#turns.get(itemId) ?? { speaker: 'caller', text: '', at };
+    turn.text = transcript.trim();
+    this.#turns.set(itemId, turn);
+    return turn;
+  }
+
+  /** The turns with text, in the order they started; pending trims applied. */
+  turns(): TranscriptTurn[] {
+    for (const [itemId, heard] of this.#interrupted) {
+      const turn = this.#turns.get(itemId);
+      if (turn) turn.text = heardText(turn.text, heard.heardMs, heard.audioMs);
+    }
+    this.#interrupted.clear();
+    return [...this.#turns.values()].filter((turn) => turn.text !== '').sort((a, b) => a.at.localeCompare(b.at));
+  }
+
+  /** The conversation so far as text, for a new OpenAI session to continue from (nothing is trimmed for good). */
+  text(): string {
+    return [...this.#turns.entries()]
+      .map(([itemId, turn]) => {
+        const heard = this.#interrupted.get(itemId);
+        return heard ? { ...turn, text: heardText(turn.text, heard.heardMs, heard.audioMs) } : turn;
+      })
+      .filter((turn) => turn.text !== '')
+      .sort((a, b) => a.at.localeCompare(b.at))
+      .map((turn) => `${turn.speaker === 'agent' ? 'You' : 'Caller'}: ${turn.text}`)
+      .join('\n');
+  }
+}
