@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BusinessSettings } from '../src/entities/business-settings.entity.ts';
 import { Call } from '../src/entities/call.entity.ts';
 import { loadFixture } from '../src/sandbox/fixtures.ts';
-import { eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';
+import { agentSettings, endedCall, eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';
 import { postTwilioWebhook, twilioAccountSid } from './support/twilio.ts';
 
 /**
@@ -13,15 +12,7 @@ import { postTwilioWebhook, twilioAccountSid } from './support/twilio.ts';
 let sequence = 700;
 const nextSid = () => `CA${String(++sequence).padStart(32, '0')}`;
 
-async function settings(harness: CallHarness, changes: Partial<Pick<BusinessSettings, 'transferNumber' | 'silenceTimeoutSec' | 'silenceReprompts' | 'maxCallDurationSec'>>) {
-  const em = harness.app.services.orm.em.fork();
-  const row = await em.findOneOrFail(BusinessSettings, { business: harness.business.id });
-  Object.assign(row, { transferNumber: null, silenceTimeoutSec: 60, silenceReprompts: 2, maxCallDurationSec: 900, ...changes });
-  await em.flush();
-}
 
-const endedRow = (harness: CallHarness, callSid: string) =>
-  eventually(() => harness.app.services.orm.em.fork().findOneOrFail(Call, { callSid }), (row) => row.endReason !== null && row.endReason !== undefined, 'the call to end', 20_000);
 
 const hangUpRequest = (harness: CallHarness, callSid: string) =>
   harness.twilioApi.waitForRequest((request) => request.method === 'POST' && request.path.endsWith(`/Calls/${callSid}.json`), 15_000);
@@ -36,7 +27,7 @@ describe('silence and time limits', () => {
   });
 
   it('reprompts a silent caller, then says goodbye and hangs up', async () => {
-    await settings(h, { silenceTimeoutSec: 1, silenceReprompts: 1 });
+    await agentSettings(h, { silenceTimeoutSec: 1, silenceReprompts: 1 });
     const { caller, session, callSid } = await placeCall(h, nextSid());
     session.script({ replies: [{ text: 'שלום' }, { text: 'הלו, את עדיין על הקו?' }, { text: 'תודה ולהתראות' }] });
     caller.start();
@@ -50,13 +41,13 @@ describe('silence and time limits', () => {
     ]);
     // The goodbye had played before the hang-up: every agent response reached the caller.
     expect(caller.heardMs()).toBeGreaterThanOrEqual(500 + 4 * 250 + 2 * 250 - 50);
-    const row = await endedRow(h, callSid);
+    const row = await endedCall(h, callSid);
     expect(row).toMatchObject({ status: 'completed', endReason: 'caller silent' });
     expect(row.timeline.map((event) => event.type)).toEqual(['call.started', 'watchdog.reprompt', 'call.closing', 'call.ended']);
   });
 
   it('is reset by the caller speaking', async () => {
-    await settings(h, { silenceTimeoutSec: 1, silenceReprompts: 1 });
+    await agentSettings(h, { silenceTimeoutSec: 1, silenceReprompts: 1 });
     const { caller, session, callSid } = await placeCall(h, nextSid());
     session.script({ replies: [{ text: 'שלום' }, { text: 'הלו?' }, { text: 'במה אפשר לעזור?' }], callerTranscripts: ['כן, אני פה'] });
     caller.start();
@@ -68,18 +59,18 @@ describe('silence and time limits', () => {
     expect(session.responseRequests[2]?.instructions).toContain('still on the line');
     caller.stop();
     await caller.closed;
-    await endedRow(h, callSid);
+    await endedCall(h, callSid);
   });
 
   it('closes politely at the maximum call duration', async () => {
-    await settings(h, { maxCallDurationSec: 2 });
+    await agentSettings(h, { maxCallDurationSec: 2 });
     const { caller, session, callSid } = await placeCall(h, nextSid());
     session.script({ replies: [{ text: 'שלום' }, { text: 'הגענו לסוף הזמן, להתראות' }] });
     caller.start();
     const update = await hangUpRequest(h, callSid);
     expect(update.params.Status).toBe('completed');
     expect(session.responseRequests[1]?.instructions).toContain('time limit');
-    const row = await endedRow(h, callSid);
+    const row = await endedCall(h, callSid);
     expect(row).toMatchObject({ status: 'completed', endReason: 'maximum call duration' });
     expect(row.durationSec).toBeGreaterThanOrEqual(2);
   });
@@ -89,7 +80,7 @@ describe('the voice agent’s connection failing', () => {
   let h: CallHarness;
   beforeAll(async () => {
     h = await startCallHarness();
-    await settings(h, {});
+    await agentSettings(h, {});
   });
   afterAll(async () => {
     await h?.stop();
@@ -118,7 +109,7 @@ describe('the voice agent’s connection failing', () => {
     await resumed.waitForSent('conversation.item.input_audio_transcription.completed');
     caller.stop();
     await caller.closed;
-    const row = await endedRow(h, callSid);
+    const row = await endedCall(h, callSid);
     expect(row.status).toBe('completed');
     expect(row.timeline.filter((event) => event.type === 'agent.failure')).toMatchObject([{ recovered: false }, { recovered: true }]);
   });
@@ -133,7 +124,7 @@ describe('the voice agent’s connection failing', () => {
 
     const apology = await hangUpRequest(h, callSid);
     expect(apology.params.Twiml).toMatch(/<Say language="he-IL" voice="Google\.he-IL-Standard-A">מצטערים, יש לנו תקלה טכנית\..*<\/Say><Hangup\/>/);
-    const row = await endedRow(h, callSid);
+    const row = await endedCall(h, callSid);
     expect(row.status).toBe('failed');
     expect(row.endReason).toMatch(/^voice agent unavailable: /);
     expect(row.timeline.filter((event) => event.type === 'agent.failure')).toMatchObject([{ recovered: false }, { recovered: false }]);
@@ -149,7 +140,7 @@ describe('the voice agent lost for good, with a transfer number', () => {
   let h: CallHarness;
   beforeAll(async () => {
     h = await startCallHarness();
-    await settings(h, { transferNumber: '+972529998877' });
+    await agentSettings(h, { transferNumber: '+972529998877' });
   });
   afterAll(async () => {
     await h?.stop();
@@ -164,7 +155,7 @@ describe('the voice agent lost for good, with a transfer number', () => {
 
     const transfer = await hangUpRequest(h, callSid);
     expect(transfer.params.Twiml).toMatch(/<Dial answerOnBridge="true">\+972529998877<\/Dial>/);
-    const row = await endedRow(h, callSid);
+    const row = await endedCall(h, callSid);
     expect(row.status).toBe('failed');
     expect(row.timeline.find((event) => event.type === 'call.transfer')).toMatchObject({ ok: true, reason: 'voice agent unavailable' });
     caller.stop();

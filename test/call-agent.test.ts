@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freeSlots } from '../src/core/business-hours.ts';
 import type { CallEvent } from '../src/core/events.ts';
-import { BusinessSettings, defaultWorkingHours } from '../src/entities/business-settings.entity.ts';
+import { defaultWorkingHours } from '../src/entities/business-settings.entity.ts';
 import { Call } from '../src/entities/call.entity.ts';
 import { Lead } from '../src/entities/lead.entity.ts';
 import { sql } from '../src/entities/sql.ts';
 import { instantToLocal } from '../src/realtime/tools/availability.ts';
 import { fixtureText, loadFixture } from '../src/sandbox/fixtures.ts';
 import type { SessionScript } from '../src/sandbox/openai-realtime.server.ts';
-import { eventually, placeCall, startCallHarness, type CallHarness, type PlacedCall } from './support/calls.ts';
+import { agentSettings, endedCall, eventually, placeCall, startCallHarness, type CallHarness, type PlacedCall } from './support/calls.ts';
 
 /**
  * The agent at work, end to end through real sockets: Twilio Media Streams ↔ Callwatch ↔
@@ -21,12 +21,6 @@ const greetingMs = 500;
 let sequence = 600;
 const nextSid = () => `CA${String(++sequence).padStart(32, '0')}`;
 
-async function settings(harness: CallHarness, changes: Partial<Pick<BusinessSettings, 'transferNumber' | 'silenceTimeoutSec' | 'silenceReprompts' | 'maxCallDurationSec'>>) {
-  const em = harness.app.services.orm.em.fork();
-  const row = await em.findOneOrFail(BusinessSettings, { business: harness.business.id });
-  Object.assign(row, { transferNumber: null, silenceTimeoutSec: 60, silenceReprompts: 2, maxCallDurationSec: 900, ...changes });
-  await em.flush();
-}
 
 /** Places a call with `script`, lets the greeting play, and has the caller say one sentence. */
 async function converse(harness: CallHarness, script: SessionScript, options: { speak?: boolean } = {}): Promise<PlacedCall & { statementsAtStart: number }> {
@@ -54,7 +48,7 @@ describe('the agent’s tools', () => {
   let h: CallHarness;
   beforeAll(async () => {
     h = await startCallHarness();
-    await settings(h, {});
+    await agentSettings(h, {});
   });
   afterAll(async () => {
     await h?.stop();
@@ -125,21 +119,21 @@ describe('the agent’s tools', () => {
     await eventually(() => noNumber.session.responseRequests.length, (n) => n === 2, 'the agent to offer a callback');
     await hangUp(h, noNumber);
 
-    await settings(h, { transferNumber: '+972529998877' });
+    await agentSettings(h, { transferNumber: '+972529998877' });
     const call = await converse(h, { replies: [{ toolCall: { name: 'transfer_to_human', arguments: { reason: 'wants a person' } } }] });
     const update = await h.twilioApi.waitForRequest((request) => request.method === 'POST' && request.path.endsWith(`/Calls/${call.callSid}.json`));
     expect(update.params.Twiml).toMatch(/<Dial answerOnBridge="true">\+972529998877<\/Dial>/);
-    const row = await eventually(() => h.app.services.orm.em.fork().findOneOrFail(Call, { callSid: call.callSid }), (r) => r.endReason !== null && r.endReason !== undefined, 'the call to end');
+    const row = await endedCall(h, call.callSid);
     expect(row.endReason).toBe('transferred');
     expect(row.timeline.find((event) => event.type === 'call.transfer')).toMatchObject({ to: '+972529998877', ok: true, reason: 'wants a person' });
-    await settings(h, {});
+    await agentSettings(h, {});
   });
 
   it('ends the call through Twilio after the goodbye has played', async () => {
     const call = await converse(h, { replies: [{ toolCall: { name: 'end_call', arguments: { reason: 'the caller said goodbye' } } }] });
     const update = await h.twilioApi.waitForRequest((request) => request.method === 'POST' && request.path.endsWith(`/Calls/${call.callSid}.json`));
     expect(update.params.Status).toBe('completed');
-    const row = await eventually(() => h.app.services.orm.em.fork().findOneOrFail(Call, { callSid: call.callSid }), (r) => r.endReason !== null && r.endReason !== undefined, 'the call to end');
+    const row = await endedCall(h, call.callSid);
     expect(row).toMatchObject({ status: 'completed', endReason: 'the caller said goodbye' });
     expect(call.session.responseRequests).toHaveLength(1);
   });

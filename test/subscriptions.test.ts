@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { issueApiKey } from '../src/entities/api-key.repository.ts';
 import { Call } from '../src/entities/call.entity.ts';
 import { loadFixture } from '../src/sandbox/fixtures.ts';
-import { eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';
+import { endedCall, eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';
 import { createBusiness } from './support/factories.ts';
 import { graphql } from './support/graphql.ts';
 
@@ -130,7 +130,7 @@ describe('live monitoring subscriptions', () => {
     expect(hangUp.data?.hangUpCall).toEqual({ acted: true });
     const request = await h.twilioApi.waitForRequest((r) => r.method === 'POST' && r.path.endsWith(`/Calls/${callSid}.json`));
     expect(request.params.Status).toBe('completed');
-    const row = await eventually(() => h.app.services.orm.em.fork().findOneOrFail(Call, { callSid }), (r) => r.endReason !== null && r.endReason !== undefined, 'the call to end');
+    const row = await endedCall(h, callSid);
     expect(row.endReason).toBe('hung up by a supervisor');
     expect(row.timeline.filter((event) => event.type === 'supervisor.action')).toMatchObject([
       { action: 'whisper', detail: 'הצע לה הנחה של 10%', acted: true },

@@ -105,7 +105,7 @@ export class ResponseStream implements ActiveResponse {
 
   /** Sends the opening events and starts the deltas. */
   start(): void {
-    const { send, conversationId, previousItemId } = this.#options;
+    const { send, previousItemId } = this.#options;
     send({ type: 'response.created', event_id: openaiId('event'), response: this.#response('in_progress', []) } satisfies ResponseCreatedEvent);
     const item = this.item;
     send({ type: 'response.output_item.added', event_id: openaiId('event'), response_id: this.responseId, output_index: 0, item } satisfies ResponseOutputItemAddedEvent);

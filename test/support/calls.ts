@@ -1,4 +1,5 @@
 import { BusinessSettings } from '../../src/entities/business-settings.entity.ts';
+import { Call } from '../../src/entities/call.entity.ts';
 import type { Business } from '../../src/entities/business.entity.ts';
 import type { Lead } from '../../src/entities/lead.entity.ts';
 import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn, type Pace, type StandInSession } from '../../src/sandbox/openai-realtime.server.ts';
@@ -119,4 +120,20 @@ export async function eventually<T>(read: () => Promise<T> | T, accept: (value: 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** Settings the agent's behaviour depends on, set for the next call (defaults: no transfer number, long timers). */
+export async function agentSettings(
+  harness: CallHarness,
+  changes: Partial<Pick<BusinessSettings, 'transferNumber' | 'silenceTimeoutSec' | 'silenceReprompts' | 'maxCallDurationSec'>> = {},
+): Promise<void> {
+  const em = harness.app.services.orm.em.fork();
+  const row = await em.findOneOrFail(BusinessSettings, { business: harness.business.id });
+  Object.assign(row, { transferNumber: null, silenceTimeoutSec: 60, silenceReprompts: 2, maxCallDurationSec: 900, ...changes });
+  await em.flush();
+}
+
+/** The call row once the session has written it (its end reason set). */
+export function endedCall(harness: CallHarness, callSid: string, timeoutMs = 20_000) {
+  return eventually(() => harness.app.services.orm.em.fork().findOneOrFail(Call, { callSid }), (row) => row.endReason !== null && row.endReason !== undefined, 'the call to end', timeoutMs);
 }
