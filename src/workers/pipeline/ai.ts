@@ -13,14 +13,13 @@ export function createOpenAIClient(config: Config): OpenAI | null {
 }
 
 /**
- * Runs one OpenAI request for a step. A failure no retry will fix (400, 401, 404, 413, …),
- * or any failure on the job's last attempt, ends the step as `failed` with the error;
- * anything else is thrown as retryable.
+ * Runs one OpenAI request for a step. A failure no retry will fix (400, 401, 404, 413, …)
+ * ends the step as `failed` with the error; anything else is thrown as retryable (and on
+ * the job's last attempt, process-call.ts ends the step `failed` with it).
  */
 export async function askOpenAI<T>(
   what: string,
   openai: OpenAI | null,
-  lastAttempt: boolean,
   request: (client: OpenAI) => Promise<T>,
 ): Promise<{ ok: true; value: T } | { ok: false; outcome: StepOutcome }> {
   if (!openai) return { ok: false, outcome: { outcome: 'failed', error: `${what}: OPENAI_API_KEY is not set` } };
@@ -29,7 +28,7 @@ export async function askOpenAI<T>(
   } catch (error) {
     const message = `${what}: ${describeOpenAIError(error)}`;
     const permanent = error instanceof APIError && !(error instanceof APIConnectionError) && isPermanentStatus(error.status);
-    if (permanent || lastAttempt) return { ok: false, outcome: { outcome: 'failed', error: message } };
+    if (permanent) return { ok: false, outcome: { outcome: 'failed', error: message } };
     throw transientFailure(what, new Error(describeOpenAIError(error)));
   }
 }

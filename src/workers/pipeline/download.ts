@@ -13,7 +13,7 @@ export const download: PipelineStepModule = {
   name: 'download',
   async run(call, { config, signal }) {
     if (!call.recordingSid) return { outcome: 'skipped', reason: 'the call has no recording' };
-    if (call.recordingStored) return { outcome: 'done', note: 'already downloaded' };
+    if (call.recordingStored) return { outcome: 'done' };
 
     const { accountSid, authToken, apiUrl } = config.twilio;
     if (!accountSid || !authToken) return { outcome: 'failed', error: 'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set' };

@@ -16,7 +16,7 @@ export const extract: PipelineStepModule = {
     const text = callText(call);
     if (!text) return { outcome: 'skipped', reason: 'nothing was said' };
     const fields = call.settings.extractionSchema;
-    const answer = await askOpenAI('extraction', deps.openai, deps.lastAttempt, (openai) =>
+    const answer = await askOpenAI('extraction', deps.openai, (openai) =>
       openai.responses.create(
         {
           model: deps.config.openai.textModel,

@@ -1,4 +1,4 @@
-import { AppError } from '../../core/errors.ts';
+import { AppError, isAppError } from '../../core/errors.ts';
 import type { JobHandler } from '../../core/queue.ts';
 import type { Services } from '../../core/services.ts';
 import { isLiveCall, type PipelineStepState } from '../../entities/call.entity.ts';
@@ -7,7 +7,7 @@ import { download } from './download.ts';
 import { extract } from './extract.ts';
 import { save } from './save.ts';
 import { loadPipelineCall, recordStep, type PipelineCall, type Recording } from './state.ts';
-import type { PipelineStepModule, StepOutcome } from './step.ts';
+import type { PipelineStepModule, StepDeps, StepOutcome } from './step.ts';
 import { summarize } from './summarize.ts';
 import { transcribe } from './transcribe.ts';
 
@@ -41,7 +41,7 @@ export function processCall(services: Services): JobHandler<'call.process'> {
     let recording: Recording | null = null;
     for (const step of steps) {
       if (call.pipelineSteps[step.name]) continue;
-      const outcome = await step.run(call, { em, config: services.config, openai, lastAttempt, signal, recording });
+      const outcome = await runStep(step, call, { em, config: services.config, openai, signal, recording }, lastAttempt);
       const state = stepState(outcome);
       const changes = outcome.outcome === 'failed' ? {} : (outcome.changes ?? {});
       const done = outcome.outcome === 'done' ? outcome : null;
@@ -63,6 +63,20 @@ export function processCall(services: Services): JobHandler<'call.process'> {
     publish('deliver', saved.step);
     services.bus.publish('call:events', call.id, { type: 'pipeline.finished', callId: call.id, status: saved.status === 'failed' ? 'failed' : 'completed', at: saved.step.at });
   };
+}
+
+/**
+ * Runs a step. A failure a retry might fix (network, 5xx, rate limit) retries the job from
+ * this step — except on the job's last attempt, where the step ends `failed` with that
+ * error and the pipeline goes on: the webhook still goes out, with null for what is missing.
+ */
+export async function runStep(step: PipelineStepModule, call: PipelineCall, deps: StepDeps, lastAttempt: boolean): Promise<StepOutcome> {
+  try {
+    return await step.run(call, deps);
+  } catch (error) {
+    if (lastAttempt && isAppError(error) && error.retryable) return { outcome: 'failed', error: `${error.message} (gave up after the last retry)` };
+    throw error;
+  }
 }
 
 function stepState(outcome: StepOutcome): PipelineStepState {

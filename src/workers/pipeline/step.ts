@@ -11,8 +11,6 @@ export interface StepDeps {
   config: Config;
   /** The OpenAI REST client, or null when OPENAI_API_KEY is not set. */
   openai: OpenAI | null;
-  /** The job's last attempt: a step gives up (`failed`) rather than throw for a retry. */
-  lastAttempt: boolean;
   signal: AbortSignal;
   /**
    * The recording this run downloaded, if it did: the transcription step takes it from here
@@ -31,7 +29,6 @@ export type StepOutcome =
   | {
       outcome: 'done';
       changes?: CallChanges;
-      note?: string;
       /** Delete the stored recording with the result. */
       dropRecording?: boolean;
       /** Store this downloaded recording with the result. */

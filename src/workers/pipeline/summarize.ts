@@ -13,7 +13,7 @@ export const summarize: PipelineStepModule = {
     const text = callText(call);
     if (!text) return { outcome: 'skipped', reason: 'nothing was said' };
     const language = languageName(call.settings.language);
-    const answer = await askOpenAI('summary', deps.openai, deps.lastAttempt, (openai) =>
+    const answer = await askOpenAI('summary', deps.openai, (openai) =>
       openai.responses.create(
         {
           model: deps.config.openai.textModel,

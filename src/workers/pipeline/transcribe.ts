@@ -19,7 +19,7 @@ export const transcribe: PipelineStepModule = {
     // Gone after a finished transcription whose result was recorded; a reprocess downloads again.
     if (!recording) return { outcome: 'failed', error: 'the downloaded recording is missing; reprocess the call to download it again' };
 
-    const answer = await askOpenAI('transcription', deps.openai, deps.lastAttempt, async (openai) => {
+    const answer = await askOpenAI('transcription', deps.openai, async (openai) => {
       const file = await toFile(recording.audio, 'recording.wav', { type: recording.contentType });
       return openai.audio.transcriptions.create(
         { file, model: deps.config.openai.transcribeModel, language: call.settings.language, response_format: 'json' },
