@@ -9,6 +9,7 @@ import { checkReadiness } from './core/health.ts';
 import type { Services } from './core/services.ts';
 import type { Realtime } from './realtime/index.ts';
 import { createGraphQLWebSocket } from './graphql-ws.ts';
+import { createMonitorHandler } from './monitor/serve.ts';
 import { createContext, type GraphQLContext } from './schema/context.ts';
 import { schema } from './schema/index.ts';
 
@@ -27,18 +28,24 @@ export interface HttpServer {
 
 /**
  * Starts the HTTP server: /graphql (yoga over HTTP and SSE, graphql-ws over WebSocket),
- * /health, /ready, /metrics, and the call path — Twilio's webhooks and the /twilio/media
- * websocket.
+ * the supervisor console at /monitor (where / leads), /health, /ready, /metrics, and the
+ * call path — Twilio's webhooks and the /twilio/media websocket.
  */
 export async function startServer(services: Services, realtime: Realtime): Promise<HttpServer> {
   const { config, logger } = services;
 
   const yoga = createGraphQLHandler(services);
   const graphqlWs = createGraphQLWebSocket(services, yoga);
+  const monitor = createMonitorHandler();
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/graphql') return void yoga(req, res);
+    if (path === '/monitor' || path.startsWith('/monitor/')) return monitor(req, res, path);
+    if (req.method === 'GET' && path === '/') {
+      res.writeHead(302, { location: '/monitor' });
+      return void res.end();
+    }
     if (path.startsWith('/twilio/')) {
       return void realtime.handleHttp(req, res, path).then((handled) => {
         if (!handled) sendJson(res, 404, { error: 'not found', path });

@@ -2,9 +2,11 @@ import { BusinessSettings } from '../../src/entities/business-settings.entity.ts
 import { Call } from '../../src/entities/call.entity.ts';
 import type { Business } from '../../src/entities/business.entity.ts';
 import type { Lead } from '../../src/entities/lead.entity.ts';
+import { startOpenAIApiStandIn, type OpenAIApiStandIn } from '../../src/sandbox/openai-api.server.ts';
 import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn, type Pace, type StandInSession } from '../../src/sandbox/openai-realtime.server.ts';
 import { SimulatedCaller } from '../../src/sandbox/simulated-caller.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn } from '../../src/sandbox/twilio-api.server.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../../src/sandbox/webhook-receiver.ts';
 import { startTestApp, type TestApp } from './app.ts';
 import { createBusiness, createLead } from './factories.ts';
 import { callEnvironment, inboundCallParams, postTwilioWebhook, streamOf, twilioAccountSid, twilioAuthToken } from './twilio.ts';
@@ -18,6 +20,8 @@ export interface CallHarness {
   twilioApi: TwilioApiStandIn;
   business: Business;
   sarah: Lead;
+  /** With `pipeline: true`: the post-call pipeline's OpenAI REST stand-in and the business's CRM. */
+  pipeline?: { openaiApi: OpenAIApiStandIn; receiver: WebhookReceiver };
   /** Every SQL statement Callwatch's ORM sent, in order. */
   statements: string[];
   stop: () => Promise<void>;
@@ -26,34 +30,44 @@ export interface CallHarness {
 /**
  * Callwatch wired to the OpenAI Realtime and Twilio REST stand-ins, with a business
  * (שיפוצי הגליל) and a known caller (ד״ר שרה לוי, female). Every statement is logged.
+ * `pipeline: true` also runs the post-call pipeline, against an OpenAI REST stand-in and a
+ * CRM receiver; otherwise no job runs — the pipeline has tests of its own
+ * (pipeline*.test.ts), and here its statements and events would mix with the call's.
  */
-export async function startCallHarness(options: { pace?: Pace; recordCalls?: boolean; env?: Record<string, string> } = {}): Promise<CallHarness> {
+export async function startCallHarness(
+  options: { pace?: Pace; recordCalls?: boolean; env?: Record<string, string>; pipeline?: boolean } = {},
+): Promise<CallHarness> {
   const openai = await startOpenAIRealtimeStandIn({ apiKey: 'sk-test-key', pace: options.pace ?? 'instant' });
   const twilioApi = await startTwilioApiStandIn({ accountSid: twilioAccountSid, authToken: twilioAuthToken });
+  const pipeline = options.pipeline ? { openaiApi: await startOpenAIApiStandIn({ apiKey: 'sk-test-key' }), receiver: await startWebhookReceiver() } : undefined;
   const statements: string[] = [];
-  const app = await startTestApp(
-    callEnvironment({ OPENAI_REALTIME_URL: openai.url, TWILIO_API_URL: twilioApi.url, ...options.env }),
-    // No job handlers: the post-call pipeline has tests of its own (pipeline*.test.ts), and
-    // here its statements and events would mix with the call's.
-    { onStatement: (sql) => statements.push(sql), jobHandlers: {} },
-  );
+  const pipelineEnv: Record<string, string> = pipeline ? { OPENAI_BASE_URL: pipeline.openaiApi.url, WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WORKER_POLL_INTERVAL_MS: '500' } : {};
+  const app = await startTestApp(callEnvironment({ OPENAI_REALTIME_URL: openai.url, TWILIO_API_URL: twilioApi.url, ...pipelineEnv, ...options.env }), {
+    onStatement: (sql) => statements.push(sql),
+    ...(pipeline ? {} : { jobHandlers: {} }),
+  });
   const business = await createBusiness(app.services.orm.em, { phone: businessNumber, name: 'שיפוצי הגליל' });
   const sarah = await createLead(app.services.orm.em, business, { phone: sarahsNumber, fullName: 'ד״ר שרה לוי', firstName: 'שרה', gender: 'female' });
   const em = app.services.orm.em.fork();
   const settings = await em.findOneOrFail(BusinessSettings, { business: business.id });
   settings.recordCalls = options.recordCalls ?? false;
+  if (pipeline) settings.inboundWebhookUrl = `${pipeline.receiver.url}/callwatch`;
   await em.flush();
+  pipeline?.receiver.setSecret(settings.webhookSecret);
   return {
     app,
     openai,
     twilioApi,
     business,
     sarah,
+    pipeline,
     statements,
     async stop() {
       await app.stop();
       await openai.close();
       await twilioApi.close();
+      await pipeline?.openaiApi.close();
+      await pipeline?.receiver.close();
     },
   };
 }
