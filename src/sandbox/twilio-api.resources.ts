@@ -15,6 +15,10 @@ export interface CallState {
   createdAt: Date;
   updatedAt: Date;
   endedAt: Date | null;
+  /** When an outbound call was picked up; absent for inbound calls and unanswered ones. */
+  answeredAt?: Date | null;
+  /** AMD's verdict (`human`, `machine_start`, `machine_end_beep`, …) when the call asked for it. */
+  answeredBy?: string | null;
 }
 
 /** What the stand-in knows of a recording. */
@@ -42,13 +46,15 @@ export function rfc2822(date: Date): string {
 /** The Call resource JSON. */
 export function callResource(call: CallState) {
   const uri = `/${API_VERSION}/Accounts/${call.accountSid}/Calls/${call.sid}`;
-  const durationSeconds = call.endedAt ? Math.round((call.endedAt.getTime() - call.createdAt.getTime()) / 1000) : null;
+  // An outbound call lasts from its answer; one never answered lasted 0 s.
+  const startedAt = call.direction === 'outbound-api' ? call.answeredAt : call.createdAt;
+  const durationSeconds = call.endedAt ? (startedAt ? Math.round((call.endedAt.getTime() - startedAt.getTime()) / 1000) : 0) : null;
   return {
     sid: call.sid,
     account_sid: call.accountSid,
     api_version: API_VERSION,
     annotation: null,
-    answered_by: null,
+    answered_by: call.answeredBy ?? null,
     caller_name: null,
     date_created: rfc2822(call.createdAt),
     date_updated: rfc2822(call.updatedAt),

@@ -5,8 +5,10 @@ import { twilioSid } from './ids.ts';
 import { callResource, recordingResource, twilioError, type CallState, type RecordingState } from './twilio-api.resources.ts';
 import { silentWavFile, wavDurationSec } from './wav.ts';
 import { closeServer, listenOnLoopback, readBody } from './http.ts';
+import { OutboundCalls, type OutboundOutcome, type PlacedCall, type TwilioCallback } from './twilio-outbound.ts';
 
 export type { CallState, RecordingState } from './twilio-api.resources.ts';
+export type { OutboundOutcome, PlacedCall, TwilioCallback } from './twilio-outbound.ts';
 
 /** One request the stand-in received: form parameters keep Twilio's names; repeated ones become arrays. */
 export interface TwilioApiRequest {
@@ -24,6 +26,8 @@ export interface TwilioApiStandInOptions {
   /** Default: 32 random hex digits. */
   authToken?: string;
   port?: number;
+  /** How long an outbound call rings before it is answered or rings out (`ringFor`). Default 20 ms. */
+  ringMs?: number;
 }
 
 export interface TwilioApiStandIn {
@@ -50,6 +54,25 @@ export interface TwilioApiStandIn {
   failNext(status: number, error?: { code?: number; message?: string }): void;
   /** The first request matching, already received or still to come. */
   waitForRequest(predicate: (request: TwilioApiRequest) => boolean, timeoutMs?: number): Promise<TwilioApiRequest>;
+  /** Every outbound call created through `POST …/Calls.json`, in order, with its outcome and TwiML. */
+  readonly placedCalls: readonly PlacedCall[];
+  /** Every request the stand-in made to the application (status, voice, AMD, recording), in order. */
+  readonly callbacks: readonly TwilioCallback[];
+  /** Calls to `number` (E.164) end this way from now on; the default is `answer`. */
+  outcomeFor(number: string, outcome: OutboundOutcome): void;
+  /** The next call created ends this way, whatever its number (queued: one per call). */
+  nextOutcome(outcome: OutboundOutcome): void;
+  /** How long outbound calls ring before they are answered or ring out; also the async AMD delay. */
+  ringFor(ms: number): void;
+  /**
+   * Sends requests for URLs on `publicOrigin` (e.g. Callwatch's PUBLIC_URL) to `realOrigin`
+   * (where it listens) instead. The signature still covers the URL as given, as Twilio signs it.
+   */
+  routeOrigin(publicOrigin: string, realOrigin: string): void;
+  /** The TwiML an outbound call runs once answered (its voice URL's answer). */
+  waitForVoiceTwiml(callSid: string, timeoutMs?: number): Promise<string>;
+  /** The first request to the application matching, already made or still to come. */
+  waitForCallback(predicate: (callback: TwilioCallback) => boolean, timeoutMs?: number): Promise<TwilioCallback>;
   close(): Promise<void>;
 }
 
@@ -65,7 +88,8 @@ type RouteResult = { status: number; body: unknown } | { status: number; audio: 
  * Starts a local stand-in for the parts of Twilio's REST API Callwatch uses — start a call
  * recording, fetch a recording and download its WAV, update (redirect or hang up) a call,
  * create and fetch calls — on 127.0.0.1, with Twilio's paths, form-encoded parameters,
- * Basic auth and JSON shapes.
+ * Basic auth and JSON shapes. A created call is then dialed as Twilio would, with signed
+ * callbacks to the application (see `twilio-outbound.ts`).
  */
 export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {}): Promise<TwilioApiStandIn> {
   const accountSid = options.accountSid ?? twilioSid('AC');
@@ -75,6 +99,14 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
   const recordings: RecordingState[] = [];
   const downloads = new Map<string, number>();
   let nextFailure: { status: number; code: number; message: string } | undefined;
+  let baseUrl = '';
+  const outbound = new OutboundCalls({
+    accountSid,
+    authToken,
+    apiUrl: () => baseUrl,
+    addRecording: (callSid, durationSec) => addRecording({ callSid, durationSec }),
+    ringMs: options.ringMs,
+  });
 
   function addCall(call: Partial<CallState> & { sid: string }): CallState {
     const now = new Date();
@@ -151,6 +183,7 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
       if ((status === 'completed' && (ringing || call.status === 'in-progress')) || (status === 'canceled' && ringing)) {
         call.status = status;
         call.endedAt = new Date();
+        outbound.hungUp(call);
       }
       call.updatedAt = new Date();
       return { status: 200, body: callResource(call) };
@@ -160,9 +193,15 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
       const to = param('To');
       const from = param('From');
       if (!to || !from) return { status: 400, body: twilioError(400, 21201, `No '${to ? 'From' : 'To'}' number is specified`) };
+      if (!isDialable(to)) return { status: 400, body: twilioError(400, 21211, `The 'To' number ${to} is not a valid phone number.`) };
+      if (!isDialable(from)) {
+        return { status: 400, body: twilioError(400, 21212, `The 'From' number ${from} is not a valid phone number, shortcode, or alphanumeric sender ID.`) };
+      }
       if (!param('Url') && !param('Twiml') && !param('ApplicationSid')) return { status: 400, body: twilioError(400, 21205, 'Url parameter is required.') };
       const call = addCall({ sid: twilioSid('CA'), to, from, direction: 'outbound-api', status: 'queued' });
-      return { status: 201, body: callResource(call) };
+      const resource = callResource(call); // the 201 shows the call as created: queued
+      outbound.place(call, params);
+      return { status: 201, body: resource };
     }
     return notFound(path);
   }
@@ -201,9 +240,10 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     });
   });
   const port = await listenOnLoopback(server, options.port);
+  baseUrl = `http://127.0.0.1:${port}`;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: baseUrl,
     accountSid,
     authToken,
     requests: requests.items,
@@ -220,13 +260,30 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     waitForRequest(predicate, timeoutMs) {
       return requests.waitFor(predicate, timeoutMs);
     },
+    placedCalls: outbound.placed,
+    callbacks: outbound.callbacks.items,
+    outcomeFor: (number, outcome) => outbound.outcomeFor(number, outcome),
+    nextOutcome: (outcome) => outbound.nextOutcome(outcome),
+    ringFor: (ms) => outbound.ringFor(ms),
+    routeOrigin: (publicOrigin, realOrigin) => outbound.routeOrigin(publicOrigin, realOrigin),
+    waitForVoiceTwiml: (callSid, timeoutMs) => outbound.waitForVoiceTwiml(callSid, timeoutMs),
+    waitForCallback: (predicate, timeoutMs) => outbound.callbacks.waitFor(predicate, timeoutMs),
     async close() {
       requests.close('stand-in closed');
+      await outbound.close();
       await closeServer(server);
     },
   };
 }
 
+
+/**
+ * What Twilio dials: an E.164 number (a plus, then up to 15 digits) or a Client/SIP
+ * address. Twilio rejects anything else at create time, before dialing (code 21211).
+ */
+function isDialable(number: string): boolean {
+  return /^\+[1-9]\d{6,14}$/.test(number) || /^(client|sip):\S+$/.test(number);
+}
 
 /** application/x-www-form-urlencoded, where a repeated name (RecordingStatusCallbackEvent) is a list. */
 function parseForm(body: string): Record<string, string | string[]> {
