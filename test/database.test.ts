@@ -38,6 +38,8 @@ describe('schema and migrations', () => {
         'businesses',
         'call_recordings',
         'calls',
+        'campaigns',
+        'dialer_pace',
         'leads',
         'outbound_call_jobs',
         'phone_numbers',

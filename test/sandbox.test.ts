@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RealtimeServerEvent } from 'openai/resources/realtime/realtime';
 import WebSocket, { WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTwilioClient } from '../src/realtime/twilio-client.ts';
+import { createTwilioClient } from '../src/core/twilio-client.ts';
 import { EventLog } from '../src/sandbox/event-log.ts';
 import { fixtureText, loadFixture } from '../src/sandbox/fixtures.ts';
 import { decode, encode, rms, silence, tone } from '../src/sandbox/mulaw.ts';
@@ -427,6 +427,7 @@ describe('Twilio REST stand-in with the official SDK', () => {
       params: { RecordingStatusCallback: 'https://callwatch.example/twilio/recording', RecordingStatusCallbackEvent: ['completed', 'absent'], RecordingChannels: 'dual' },
       authAccountSid: twilioApi.accountSid,
       status: 201,
+      at: expect.any(Date),
     });
   });
 

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTwilioClient } from '../src/realtime/twilio-client.ts';
+import { createTwilioClient } from '../src/core/twilio-client.ts';
 import { closeServer, listenOnLoopback, readBody } from '../src/sandbox/http.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn, type TwilioCallback } from '../src/sandbox/twilio-api.server.ts';
 

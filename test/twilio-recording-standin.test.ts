@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTwilioClient } from '../src/realtime/twilio-client.ts';
+import { createTwilioClient } from '../src/core/twilio-client.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn } from '../src/sandbox/twilio-api.server.ts';
 import { recordingCallbackParams } from '../src/sandbox/twilio-webhook.ts';
 import { wavFile } from '../src/sandbox/wav.ts';
@@ -43,6 +43,7 @@ describe('Twilio REST stand-in: recording download', () => {
       params: {},
       authAccountSid: twilioApi.accountSid,
       status: 200,
+      at: expect.any(Date),
     });
   });
 

@@ -42,13 +42,14 @@ const DAY_MS = 86_400_000;
 
 /**
  * `at` itself when it falls inside a calling window ([open, close) in `timeZone`), otherwise
- * the start of the next window, skipping closed holidays. Windows are built from wall-clock
+ * the start of the next window, skipping closed holidays (unless `skipHolidays` is false:
+ * a business that calls on holidays). Windows are built from wall-clock
  * times each day, so a DST change moves them with the clock.
  *
  * @throws AppError VALIDATION_FAILED when `hours` has no usable window, or none falls within
  *   the next CALLING_SEARCH_DAYS days.
  */
-export function nextCallingTime(at: Date, hours: CallingHours, timeZone: string): Date {
+export function nextCallingTime(at: Date, hours: CallingHours, timeZone: string, options: { skipHolidays?: boolean } = {}): Date {
   if (!hasAnyWindow(hours)) {
     throw new AppError('VALIDATION_FAILED', 'calling hours have no window on any weekday', {
       userMessage: 'Calling hours must allow calls on at least one day of the week.',
@@ -57,7 +58,7 @@ export function nextCallingTime(at: Date, hours: CallingHours, timeZone: string)
   const today = zonedDate(at, timeZone);
   for (let day = 0; day <= CALLING_SEARCH_DAYS; day++) {
     const date = addDays(today, day);
-    if (isClosedHoliday(date)) continue;
+    if (options.skipHolidays !== false && isClosedHoliday(date)) continue;
     for (const window of windowsOn(date, hours, timeZone)) {
       if (at.getTime() >= window.end.getTime()) continue;
       return at.getTime() >= window.start.getTime() ? at : window.start;
@@ -73,9 +74,16 @@ export function nextCallingTime(at: Date, hours: CallingHours, timeZone: string)
  * reach the lead: `spacingMinutes` after `now`, moved into the next calling window; or
  * null when the policy allows no more attempts.
  */
-export function retryTime(now: Date, attemptNumber: number, policy: RetryPolicy, hours: CallingHours, timeZone: string): Date | null {
+export function retryTime(
+  now: Date,
+  attemptNumber: number,
+  policy: RetryPolicy,
+  hours: CallingHours,
+  timeZone: string,
+  options: { skipHolidays?: boolean } = {},
+): Date | null {
   if (attemptNumber >= policy.maxAttempts) return null;
-  return nextCallingTime(new Date(now.getTime() + policy.spacingMinutes * 60_000), hours, timeZone);
+  return nextCallingTime(new Date(now.getTime() + policy.spacingMinutes * 60_000), hours, timeZone, options);
 }
 
 /** The day's windows as instants, earliest first; empty or inverted windows are ignored. */

@@ -83,6 +83,11 @@ const envSchema = z.object({
   TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, { error: 'must look like AC + 32 hex digits' }).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   TWILIO_API_URL: httpUrl.default('https://api.twilio.com'),
+  OUTBOUND_CALLS_PER_SECOND: z.coerce
+    .number({ error: 'must be a number' })
+    .positive({ error: 'must be more than 0' })
+    .max(100, { error: 'must be at most 100' })
+    .default(1),
   GRAPHQL_INTROSPECTION: flag.optional(),
   WORKER_CONCURRENCY: z.coerce
     .number({ error: 'must be a number' })
@@ -141,6 +146,8 @@ export interface Config {
     accountSid: string | undefined;
     authToken: string | undefined;
     apiUrl: string;
+    /** New outbound calls per second across every worker (Twilio's account limit is 1 unless raised). */
+    callsPerSecond: number;
   };
   /** Schema introspection and GraphiQL at /graphql: on by default except in production. */
   graphqlIntrospection: boolean;
@@ -224,6 +231,7 @@ export function loadConfig(
       accountSid: vars.TWILIO_ACCOUNT_SID,
       authToken: vars.TWILIO_AUTH_TOKEN,
       apiUrl: vars.TWILIO_API_URL,
+      callsPerSecond: vars.OUTBOUND_CALLS_PER_SECOND,
     },
     graphqlIntrospection: vars.GRAPHQL_INTROSPECTION ?? vars.NODE_ENV !== 'production',
     workerConcurrency: vars.WORKER_CONCURRENCY,

@@ -107,8 +107,28 @@ export type PipelineEvent =
       at: string;
     };
 
+/**
+ * An outbound call job moved: dialing, answered, retry scheduled, finished, canceled. The
+ * job's fields as they now are, so a console can show progress without a query.
+ */
+export interface OutboundJobEvent {
+  type: 'outbound.updated';
+  jobId: string;
+  campaignId: string | null;
+  status: string;
+  attempts: number;
+  /** When the next attempt is due (status queued). */
+  scheduledAt: string;
+  lastOutcome: string | null;
+  lastError: string | null;
+  callSid: string | null;
+  at: string;
+}
+
 export type BusEvents = {
   'business:calls': [businessId: string, event: CallLifecycleEvent];
+  /** Progress of the business's outbound call jobs. */
+  'business:outbound': [businessId: string, event: OutboundJobEvent];
   'call:events': [callId: string, event: CallEvent];
   'call:commands': [callId: string, command: SupervisorCommand];
   /** Listen-in audio of a call, published only while someone listens (`call:listeners`). */

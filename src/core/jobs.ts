@@ -25,10 +25,20 @@ export const jobDefinitions = {
     payload: z.object({ deliveryId: z.uuid() }),
     queue: { retryLimit: 5, retryDelay: 5, retryBackoff: true, retryDelayMax: 300, expireInSeconds: 120, heartbeatSeconds: 10, notify: true },
   },
-  /** Places one outbound call attempt. */
+  /**
+   * Places one attempt of an outbound call, when calling hours and the business's free
+   * lines allow; otherwise it schedules itself again (workers/outbound/dial.ts). Twilio's
+   * status callback, not this job, settles the attempt.
+   */
   'outbound.dial': {
     payload: z.object({ outboundJobId: z.uuid() }),
-    queue: { retryLimit: 2, retryDelay: 30, expireInSeconds: 120 },
+    // Retries reach past abandonedClaimMs (60 s): 5 + 10 + 20 + 40 s (outbound-attempt.repository.ts).
+    queue: { retryLimit: 5, retryDelay: 5, retryBackoff: true, retryDelayMax: 60, expireInSeconds: 120, heartbeatSeconds: 10, notify: true },
+  },
+  /** Hangs up (or cancels, while it rings) an outbound call whose job was canceled. */
+  'outbound.hangup': {
+    payload: z.object({ callSid: z.string().regex(/^CA[0-9a-f]{32}$/) }),
+    queue: { retryLimit: 5, retryDelay: 2, retryBackoff: true, expireInSeconds: 60, notify: true },
   },
 } as const;
 

@@ -117,6 +117,17 @@ export class JobQueue {
   }
 
   /**
+   * Enqueues many jobs of one name in one statement (e.g. a campaign's dials), each with
+   * its own payload; `startAfter` applies to all. Returns their ids.
+   */
+  async sendMany<N extends JobName>(name: N, payloads: JobPayload<N>[], options: Omit<SendOptions, 'id'> = {}): Promise<string[]> {
+    if (payloads.length === 0) return [];
+    const jobs = payloads.map((payload) => ({ data: parsePayload(name, payload), startAfter: options.startAfter }));
+    const ids = await this.#boss.insert(name, jobs, { db: options.em ? fromKysely(options.em.getKysely()) : undefined, returnId: true });
+    return ids ?? [];
+  }
+
+  /**
    * Starts this process's workers for `name`: `concurrency` jobs at once, claimed in batches
    * (see claimBatchSize). The jobs of a batch run side by side, each with its own result;
    * the batch is settled, and its worker claims again, when the last of them has finished.

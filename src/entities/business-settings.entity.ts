@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import type { WorkingHours } from '../core/business-hours.ts';
+import { DEFAULT_CALLING_HOURS, DEFAULT_RETRY_POLICY, type CallingHours } from '../core/calling-hours.ts';
 import { Business } from './business.entity.ts';
 
 export const extractionFieldTypes = ['string', 'number', 'boolean', 'date'] as const;
@@ -57,6 +58,18 @@ export const BusinessSettings = defineEntity({
     transferNumber: p.string().length(16).nullable(),
     workingHours: p.json<WorkingHours>().onCreate(() => structuredClone(defaultWorkingHours)),
     appointmentSlotMinutes: p.integer().default(30),
+    /** When the agent may place outbound calls, in the business's zone (default Sun–Thu 09–20, Fri 09–13). */
+    callingHours: p.json<CallingHours>().onCreate(() => structuredClone(DEFAULT_CALLING_HOURS)),
+    /** Whether outbound calls may be placed on closed Jewish holidays. */
+    callOnHolidays: p.boolean().default(false),
+    /** Attempts per outbound call, the first included: no answer, busy and voicemail are tried again. */
+    outboundMaxAttempts: p.integer().default(DEFAULT_RETRY_POLICY.maxAttempts),
+    /** Least time between two attempts of one outbound call. */
+    outboundRetrySpacingSec: p.integer().default(DEFAULT_RETRY_POLICY.spacingMinutes * 60),
+    /** Outbound calls of this business ringing or in progress at once, across every worker. */
+    outboundMaxConcurrent: p.integer().default(2),
+    /** The agent's first sentence on an outbound call; the same placeholders as `greetingTemplate`. The reason for the call follows it. */
+    outboundGreetingTemplate: p.text().default('שלום {firstName}, מדברים מ{businessName}.'),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },
 });

@@ -88,6 +88,8 @@ export const Call = defineEntity({
     pipelineRevision: p.integer().default(0),
     pipelineSteps: p.json<Partial<Record<PipelineStep, PipelineStepState>>>().onCreate(() => ({})),
     outboundJob: () => p.manyToOne(OutboundCallJob).nullable().deleteRule('set null').index(),
+    /** Twilio answering-machine detection on an outbound call: human, machine_start, fax, … */
+    answeredBy: p.string().length(32).nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },

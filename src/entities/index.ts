@@ -3,6 +3,8 @@ import { Appointment } from './appointment.entity.ts';
 import { BusinessSettings } from './business-settings.entity.ts';
 import { Business } from './business.entity.ts';
 import { CallRecording } from './call-recording.entity.ts';
+import { Campaign } from './campaign.entity.ts';
+import { DialerPace } from './dialer-pace.entity.ts';
 import { Call } from './call.entity.ts';
 import { Lead } from './lead.entity.ts';
 import { OutboundCallJob } from './outbound-call-job.entity.ts';
@@ -16,9 +18,11 @@ export const entities = [
   BusinessSettings,
   ApiKey,
   Lead,
+  Campaign,
   OutboundCallJob,
   Call,
   CallRecording,
   Appointment,
   WebhookDelivery,
+  DialerPace,
 ];

@@ -80,6 +80,12 @@ export interface LeadFilter {
 
 /** A page of a business's leads, newest first. */
 export async function listLeads(em: EntityManager, businessId: string, filter: LeadFilter, page: PageRequest): Promise<Page<Row<Lead>>> {
+  const query = leadsMatching(em, businessId, filter);
+  return fetchPage(query, 'Lead', page);
+}
+
+/** A business's leads matching `filter`, as a query to select from (lists, campaigns). */
+export function leadsMatching(em: EntityManager, businessId: string, filter: LeadFilter) {
   let query = sql(em).selectFrom('Lead').where('business', '=', businessId);
   if (filter.status?.length) query = query.where('status', 'in', filter.status);
   if (filter.city) query = query.where('city', '=', filter.city);
@@ -92,7 +98,7 @@ export async function listLeads(em: EntityManager, businessId: string, filter: L
     const digits = filter.search.replace(/\D/g, '').replace(/^0/, '');
     query = query.where((eb) => eb.or([eb('fullName', 'ilike', name), ...(digits ? [eb('phone', 'like', likePattern(digits))] : [])]));
   }
-  return fetchPage(query, 'Lead', page);
+  return query;
 }
 
 function derivedFirstName(fullName: string | null | undefined): string | null {

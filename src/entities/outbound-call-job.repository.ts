@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AppError } from '../core/errors.ts';
 import type { JobQueue } from '../core/queue.ts';
-import type { OutboundCallJob, OutboundJobStatus } from './outbound-call-job.entity.ts';
+import { finishedOutboundStatuses, type OutboundCallJob, type OutboundJobStatus } from './outbound-call-job.entity.ts';
+import { startNextDue } from './outbound-attempt.repository.ts';
 import { fetchPage, type Page, type PageRequest } from './page.ts';
 import { sql, type Row } from './sql.ts';
 
@@ -34,28 +35,27 @@ export async function scheduleOutboundCall(em: EntityManager, queue: JobQueue, i
   });
 }
 
-/** Statuses after which a job never calls again. */
-const finished: OutboundJobStatus[] = ['completed', 'failed', 'canceled'];
-
 /**
  * Cancels a job of `businessId`: no further attempt is made (the dialer re-reads the status
- * before every attempt). Canceling a canceled job answers with it; a completed or failed
- * one is a CONFLICT.
+ * before every attempt), and a call of it ringing or in progress is hung up
+ * (`outbound.hangup`, in the same transaction). Canceling a canceled job answers with it;
+ * a finished one is a CONFLICT.
  */
-export async function cancelOutboundCall(em: EntityManager, businessId: string, jobId: string): Promise<Row<OutboundCallJob>> {
-  const canceled = await sql(em)
-    .updateTable('OutboundCallJob')
-    .set({ status: 'canceled' })
-    .where('id', '=', jobId)
-    .where('business', '=', businessId)
-    .where('status', 'not in', finished)
-    .returningAll()
-    .executeTakeFirst();
-  if (canceled) return canceled;
-  const current = await sql(em).selectFrom('OutboundCallJob').selectAll().where('id', '=', jobId).where('business', '=', businessId).executeTakeFirst();
-  if (!current) throw new AppError('NOT_FOUND', 'no such outbound call job', { userMessage: 'No outbound call with that id.' });
-  if (current.status === 'canceled') return current;
-  throw new AppError('CONFLICT', `outbound call job is ${current.status}`, { userMessage: `The outbound call has already ${current.status === 'completed' ? 'completed' : 'failed'}.` });
+export async function cancelOutboundCall(em: EntityManager, queue: JobQueue, businessId: string, jobId: string): Promise<Row<OutboundCallJob>> {
+  return em.fork().transactional(async (tx) => {
+    const current = await sql(tx).selectFrom('OutboundCallJob').selectAll().where('id', '=', jobId).where('business', '=', businessId).forUpdate().executeTakeFirst();
+    if (!current) throw new AppError('NOT_FOUND', 'no such outbound call job', { userMessage: 'No outbound call with that id.' });
+    if (current.status === 'canceled') return current;
+    if (finishedOutboundStatuses.includes(current.status)) {
+      throw new AppError('CONFLICT', `outbound call job is ${current.status}`, { userMessage: `The outbound call has already finished (${current.status}).` });
+    }
+    const canceled = await sql(tx).updateTable('OutboundCallJob').set({ status: 'canceled' }).where('id', '=', jobId).returningAll().executeTakeFirstOrThrow();
+    if (current.status !== 'queued') {
+      if (current.lastCallSid) await queue.send('outbound.hangup', { callSid: current.lastCallSid }, { em: tx });
+      await startNextDue(tx, queue, businessId, null);
+    }
+    return canceled;
+  });
 }
 
 /** A page of a business's outbound call jobs, newest first. */

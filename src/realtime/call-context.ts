@@ -57,7 +57,9 @@ export async function loadCallContext(orm: Orm, claims: CallRef, now = new Date(
   });
   const firstName = lead?.firstName ?? null;
   const gender = lead?.gender ?? null;
-  const greeting = renderGreeting({ template: settings.greetingTemplate, businessName: business.name, firstName, gender });
+  // On a call the agent placed, it introduces the business; the reason follows (greetingResponse).
+  const template = call.direction === 'outbound' ? settings.outboundGreetingTemplate : settings.greetingTemplate;
+  const greeting = renderGreeting({ template, businessName: business.name, firstName, gender });
   const outboundJob = job ? { id: job.id, purpose: job.purpose, instructions: job.instructions ?? null } : null;
   const instructions = buildInstructions({
     agentInstructions: settings.agentInstructions,

@@ -75,12 +75,16 @@ export function sessionUpdate(context: CallContext, transcriptionModel: string):
   };
 }
 
-/** Makes the agent speak first: exactly the greeting, by name. */
+/**
+ * Makes the agent speak first: exactly the greeting, by name. On a call the agent placed,
+ * the greeting is followed by the reason for the call, in one sentence.
+ */
 export function greetingResponse(context: CallContext): ResponseCreateEvent {
-  return {
-    type: 'response.create',
-    response: { instructions: `Say exactly this, in its language, and nothing else: "${context.greeting}"` },
-  };
+  const job = context.direction === 'outbound' ? context.outboundJob : null;
+  const instructions = job
+    ? `Say exactly this, in its language: "${context.greeting}" Then say, in one short sentence in the same language, why you are calling: ${job.purpose}. Then stop and let them answer.`
+    : `Say exactly this, in its language, and nothing else: "${context.greeting}"`;
+  return { type: 'response.create', response: { instructions } };
 }
 
 /** A new session's memory of the call so far, after a reconnect. */

@@ -5,12 +5,13 @@ import { describeError } from '../core/errors.ts';
 import { normalizePhone } from '../core/phone.ts';
 import type { Services } from '../core/services.ts';
 import { callStatuses, Call, type CallStatus } from '../entities/call.entity.ts';
+import { markAnswered, notePlacedCall, publishOutboundJob, settleAttempt } from '../entities/outbound-attempt.repository.ts';
 import { findOrCreateLead } from '../entities/lead.repository.ts';
 import { findBusinessByNumber } from '../entities/phone-number.repository.ts';
 import { sql } from '../entities/sql.ts';
 import type { CallContextCache } from './call-context.ts';
 import { enqueuePipeline } from './call-outcome.ts';
-import { signStreamToken } from './stream-token.ts';
+import { signStreamToken, type CallRef } from './stream-token.ts';
 
 /**
  * Twilio's HTTP webhooks: the voice webhook that connects a call to the agent, and the
@@ -46,7 +47,7 @@ export async function handleTwilioWebhook(deps: TwilioWebhookDeps, req: Incoming
     return reply(res, 403, 'text/plain', 'invalid signature'), true;
   }
   try {
-    await handler(deps, params, res);
+    await handler(deps, params, res, new URL(req.url ?? '/', 'http://callwatch').searchParams);
   } catch (error) {
     services.logger.error({ path, err: describeError(error) }, 'twilio webhook failed');
     if (!res.headersSent) reply(res, 500, 'text/plain', 'internal error');
@@ -62,7 +63,9 @@ function isSigned(services: Services, req: IncomingMessage, params: Record<strin
 }
 
 /** A call arrived: route it to its business, record it, and connect its audio to the agent. */
-async function voice({ services, contexts }: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse): Promise<void> {
+async function voice(deps: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse, query: URLSearchParams): Promise<void> {
+  if (params.Direction?.startsWith('outbound')) return outboundVoice(deps, params, res, query.get('outboundJob'));
+  const { services, contexts } = deps;
   const callSid = params.CallSid ?? '';
   const to = normalizePhone(params.To ?? '');
   const em = services.orm.em.fork();
@@ -94,17 +97,64 @@ async function voice({ services, contexts }: TwilioWebhookDeps, params: Record<s
   }
 
   const claims = { callSid, callId: call.id, businessId, leadId: call.lead?.id ?? null, outboundJobId: call.outboundJob?.id ?? null };
+  connectToAgent(deps, claims, res);
+  log.info({ direction: call.direction }, 'call connected to the agent');
+}
+
+/** Pre-warms the call's context and answers with the TwiML that streams it to the agent. */
+function connectToAgent({ services, contexts }: TwilioWebhookDeps, claims: CallRef, res: ServerResponse): void {
   contexts.prewarm(services.orm, claims);
   const response = new twilio.twiml.VoiceResponse();
   const stream = response.connect().stream({ url: mediaStreamUrl(services.config.publicUrl) });
   stream.parameter({ name: 'token', value: signStreamToken(claims, services.config.appSecret) });
-  log.info({ direction: call.direction }, 'call connected to the agent');
   reply(res, 200, 'text/xml', response.toString());
 }
 
-/** Twilio's call status callback: keep the call row's status (and final duration) current. */
-async function status({ services }: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse): Promise<void> {
+/**
+ * A call the dialer placed was answered (its voice URL names the job). A machine — Twilio's
+ * answering-machine detection says so before the agent speaks — is hung up on at once, and
+ * the attempt counts as no answer. A person is connected to the agent, which loads the
+ * job's purpose and the lead with the rest of the context.
+ */
+async function outboundVoice(deps: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse, jobId: string | null): Promise<void> {
+  const { services } = deps;
+  const callSid = params.CallSid ?? '';
+  const log = services.logger.child({ callSid });
+  const em = services.orm.em.fork();
+  const job = jobId && isUuid(jobId) ? await sql(em).selectFrom('OutboundCallJob').select(['id', 'business', 'lead']).where('id', '=', jobId).executeTakeFirst() : undefined;
+  const hangUp = () => {
+    const response = new twilio.twiml.VoiceResponse();
+    response.hangup();
+    reply(res, 200, 'text/xml', response.toString());
+  };
+  if (!job || !callSid) {
+    log.warn({ jobId }, 'outbound call Callwatch did not place: hanging up');
+    return hangUp();
+  }
+  const answeredBy = params.AnsweredBy ?? null;
+  // The dialer writes the call when Twilio accepts it; Twilio may be quicker.
+  await sql(em)
+    .insertInto('Call')
+    .values({ business: job.business, lead: job.lead, outboundJob: job.id, callSid, direction: 'outbound', fromNumber: params.From ?? '', toNumber: params.To ?? '', status: 'in-progress', answeredBy })
+    .onConflict((oc) => oc.column('callSid').doUpdateSet({ status: 'in-progress', answeredBy }))
+    .execute();
+  const call = await sql(em).selectFrom('Call').select('id').where('callSid', '=', callSid).executeTakeFirstOrThrow();
+  if (isMachine(answeredBy)) {
+    log.info({ answeredBy }, 'outbound call reached a machine: hanging up');
+    return hangUp();
+  }
+  connectToAgent(deps, { callSid, callId: call.id, businessId: job.business, leadId: job.lead, outboundJobId: job.id }, res);
+  log.info({ direction: 'outbound' }, 'call connected to the agent');
+}
+
+/**
+ * Twilio's call status callback: keep the call row's status (and final duration) current,
+ * and for a call the dialer placed (its URL names the job) move the job on.
+ */
+async function status({ services }: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse, query: URLSearchParams): Promise<void> {
   const callStatus = asCallStatus(params.CallStatus);
+  const jobId = query.get('outboundJob');
+  if (params.CallSid && callStatus && jobId && isUuid(jobId)) await settleOutboundStatus(services, jobId, params.CallSid, callStatus, params.AnsweredBy ?? null);
   if (params.CallSid && callStatus) {
     const duration = Number.parseInt(params.CallDuration ?? '', 10);
     const changes = Number.isFinite(duration) ? { status: callStatus, durationSec: duration } : { status: callStatus };
@@ -112,7 +162,10 @@ async function status({ services }: TwilioWebhookDeps, params: Record<string, st
     // A call the session marked failed (the voice agent was lost) stays failed when Twilio
     // reports it completed: Twilio only knows the line was up.
     const status = callStatus === 'completed' ? raw<CallStatus>`case when "status" = 'failed' then "status" else ${callStatus} end` : callStatus;
-    await sql(em).updateTable('Call').set({ ...changes, status }).where('callSid', '=', params.CallSid).execute();
+    // Callbacks can arrive out of order: a late `ringing` must not reopen a finished call.
+    let update = sql(em).updateTable('Call').set({ ...changes, status }).where('callSid', '=', params.CallSid);
+    if (!finalCallStatuses.includes(callStatus)) update = update.where('status', 'not in', finalCallStatuses);
+    await update.execute();
     const call = await em.findOne(Call, { callSid: params.CallSid });
     if (call) {
       const event = { type: 'call.status' as const, callId: call.id, callSid: call.callSid, status: callStatus, at: new Date().toISOString() };
@@ -145,10 +198,40 @@ async function recording({ services }: TwilioWebhookDeps, params: Record<string,
   reply(res, 204, 'text/plain', '');
 }
 
+/**
+ * What a status callback means for the outbound job: answered → in progress; a final
+ * status settles the attempt — completed is a conversation unless a machine answered;
+ * busy, no-answer and failed are retried per the business's policy. `canceled` is the
+ * dialer's own doing (the job was canceled), nothing to settle.
+ */
+async function settleOutboundStatus(services: Services, jobId: string, callSid: string, status: CallStatus, answeredBy: string | null): Promise<void> {
+  const em = services.orm.em.fork();
+  let job = null;
+  if (status === 'initiated' || status === 'ringing') await notePlacedCall(em, jobId, callSid);
+  else if (status === 'in-progress') job = await markAnswered(em, jobId, callSid);
+  else if (status === 'completed' || status === 'busy' || status === 'no-answer' || status === 'failed') {
+    const machine = isMachine(answeredBy) || isMachine((await sql(em).selectFrom('Call').select('answeredBy').where('callSid', '=', callSid).executeTakeFirst())?.answeredBy ?? null);
+    const outcome = status === 'completed' ? (machine ? 'voicemail' : 'answered') : status;
+    job = await settleAttempt(em, services.queue, { jobId, callSid, outcome, error: status === 'failed' ? 'Twilio could not connect the call' : null });
+  }
+  if (job) publishOutboundJob(services.bus, job);
+}
+
+/** Answering-machine detection's verdicts for anything but a person. */
+function isMachine(answeredBy: string | null): boolean {
+  return answeredBy !== null && (answeredBy.startsWith('machine') || answeredBy === 'fax');
+}
+
+function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}
+
 /** wss://…/twilio/media for an https PUBLIC_URL, ws://… for http (local development). */
 export function mediaStreamUrl(publicUrl: string): string {
   return `${publicUrl.replace(/^http/, 'ws')}/twilio/media`;
 }
+
+const finalCallStatuses: CallStatus[] = ['completed', 'busy', 'no-answer', 'failed', 'canceled'];
 
 function asCallStatus(value: string | undefined): CallStatus | undefined {
   return callStatuses.find((status) => status === value);

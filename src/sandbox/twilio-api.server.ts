@@ -18,6 +18,8 @@ export interface TwilioApiRequest {
   /** The AccountSid of the Basic auth header, or null without one. */
   authAccountSid: string | null;
   status: number;
+  /** When it arrived. */
+  at: Date;
 }
 
 export interface TwilioApiStandInOptions {
@@ -222,7 +224,7 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     } else {
       result = route(method, path, params);
     }
-    requests.push({ method, path, params, authAccountSid: auth?.username ?? null, status: result.status });
+    requests.push({ method, path, params, authAccountSid: auth?.username ?? null, status: result.status, at: new Date() });
     if ('audio' in result) {
       res.writeHead(result.status, { 'Content-Type': 'audio/x-wav', 'Content-Length': result.audio.length });
       res.end(result.audio);

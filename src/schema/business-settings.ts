@@ -46,6 +46,15 @@ BusinessSettingsRef.implement({
       description: 'By weekday "0" (Sunday) … "6": [{ open: "09:00", close: "18:00" }], in the business’s time zone.',
     }),
     appointmentSlotMinutes: t.exposeInt('appointmentSlotMinutes'),
+    callingHours: t.expose('callingHours', {
+      type: 'JSON',
+      description: 'When outbound calls may be placed, by weekday like workingHours (close may be "24:00"). Default Sunday–Thursday 09:00–20:00, Friday 09:00–13:00.',
+    }),
+    callOnHolidays: t.exposeBoolean('callOnHolidays', { description: 'Whether outbound calls may be placed on closed Jewish holidays.' }),
+    outboundMaxAttempts: t.exposeInt('outboundMaxAttempts', { description: 'Attempts per outbound call, the first included; no answer, busy and voicemail are tried again.' }),
+    outboundRetrySpacingSec: t.exposeInt('outboundRetrySpacingSec', { description: 'Least time between two attempts; a retry outside calling hours moves to the next window.' }),
+    outboundMaxConcurrent: t.exposeInt('outboundMaxConcurrent', { description: 'Outbound calls ringing or in progress at once.' }),
+    outboundGreetingTemplate: t.exposeString('outboundGreetingTemplate', { description: 'The agent’s first sentence when it calls; the reason for the call follows.' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
@@ -66,9 +75,16 @@ const ExtractionFieldInput = builder.inputType('ExtractionFieldInput', {
 });
 
 const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24-hour)');
-const workingHours = z.record(
-  z.enum(['0', '1', '2', '3', '4', '5', '6'], 'keys must be weekdays "0" (Sunday) … "6"'),
-  z.array(z.object({ open: time, close: time }).refine((range) => range.open < range.close, 'open must be before close')).max(4),
+const hoursOfWeek = (close: z.ZodString) =>
+  z.record(
+    z.enum(['0', '1', '2', '3', '4', '5', '6'], 'keys must be weekdays "0" (Sunday) … "6"'),
+    z.array(z.object({ open: time, close }).refine((range) => range.open < range.close, 'open must be before close')).max(4),
+  );
+const workingHours = hoursOfWeek(time);
+/** Calling windows may run to midnight: close "24:00". */
+const callingHours = hoursOfWeek(z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'must be HH:MM (24-hour) or 24:00')).refine(
+  (hours) => Object.values(hours).some((windows) => (windows ?? []).length > 0),
+  'must allow calls on at least one day',
 );
 
 const int = (min: number, max: number) => z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
@@ -87,6 +103,12 @@ const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInp
     'extractionSchema',
     'workingHours',
     'appointmentSlotMinutes',
+    'callingHours',
+    'callOnHolidays',
+    'outboundMaxAttempts',
+    'outboundRetrySpacingSec',
+    'outboundMaxConcurrent',
+    'outboundGreetingTemplate',
   ]),
   fields: (t) => ({
     agentInstructions: t.string({ validate: z.string().max(20_000, 'must be at most 20000 characters') }),
@@ -103,6 +125,12 @@ const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInp
     transferNumber: t.string({ validate: phoneNumber.nullish() }),
     workingHours: t.field({ type: 'JSON', validate: workingHours }),
     appointmentSlotMinutes: t.int({ validate: int(5, 480) }),
+    callingHours: t.field({ type: 'JSON', validate: callingHours }),
+    callOnHolidays: t.boolean(),
+    outboundMaxAttempts: t.int({ validate: int(1, 10) }),
+    outboundRetrySpacingSec: t.int({ validate: int(60, 7 * 86_400) }),
+    outboundMaxConcurrent: t.int({ validate: int(1, 100) }),
+    outboundGreetingTemplate: t.string({ validate: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters') }),
   }),
 });
 

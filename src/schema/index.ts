@@ -11,6 +11,7 @@ import './call.ts';
 import './call-stats.ts';
 import './appointment.ts';
 import './outbound-call-job.ts';
+import './campaign.ts';
 import './webhook-delivery.ts';
 import './subscriptions.ts';
 import './supervisor.ts';

@@ -45,7 +45,7 @@ LeadRef.implement({
   }),
 });
 
-const LeadFilter = builder.inputType('LeadFilter', {
+export const LeadFilter = builder.inputType('LeadFilter', {
   fields: (t) => ({
     status: t.field({ type: [LeadStatus] }),
     city: t.string(),

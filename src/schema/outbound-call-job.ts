@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { outboundJobStatuses } from '../entities/outbound-call-job.entity.ts';
+import { attemptOutcomes, outboundJobStatuses } from '../entities/outbound-call-job.entity.ts';
+import { publishOutboundJob } from '../entities/outbound-attempt.repository.ts';
+import { findCampaign } from '../entities/campaign.repository.ts';
 import { cancelOutboundCall, listOutboundCallJobs, scheduleOutboundCall } from '../entities/outbound-call-job.repository.ts';
 import { builder } from './builder.ts';
 import { businessIdOf } from './context.ts';
@@ -7,9 +9,10 @@ import { enumValues } from './enums.ts';
 import { ConflictError, FieldValidationError, NotFoundError, domain } from './errors.ts';
 import { text } from './inputs.ts';
 import { connectionOf, pageArguments, pageComplexity, pageRequest, toConnection } from './pagination.ts';
-import { CallRef, LeadRef, OutboundCallJobRef } from './refs.ts';
+import { CallRef, CampaignRef, LeadRef, OutboundCallJobRef } from './refs.ts';
 
-const OutboundCallJobStatus = builder.enumType('OutboundCallJobStatus', { values: enumValues(outboundJobStatuses) });
+export const OutboundCallJobStatus = builder.enumType('OutboundCallJobStatus', { values: enumValues(outboundJobStatuses) });
+const AttemptOutcome = builder.enumType('AttemptOutcome', { values: enumValues(attemptOutcomes), description: 'How an attempt ended.' });
 
 OutboundCallJobRef.implement({
   description: 'A call the agent places to a lead, and why.',
@@ -18,10 +21,20 @@ OutboundCallJobRef.implement({
     id: t.exposeID('id'),
     purpose: t.exposeString('purpose'),
     instructions: t.exposeString('instructions', { nullable: true }),
-    scheduledAt: t.expose('scheduledAt', { type: 'DateTime' }),
-    attempts: t.exposeInt('attempts'),
-    status: t.expose('status', { type: OutboundCallJobStatus }),
-    lastError: t.exposeString('lastError', { nullable: true }),
+    scheduledAt: t.expose('scheduledAt', { type: 'DateTime', description: 'When the next attempt is due: the first, or a retry (status QUEUED).' }),
+    notAfter: t.expose('notAfter', { type: 'DateTime', nullable: true, description: 'No attempt starts after this (the campaign’s window).' }),
+    attempts: t.exposeInt('attempts', { description: 'Attempts placed so far.' }),
+    status: t.expose('status', {
+      type: OutboundCallJobStatus,
+      description: 'QUEUED (waiting for the first attempt or a retry), DIALING, IN_PROGRESS, then COMPLETED, NO_ANSWER, BUSY, FAILED or CANCELED.',
+    }),
+    lastOutcome: t.expose('lastOutcome', { type: AttemptOutcome, nullable: true, description: 'How the latest attempt ended; VOICEMAIL counts as no answer.' }),
+    lastError: t.exposeString('lastError', { nullable: true, description: 'Why the latest attempt failed, e.g. Twilio’s refusal of the number.' }),
+    campaign: t.field({
+      type: CampaignRef,
+      nullable: true,
+      resolve: async (job, _args, ctx) => (job.campaign ? ((await findCampaign(ctx.em, job.business, job.campaign)) ?? null) : null),
+    }),
     lastCallSid: t.exposeString('lastCallSid', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -103,6 +116,11 @@ builder.mutationFields((t) => ({
     description: 'Stops an outbound call job: no further attempt is made.',
     errors: { types: [FieldValidationError, NotFoundError, ConflictError], directResult: true },
     args: { id: t.arg.id({ required: true, validate: z.uuid('is not an outbound call id') }) },
-    resolve: (_root, args, ctx) => domain(() => cancelOutboundCall(ctx.em, businessIdOf(ctx), String(args.id))),
+    resolve: (_root, args, ctx) =>
+      domain(async () => {
+        const job = await cancelOutboundCall(ctx.em, ctx.services.queue, businessIdOf(ctx), String(args.id));
+        publishOutboundJob(ctx.services.bus, job);
+        return job;
+      }),
   }),
 }));

@@ -5,7 +5,7 @@ import { sql, type Row } from '../entities/sql.ts';
 import { liveCallStatuses, type Call } from '../entities/call.entity.ts';
 import { builder } from './builder.ts';
 import { businessIdOf, ownRow, type GraphQLContext } from './context.ts';
-import { CallRef } from './refs.ts';
+import { CallRef, OutboundCallJobRef } from './refs.ts';
 
 /**
  * Live monitoring (issue 7, first part): a business's calls as they happen, over graphql-ws
@@ -83,6 +83,18 @@ builder.subscriptionFields((t) => ({
     args: { callId: t.arg.id({ required: true }) },
     subscribe: async (_root, args, ctx) => callTopic(ctx, String(args.callId), (event) => event.type.startsWith('pipeline.') || event.type === 'webhook.attempt'),
     resolve: (event) => event,
+  }),
+  outboundCallJobUpdated: t.field({
+    type: OutboundCallJobRef,
+    authScopes: { reader: true },
+    description: 'The business’s outbound call jobs as they move: dialing, answered, a retry scheduled, finished, canceled.',
+    subscribe: (_root, _args, ctx) => relay(ctx, ctx.services.bus.subscribe('business:outbound', businessIdOf(ctx)), () => false),
+    // The job as it is now, not as the event saw it: events can overtake each other.
+    resolve: async (event, _args, ctx) => {
+      const job = await ctx.loaders.outboundJobById.clear(event.jobId).load(event.jobId);
+      if (!job) throw new GraphQLError('The outbound call job is gone.', { extensions: { code: 'NOT_FOUND' } });
+      return job;
+    },
   }),
 }));
 

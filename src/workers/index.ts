@@ -1,5 +1,7 @@
 import type { JobHandler, JobName } from '../core/queue.ts';
 import type { Services } from '../core/services.ts';
+import { dialOutboundCall } from './outbound/dial.ts';
+import { hangUpOutboundCall } from './outbound/hang-up.ts';
 import { processCall } from './pipeline/process-call.ts';
 import { deliverWebhook } from './webhooks/deliver.ts';
 
@@ -8,12 +10,10 @@ export type HandlerFactory<N extends JobName> = (services: Services) => JobHandl
 
 export type JobHandlers = { [N in JobName]?: HandlerFactory<N> };
 
-/**
- * The handlers this build runs. A job name without a handler here stays queued until a
- * worker that has one starts: the outbound dialer registers its handler when it lands
- * (issue 9).
- */
+/** The handlers this build runs: every job name has one. */
 export const jobHandlers: JobHandlers = {
   'call.process': processCall,
   'webhook.deliver': deliverWebhook,
+  'outbound.dial': dialOutboundCall,
+  'outbound.hangup': hangUpOutboundCall,
 };

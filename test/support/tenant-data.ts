@@ -3,6 +3,7 @@ import { issueApiKey } from '../../src/entities/api-key.repository.ts';
 import type { ApiKey } from '../../src/entities/api-key.entity.ts';
 import type { Appointment } from '../../src/entities/appointment.entity.ts';
 import type { Call } from '../../src/entities/call.entity.ts';
+import type { Campaign } from '../../src/entities/campaign.entity.ts';
 import type { Lead } from '../../src/entities/lead.entity.ts';
 import type { OutboundCallJob } from '../../src/entities/outbound-call-job.entity.ts';
 import { sql, type Row } from '../../src/entities/sql.ts';
@@ -50,6 +51,7 @@ export interface SeededTenant extends Tenant {
   call: Row<Call>;
   appointment: Row<Appointment>;
   job: Row<OutboundCallJob>;
+  campaign: Row<Campaign>;
   delivery: Row<WebhookDelivery>;
   apiKeys: Row<ApiKey>[];
 }
@@ -95,8 +97,13 @@ export async function seedTenant(em: EntityManager, label: string): Promise<Seed
     .values({ business: businessId, call: call.id, event: 'call.completed', url: `https://${label.toLowerCase()}.example.com/hooks`, payload: { callSid } })
     .returningAll()
     .executeTakeFirstOrThrow();
+  const campaign = await db
+    .insertInto('Campaign')
+    .values({ business: businessId, name: `${label} spring campaign`, purpose: `${label} spring offer`, windowStart: new Date(Date.now() + 7 * 86_400_000) })
+    .returningAll()
+    .executeTakeFirstOrThrow();
   const apiKeys = await db.selectFrom('ApiKey').selectAll().where('business', '=', businessId).orderBy('id').execute();
-  return { ...tenant, label, name, businessNumber, instructions, lead, call, appointment, job, delivery, apiKeys };
+  return { ...tenant, label, name, businessNumber, instructions, lead, call, appointment, job, campaign, delivery, apiKeys };
 }
 
 /** A lead of `businessId` with this phone number. */
@@ -114,6 +121,15 @@ export async function queuedOutboundCall(em: EntityManager, tenant: SeededTenant
   return sql(em.fork())
     .insertInto('OutboundCallJob')
     .values({ business: tenant.businessId, lead: tenant.lead.id, purpose: 'call back', scheduledAt: new Date(Date.now() + 86_400_000) })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** An active campaign of the tenant, starting in a week (nothing dials meanwhile). */
+export async function activeCampaign(em: EntityManager, tenant: SeededTenant): Promise<Row<Campaign>> {
+  return sql(em.fork())
+    .insertInto('Campaign')
+    .values({ business: tenant.businessId, name: 'autumn', purpose: 'autumn offer', windowStart: new Date(Date.now() + 7 * 86_400_000) })
     .returningAll()
     .executeTakeFirstOrThrow();
 }
@@ -144,6 +160,7 @@ export async function snapshotBusiness(em: EntityManager, businessId: string) {
     calls: await db.selectFrom('Call').selectAll().where('business', '=', businessId).orderBy('id').execute(),
     appointments: await db.selectFrom('Appointment').selectAll().where('business', '=', businessId).orderBy('id').execute(),
     outboundCallJobs: await db.selectFrom('OutboundCallJob').selectAll().where('business', '=', businessId).orderBy('id').execute(),
+    campaigns: await db.selectFrom('Campaign').selectAll().where('business', '=', businessId).orderBy('id').execute(),
     webhookDeliveries: await db.selectFrom('WebhookDelivery').selectAll().where('business', '=', businessId).orderBy('id').execute(),
   };
 }

@@ -1,0 +1,122 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { AppError } from '../core/errors.ts';
+import type { JobQueue } from '../core/queue.ts';
+import type { Campaign } from './campaign.entity.ts';
+import { leadsMatching, type LeadFilter } from './lead.repository.ts';
+import { startNextDue } from './outbound-attempt.repository.ts';
+import { finishedOutboundStatuses, type OutboundCallJob } from './outbound-call-job.entity.ts';
+import { sql, type Row } from './sql.ts';
+
+/** A campaign of `businessId`; undefined when it has none with that id. */
+export function findCampaign(em: EntityManager, businessId: string, campaignId: string): Promise<Row<Campaign> | undefined> {
+  return sql(em).selectFrom('Campaign').selectAll().where('id', '=', campaignId).where('business', '=', businessId).executeTakeFirst();
+}
+
+/** The jobs of a campaign, in the order they were created. */
+export function campaignJobs(em: EntityManager, campaignId: string): Promise<Row<OutboundCallJob>[]> {
+  return sql(em).selectFrom('OutboundCallJob').selectAll().where('campaign', '=', campaignId).orderBy('createdAt').orderBy('id').execute();
+}
+
+/** The most leads one campaign calls. */
+export const maxCampaignLeads = 1000;
+
+export interface CreateCampaignInput {
+  businessId: string;
+  name: string;
+  purpose: string;
+  instructions?: string | null;
+  /** The leads to call; or, instead, every lead matching `filter`. */
+  leadIds?: string[] | null;
+  filter?: LeadFilter | null;
+  /** Calls start at `from` (now when absent); no attempt starts after `to`. */
+  window: { from?: Date | null; to?: Date | null };
+}
+
+/**
+ * Creates a campaign: the campaign, one job per lead (each lead once) and each job's
+ * `outbound.dial`, in one transaction. The dialer then paces them by the business's calling
+ * hours and free lines. Lead ids of another business, or unknown, are NOT_FOUND.
+ */
+export async function createCampaign(em: EntityManager, queue: JobQueue, input: CreateCampaignInput): Promise<{ campaign: Row<Campaign>; jobs: Row<OutboundCallJob>[] }> {
+  const from = input.window.from ?? new Date();
+  return em.fork().transactional(async (tx) => {
+    const leads = await campaignLeads(tx, input);
+    if (leads.length === 0) throw new AppError('VALIDATION_FAILED', 'no leads to call', { userMessage: 'No leads match: the campaign would call nobody.', details: { field: 'input' } });
+    const campaign = await sql(tx)
+      .insertInto('Campaign')
+      .values({ business: input.businessId, name: input.name, purpose: input.purpose, instructions: input.instructions ?? null, windowStart: from, windowEnd: input.window.to ?? null })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    const jobs = await sql(tx)
+      .insertInto('OutboundCallJob')
+      .values(
+        leads.map((lead) => ({
+          business: input.businessId,
+          lead,
+          campaign: campaign.id,
+          purpose: input.purpose,
+          instructions: input.instructions ?? null,
+          scheduledAt: from,
+          notAfter: input.window.to ?? null,
+        })),
+      )
+      .returningAll()
+      .execute();
+    await queue.sendMany('outbound.dial', jobs.map((job) => ({ outboundJobId: job.id })), { em: tx, startAfter: from });
+    return { campaign, jobs };
+  });
+}
+
+async function campaignLeads(tx: EntityManager, input: CreateCampaignInput): Promise<string[]> {
+  if (input.leadIds?.length) {
+    const wanted = [...new Set(input.leadIds)];
+    const found = await sql(tx).selectFrom('Lead').select('id').where('business', '=', input.businessId).where('id', 'in', wanted).execute();
+    const missing = wanted.filter((id) => !found.some((row) => row.id === id));
+    if (missing.length > 0) {
+      throw new AppError('NOT_FOUND', 'no such lead', { userMessage: 'No lead with that id.', details: { field: 'input.leadIds', missing } });
+    }
+    return wanted;
+  }
+  const rows = await leadsMatching(tx, input.businessId, input.filter ?? {}).select('id').orderBy('createdAt').limit(maxCampaignLeads + 1).execute();
+  if (rows.length > maxCampaignLeads) {
+    throw new AppError('VALIDATION_FAILED', 'too many leads', { userMessage: `More than ${maxCampaignLeads} leads match; narrow the filter.`, details: { field: 'input.filter' } });
+  }
+  return rows.map((row) => row.id);
+}
+
+/**
+ * Cancels a campaign: it and every job of it not finished are canceled, so no further
+ * attempt starts; a call of it ringing or in progress is hung up (`outbound.hangup`, in the
+ * same transaction). Canceling twice answers with the canceled campaign.
+ */
+export async function cancelCampaign(em: EntityManager, queue: JobQueue, businessId: string, campaignId: string): Promise<{ campaign: Row<Campaign>; canceled: Row<OutboundCallJob>[] }> {
+  return em.fork().transactional(async (tx) => {
+    const campaign = await sql(tx)
+      .updateTable('Campaign')
+      .set({ status: 'canceled' })
+      .where('id', '=', campaignId)
+      .where('business', '=', businessId)
+      .returningAll()
+      .executeTakeFirst();
+    if (!campaign) throw new AppError('NOT_FOUND', 'no such campaign', { userMessage: 'No campaign with that id.' });
+    const live = await sql(tx)
+      .selectFrom('OutboundCallJob')
+      .select(['id', 'status', 'lastCallSid'])
+      .where('campaign', '=', campaignId)
+      .where('status', 'not in', finishedOutboundStatuses)
+      .forUpdate()
+      .execute();
+    if (live.length === 0) return { campaign, canceled: [] };
+    const canceled = await sql(tx)
+      .updateTable('OutboundCallJob')
+      .set({ status: 'canceled' })
+      .where('id', 'in', live.map((job) => job.id))
+      .returningAll()
+      .execute();
+    const ringing = live.flatMap((job) => (job.status !== 'queued' && job.lastCallSid ? [{ callSid: job.lastCallSid }] : []));
+    await queue.sendMany('outbound.hangup', ringing, { em: tx });
+    // Lines it held are free for the business's other calls.
+    if (live.some((job) => job.status !== 'queued')) await startNextDue(tx, queue, businessId, null);
+    return { campaign, canceled };
+  });
+}
