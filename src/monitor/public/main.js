@@ -3,9 +3,10 @@ import { CallAudio } from './audio.js';
 import { CallList } from './call-list.js';
 import { CallView, liveStatuses } from './call-view.js';
 import { CallControls } from './controls.js';
+import { OutboundList } from './outbound-list.js';
 import { byId } from './dom.js';
 import { language, languageChosen, setLanguage, setTimeZone, t, timeZone } from './i18n.js';
-import { callQuery, callEventsSubscription, callAudioSubscription, liveCallsSubscription, recentCallsQuery, viewerQuery } from './queries.js';
+import { callQuery, callEventsSubscription, callAudioSubscription, liveCallsSubscription, outboundJobsQuery, outboundJobsSubscription, recentCallsQuery, viewerQuery } from './queries.js';
 import { statusKey } from './call-list.js';
 
 /**
@@ -19,8 +20,8 @@ const keyStorage = 'callwatch.monitor.key';
 
 /**
  * @typedef {{
- *   api: Api; role: string; list: CallList; controls: CallControls;
- *   stopLiveCalls: () => void; timers: number[];
+ *   api: Api; role: string; list: CallList; outbound: OutboundList; controls: CallControls;
+ *   stopLiveCalls: () => void; stopOutbound: () => void; timers: number[];
  *   selected?: { id: string; stop: (() => void)[]; stopAudio?: () => void };
  * }} Session
  */
@@ -82,10 +83,14 @@ async function signIn(key) {
     (call) => void select(call.id),
   );
   const stopLiveCalls = api.subscribe(liveCallsSubscription, {}, ({ liveCalls: event }) => onLiveCall(event), () => {});
+  const outbound = new OutboundList({ list: byId('outbound-jobs'), empty: byId('outbound-empty') }, (callId) => void select(callId));
+  const stopOutbound = api.subscribe(outboundJobsSubscription, {}, ({ outboundCallJobUpdated: job }) => outbound.upsert(job), () => {});
   session = {
     api,
     role: viewer.role,
     list,
+    outbound,
+    stopOutbound,
     controls: new CallControls(api, () => session?.selected?.id),
     stopLiveCalls,
     timers: [window.setInterval(() => list.render(), 1_000)],
@@ -96,14 +101,19 @@ async function signIn(key) {
   rerender();
   void loadRecent();
   drawMeters();
+  // The call in the address (#call=…) opens again after a reload, or from a shared link.
+  const linked = /^#call=([0-9a-f-]{36})$/.exec(location.hash)?.[1];
+  if (linked) void select(linked);
 }
 
 /** @param {'signIn.signedOut' | 'signIn.rejected'} reason */
 function signOut(reason) {
   sessionStorage.removeItem(keyStorage);
+  history.replaceState(null, '', location.pathname);
   if (session) {
     deselect();
     session.stopLiveCalls();
+    session.stopOutbound();
     session.api.close();
     for (const timer of session.timers) clearInterval(timer);
     session = undefined;
@@ -135,11 +145,13 @@ function onLiveCall(event) {
 
 async function loadRecent() {
   if (!session) return;
+  const current = session;
   try {
-    const { calls } = await session.api.request(recentCallsQuery);
-    session.list.setRecent(calls.edges.map((/** @type {{ node: any }} */ edge) => edge.node));
+    const [{ calls }, { outboundCallJobs }] = await Promise.all([current.api.request(recentCallsQuery), current.api.request(outboundJobsQuery)]);
+    current.list.setRecent(calls.edges.map((/** @type {{ node: any }} */ edge) => edge.node));
+    current.outbound.set(outboundCallJobs.nodes);
   } catch {
-    // The live list still works; the next reconnect tries again.
+    // The live lists still work; the next reconnect tries again.
   }
 }
 
@@ -157,6 +169,7 @@ async function select(callId) {
   const selected = { id: callId, stop: [] };
   current.selected = selected;
   current.list.select(callId);
+  history.replaceState(null, '', `#call=${callId}`);
   audio.reset();
   /** @type {any[] | undefined} */
   let early = [];
@@ -285,6 +298,7 @@ function rerender() {
   role.textContent = role.dataset.role ? t(/** @type {any} */ (`role.${role.dataset.role.toLowerCase()}`)) : '';
   byId('timezone').textContent = session ? t('timezone', { zone: timeZone() }) : '';
   session?.list.render();
+  session?.outbound.render();
   view.relabel();
   // A status line speaks the language it was written in; after a switch it would be stale.
   byId('controls-status').textContent = '';

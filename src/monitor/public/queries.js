@@ -39,3 +39,16 @@ export const callEventsSubscription = /* GraphQL */ `
 export const callAudioSubscription = /* GraphQL */ `
   subscription CallAudio($id: ID!) { callAudio(callId: $id) { track seq payload } }
 `;
+
+const outboundJob = /* GraphQL */ `
+  id status attempts scheduledAt purpose lastOutcome lastError
+  lead { fullName phone } campaign { name } lastCall { id }
+`;
+
+export const outboundJobsQuery = /* GraphQL */ `
+  query OutboundJobs { outboundCallJobs(first: 30) { nodes { ${outboundJob} } } }
+`;
+
+export const outboundJobsSubscription = /* GraphQL */ `
+  subscription OutboundJobs { outboundCallJobUpdated { ${outboundJob} } }
+`;
