@@ -100,15 +100,17 @@ builder.mutationFields((t) => ({
       }).loose(),
     }),
     resolve: (_root, { input }, ctx) =>
-      domain(() =>
-        scheduleOutboundCall(ctx.em, ctx.services.queue, {
+      domain(async () => {
+        const job = await scheduleOutboundCall(ctx.em, ctx.services.queue, {
           businessId: businessIdOf(ctx),
           leadId: String(input.leadId),
           at: input.at ?? null,
           purpose: input.purpose,
           instructions: input.instructions ?? null,
-        }),
-      ),
+        });
+        publishOutboundJob(ctx.services.bus, job);
+        return job;
+      }),
   }),
   cancelOutboundCall: t.field({
     type: OutboundCallJobRef,
