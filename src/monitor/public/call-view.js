@@ -272,7 +272,8 @@ export function describeEvent(event) {
     case 'tool.result':
       return tx('event.tool.result', { name: event.name, outcome: t(event.failed ? 'event.tool.failed' : 'event.tool.ok') });
     case 'lead.captured':
-      return [t('event.lead.captured'), ' ', ...Object.values(event.fields).flat().flatMap((value, index) => [index > 0 ? ', ' : '', h('bdi', {}, String(value))])];
+      // Each value a chip of its own: no separator for the bidi algorithm to misplace.
+      return [t('event.lead.captured'), ...Object.values(event.fields).flat().flatMap((value) => [' ', h('bdi', { class: 'chip' }, String(value))])];
     case 'watchdog.reprompt':
       return tx('event.watchdog.reprompt', { attempt: event.attempt });
     case 'call.closing':

@@ -28,6 +28,10 @@ const keyStorage = 'callwatch.monitor.key';
 
 /** @type {Session | undefined} */
 let session;
+/** The open call's events since a `refresh` query went out (see there); undefined when none is out. */
+/** @type {any[] | undefined} */
+let replay;
+let refreshing = 0;
 const view = new CallView();
 const audio = new CallAudio();
 
@@ -168,6 +172,8 @@ async function select(callId) {
   /** @type {NonNullable<Session['selected']>} */
   const selected = { id: callId, stop: [] };
   current.selected = selected;
+  // A query still out for the previous call must not replay its events onto this one.
+  replay = refreshing > 0 ? [] : undefined;
   current.list.select(callId);
   history.replaceState(null, '', `#call=${callId}`);
   audio.reset();
@@ -175,6 +181,7 @@ async function select(callId) {
   let early = [];
   const onEvent = (/** @type {any} */ event) => {
     if (early) return void early.push(event);
+    replay?.push(event);
     if (view.apply(event)) void refresh(callId);
     if (event.type === 'call.ended') afterEnd();
     updateControls();
@@ -218,12 +225,22 @@ function afterEnd() {
 /** @param {string} callId */
 async function refresh(callId) {
   if (!session) return;
+  // Events that arrive while a query is out may be newer than its answer (a webhook
+  // delivered after the row was read): they are applied again on top of each answer,
+  // until no query is out.
+  replay ??= [];
+  refreshing += 1;
   try {
     const { call } = await session.api.request(callQuery, { id: callId });
-    if (session?.selected?.id === callId) view.show(call);
+    if (session?.selected?.id !== callId) return;
+    view.show(call);
+    for (const event of replay ?? []) view.apply(event);
     if (!liveStatuses.has(statusKey(call.status))) session?.list.updateRecent(call);
   } catch {
     // The events keep the panel close to current; the next one retries.
+  } finally {
+    refreshing -= 1;
+    if (refreshing === 0) replay = undefined;
   }
 }
 
