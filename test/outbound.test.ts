@@ -170,6 +170,15 @@ describe('outbound calls', () => {
     // A minute on and still no call named: that worker is gone, the attempt is placed anew.
     const decision = await claimDialAttempt(em, h.app.services.queue, row.id, later);
     expect(decision).toMatchObject({ action: 'dial', job: { status: 'dialing', attempts: 2, lastCallSid: null }, to: lead.phone });
+    // Were every line busy, it would wait queued — not hold a line as a dead attempt.
+    await sql(em).updateTable('OutboundCallJob').set({ status: 'dialing', lastCallSid: null }).where('id', '=', row.id).execute();
+    await sql(em).updateTable('BusinessSettings').set({ outboundMaxConcurrent: 0 }).where('business', '=', h.business.id).execute();
+    try {
+      const waiting = await claimDialAttempt(em, h.app.services.queue, row.id, new Date(later.getTime() + 120_000));
+      expect(waiting).toMatchObject({ action: 'later', reason: 'lines busy', job: { status: 'queued' } });
+    } finally {
+      await sql(em).updateTable('BusinessSettings').set({ outboundMaxConcurrent: 5 }).where('business', '=', h.business.id).execute();
+    }
     await sql(em).updateTable('OutboundCallJob').set({ status: 'canceled' }).where('id', '=', row.id).execute();
   });
 });

@@ -60,11 +60,13 @@ export type DialDecision =
  */
 export async function claimDialAttempt(em: EntityManager, queue: JobQueue, jobId: string, now = new Date()): Promise<DialDecision> {
   return em.fork().transactional(async (tx) => {
-    const job = await sql(tx).selectFrom('OutboundCallJob').selectAll().where('id', '=', jobId).forUpdate().executeTakeFirst();
+    let job = await sql(tx).selectFrom('OutboundCallJob').selectAll().where('id', '=', jobId).forUpdate().executeTakeFirst();
     if (!job) return { action: 'skip', reason: 'the job is gone' };
     if (job.status === 'dialing' && !job.lastCallSid) {
-      // Either another worker is placing it now, or one died doing so.
+      // Either another worker is placing it now, or one died doing so: then the job is
+      // queued again (freeing its line) and goes on like any due job.
       if (now.getTime() - job.updatedAt.getTime() < abandonedClaimMs) throw new AttemptInFlightError(job.id);
+      job = await sql(tx).updateTable('OutboundCallJob').set({ status: 'queued' }).where('id', '=', job.id).returningAll().executeTakeFirstOrThrow();
     } else if (job.status !== 'queued') return { action: 'skip', reason: `the job is ${job.status}` };
     // A dial job ahead of its time is a spare (a line freed while another was pending): the
     // one scheduled for `scheduledAt` will come.
