@@ -85,7 +85,7 @@ describe('bad input on the media stream', () => {
     await opened.closed;
     expect(opened.received.filter((event) => event.type === 'session.update')).toEqual([]);
     const row = await harness.app.services.orm.em.fork().findOneOrFail(Call, { callSid: second.callSid });
-    expect(row).toMatchObject({ status: 'ringing', transcriptTurns: [], endedAt: null });
+    expect(row).toMatchObject({ status: 'in-progress', transcriptTurns: [], endedAt: null });
 
     for (const placed of [first, second]) await placed.caller.close();
   });

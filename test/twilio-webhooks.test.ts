@@ -78,7 +78,7 @@ describe('Twilio webhooks', () => {
 
     const em = app.services.orm.em.fork();
     const call = await em.findOneOrFail(Call, { callSid }, { populate: ['lead'] });
-    expect(call).toMatchObject({ direction: 'inbound', status: 'ringing', fromNumber: '050-765-4321', toNumber: businessNumber });
+    expect(call).toMatchObject({ direction: 'inbound', status: 'in-progress', fromNumber: '050-765-4321', toNumber: businessNumber });
     expect(call.lead?.phone).toBe('+972507654321');
     const check = verifyStreamToken(stream.token, app.services.config.appSecret);
     expect(check).toMatchObject({ ok: true, claims: { callSid, callId: call.id, businessId, leadId: call.lead?.id } });

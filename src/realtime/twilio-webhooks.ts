@@ -91,7 +91,9 @@ async function voice(deps: TwilioWebhookDeps, params: Record<string, string>, re
       direction: params.Direction?.startsWith('outbound') ? 'outbound' : 'inbound',
       fromNumber: params.From ?? '',
       toNumber: params.To ?? '',
-      status: asCallStatus(params.CallStatus) ?? 'ringing',
+      // Answered now: Twilio runs the <Connect> below at once. The webhook's CallStatus
+      // (ringing) is from before; the call path writes nothing more until the call ends.
+      status: 'in-progress',
     });
     await em.flush();
   }

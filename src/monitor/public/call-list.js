@@ -13,19 +13,6 @@ import { formatDuration, formatTime, t, tOr } from './i18n.js';
 export const statusKey = (/** @type {string} */ status) => status.toLowerCase().replace(/_/g, '-');
 
 /**
- * The status to show. Callwatch answers every inbound call at once, with the TwiML of the
- * voice webhook, but the row keeps the status Twilio sent there (ringing) until the call
- * ends — the call path writes nothing while the call runs. So a live inbound call that
- * "rings" is in fact in progress.
- *
- * @param {{ status: string; direction: string }} call
- */
-export function shownStatus(call) {
-  const status = statusKey(call.status);
-  return call.direction === 'INBOUND' && ['queued', 'initiated', 'ringing'].includes(status) ? 'in-progress' : status;
-}
-
-/**
  * Who is on the other end: the lead's name, else the number (kept left to right).
  *
  * @param {CallSummary} call
@@ -150,7 +137,7 @@ export class CallList {
     const button = /** @type {HTMLButtonElement} */ (row.firstElementChild);
     const started = call.startedAt ?? call.createdAt;
     const seconds = live ? (Date.now() - Date.parse(started)) / 1000 : (call.durationSec ?? 0);
-    const status = shownStatus(call);
+    const status = statusKey(call.status);
     button.replaceChildren(
       h('span', { class: 'call-who' }, who(call)),
       h('span', { class: `badge status-${status}` }, tOr(`status.${status}`, status)),

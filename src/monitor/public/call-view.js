@@ -1,6 +1,6 @@
 import { byId, h } from './dom.js';
 import { formatDuration, formatTime, reasonText, t, tOr, tx } from './i18n.js';
-import { shownStatus, statusKey, who } from './call-list.js';
+import { statusKey, who } from './call-list.js';
 
 /**
  * One call, as the right-hand panel shows it: header, transcript, captured details, what
@@ -123,7 +123,7 @@ export class CallView {
     byId('call-empty').hidden = call !== undefined;
     byId('call-panel').hidden = call === undefined;
     if (!call) return;
-    const status = shownStatus(call);
+    const status = statusKey(call.status);
     byId('call-title').replaceChildren(who(call));
     byId('call-status').replaceChildren(h('span', { class: `badge status-${status}` }, tOr(`status.${status}`, status)));
     /** @type {(string | HTMLElement)[][]} */
