@@ -6,6 +6,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Services } from './core/services.ts';
 import type { GraphQLContext, SubscriberTransport } from './schema/context.ts';
+import { SharedSubscriptions } from './schema/shared-subscriptions.ts';
 
 /**
  * Over a socket there is no HTTP response; Callwatch's context factory reads only the
@@ -35,6 +36,8 @@ export function createGraphQLWebSocket(
   yoga: YogaServerInstance<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>,
 ): GraphQLWebSocket {
   const server = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  // Subscribers of one call's events with the same selection share one execution per event.
+  const shared = new SharedSubscriptions();
   const authorizationOf = (params: Record<string, unknown> | undefined): string | undefined => {
     if (typeof params?.authorization === 'string') return params.authorization;
     if (typeof params?.apiKey === 'string') return `Bearer ${params.apiKey}`;
@@ -67,7 +70,7 @@ export function createGraphQLWebSocket(
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue, rootValue };
       },
       execute: (args) => (args.rootValue as Enveloped).execute(args) as never,
-      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args) as never,
+      subscribe: (args) => shared.subscribe(args, (own) => (own.rootValue as Enveloped).subscribe(own)) as never,
       onError: (_ctx, _id, _payload, errors) => services.logger.warn({ errors: errors.map((error) => error.message) }, 'graphql-ws operation failed'),
     },
     server,

@@ -51,7 +51,13 @@ const LiveCallEventRef = builder.objectRef<{ event: CallLifecycleEvent | { type:
 
 builder.subscriptionType({});
 
-
+/*
+ * `extensions: { sharedExecution: true }` lets graphql-ws subscribers of the same selection
+ * share one execution per event (shared-subscriptions.ts). A field may say so only when its
+ * `subscribe` reads nothing but its arguments and the key's business (no first events of its
+ * own, no side effects such as counting listeners), nothing it streams is droppable, and its
+ * result depends on the event alone, not on who asks.
+ */
 builder.subscriptionFields((t) => ({
   liveCalls: t.field({
     type: LiveCallEventRef,
@@ -65,6 +71,7 @@ builder.subscriptionFields((t) => ({
     authScopes: { reader: true },
     description: 'Everything that happens on one call of this business, as it happens.',
     args: { callId: t.arg.id({ required: true }) },
+    extensions: { sharedExecution: true },
     subscribe: async (_root, args, ctx) => callTopic(ctx, String(args.callId), () => true),
     resolve: (event) => event,
   }),
@@ -81,6 +88,7 @@ builder.subscriptionFields((t) => ({
     authScopes: { reader: true },
     description: 'Post-call progress of one call: each pipeline step (transcribed, summarised, extracted), the pipeline finished, each webhook attempt.',
     args: { callId: t.arg.id({ required: true }) },
+    extensions: { sharedExecution: true },
     subscribe: async (_root, args, ctx) => callTopic(ctx, String(args.callId), (event) => event.type.startsWith('pipeline.') || event.type === 'webhook.attempt'),
     resolve: (event) => event,
   }),
@@ -116,8 +124,7 @@ export function relay<T>(ctx: GraphQLContext, source: AsyncIterable<T>, droppabl
       if (!keep(next.value)) continue;
       const queued = ctx.transport?.bufferedBytes() ?? 0;
       if (queued > backPressure.disconnectBytes) {
-        ctx.services.metrics.increment('subscription_slow_disconnected_total');
-        ctx.transport?.close(4429, 'subscriber too slow: more than 2 MB of events waiting');
+        disconnectSlowSubscriber(ctx);
         break;
       }
       if (queued > backPressure.dropAudioBytes && droppable(next.value)) {
@@ -128,6 +135,12 @@ export function relay<T>(ctx: GraphQLContext, source: AsyncIterable<T>, droppabl
     }
     stop();
   });
+}
+
+/** Closes the socket of a subscriber more than `backPressure.disconnectBytes` behind (4429), saying why. */
+export function disconnectSlowSubscriber(ctx: GraphQLContext): void {
+  ctx.services.metrics.increment('subscription_slow_disconnected_total');
+  ctx.transport?.close(4429, 'subscriber too slow: more than 2 MB of events waiting');
 }
 
 /** A call's events, when the call is this business's; else the same error as a call that does not exist. */
