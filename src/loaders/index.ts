@@ -6,6 +6,7 @@ import { Appointment } from '../entities/appointment.entity.ts';
 import { BusinessSettings } from '../entities/business-settings.entity.ts';
 import { Business } from '../entities/business.entity.ts';
 import { Call } from '../entities/call.entity.ts';
+import { Campaign } from '../entities/campaign.entity.ts';
 import { Lead } from '../entities/lead.entity.ts';
 import { OutboundCallJob } from '../entities/outbound-call-job.entity.ts';
 import { sql, type Row } from '../entities/sql.ts';
@@ -22,6 +23,7 @@ export interface Loaders {
   leadById: DataLoader<string, Row<Lead> | null>;
   callById: DataLoader<string, Row<Call> | null>;
   outboundJobById: DataLoader<string, Row<OutboundCallJob> | null>;
+  campaignById: DataLoader<string, Row<Campaign> | null>;
   /** Booked appointments overlapping the window given at creation, by business, by start. */
   bookedAppointmentsByBusinessId: DataLoader<string, Row<Appointment>[]>;
   leadByPhone: DataLoader<LeadPhoneKey, Row<Lead> | null, string>;
@@ -69,6 +71,7 @@ export function createLoaders(em: EntityManager, options: LoaderOptions = {}): L
     leadById: byKey(em, Lead, 'id', base),
     callById: byKey(em, Call, 'id', base),
     outboundJobById: byKey(em, OutboundCallJob, 'id', base),
+    campaignById: byKey(em, Campaign, 'id', base),
     settingsByBusinessId: byKey(em, BusinessSettings, 'business', base),
     bookedAppointmentsByBusinessId: new DataLoader(async (businessIds) => {
       const rows = await rowsWhere(em, Appointment, {

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { attemptOutcomes, outboundJobStatuses } from '../entities/outbound-call-job.entity.ts';
 import { publishOutboundJob } from '../entities/outbound-attempt.repository.ts';
-import { findCampaign } from '../entities/campaign.repository.ts';
 import { cancelOutboundCall, listOutboundCallJobs, scheduleOutboundCall } from '../entities/outbound-call-job.repository.ts';
 import { builder } from './builder.ts';
 import { businessIdOf } from './context.ts';
@@ -33,7 +32,7 @@ OutboundCallJobRef.implement({
     campaign: t.field({
       type: CampaignRef,
       nullable: true,
-      resolve: async (job, _args, ctx) => (job.campaign ? ((await findCampaign(ctx.em, job.business, job.campaign)) ?? null) : null),
+      resolve: (job, _args, ctx) => (job.campaign ? ctx.loaders.campaignById.load(job.campaign) : null),
     }),
     lastCallSid: t.exposeString('lastCallSid', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
