@@ -88,6 +88,16 @@ describe.skipIf(unavailable)('the /monitor console', () => {
     await page.keyboard.press('Enter');
     await page.locator('#call-panel').waitFor();
 
+    // Every control and meter on the page says what it is, to a screen reader too.
+    const controls = page.locator('button:visible, input:visible, textarea:visible, [role="meter"]');
+    expect(await controls.count()).toBeGreaterThan(10);
+    const unnamed = await controls.evaluateAll((elements) =>
+      elements
+        .filter((element) => !((element as HTMLInputElement).labels?.length || element.getAttribute('aria-label') || element.textContent?.trim()))
+        .map((element) => element.outerHTML.slice(0, 80)),
+    );
+    expect(unnamed).toEqual([]);
+
     const greeting = page.locator('#transcript .turn-agent .turn-text').first();
     await greeting.waitFor();
     expect(await greeting.textContent()).toBe(fixtureText('agent-greeting'));
