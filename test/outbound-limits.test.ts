@@ -48,6 +48,24 @@ async function createCampaignFor(url: string, key: string, leadIds: string[]): P
   return data!.createCampaign.id as string;
 }
 
+/**
+ * A campaign of `size` fresh leads of a business with `limits`, every call of which ends
+ * with `outcome` at the stand-in; created through GraphQL.
+ */
+async function campaignCalling(
+  app: TestApp,
+  twilioApi: TwilioApiStandIn,
+  options: { size: number; outcome: 'answer' | 'no-answer'; maxConcurrent: number; maxAttempts: number },
+) {
+  const em = app.services.orm.em.fork();
+  const { businessId, key } = await callingBusiness(em, options);
+  const leads = [];
+  for (let i = 0; i < options.size; i += 1) leads.push(await createLead(em, { id: businessId }));
+  for (const lead of leads) twilioApi.outcomeFor(lead.phone, options.outcome);
+  const campaignId = await createCampaignFor(app.url, key, leads.map((lead) => lead.id));
+  return { em, key, leads, campaignId };
+}
+
 interface JobView { status: string; attempts: number; lastOutcome: string | null; lastCallSid: string | null }
 
 async function campaignJobs(url: string, key: string, id: string): Promise<JobView[]> {
@@ -121,13 +139,7 @@ describe('outbound limits across two worker processes', () => {
   });
 
   it('never has more than the business’s line limit on the phone, and places each call once', { timeout: 150_000 }, async () => {
-    const em = app.services.orm.em.fork();
-    const { businessId, key } = await callingBusiness(em, { maxConcurrent: 3, maxAttempts: 1 });
-    const leads = [];
-    for (let i = 0; i < 50; i += 1) leads.push(await createLead(em, { id: businessId }));
-    for (const lead of leads) twilioApi.outcomeFor(lead.phone, 'no-answer');
-
-    const campaignId = await createCampaignFor(app.url, key, leads.map((lead) => lead.id));
+    const { key, campaignId } = await campaignCalling(app, twilioApi, { size: 50, outcome: 'no-answer', maxConcurrent: 3, maxAttempts: 1 });
     // Looked at every 250 ms: the app and the stand-in share this process, and a busy event
     // loop here would blur the call times the stand-in records.
     const jobs = await eventually(
@@ -167,14 +179,8 @@ describe('one app dialing: cancel and the global pace', () => {
   });
 
   it('hangs up the call in progress and places no further call', { timeout: 60_000 }, async () => {
-    const em = app.services.orm.em.fork();
-    const { businessId, key } = await callingBusiness(em, { maxConcurrent: 1, maxAttempts: 3 });
-    const leads = [];
-    for (let i = 0; i < 6; i += 1) leads.push(await createLead(em, { id: businessId }));
     // Every lead picks up; nobody joins the media stream, so the call stays in progress.
-    for (const lead of leads) twilioApi.outcomeFor(lead.phone, 'answer');
-
-    const campaignId = await createCampaignFor(app.url, key, leads.map((lead) => lead.id));
+    const { em, key, campaignId } = await campaignCalling(app, twilioApi, { size: 6, outcome: 'answer', maxConcurrent: 1, maxAttempts: 3 });
     const jobs = await eventually(
       () => campaignJobs(app.url, key, campaignId),
       (list) => list.some((job) => job.status === 'IN_PROGRESS'),
@@ -212,12 +218,7 @@ describe('one app dialing: cancel and the global pace', () => {
   });
 
   it('places calls no faster than OUTBOUND_CALLS_PER_SECOND, even with lines to spare', { timeout: 30_000 }, async () => {
-    const em = app.services.orm.em.fork();
-    const { businessId, key } = await callingBusiness(em, { maxConcurrent: 20, maxAttempts: 1 });
-    const leads = [];
-    for (let i = 0; i < 8; i += 1) leads.push(await createLead(em, { id: businessId }));
-    for (const lead of leads) twilioApi.outcomeFor(lead.phone, 'no-answer');
-    const campaignId = await createCampaignFor(app.url, key, leads.map((lead) => lead.id));
+    const { key, leads, campaignId } = await campaignCalling(app, twilioApi, { size: 8, outcome: 'no-answer', maxConcurrent: 20, maxAttempts: 1 });
     await eventually(() => campaignJobs(app.url, key, campaignId), (list) => list.every((job) => job.status === 'NO_ANSWER'), 'every job to ring out', 20_000);
 
     // 5 a second: one slot every 200 ms, whichever worker slot dials.
