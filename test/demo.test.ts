@@ -40,6 +40,14 @@ describe('npm run demo', () => {
     expect(Number(watched?.[1])).toBeGreaterThan(10);
     expect(Number(watched?.[2])).toBeGreaterThan(100);
     expect(stdout).not.toContain('First call in');
+
+    // Then the business calls Sarah back, and the CRM gets the outbound call's webhook.
+    expect(stdout).toContain('the demo lifts calling hours');
+    expect(stdout).toContain('📞 Callwatch calls Sarah back (לאשר את ביקור הערכת המחיר)');
+    expect(stdout).toMatch(/job \S+: IN_PROGRESS/);
+    expect(stdout).toContain('🤖 agent : שלום שרה, מדברים משיפוצי הגליל.');
+    expect(stdout).toMatch(/✔ {2}Outbound call CA[0-9a-f]{32}: completed/);
+    expect(stdout).toMatch(/📨 CRM received call\.completed \(webhook-id msg_[0-9a-f]{32}\), direction: outbound, signature verified ✔/);
   }, 90_000);
 
   it('keeps placing calls, each with its own CallSid, until SIGINT closes everything', async () => {

@@ -7,6 +7,7 @@ import type { CallEvent } from '../core/events.ts';
 import { Call } from '../entities/call.entity.ts';
 import { loadFixture } from './fixtures.ts';
 import { twilioSid } from './ids.ts';
+import type { OpenAIApiStandIn, ResponseHandler, TranscriptionHandler } from './openai-api.server.ts';
 import type { OpenAIRealtimeStandIn } from './openai-realtime.server.ts';
 import { SimulatedCaller } from './simulated-caller.ts';
 import type { TwilioApiStandIn } from './twilio-api.server.ts';
@@ -18,6 +19,9 @@ import type { WebhookReceiver } from './webhook-receiver.ts';
 export interface DemoWorld {
   app: Callwatch;
   openai: OpenAIRealtimeStandIn;
+  openaiApi: OpenAIApiStandIn;
+  /** The post-call pipeline's OpenAI answers for Sarah's inbound call (the callback swaps in its own). */
+  pipelineAnswers: { transcribe: TranscriptionHandler; respond: ResponseHandler };
   twilioApi: TwilioApiStandIn;
   crm: WebhookReceiver;
   publicUrl: string;
@@ -60,7 +64,7 @@ export async function playDemoCall(world: DemoWorld, signal: AbortSignal): Promi
   // What a supervisor's console sees: the call's events and its audio over graphql-ws.
   const supervisorView = watchOverGraphQLWs(publicUrl, apiKey, call.id);
   const printing = (async () => {
-    for await (const event of events) describe(event);
+    for await (const event of events) describeCallEvent(event);
   })();
   let caller: SimulatedCaller | undefined;
   const hangUp = () => caller?.stop();
@@ -139,7 +143,8 @@ function watchOverGraphQLWs(publicUrl: string, apiKey: string, callId: string) {
   };
 }
 
-function describe(event: CallEvent): void {
+/** Prints one call event as a step of the demo. */
+export function describeCallEvent(event: CallEvent): void {
   switch (event.type) {
     case 'call.started':
       return print('   ▶ call started — the agent speaks first');

@@ -7,6 +7,7 @@ import { describeError } from '../core/errors.ts';
 import { issueApiKey } from '../entities/api-key.repository.ts';
 import { BusinessSettings } from '../entities/business-settings.entity.ts';
 import { playDemoCall, print, type DemoWorld } from './demo-call.ts';
+import { playOutboundCall } from './demo-outbound.ts';
 import { fixtureText, loadFixture } from './fixtures.ts';
 import { startOpenAIApiStandIn } from './openai-api.server.ts';
 import { startOpenAIRealtimeStandIn } from './openai-realtime.server.ts';
@@ -18,7 +19,9 @@ import { startWebhookReceiver } from './webhook-receiver.ts';
  * Hebrew calls — Sarah phones שיפוצי הגליל, the agent greets her by name, she asks for an
  * appointment, the agent answers, she hangs up — each followed by the post-call pipeline:
  * Twilio's recording callback, transcription, summary, extraction and the signed
- * `call.completed` webhook at a local CRM receiver that verifies it. No account anywhere.
+ * `call.completed` webhook at a local CRM receiver that verifies it. Then the business calls
+ * Sarah back (`scheduleOutboundCall`, `demo-outbound.ts`) and the CRM gets that call's
+ * outbound webhook. No account anywhere.
  * Every socket and request is real; only the far ends are stand-ins on 127.0.0.1.
  *
  * By default it keeps placing calls, so a person can open the supervisor console at
@@ -86,14 +89,14 @@ async function main(): Promise<void> {
   });
   const twilioApi = await startTwilioApiStandIn({ accountSid, authToken });
   // The post-call pipeline's OpenAI requests, answered as the real models would answer this call.
-  const openaiApi = await startOpenAIApiStandIn({
-    apiKey: 'sk-demo',
+  const pipelineAnswers: DemoWorld['pipelineAnswers'] = {
     transcribe: () => `${fixtureText('agent-greeting')}\n${fixtureText('caller-booking')}\n${agentReply}`,
     respond: (request) =>
       request.format.type === 'json_schema'
         ? { city: 'חיפה', service_category: 'שיפוץ מטבח', fields: { budget_ils: null, urgency: 'normal' } }
         : 'ד״ר שרה לוי מחיפה ביקשה לקבוע ביקור להערכת מחיר לשיפוץ מטבח; הסוכן שאל איזה יום נוח לה. יש לחזור אליה לתיאום.',
-  });
+  };
+  const openaiApi = await startOpenAIApiStandIn({ apiKey: 'sk-demo', ...pipelineAnswers });
   const crm = await startWebhookReceiver();
   let app: Callwatch | undefined;
   let callInProgress: Promise<void> | undefined;
@@ -119,11 +122,16 @@ async function main(): Promise<void> {
     const { key } = await issueApiKey(em, { businessId: business.id, role: 'admin', name: 'npm run demo' });
     const settings = await em.findOneOrFail(BusinessSettings, { business: business.id });
     settings.inboundWebhookUrl = `${crm.url}/callwatch`;
+    settings.outboundWebhookUrl = `${crm.url}/callwatch/outbound`;
+    // The callback after each call goes out at once, whatever the day and hour the demo runs.
+    settings.callingHours = Object.fromEntries(['0', '1', '2', '3', '4', '5', '6'].map((day) => [day, [{ open: '00:00', close: '24:00' }]]));
+    settings.callOnHolidays = true;
     await em.flush();
     crm.setSecret(settings.webhookSecret);
 
     print(`Callwatch is running on ${publicUrl} (OpenAI and Twilio are local stand-ins)`);
     print(`  business: ${business.name}, answering ${demoPhoneNumber}`);
+    print('  outbound: the demo lifts calling hours (every day 00:00–24:00, holidays too), so each call is followed by a callback');
     print(`  GraphQL:  ${publicUrl}/graphql`);
     print(`  Live:     ws://localhost:${port}/graphql (graphql-ws, connectionParams { apiKey }) — callEvents, callAudio, liveCalls`);
     print();
@@ -135,7 +143,7 @@ async function main(): Promise<void> {
     print('══════════════════════════════════════════════════════════════════');
     print();
 
-    const world: DemoWorld = { app, openai, twilioApi, crm, publicUrl, accountSid, authToken, apiKey: key };
+    const world: DemoWorld = { app, openai, openaiApi, pipelineAnswers, twilioApi, crm, publicUrl, accountSid, authToken, apiKey: key };
     const stopped = new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     for (let count = 1; !stop.signal.aborted; count++) {
       if (!options.once) {
@@ -145,7 +153,7 @@ async function main(): Promise<void> {
         if (!(await pause(waitMs, stop.signal))) break;
         if (count > 1 || waitMs > 0) print();
       }
-      callInProgress = playDemoCall(world, stop.signal);
+      callInProgress = playDemoRound(world, stop.signal);
       // Ctrl-C mid-call does not wait for the call: the finally below closes what it waits on.
       await Promise.race([callInProgress, stopped]);
       if (stop.signal.aborted) break;
@@ -166,6 +174,14 @@ async function main(): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** Sarah's call, then the business calling her back. */
+async function playDemoRound(world: DemoWorld, signal: AbortSignal): Promise<void> {
+  await playDemoCall(world, signal);
+  if (signal.aborted) return;
+  print();
+  await playOutboundCall(world, signal);
 }
 
 /** Waits `ms`; false when stopped first. */
