@@ -1,17 +1,10 @@
 import type {
-  ConversationItemAdded,
-  ConversationItemDone,
   RealtimeConversationItemFunctionCall,
-  RealtimeResponse,
-  ResponseCreatedEvent,
-  ResponseDoneEvent,
   ResponseFunctionCallArgumentsDeltaEvent,
   ResponseFunctionCallArgumentsDoneEvent,
-  ResponseOutputItemAddedEvent,
-  ResponseOutputItemDoneEvent,
 } from 'openai/resources/realtime/realtime';
 import { openaiId } from './ids.ts';
-import { responseResource, scheduleDelta, type ActiveResponse, type ResponseOutcome, type ResponseStreamOptions } from './openai-realtime.response.ts';
+import { outputUsage, StreamedResponse, type ResponseOutcome, type StreamOptions } from './openai-realtime.streamed-response.ts';
 
 /** A function call the model makes instead of speaking. `arguments` is sent as is: JSON text, valid or not. */
 export interface ToolCall {
@@ -31,7 +24,7 @@ export function newCallId(): string {
   return `call_${openaiId('item').slice('item_'.length, 'item_'.length + 16)}`;
 }
 
-export interface ToolCallStreamOptions extends Omit<ResponseStreamOptions, 'reply'> {
+export interface ToolCallStreamOptions extends StreamOptions {
   call: ToolCall;
 }
 
@@ -40,75 +33,39 @@ export interface ToolCallStreamOptions extends Omit<ResponseStreamOptions, 'repl
  * `response.created`, the `function_call` item (`response.output_item.added`,
  * `conversation.item.added`), the arguments in one or two `response.function_call_arguments.delta`s,
  * `response.function_call_arguments.done`, the completed item (`response.output_item.done`,
- * `conversation.item.done`) and `response.done`. No audio.
- *
- * Invariants: after `response.done` nothing more is sent and no timer is left; `cancel()`
- * closes the response as `cancelled` with the item `incomplete` and the arguments sent so far.
+ * `conversation.item.done`) and `response.done`. No audio. `cancel()` closes the response
+ * as `cancelled` with the item `incomplete` and the arguments sent so far.
  */
-export class ToolCallStream implements ActiveResponse {
-  readonly responseId = openaiId('resp');
-  readonly itemId = openaiId('item');
-  /** The function call item as last reported: in progress with no arguments, then completed or incomplete. */
-  item: RealtimeConversationItemFunctionCall;
-  #options: ToolCallStreamOptions;
+export class ToolCallStream extends StreamedResponse<RealtimeConversationItemFunctionCall, ToolCallStreamOptions> {
   #chunks: string[];
   #chunksSent = 0;
-  #cancelTimer: (() => void) | undefined;
-  #done = false;
 
   constructor(options: ToolCallStreamOptions) {
-    this.#options = options;
+    super(options);
     this.#chunks = argumentChunks(options.call.arguments);
-    this.item = this.#item('in_progress', '');
   }
 
-  /** Sends the opening events and the first arguments delta. */
-  start(): void {
-    const { send, previousItemId } = this.#options;
-    const item = this.item;
-    send({ type: 'response.created', event_id: openaiId('event'), response: this.#response('in_progress', []) } satisfies ResponseCreatedEvent);
-    send({ type: 'response.output_item.added', event_id: openaiId('event'), response_id: this.responseId, output_index: 0, item } satisfies ResponseOutputItemAddedEvent);
-    send({ type: 'conversation.item.added', event_id: openaiId('event'), previous_item_id: previousItemId, item } satisfies ConversationItemAdded);
-    this.#sendChunk();
+  protected override pendingItem(): RealtimeConversationItemFunctionCall {
+    return functionCallItem(this.itemId, this.options.call, 'in_progress', '');
   }
 
-  cancel(reason: 'turn_detected' | 'client_cancelled'): void {
-    if (this.#done) return;
-    this.#cancelTimer?.();
-    this.#cancelTimer = undefined;
-    this.#finish({ status: 'cancelled', reason });
-  }
-
-  abandon(): void {
-    this.#cancelTimer?.();
-    this.#cancelTimer = undefined;
-    this.#done = true;
-  }
-
-  #sendChunk(): void {
-    this.#cancelTimer = undefined;
-    if (this.#done) return;
-    const delta = this.#chunks[this.#chunksSent++] ?? '';
-    this.#options.send({
+  protected override sendDelta(): boolean {
+    this.options.send({
       type: 'response.function_call_arguments.delta',
       event_id: openaiId('event'),
       response_id: this.responseId,
       item_id: this.itemId,
       output_index: 0,
-      call_id: this.#options.call.callId,
-      delta,
+      call_id: this.options.call.callId,
+      delta: this.#chunks[this.#chunksSent++] ?? '',
     } satisfies ResponseFunctionCallArgumentsDeltaEvent);
-    if (this.#chunksSent >= this.#chunks.length) this.#finish({ status: 'completed' });
-    else this.#cancelTimer = scheduleDelta(this.#options.pace, () => this.#sendChunk());
+    return this.#chunksSent >= this.#chunks.length;
   }
 
-  #finish(outcome: ResponseOutcome): void {
-    this.#done = true;
-    const { send, call } = this.#options;
+  protected override closeOutput(outcome: ResponseOutcome) {
+    const { call } = this.options;
     const args = this.#chunks.slice(0, this.#chunksSent).join('');
-    const item = this.#item(outcome.status === 'completed' ? 'completed' : 'incomplete', args);
-    this.item = item;
-    send({
+    this.options.send({
       type: 'response.function_call_arguments.done',
       event_id: openaiId('event'),
       response_id: this.responseId,
@@ -118,31 +75,14 @@ export class ToolCallStream implements ActiveResponse {
       name: call.name,
       arguments: args,
     } satisfies ResponseFunctionCallArgumentsDoneEvent);
-    send({ type: 'response.output_item.done', event_id: openaiId('event'), response_id: this.responseId, output_index: 0, item } satisfies ResponseOutputItemDoneEvent);
-    send({ type: 'conversation.item.done', event_id: openaiId('event'), previous_item_id: this.#options.previousItemId, item } satisfies ConversationItemDone);
-    const response = this.#response(outcome.status, [item]);
-    if (outcome.status === 'cancelled') response.status_details = { type: 'cancelled', reason: outcome.reason };
+    const item = functionCallItem(this.itemId, call, outcome.status === 'completed' ? 'completed' : 'incomplete', args);
     // About four characters a token; a function call is text output only.
-    const textTokens = Math.ceil(args.length / 4);
-    response.usage = {
-      total_tokens: textTokens,
-      input_tokens: 0,
-      output_tokens: textTokens,
-      input_token_details: { text_tokens: 0, audio_tokens: 0, cached_tokens: 0 },
-      output_token_details: { text_tokens: textTokens, audio_tokens: 0 },
-    };
-    send({ type: 'response.done', event_id: openaiId('event'), response } satisfies ResponseDoneEvent);
-    this.#options.onDone(outcome);
+    return { item, usage: outputUsage(Math.ceil(args.length / 4), 0) };
   }
+}
 
-  #item(status: 'in_progress' | 'completed' | 'incomplete', args: string): RealtimeConversationItemFunctionCall {
-    const { name, callId } = this.#options.call;
-    return { id: this.itemId, object: 'realtime.item', type: 'function_call', status, name, call_id: callId, arguments: args };
-  }
-
-  #response(status: NonNullable<RealtimeResponse['status']>, output: RealtimeConversationItemFunctionCall[]): RealtimeResponse {
-    return responseResource({ id: this.responseId, status, output, conversationId: this.#options.conversationId, voice: this.#options.voice });
-  }
+function functionCallItem(id: string, call: ToolCall, status: 'in_progress' | 'completed' | 'incomplete', args: string): RealtimeConversationItemFunctionCall {
+  return { id, object: 'realtime.item', type: 'function_call', status, name: call.name, call_id: call.callId, arguments: args };
 }
 
 /** The arguments in two deltas split at a code point (one when shorter than two characters). */
