@@ -1,45 +1,10 @@
-import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RealtimeServerEvent } from 'openai/resources/realtime/realtime';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventLog } from '../src/sandbox/event-log.ts';
 import { fixtureText, loadFixture } from '../src/sandbox/fixtures.ts';
 import { silence } from '../src/sandbox/mulaw.ts';
 import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn } from '../src/sandbox/openai-realtime.server.ts';
-
-const API_KEY = 'sk-test-standin';
-type Of<K extends RealtimeServerEvent['type']> = Extract<RealtimeServerEvent, { type: K }>;
-
-/** A bare `ws` client speaking the Realtime protocol, as any OpenAI client would. */
-async function realtimeClient(standIn: OpenAIRealtimeStandIn) {
-  const socket = new WebSocket(`${standIn.url}?model=gpt-realtime`, { headers: { Authorization: `Bearer ${API_KEY}` } });
-  const events = new EventLog<RealtimeServerEvent>('server event');
-  socket.on('message', (data) => events.push(JSON.parse(String(data)) as RealtimeServerEvent));
-  await once(socket, 'open');
-  const session = await standIn.nextSession();
-  await events.waitFor((event) => event.type === 'session.created');
-  return {
-    socket,
-    session,
-    events,
-    send: (event: object) => socket.send(JSON.stringify(event)),
-    next: <K extends RealtimeServerEvent['type']>(type: K, after = 0) => events.waitFor((event): event is Of<K> => event.type === type, 5_000, { after }),
-    ofType: <K extends RealtimeServerEvent['type']>(type: K) => events.items.filter((event): event is Of<K> => event.type === type),
-    types: (after = 0) => events.items.slice(after).map((event) => event.type),
-    close: async () => {
-      socket.close();
-      if (socket.readyState !== WebSocket.CLOSED) await once(socket, 'close');
-    },
-  };
-}
-
-/** Streams audio the way Callwatch forwards Twilio frames: 20 ms per append. */
-function appendAudio(client: { send: (event: object) => void }, audio: Buffer): void {
-  for (let offset = 0; offset < audio.length; offset += 160) {
-    client.send({ type: 'input_audio_buffer.append', audio: audio.subarray(offset, offset + 160).toString('base64') });
-  }
-}
+import { appendAudio, realtimeClient, standInApiKey } from './support/realtime-client.ts';
 
 const bookAppointment = {
   type: 'function',
@@ -63,7 +28,7 @@ const TOOL_CALL_EVENTS = [
 describe('OpenAI Realtime stand-in: function calling', () => {
   let standIn: OpenAIRealtimeStandIn;
   beforeAll(async () => {
-    standIn = await startOpenAIRealtimeStandIn({ apiKey: API_KEY, pace: 'instant' });
+    standIn = await startOpenAIRealtimeStandIn({ apiKey: standInApiKey, pace: 'instant' });
   });
   afterAll(() => standIn.close());
 

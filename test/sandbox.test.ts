@@ -2,7 +2,6 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RealtimeServerEvent } from 'openai/resources/realtime/realtime';
 import WebSocket, { WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTwilioClient } from '../src/core/twilio-client.ts';
@@ -10,39 +9,9 @@ import { EventLog } from '../src/sandbox/event-log.ts';
 import { fixtureText, loadFixture } from '../src/sandbox/fixtures.ts';
 import { decode, encode, rms, silence, tone } from '../src/sandbox/mulaw.ts';
 import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn } from '../src/sandbox/openai-realtime.server.ts';
+import { appendAudio, realtimeClient, standInApiKey } from './support/realtime-client.ts';
 import { SimulatedCaller } from '../src/sandbox/simulated-caller.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn } from '../src/sandbox/twilio-api.server.ts';
-
-const API_KEY = 'sk-test-standin';
-type Of<K extends RealtimeServerEvent['type']> = Extract<RealtimeServerEvent, { type: K }>;
-
-/** A bare `ws` client speaking the Realtime protocol, as any OpenAI client would. */
-async function realtimeClient(standIn: OpenAIRealtimeStandIn) {
-  const socket = new WebSocket(`${standIn.url}?model=gpt-realtime`, { headers: { Authorization: `Bearer ${API_KEY}` } });
-  const events = new EventLog<RealtimeServerEvent>('server event');
-  socket.on('message', (data) => events.push(JSON.parse(String(data)) as RealtimeServerEvent));
-  await once(socket, 'open');
-  const session = await standIn.nextSession();
-  return {
-    socket,
-    session,
-    events,
-    send: (event: object | string) => socket.send(typeof event === 'string' ? event : JSON.stringify(event)),
-    next: <K extends RealtimeServerEvent['type']>(type: K, after = 0) => events.waitFor((event): event is Of<K> => event.type === type, 5_000, { after }),
-    ofType: <K extends RealtimeServerEvent['type']>(type: K) => events.items.filter((event): event is Of<K> => event.type === type),
-    close: async () => {
-      socket.close();
-      if (socket.readyState !== WebSocket.CLOSED) await once(socket, 'close');
-    },
-  };
-}
-
-/** Streams audio the way Callwatch forwards Twilio frames: 20 ms per append. */
-function appendAudio(client: { send: (event: object) => void }, audio: Buffer): void {
-  for (let offset = 0; offset < audio.length; offset += 160) {
-    client.send({ type: 'input_audio_buffer.append', audio: audio.subarray(offset, offset + 160).toString('base64') });
-  }
-}
 
 /** Opens a websocket that must be refused; returns the HTTP status and JSON body. */
 async function refusedUpgrade(url: string, headers: Record<string, string>): Promise<{ status: number; body: { error: { code: string | null } } }> {
@@ -95,7 +64,7 @@ describe('μ-law', () => {
 describe('OpenAI Realtime stand-in', () => {
   let standIn: OpenAIRealtimeStandIn;
   beforeAll(async () => {
-    standIn = await startOpenAIRealtimeStandIn({ apiKey: API_KEY, pace: 'instant' });
+    standIn = await startOpenAIRealtimeStandIn({ apiKey: standInApiKey, pace: 'instant' });
   });
   afterAll(() => standIn.close());
 
@@ -103,7 +72,7 @@ describe('OpenAI Realtime stand-in', () => {
     const url = `${standIn.url}?model=gpt-realtime`;
     expect(await refusedUpgrade(url, {})).toMatchObject({ status: 401 });
     expect(await refusedUpgrade(url, { Authorization: 'Bearer wrong' })).toMatchObject({ status: 401, body: { error: { code: 'invalid_api_key' } } });
-    expect(await refusedUpgrade(standIn.url, { Authorization: `Bearer ${API_KEY}` })).toMatchObject({ status: 400, body: { error: { code: 'missing_required_parameter' } } });
+    expect(await refusedUpgrade(standIn.url, { Authorization: `Bearer ${standInApiKey}` })).toMatchObject({ status: 400, body: { error: { code: 'missing_required_parameter' } } });
   });
 
   it('announces the session and merges session.update into it', async () => {
