@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Call } from '../src/entities/call.entity.ts';
 import { loadFixture } from '../src/sandbox/fixtures.ts';
-import { agentSettings, endedCall, eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';
+import { agentSettings, endedCall, eventually, placeCall, useCallHarness, type CallHarness } from './support/calls.ts';
 import { postTwilioWebhook, twilioAccountSid } from './support/twilio.ts';
 
 /**
@@ -18,13 +18,7 @@ const hangUpRequest = (harness: CallHarness, callSid: string) =>
   harness.twilioApi.waitForRequest((request) => request.method === 'POST' && request.path.endsWith(`/Calls/${callSid}.json`), 15_000);
 
 describe('silence and time limits', () => {
-  let h: CallHarness;
-  beforeAll(async () => {
-    h = await startCallHarness();
-  });
-  afterAll(async () => {
-    await h?.stop();
-  });
+  const h = useCallHarness();
 
   it('reprompts a silent caller, then says goodbye and hangs up', async () => {
     await agentSettings(h, { silenceTimeoutSec: 1, silenceReprompts: 1 });
@@ -77,14 +71,7 @@ describe('silence and time limits', () => {
 });
 
 describe('the voice agent’s connection failing', () => {
-  let h: CallHarness;
-  beforeAll(async () => {
-    h = await startCallHarness();
-    await agentSettings(h, {});
-  });
-  afterAll(async () => {
-    await h?.stop();
-  });
+  const h = useCallHarness();
 
   it('reconnects once after an OpenAI server error, with the session and the conversation so far', async () => {
     const { caller, session, callSid } = await placeCall(h, nextSid());
@@ -137,14 +124,7 @@ describe('the voice agent’s connection failing', () => {
 });
 
 describe('the voice agent lost for good, with a transfer number', () => {
-  let h: CallHarness;
-  beforeAll(async () => {
-    h = await startCallHarness();
-    await agentSettings(h, { transferNumber: '+972529998877' });
-  });
-  afterAll(async () => {
-    await h?.stop();
-  });
+  const h = useCallHarness({ transferNumber: '+972529998877' });
 
   it('hands the caller to a person instead of apologising', async () => {
     const { caller, session, callSid } = await placeCall(h, nextSid());

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freeSlots } from '../src/core/business-hours.ts';
 import type { CallEvent } from '../src/core/events.ts';
 import { defaultWorkingHours } from '../src/entities/business-settings.entity.ts';
@@ -8,7 +8,7 @@ import { sql } from '../src/entities/sql.ts';
 import { instantToLocal } from '../src/realtime/tools/availability.ts';
 import { fixtureText, loadFixture } from '../src/sandbox/fixtures.ts';
 import type { SessionScript } from '../src/sandbox/openai-realtime.server.ts';
-import { agentSettings, endedCall, eventually, placeCall, startCallHarness, type CallHarness, type PlacedCall } from './support/calls.ts';
+import { agentSettings, endedCall, eventually, placeCall, useCallHarness, type CallHarness, type PlacedCall } from './support/calls.ts';
 
 /**
  * The agent at work, end to end through real sockets: Twilio Media Streams ↔ Callwatch ↔
@@ -45,14 +45,7 @@ async function hangUp(harness: CallHarness, placed: PlacedCall) {
 const types = (timeline: CallEvent[]) => timeline.map((event) => event.type);
 
 describe('the agent’s tools', () => {
-  let h: CallHarness;
-  beforeAll(async () => {
-    h = await startCallHarness();
-    await agentSettings(h, {});
-  });
-  afterAll(async () => {
-    await h?.stop();
-  });
+  const h = useCallHarness();
 
   it('captures lead details and answers availability with no SQL during the call; both land in the timeline', async () => {
     const call = await converse(h, {

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { BusinessSettings } from '../../src/entities/business-settings.entity.ts';
 import { Call } from '../../src/entities/call.entity.ts';
 import type { Business } from '../../src/entities/business.entity.ts';
@@ -145,6 +146,20 @@ export async function agentSettings(
   const row = await em.findOneOrFail(BusinessSettings, { business: harness.business.id });
   Object.assign(row, { transferNumber: null, silenceTimeoutSec: 60, silenceReprompts: 2, maxCallDurationSec: 900, ...changes });
   await em.flush();
+}
+
+/**
+ * Gives the calling describe block a call harness with the agent's `settings` (see
+ * `agentSettings`), started before its tests and stopped after them. Read it inside tests.
+ */
+export function useCallHarness(settings: Parameters<typeof agentSettings>[1] = {}): CallHarness {
+  const harness = {} as CallHarness;
+  beforeAll(async () => {
+    Object.assign(harness, await startCallHarness());
+    await agentSettings(harness, settings);
+  });
+  afterAll(() => harness.stop?.());
+  return harness;
 }
 
 /** The call row once the session has written it (its end reason set). */
