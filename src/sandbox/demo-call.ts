@@ -8,12 +8,12 @@ import { Call } from '../entities/call.entity.ts';
 import { loadFixture } from './fixtures.ts';
 import { twilioSid } from './ids.ts';
 import type { OpenAIApiStandIn, ResponseHandler, TranscriptionHandler } from './openai-api.server.ts';
-import type { OpenAIRealtimeStandIn } from './openai-realtime.server.ts';
+import type { OpenAIRealtimeStandIn, StandInSession } from './openai-realtime.server.ts';
 import { SimulatedCaller } from './simulated-caller.ts';
-import type { TwilioApiStandIn } from './twilio-api.server.ts';
+import type { RecordingState, TwilioApiStandIn } from './twilio-api.server.ts';
 import { inboundCallParams, recordingCallbackParams, sendTwilioWebhook, streamOf } from './twilio-webhook.ts';
 import { silentWavFile } from './wav.ts';
-import type { WebhookReceiver } from './webhook-receiver.ts';
+import type { ReceivedWebhook, WebhookReceiver } from './webhook-receiver.ts';
 
 /** What `npm run demo` runs against: Callwatch, the stand-ins it talks to, and the demo's credentials. */
 export interface DemoWorld {
@@ -50,7 +50,7 @@ export const print = (line = ''): void => void process.stdout.write(`${line}\n`)
  * sockets and subscriptions on the way out.
  */
 export async function playDemoCall(world: DemoWorld, signal: AbortSignal): Promise<void> {
-  const { app, openai, twilioApi, crm, publicUrl, accountSid, authToken, apiKey } = world;
+  const { app, openai, twilioApi, publicUrl, accountSid, authToken, apiKey } = world;
   const callSid = twilioSid('CA');
   const twilio = { appUrl: publicUrl, publicUrl, authToken };
   print(`☎  Sarah (${sarahPhone}) calls ${demoPhoneNumber}`);
@@ -75,17 +75,7 @@ export async function playDemoCall(world: DemoWorld, signal: AbortSignal): Promi
     caller.start();
     // A new connection is a new session, and each session starts from the top of the script the stand-in was started with.
     const session = await openai.nextSession();
-    await session.waitForSent('response.done', 15_000);
-    await caller.silence(600);
-    await caller.play(loadFixture('caller-booking'));
-    await caller.silence(700);
-    await session.waitForSent('response.done', 30_000, { after: session.sent.findIndex((event) => event.type === 'response.done') + 1 });
-    // Let Sarah hear the end of the reply before she lingers and hangs up.
-    while (caller.heardMs() * 8 < caller.receivedAudio().length) await sleep(100, undefined, { signal });
-    await caller.silence(lingerMs);
-    signal.throwIfAborted();
-    caller.stop();
-    await caller.closed;
+    await converse(caller, session, lingerMs, signal);
 
     const row = await waitForCompletion(app, callSid, signal);
     print();
@@ -95,13 +85,8 @@ export async function playDemoCall(world: DemoWorld, signal: AbortSignal): Promi
     print(`   Recording requested from Twilio: ${recording ? 'yes' : 'no'}`);
     if (!recording) throw new Error('Twilio was never asked to record the call');
 
-    // Twilio finishes the recording and calls back: the post-call pipeline takes over.
-    const durationSec = row.durationSec ?? 1;
-    Object.assign(recording, { status: 'completed', audio: silentWavFile(durationSec, { sampleRate: 8000, channels: 2 }), durationSec });
     print();
-    print('⏺  Twilio: the recording is ready (recording status callback)');
-    await sendTwilioWebhook(twilio, '/twilio/recording', recordingCallbackParams({ accountSid, callSid, recordingSid: recording.sid, status: 'completed', durationSec, channels: 2 }));
-    const delivery = await crm.waitForDelivery((candidate) => candidate.payload?.call_id === callSid, 30_000);
+    const delivery = await recordingDelivered(world, recording, row.durationSec ?? 1);
     await events.return();
     await printing;
     const payload = delivery.payload ?? {};
@@ -119,6 +104,37 @@ export async function playDemoCall(world: DemoWorld, signal: AbortSignal): Promi
     await printing;
     await supervisorView.stop();
   }
+}
+
+/**
+ * Sarah's side of a call once she is connected: she hears the agent's first words, says
+ * her sentence, hears the reply to its end, stays on `lingerMs` and hangs up (the stream
+ * stops).
+ */
+export async function converse(caller: SimulatedCaller, session: StandInSession, lingerMs: number, signal: AbortSignal): Promise<void> {
+  await session.waitForSent('response.done', 15_000);
+  await caller.silence(600);
+  await caller.play(loadFixture('caller-booking'));
+  await caller.silence(700);
+  await session.waitForSent('response.done', 30_000, { after: session.sent.findIndex((event) => event.type === 'response.done') + 1 });
+  while (caller.heardMs() * 8 < caller.receivedAudio().length) await sleep(100, undefined, { signal });
+  await caller.silence(lingerMs);
+  signal.throwIfAborted();
+  caller.stop();
+  await caller.closed;
+}
+
+/**
+ * Twilio finishes `recording` (silent audio as long as the call) and sends its recording
+ * callback: the post-call pipeline takes over. Resolves with the CRM's delivery for the call.
+ */
+export async function recordingDelivered(world: DemoWorld, recording: RecordingState, durationSec: number): Promise<ReceivedWebhook> {
+  const { publicUrl, accountSid, authToken, crm } = world;
+  Object.assign(recording, { status: 'completed', audio: silentWavFile(durationSec, { sampleRate: 8000, channels: 2 }), durationSec });
+  print('⏺  Twilio: the recording is ready (recording status callback)');
+  const params = recordingCallbackParams({ accountSid, callSid: recording.callSid, recordingSid: recording.sid, status: 'completed', durationSec, channels: 2 });
+  await sendTwilioWebhook({ appUrl: publicUrl, publicUrl, authToken }, '/twilio/recording', params);
+  return crm.waitForDelivery((candidate) => candidate.payload?.call_id === recording.callSid, 30_000);
 }
 
 /** A graphql-ws client with the demo key, subscribed to one call's events and audio. */

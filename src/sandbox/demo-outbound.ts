@@ -4,12 +4,10 @@ import WebSocket from 'ws';
 import { createTwilioClient } from '../core/twilio-client.ts';
 import { Call } from '../entities/call.entity.ts';
 import { Lead } from '../entities/lead.entity.ts';
-import { describeCallEvent, print, type DemoWorld } from './demo-call.ts';
-import { loadFixture } from './fixtures.ts';
+import { converse, describeCallEvent, print, recordingDelivered, type DemoWorld } from './demo-call.ts';
 import type { ResponseHandler, TranscriptionHandler } from './openai-api.server.ts';
 import { SimulatedCaller } from './simulated-caller.ts';
-import { recordingCallbackParams, sendTwilioWebhook, streamOf } from './twilio-webhook.ts';
-import { silentWavFile } from './wav.ts';
+import { streamOf } from './twilio-webhook.ts';
 
 /** Why the business calls Sarah back; the agent opens with it. */
 export const callbackPurpose = 'לאשר את ביקור הערכת המחיר';
@@ -45,7 +43,7 @@ interface JobUpdate {
  * aborts, Sarah hangs up at once and the waits reject as their owners close.
  */
 export async function playOutboundCall(world: DemoWorld, signal: AbortSignal): Promise<void> {
-  const { app, openai, openaiApi, twilioApi, crm, publicUrl, accountSid, authToken, apiKey } = world;
+  const { app, openai, openaiApi, twilioApi, publicUrl, accountSid, authToken, apiKey } = world;
   print(`📞 Callwatch calls Sarah back (${callbackPurpose})`);
   const sarah = await app.services.orm.em.fork().findOneOrFail(Lead, { phone: sarahPhone });
   const jobs = watchJobs(publicUrl, apiKey);
@@ -79,18 +77,9 @@ export async function playOutboundCall(world: DemoWorld, signal: AbortSignal): P
     caller.start();
     const session = await nextSession;
     session.script({ replies: [{ text: agentGreeting }, { text: agentGoodbye }], callerTranscripts: [sarahAnswer] });
-    await session.waitForSent('response.done', 15_000);
-    await caller.silence(600);
     // The booking fixture is the only caller audio at hand; the stand-in's transcript says what she answers here.
-    await caller.play(loadFixture('caller-booking'));
-    await caller.silence(700);
-    await session.waitForSent('response.done', 30_000, { after: session.sent.findIndex((event) => event.type === 'response.done') + 1 });
-    while (caller.heardMs() * 8 < caller.receivedAudio().length) await sleep(100, undefined, { signal });
-    await caller.silence(500);
-    signal.throwIfAborted();
-    // Sarah hangs up: the stream stops and Twilio reports the call completed.
-    caller.stop();
-    await caller.closed;
+    await converse(caller, session, 500, signal);
+    // Sarah hung up: Twilio reports the call completed.
     await createTwilioClient({ accountSid, authToken, apiUrl: twilioApi.url }).calls(callSid).update({ status: 'completed' });
     const done = await until(async () => {
       const row = await app.services.orm.em.fork().findOneOrFail(Call, { callSid });
@@ -102,12 +91,7 @@ export async function playOutboundCall(world: DemoWorld, signal: AbortSignal): P
 
     const recording = twilioApi.recordings.find((candidate) => candidate.callSid === callSid);
     if (!recording) throw new Error('Twilio was never asked to record the outbound call');
-    const durationSec = done.durationSec ?? 1;
-    Object.assign(recording, { status: 'completed', audio: silentWavFile(durationSec, { sampleRate: 8000, channels: 2 }), durationSec });
-    print('⏺  Twilio: the recording is ready (recording status callback)');
-    const twilio = { appUrl: publicUrl, publicUrl, authToken };
-    await sendTwilioWebhook(twilio, '/twilio/recording', recordingCallbackParams({ accountSid, callSid, recordingSid: recording.sid, status: 'completed', durationSec, channels: 2 }));
-    const delivery = await crm.waitForDelivery((candidate) => candidate.payload?.call_id === callSid, 30_000);
+    const delivery = await recordingDelivered(world, recording, done.durationSec ?? 1);
     await subscribed.return(undefined);
     await printing;
     const payload = delivery.payload ?? {};
