@@ -135,12 +135,12 @@ async function outboundVoice(deps: TwilioWebhookDeps, params: Record<string, str
   }
   const answeredBy = params.AnsweredBy ?? null;
   // The dialer writes the call when Twilio accepts it; Twilio may be quicker.
-  await sql(em)
+  const call = await sql(em)
     .insertInto('Call')
     .values({ business: job.business, lead: job.lead, outboundJob: job.id, callSid, direction: 'outbound', fromNumber: params.From ?? '', toNumber: params.To ?? '', status: 'in-progress', answeredBy })
     .onConflict((oc) => oc.column('callSid').doUpdateSet({ status: 'in-progress', answeredBy }))
-    .execute();
-  const call = await sql(em).selectFrom('Call').select('id').where('callSid', '=', callSid).executeTakeFirstOrThrow();
+    .returning('id')
+    .executeTakeFirstOrThrow();
   if (isMachine(answeredBy)) {
     log.info({ answeredBy }, 'outbound call reached a machine: hanging up');
     return hangUp();
