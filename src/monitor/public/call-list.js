@@ -13,13 +13,22 @@ import { formatDuration, formatTime, t, tOr } from './i18n.js';
 export const statusKey = (/** @type {string} */ status) => status.toLowerCase().replace(/_/g, '-');
 
 /**
- * Who is on the other end: the lead's name, else the number (kept left to right).
+ * Who is on the other end of a call: the lead's name, else the number.
  *
  * @param {CallSummary} call
  */
 export function who(call) {
-  if (call.lead?.fullName) return h('bdi', {}, call.lead.fullName);
-  return h('bdi', { dir: 'ltr' }, call.direction === 'OUTBOUND' ? call.toNumber : call.fromNumber);
+  return nameOrNumber(call.lead?.fullName ?? null, call.direction === 'OUTBOUND' ? call.toNumber : call.fromNumber);
+}
+
+/**
+ * A person's name in its own direction, else their number, kept left to right.
+ *
+ * @param {string | null} name
+ * @param {string} number
+ */
+export function nameOrNumber(name, number) {
+  return name ? h('bdi', {}, name) : h('bdi', { dir: 'ltr' }, number);
 }
 
 /**

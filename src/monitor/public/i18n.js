@@ -63,8 +63,16 @@ export function languageChosen() {
  * @param {Record<string, string | number>} [values]
  */
 export function t(key, values = {}) {
-  const template = strings[current.language][key] ?? en[key] ?? key;
-  return template.replace(/\{(\w+)\}/g, (match, name) => (name in values ? String(values[name]) : match));
+  return template(key).replace(/\{(\w+)\}/g, (match, name) => (name in values ? String(values[name]) : match));
+}
+
+/**
+ * The string `key` in the current language (English when Hebrew lacks it).
+ *
+ * @param {StringKey} key
+ */
+function template(key) {
+  return strings[current.language][key] ?? en[key] ?? key;
 }
 
 /**
@@ -77,10 +85,9 @@ export function t(key, values = {}) {
  * @returns {(string | HTMLElement)[]}
  */
 export function tx(key, values) {
-  const template = strings[current.language][key] ?? en[key] ?? key;
   /** @type {(string | HTMLElement)[]} */
   const nodes = [];
-  for (const part of template.split(/(\{\w+\})/)) {
+  for (const part of template(key).split(/(\{\w+\})/)) {
     const name = /^\{(\w+)\}$/.exec(part)?.[1];
     if (name !== undefined && name in values) nodes.push(h('bdi', {}, String(values[name])));
     else if (part) nodes.push(part);

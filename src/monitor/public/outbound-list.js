@@ -1,3 +1,4 @@
+import { nameOrNumber, statusKey } from './call-list.js';
 import { h } from './dom.js';
 import { formatTime, t, tOr, tx } from './i18n.js';
 
@@ -58,8 +59,8 @@ export class OutboundList {
 
   /** @param {OutboundJob} job */
   #row(job) {
-    const status = job.status.toLowerCase().replace(/_/g, '-');
-    const who = job.lead?.fullName ? h('bdi', {}, job.lead.fullName) : h('bdi', { dir: 'ltr' }, job.lead?.phone ?? '—');
+    const status = statusKey(job.status);
+    const who = nameOrNumber(job.lead?.fullName ?? null, job.lead?.phone ?? '—');
     /** @type {(string | HTMLElement)[]} */
     const detail = [];
     if (job.status === 'QUEUED') detail.push(...tx(job.attempts > 0 ? 'outbound.retryAt' : 'outbound.dueAt', { time: formatTime(job.scheduledAt) }));
