@@ -1,7 +1,9 @@
 import { createServer, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { RealtimeErrorEvent } from 'openai/resources/realtime/realtime';
 import { WebSocketServer } from 'ws';
 import { EventLog } from './event-log.ts';
+import { openaiId } from './ids.ts';
 import type { Pace } from './openai-realtime.response.ts';
 import type { SessionScript } from './openai-realtime.script.ts';
 import { StandInSession } from './openai-realtime.session.ts';
@@ -19,6 +21,27 @@ export interface OpenAIRealtimeStandInOptions {
   script?: SessionScript;
   /** Port on 127.0.0.1; default 0 (any free port). */
   port?: number;
+  /**
+   * How long OpenAI takes to accept a connection (TLS, auth, session set-up) before the
+   * upgrade completes; default 250 ms at `realtime` pace, 0 at `instant`.
+   */
+  connectDelayMs?: number;
+  /** Models this stand-in refuses, as OpenAI refuses an unknown or retired one (see `refuseModel`). */
+  refuseModels?: Record<string, ModelRefusal>;
+}
+
+/**
+ * How a refused model is refused: `upgrade` answers the websocket upgrade with OpenAI's
+ * JSON error (404 `model_not_found`); `event` accepts the connection, then sends an
+ * `error` event (`invalid_request_error`, `model_not_found`) and closes the socket — the
+ * session never comes up either way.
+ */
+export type ModelRefusal = 'upgrade' | 'event';
+
+/** A connection the stand-in refused because of its model. */
+export interface RefusedConnection {
+  model: string;
+  how: ModelRefusal;
 }
 
 export interface OpenAIRealtimeStandIn {
@@ -36,6 +59,12 @@ export interface OpenAIRealtimeStandIn {
    * would, until the returned function is called.
    */
   holdConnections(): () => void;
+  /** From now on, refuses connections for `model` (see ModelRefusal). */
+  refuseModel(model: string, how?: ModelRefusal): void;
+  /** Connections refused because of their model, in order. */
+  readonly refused: readonly RefusedConnection[];
+  /** Connections accepted so far (each became a session, unless refused by `event`). */
+  readonly connections: number;
   /** Drops every socket and closes the server. */
   close(): Promise<void>;
 }
@@ -49,6 +78,11 @@ export interface OpenAIRealtimeStandIn {
  */
 export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInOptions = {}): Promise<OpenAIRealtimeStandIn> {
   const pace = options.pace ?? 'realtime';
+  const connectDelayMs = options.connectDelayMs ?? (pace === 'realtime' ? 250 : 0);
+  const refusals = new Map<string, ModelRefusal>(Object.entries(options.refuseModels ?? {}));
+  const refused: RefusedConnection[] = [];
+  const delayed = new Map<NodeJS.Timeout, Socket>();
+  let connections = 0;
   const sessions = new EventLog<StandInSession>('OpenAI Realtime session');
   let handedOut = 0;
   const server = createServer((_req, res) => {
@@ -70,10 +104,32 @@ export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInO
     if (!model) {
       return reject(socket, 400, openaiError("Missing required parameter: 'model'.", 'missing_required_parameter', 'model'));
     }
-    const accept = () =>
+    const refusal = refusals.get(model);
+    if (refusal === 'upgrade') {
+      refused.push({ model, how: refusal });
+      return reject(socket, 404, modelNotFound(model));
+    }
+    const upgrade = () =>
       wss.handleUpgrade(req, socket, head, (ws) => {
+        connections++;
+        if (refusal === 'event') {
+          refused.push({ model, how: refusal });
+          const error = modelNotFound(model).error;
+          ws.send(JSON.stringify({ type: 'error', event_id: openaiId('event'), error: { ...error, event_id: null } } satisfies RealtimeErrorEvent));
+          // The close code is the stand-in's guess; OpenAI documents none for this case.
+          ws.close(1008, 'model_not_found');
+          return;
+        }
         sessions.push(new StandInSession(ws, { model, pace, script: options.script }));
       });
+    const accept = () => {
+      if (connectDelayMs <= 0) return upgrade();
+      const timer = setTimeout(() => {
+        delayed.delete(timer);
+        if (!socket.destroyed) upgrade();
+      }, connectDelayMs);
+      delayed.set(timer, socket);
+    };
     if (held) held.push({ accept, socket });
     else accept();
   });
@@ -89,6 +145,13 @@ export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInO
   return {
     url: `ws://127.0.0.1:${port}/v1/realtime`,
     sessions: sessions.items,
+    refused,
+    get connections() {
+      return connections;
+    },
+    refuseModel(model, how = 'event') {
+      refusals.set(model, how);
+    },
     holdConnections() {
       held ??= [];
       return () => {
@@ -104,6 +167,11 @@ export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInO
     async close() {
       // A test may close the stand-in mid-call (OpenAI gone); the owner's close after that is a no-op.
       if (!server.listening) return;
+      for (const [timer, socket] of delayed) {
+        clearTimeout(timer);
+        socket.destroy();
+      }
+      delayed.clear();
       for (const { socket } of held ?? []) socket.destroy();
       held = undefined;
       sessions.close('stand-in closed');
@@ -119,6 +187,11 @@ export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInO
 /** The JSON body OpenAI answers a failed request with. */
 function openaiError(message: string, code: string | null, param: string | null) {
   return { error: { message, type: 'invalid_request_error', param, code } };
+}
+
+/** OpenAI's answer for a model that does not exist, or that this key may not use. */
+function modelNotFound(model: string) {
+  return openaiError(`The model \`${model}\` does not exist or you do not have access to it.`, 'model_not_found', null);
 }
 
 /** Refuses a websocket upgrade with a plain HTTP response, as a server in front of OpenAI does. */
