@@ -31,6 +31,8 @@ export interface StartOptions {
   startRecording?: RealtimeOptions['startRecording'];
   /** Called when something the process depends on dies underneath it. */
   onFatal?: (reason: string) => void;
+  /** How long an OpenAI session pre-opened by the voice webhook waits for its stream (tests shorten it). */
+  preopenTtlMs?: number;
 }
 
 /**
@@ -77,7 +79,7 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
     }
     let http: HttpServer | undefined;
     if (config.role === 'all' || config.role === 'api') {
-      const realtime = createRealtime(services, { startRecording: options.startRecording ?? twilioRecorder(config) });
+      const realtime = createRealtime(services, { startRecording: options.startRecording ?? twilioRecorder(config), preopenTtlMs: options.preopenTtlMs });
       const server = await startServer(services, realtime).catch(async (error: unknown) => {
         await realtime.close(0);
         throw error;

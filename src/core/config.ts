@@ -110,6 +110,11 @@ const envSchema = z.object({
     .int({ error: 'must be a whole number of milliseconds' })
     .min(0, { error: 'must not be negative' })
     .default(10_000),
+  MEDIA_MAX_SOCKETS: z.coerce
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be at least 1' })
+    .default(1000),
 });
 
 /** Variables that must be set explicitly in production; development generates or skips them. */
@@ -167,6 +172,8 @@ export interface Config {
   };
   logLevel: (typeof logLevels)[number];
   shutdownTimeoutMs: number;
+  /** Media stream sockets one process holds at most; more are refused at the upgrade (503). */
+  mediaMaxSockets: number;
 }
 
 export interface LoadConfigOptions {
@@ -244,6 +251,7 @@ export function loadConfig(
     },
     logLevel: vars.LOG_LEVEL,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
+    mediaMaxSockets: vars.MEDIA_MAX_SOCKETS,
   };
 }
 

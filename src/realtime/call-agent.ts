@@ -19,6 +19,8 @@ export interface CallAgentHost {
   playedOut(): Promise<void>;
   /** Ends the session (the phone call is already being ended or handed over). */
   end(reason: string, failed?: boolean): void;
+  /** Something the agent did threw: the session ends the call cleanly. */
+  fail(error: unknown): void;
 }
 
 export interface CallAgentDeps {
@@ -59,8 +61,8 @@ export class CallAgent {
     this.#watchdog = new SilenceWatchdog({
       timeoutMs: settings.silenceTimeoutSec * 1000,
       reprompts: settings.silenceReprompts,
-      onReprompt: (attempt) => this.#reprompt(attempt),
-      onGiveUp: () => this.#close('silence', `The caller has stayed silent. Say a short, polite goodbye in ${this.#language}, and nothing else.`),
+      onReprompt: (attempt) => this.#guarded(() => this.#reprompt(attempt)),
+      onGiveUp: () => this.#guarded(() => this.#close('silence', `The caller has stayed silent. Say a short, polite goodbye in ${this.#language}, and nothing else.`)),
     });
   }
 
@@ -69,7 +71,10 @@ export class CallAgent {
     const limitMs = this.#host.context.settings.maxCallDurationSec * 1000;
     if (limitMs > 0) {
       this.#maxDuration = setTimeout(
-        () => this.#close('max-duration', `The call has reached its time limit. Thank the caller, say the business will follow up if needed, and say goodbye in ${this.#language}. Keep it to one or two sentences.`),
+        () =>
+          this.#guarded(() =>
+            this.#close('max-duration', `The call has reached its time limit. Thank the caller, say the business will follow up if needed, and say goodbye in ${this.#language}. Keep it to one or two sentences.`),
+          ),
         limitMs,
       );
     }
@@ -103,7 +108,19 @@ export class CallAgent {
     const closing = this.#closing;
     if (!closing || this.#stopped) return;
     this.#closing = undefined;
-    void this.#host.playedOut().then(() => this.#hangUp(closing.reason));
+    this.#host
+      .playedOut()
+      .then(() => this.#hangUp(closing.reason))
+      .catch((error: unknown) => this.#host.fail(error));
+  }
+
+  /** Runs what a timer fired; a throw ends the call through the host, never the process. */
+  #guarded(action: () => void): void {
+    try {
+      action();
+    } catch (error) {
+      this.#host.fail(error);
+    }
   }
 
   /** The model called a tool (`response.function_call_arguments.done`). */

@@ -15,6 +15,7 @@ import type { CallContext } from './call-context.ts';
 import { handOverOrApologise } from './call-control.ts';
 import { CallTranscript } from './call-transcript.ts';
 import { CallSupervision } from './supervision.ts';
+import { HeldClientEvents, type AgentClientEvent } from './held-client-events.ts';
 import {
   appendAudioMessage,
   greetingResponse,
@@ -52,16 +53,27 @@ export interface CallSessionDeps {
   verifyToken: (token: unknown) => TokenCheck;
   /** The pre-warmed context, or a fresh load (one batched tick) when none waits here. */
   loadContext: (claims: CallRef) => Promise<CallContext>;
-  /** Opens the OpenAI Realtime socket; called at once, in parallel with everything else. */
-  openRealtime: () => WebSocket;
+  /**
+   * The OpenAI Realtime connection for a verified call: the one its voice webhook pre-opened
+   * on this instance, or a new one. Called only once the stream's token has been checked.
+   */
+  openRealtime: (callSid: string) => RealtimeConnection;
   /** Called once, when the call has started on both sides (e.g. to start recording). */
   onStarted?: (context: CallContext) => void;
   /** Persists the outcome. Called exactly once per started call, never for a rejected one. */
   persist: (outcome: CallOutcome) => Promise<void>;
   /** Tools' booking and Twilio call control for the agent. */
   agent: Omit<CallAgentDeps, 'logger'>;
-  /** How long a reconnect to OpenAI may take before the call is given up. Default 5 s. */
+  /** How long a connection (or reconnection) to OpenAI may take before the call is given up. Default 5 s. */
   reconnectTimeoutMs?: number;
+  /** How long a media socket may wait for a valid `start` before it is closed. Default 5 s. */
+  startTimeoutMs?: number;
+}
+
+/** An OpenAI Realtime socket, open or opening, with what it received before the call took it. */
+export interface RealtimeConnection {
+  socket: WebSocket;
+  early?: RawData[];
 }
 
 /** Caller audio held while OpenAI is not ready yet: at most this many 20 ms frames (30 s). */
@@ -90,8 +102,8 @@ interface AgentPlayback {
  */
 export class CallSession {
   readonly #twilio: WebSocket;
-  /** The OpenAI socket; replaced once if it fails mid-call (#recover). */
-  #openai: WebSocket;
+  /** The OpenAI socket, from a verified `start` on; replaced once if it fails mid-call (#recover). */
+  #openai: WebSocket | undefined;
   readonly #deps: CallSessionDeps;
   #log: Logger;
   #state: 'awaiting-start' | 'starting' | 'live' | 'ended' = 'awaiting-start';
@@ -101,6 +113,15 @@ export class CallSession {
   #openaiOpen = false;
   #ready = false;
   readonly #pending: string[] = [];
+  /** What the agent sent while the session was not ready (a reconnect); see HeldClientEvents. */
+  readonly #held = new HeldClientEvents();
+  /** Why the OpenAI session failed before the call went live, once the context is there to act on it. */
+  #lostBeforeLive: string | undefined;
+  /** The last thing OpenAI said went wrong on the current socket (an error event or a refused upgrade). */
+  #openaiProblem: string | undefined;
+  /** The current socket's session has sent something other than an error: it came up. */
+  #openaiAnswered = false;
+  #startTimer: NodeJS.Timeout | undefined;
   readonly #transcript = new CallTranscript();
   #playback: AgentPlayback | undefined;
   #playbackEndsAt = 0;
@@ -112,6 +133,8 @@ export class CallSession {
   #playedOut: (() => void)[] = [];
   readonly #timeline: CallEvent[] = [];
   #failed = false;
+  /** The call is being handed over or apologised for (#giveUp): nothing more to recover. */
+  #givenUp = false;
   #recovering = false;
   #reconnects = 0;
   /** Supervisors' commands and listen-in, from any instance, while the call is live. */
@@ -122,33 +145,98 @@ export class CallSession {
     this.#twilio = twilio;
     this.#deps = deps;
     this.#log = deps.logger.child({ component: 'call-session' });
-    twilio.on('message', (data, isBinary) => this.#onTwilioMessage(data, isBinary));
+    twilio.on('message', (data, isBinary) => this.#contain(() => this.#onTwilioMessage(data, isBinary)));
     twilio.on('close', () => void this.end('twilio closed'));
     twilio.on('error', (error: Error & { code?: string }) => {
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') deps.metrics.increment('media_oversized_frame_total');
       this.#log.warn({ err: describeError(error) }, 'twilio socket error');
     });
-    this.#openai = this.#connectOpenAI(() => {
-      this.#openaiOpen = true;
-      this.#startRealtime();
-    });
+    // Twilio sends `start` right after connecting; a socket that does not is not Twilio.
+    this.#startTimer = setTimeout(() => {
+      if (this.#state !== 'awaiting-start') return;
+      deps.metrics.increment('media_start_timeout_total');
+      this.#log.warn('media stream closed: no valid start in time');
+      this.#reject('no valid start in time');
+    }, deps.startTimeoutMs ?? 5000);
   }
 
-  /** Opens an OpenAI socket; `onOpen` runs when it is open. Events of a replaced socket are ignored. */
-  #connectOpenAI(onOpen: () => void): WebSocket {
-    const socket = this.#deps.openRealtime();
-    socket.on('open', onOpen);
+  /**
+   * Attaches to an OpenAI socket (open already, or opening); `onOpen` runs once it is open.
+   * Events of a replaced socket are ignored.
+   */
+  #useOpenAI({ socket, early = [] }: RealtimeConnection, onOpen: () => void): WebSocket {
+    this.#openaiProblem = undefined;
+    this.#openaiAnswered = false;
+    let opened = isOpen(socket);
+    if (opened)
+      queueMicrotask(() =>
+        this.#contain(() => {
+          onOpen();
+          // What the session said before this call took it, in order.
+          for (const data of early) if (socket === this.#openai) this.#onRealtimeMessage(data);
+        }),
+      );
+    else
+      socket.on('open', () => {
+        opened = true;
+        this.#contain(onOpen);
+      });
     socket.on('message', (data) => {
-      if (socket === this.#openai) this.#onRealtimeMessage(data);
+      if (socket === this.#openai) this.#contain(() => this.#onRealtimeMessage(data));
     });
     socket.on('close', () => {
       if (socket !== this.#openai) return;
-      // Mid-call the agent is worth one reconnect; before or after, the call just ends.
-      if (this.#state === 'live') this.#recover('the OpenAI connection closed');
-      else void this.end('openai closed');
+      const problem = this.#openaiProblem ? `${this.#openaiProblem}; the connection closed` : 'the OpenAI connection closed';
+      // Mid-call the agent is worth one reconnect; a session that never came up (a refused
+      // model: only errors, then the close), or one lost after the call ended, is not.
+      if (this.#state === 'live' && (this.#openaiAnswered || this.#recovering)) this.#recover(problem);
+      else if (this.#state === 'live' || this.#state === 'starting') this.#neverCameUp(problem);
     });
-    socket.on('error', (error) => this.#log.warn({ err: describeError(error) }, 'openai socket error'));
+    socket.on('error', (error) => {
+      this.#log.warn({ err: describeError(error) }, 'openai socket error');
+      // An error before the socket opened is OpenAI (or the network) refusing the connection.
+      if (socket === this.#openai && !opened) this.#openaiProblem = `OpenAI refused the connection (${describeError(error)})`;
+    });
     return socket;
+  }
+
+  /** Sends the agent's event, or holds it while the session reconnects (sent once it is configured). */
+  #sendAgentEvent(event: AgentClientEvent): void {
+    if (this.#ready && this.#openai && isOpen(this.#openai)) this.#openai.send(JSON.stringify(event));
+    else this.#held.hold(event);
+  }
+
+  /**
+   * Runs one of the call's handlers. Whatever it throws ends this call the way a lost agent
+   * does — written, failed, the caller handed over or apologised to — never the process.
+   */
+  #contain(handler: () => void): void {
+    try {
+      handler();
+    } catch (error) {
+      this.#crashed(error);
+    }
+  }
+
+  #crashed(error: unknown): void {
+    this.#deps.metrics.increment('call_handler_errors_total');
+    this.#log.error({ err: describeError(error), stack: error instanceof Error ? error.stack : undefined }, 'unexpected error in a call: ending it');
+    if (this.#context && (this.#state === 'live' || this.#state === 'starting')) {
+      try {
+        return this.#giveUp('internal error');
+      } catch (again) {
+        this.#log.error({ err: describeError(again) }, 'cannot give the call up cleanly');
+      }
+    }
+    void this.end('internal error');
+  }
+
+  /** Closes a media socket that never became a call; nothing is written. */
+  #reject(reason: string): void {
+    clearTimeout(this.#startTimer);
+    this.#state = 'ended';
+    this.#ending = Promise.resolve();
+    closeSocket(this.#twilio, 1008, reason);
   }
 
   /** Ends the call: closes both sockets, then persists what it produced. Idempotent. */
@@ -159,11 +247,12 @@ export class CallSession {
 
   async #finish(reason: string): Promise<void> {
     this.#state = 'ended';
+    clearTimeout(this.#startTimer);
     this.#agent?.stop();
     this.#supervision?.stop();
     this.#wakePlayedOut();
     closeSocket(this.#twilio, 1000, 'call ended');
-    closeSocket(this.#openai, 1000, 'call ended');
+    if (this.#openai) closeSocket(this.#openai, 1000, 'call ended');
     const context = this.#context;
     if (!context) return;
     const endedAt = new Date();
@@ -193,7 +282,7 @@ export class CallSession {
         if (this.#state === 'awaiting-start') return this.#deps.metrics.increment('media_before_start_total');
         if (this.#state === 'ended' || message.track !== 'inbound') return;
         if (this.#supervision?.listening) this.#publishAudio('caller', message.payload);
-        if (this.#ready) {
+        if (this.#ready && this.#openai) {
           this.#openai.send(appendAudioMessage(message.payload));
           this.#deps.metrics.increment('frames_to_openai_total');
         } else {
@@ -206,7 +295,7 @@ export class CallSession {
         }
         return;
       case 'start':
-        return void this.#onStart(message.streamSid, message.callSid, message.customParameters);
+        return void this.#onStart(message.streamSid, message.callSid, message.customParameters).catch((error: unknown) => this.#crashed(error));
       case 'mark':
         // Twilio returns a mark once the audio before it has played: the agent is done talking.
         if (message.name === this.#lastMark) this.#playbackDone();
@@ -225,15 +314,18 @@ export class CallSession {
     if (!check.ok || check.claims.callSid !== callSid) {
       this.#deps.metrics.increment('media_bad_token_total');
       this.#log.warn({ reason: check.ok ? 'token for another call' : check.reason }, 'media stream rejected');
-      this.#state = 'ended';
-      this.#ending = Promise.resolve();
-      closeSocket(this.#twilio, 1008, 'invalid stream token');
-      closeSocket(this.#openai, 1000, 'stream rejected');
-      return;
+      return this.#reject('invalid stream token');
     }
+    clearTimeout(this.#startTimer);
     this.#state = 'starting';
     this.#streamSidJson = JSON.stringify(streamSid);
     this.#log = this.#log.child({ callSid });
+    // Only now, for a verified call, does the call get an OpenAI session.
+    this.#openai = this.#useOpenAI(this.#deps.openRealtime(callSid), () => {
+      this.#openaiOpen = true;
+      this.#startRealtime();
+    });
+    this.#watchConnect(this.#openai, () => this.#neverCameUp('the OpenAI session did not come up in time'));
     try {
       const context = await this.#deps.loadContext(check.claims);
       // The call may have ended while the context loaded.
@@ -244,28 +336,41 @@ export class CallSession {
       return void this.end('context unavailable');
     }
     this.#deps.metrics.increment('calls_started_total');
+    if (this.#lostBeforeLive !== undefined) return this.#neverCameUp(this.#lostBeforeLive);
     this.#startRealtime();
+  }
+
+  /** Runs `timedOut` when `socket` is not open within the connect timeout. */
+  #watchConnect(socket: WebSocket, timedOut: () => void): void {
+    if (isOpen(socket)) return;
+    const timer = setTimeout(() => {
+      if (this.#openai === socket && !isOpen(socket)) this.#contain(timedOut);
+    }, this.#deps.reconnectTimeoutMs ?? 5000);
+    socket.once('open', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
   }
 
   /** Once both the context and the OpenAI socket are there: configure, greet, flush the buffer. */
   #startRealtime(): void {
     const context = this.#context;
-    if (!context || !this.#openaiOpen || this.#ready || this.#state !== 'starting') return;
-    this.#openai.send(JSON.stringify(sessionUpdate(context, this.#deps.transcriptionModel)));
-    this.#openai.send(JSON.stringify(greetingResponse(context)));
+    const openai = this.#openai;
+    if (!context || !openai || !this.#openaiOpen || this.#ready || this.#state !== 'starting') return;
+    openai.send(JSON.stringify(sessionUpdate(context, this.#deps.transcriptionModel)));
+    openai.send(JSON.stringify(greetingResponse(context)));
     this.#ready = true;
     this.#state = 'live';
-    for (const payload of this.#pending.splice(0)) this.#openai.send(appendAudioMessage(payload));
+    for (const payload of this.#pending.splice(0)) openai.send(appendAudioMessage(payload));
     this.#agent = new CallAgent(
       {
         context,
-        send: (event) => this.#openai.send(JSON.stringify(event)),
+        send: (event) => this.#sendAgentEvent(event),
         record: (event) => this.#publish(event),
         playedOut: () => this.#whenPlayedOut(),
         end: (reason, failed) => {
           if (failed) this.#failed = true;
           void this.end(reason);
         },
+        fail: (error) => this.#crashed(error),
       },
       { ...this.#deps.agent, logger: this.#log },
     );
@@ -273,13 +378,14 @@ export class CallSession {
     this.#supervision = new CallSupervision(this.#deps.bus, {
       context,
       live: () => this.#state === 'live',
-      whisper: (text) => this.#openai.send(JSON.stringify(supervisorItem(text))),
+      whisper: (text) => this.#sendAgentEvent(supervisorItem(text)),
       control: this.#deps.agent.callControl,
       end: (reason) => void this.end(reason),
-      recorded: (command, result) => {
-        const detail = command.action === 'whisper' ? command.text : command.action === 'transfer' ? command.to : null;
-        this.#publish({ type: 'supervisor.action', callId: context.callId, action: command.action, detail, apiKeyId: command.apiKeyId, acted: result.acted, error: result.error, at: new Date().toISOString() });
-      },
+      recorded: (command, result) =>
+        this.#contain(() => {
+          const detail = command.action === 'whisper' ? command.text : command.action === 'transfer' ? command.to : null;
+          this.#publish({ type: 'supervisor.action', callId: context.callId, action: command.action, detail, apiKeyId: command.apiKeyId, acted: result.acted, error: result.error, at: new Date().toISOString() });
+        }),
     });
     this.#publishLifecycle({ type: 'call.started', callId: context.callId, callSid: context.callSid, direction: context.direction, at: this.#startedAt.toISOString() });
     this.#deps.onStarted?.(context);
@@ -326,7 +432,7 @@ export class CallSession {
    */
   #recover(problem: string): void {
     const context = this.#context;
-    if (!context || this.#state !== 'live') return;
+    if (!context || this.#state !== 'live' || this.#givenUp) return;
     this.#publish({ type: 'agent.failure', callId: context.callId, problem, recovered: false, at: new Date().toISOString() });
     // The reconnect itself failed, or the reconnected session failed too: give up.
     if (this.#recovering || this.#reconnects >= 1) return void this.#giveUp(problem);
@@ -334,32 +440,51 @@ export class CallSession {
     this.#recovering = true;
     this.#ready = false;
     const previous = this.#openai;
-    let timer: NodeJS.Timeout | undefined;
-    const socket = this.#connectOpenAI(() => {
-      clearTimeout(timer);
+    const socket = this.#useOpenAI(this.#deps.openRealtime(context.callSid), () => {
       if (this.#state !== 'live') return;
       socket.send(JSON.stringify(sessionUpdate(context, this.#deps.transcriptionModel)));
       socket.send(JSON.stringify(resumeItem(this.#transcript.text())));
-      socket.send(JSON.stringify({ type: 'response.create', response: { instructions: 'Apologise in one short sentence for the interruption, then continue the conversation where it stopped.' } }));
+      // What the agent said meanwhile, then one response that apologises and goes on.
+      for (const event of this.#held.takeForResumedSession()) socket.send(JSON.stringify(event));
       this.#recovering = false;
       this.#ready = true;
       for (const payload of this.#pending.splice(0)) socket.send(appendAudioMessage(payload));
       this.#publish({ type: 'agent.failure', callId: context.callId, problem, recovered: true, at: new Date().toISOString() });
     });
     this.#openai = socket;
-    closeSocket(previous, 1000, 'replaced');
-    timer = setTimeout(() => {
-      if (this.#openai === socket && this.#recovering) this.#giveUp(`${problem}; the reconnect timed out`);
-    }, this.#deps.reconnectTimeoutMs ?? 5000);
-    socket.once('close', () => clearTimeout(timer));
+    if (previous) closeSocket(previous, 1000, 'replaced');
+    this.#watchConnect(socket, () => {
+      if (this.#recovering) this.#giveUp(`${problem}; the reconnect timed out`);
+    });
+  }
+
+  /**
+   * The call's OpenAI session never came up — refused (a retired or unknown model, a bad
+   * key) or not there in time — so there is no agent: the call is given up like one whose
+   * agent was lost. Without the call's context yet, acted on once it has loaded.
+   */
+  #neverCameUp(problem: string): void {
+    const context = this.#context;
+    if (!context) {
+      this.#lostBeforeLive ??= problem;
+      return;
+    }
+    if (this.#givenUp) return;
+    this.#deps.metrics.increment('realtime_session_failed_total');
+    this.#log.error({ problem }, 'the OpenAI session never came up');
+    this.#publish({ type: 'agent.failure', callId: context.callId, problem, recovered: false, at: new Date().toISOString() });
+    this.#giveUp(problem);
   }
 
   /** The voice agent is lost: the caller reaches a person or hears an apology, and the call is failed. */
   #giveUp(problem: string): void {
     const context = this.#context;
-    if (!context || this.#state !== 'live') return;
+    if (!context || this.#givenUp || (this.#state !== 'live' && this.#state !== 'starting')) return;
+    this.#givenUp = true;
     this.#recovering = false;
     this.#failed = true;
+    // The agent says nothing more: no reprompt or goodbye may race the hand-over.
+    this.#agent?.stop();
     const control = this.#deps.agent.callControl;
     const handOver = control
       ? handOverOrApologise(control, context).then((to) => {
@@ -375,6 +500,10 @@ export class CallSession {
     const parsed = parseServerEvent(data.toString());
     if (!parsed.ok) return this.#deps.metrics.increment('openai_invalid_event_total');
     const event = parsed.event;
+    // Until the session has answered anything but errors it has not come up: OpenAI's error
+    // (a refused model, say) is why it will close.
+    if (event.type !== 'error') this.#openaiAnswered = true;
+    else if (!this.#openaiAnswered) this.#openaiProblem = `OpenAI error: ${event.error.message}`;
     const context = this.#context;
     if (!context || this.#state === 'ended') return;
     const callId = context.callId;
@@ -410,7 +539,7 @@ export class CallSession {
         return this.#publish({ type: 'transcript.turn', callId, itemId: event.item_id, turn });
       }
       case 'response.function_call_arguments.done':
-        void this.#agent?.toolCalled(event.call_id, event.name, event.arguments);
+        this.#agent?.toolCalled(event.call_id, event.name, event.arguments).catch((error: unknown) => this.#crashed(error));
         return;
       case 'response.done':
         this.#agent?.responseDone();
@@ -448,7 +577,7 @@ export class CallSession {
     if (!playback || clock >= this.#playbackEndsAt) return;
     const heardMs = Math.round(Math.min(Math.max(clock - playback.startsAt, 0), playback.audioMs));
     this.#twilio.send(twilioClearMessage(this.#streamSidJson));
-    this.#openai.send(JSON.stringify(truncateEvent(playback.itemId, heardMs)));
+    if (this.#ready && this.#openai && isOpen(this.#openai)) this.#openai.send(JSON.stringify(truncateEvent(playback.itemId, heardMs)));
     this.#transcript.interrupted(playback.itemId, heardMs, playback.audioMs);
     this.#playback = undefined;
     this.#playbackEndsAt = clock;
@@ -472,6 +601,10 @@ export class CallSession {
 function base64Bytes(value: string): number {
   const padding = value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0;
   return (value.length / 4) * 3 - padding;
+}
+
+function isOpen(socket: WebSocket): boolean {
+  return socket.readyState === socket.OPEN;
 }
 
 function closeSocket(socket: WebSocket, code: number, reason: string): void {

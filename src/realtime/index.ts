@@ -8,6 +8,7 @@ import { CallContextCache, loadCallContext } from './call-context.ts';
 import { twilioCallControl, type CallControl } from './call-control.ts';
 import { persistCallOutcome } from './call-outcome.ts';
 import { CallSession } from './call-session.ts';
+import { PreopenedSessions } from './preopened-sessions.ts';
 import { verifyStreamToken } from './stream-token.ts';
 import { handleTwilioWebhook } from './twilio-webhooks.ts';
 
@@ -22,6 +23,8 @@ export interface RealtimeOptions {
   startRecording?: (callSid: string) => Promise<void>;
   /** Acts on calls (transfer, hang up); default: Twilio's REST API when Twilio is configured. */
   callControl?: CallControl;
+  /** How long an OpenAI session pre-opened by the voice webhook waits for its stream; default 15 s. */
+  preopenTtlMs?: number;
 }
 
 /** The call path: Twilio webhooks, media streams and the calls they carry. */
@@ -51,6 +54,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       headers: { Authorization: `Bearer ${config.openai.apiKey ?? ''}` },
       perMessageDeflate: false,
     });
+  const preopened = new PreopenedSessions({ open: openRealtime, metrics: services.metrics, logger, ttlMs: options.preopenTtlMs });
 
   server.on('connection', (socket: WebSocket) => {
     const session: CallSession = new CallSession(socket, {
@@ -60,7 +64,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       transcriptionModel: config.openai.transcribeModel,
       verifyToken: (token) => verifyStreamToken(token, config.appSecret),
       loadContext: (claims) => contexts.take(claims.callSid) ?? loadCallContext(services.orm, claims),
-      openRealtime,
+      openRealtime: (callSid) => preopened.take(callSid) ?? { socket: openRealtime() },
       onStarted: (context) => {
         if (!context.settings.recordCalls || !options.startRecording) return;
         options.startRecording(context.callSid).catch((error: unknown) =>
@@ -95,11 +99,18 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
   });
 
   return {
-    handleHttp: (req, res, path) => handleTwilioWebhook({ services, contexts }, req, res, path),
+    handleHttp: (req, res, path) => handleTwilioWebhook({ services, contexts, preopen: (callSid) => preopened.preopen(callSid) }, req, res, path),
     handleUpgrade(req, socket, head, path) {
       if (path !== '/twilio/media') return false;
       if (closing) {
         socket.end('HTTP/1.1 503 Service Unavailable\r\n\r\n');
+        return true;
+      }
+      // Every media socket holds memory and, once started, an OpenAI session: a cap keeps a
+      // flood of sockets from taking the process (and the account's sessions) down.
+      if (sessions.size >= config.mediaMaxSockets) {
+        services.metrics.increment('media_sockets_refused_total');
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n');
         return true;
       }
       server.handleUpgrade(req, socket, head, (ws) => server.emit('connection', ws, req));
@@ -113,6 +124,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       await Promise.all([...sessions].map((session) => session.end('server shutting down')));
       await Promise.all([...endings]);
       contexts.close();
+      preopened.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

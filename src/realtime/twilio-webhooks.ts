@@ -27,6 +27,8 @@ const unknownNumberMessage = 'המספר שחייגת אינו פעיל. תוד�
 export interface TwilioWebhookDeps {
   services: Services;
   contexts: CallContextCache;
+  /** Opens the call's OpenAI Realtime session while Twilio connects its stream. */
+  preopen: (callSid: string) => void;
 }
 
 /** Handles POST /twilio/voice, /twilio/status and /twilio/recording; false for other paths. */
@@ -103,9 +105,14 @@ async function voice(deps: TwilioWebhookDeps, params: Record<string, string>, re
   log.info({ direction: call.direction }, 'call connected to the agent');
 }
 
-/** Pre-warms the call's context and answers with the TwiML that streams it to the agent. */
-function connectToAgent({ services, contexts }: TwilioWebhookDeps, claims: CallRef, res: ServerResponse): void {
+/**
+ * Pre-warms the call's context, opens its OpenAI session (a Twilio-signed call: Twilio
+ * connects the stream meanwhile, so the greeting need not wait for OpenAI's set-up), and
+ * answers with the TwiML that streams the call to the agent.
+ */
+function connectToAgent({ services, contexts, preopen }: TwilioWebhookDeps, claims: CallRef, res: ServerResponse): void {
   contexts.prewarm(services.orm, claims);
+  preopen(claims.callSid);
   const response = new twilio.twiml.VoiceResponse();
   const stream = response.connect().stream({ url: mediaStreamUrl(services.config.publicUrl) });
   stream.parameter({ name: 'token', value: signStreamToken(claims, services.config.appSecret) });

@@ -36,7 +36,7 @@ export interface CallHarness {
  * (pipeline*.test.ts), and here its statements and events would mix with the call's.
  */
 export async function startCallHarness(
-  options: { pace?: Pace; recordCalls?: boolean; env?: Record<string, string>; pipeline?: boolean } = {},
+  options: { pace?: Pace; recordCalls?: boolean; env?: Record<string, string>; pipeline?: boolean; preopenTtlMs?: number } = {},
 ): Promise<CallHarness> {
   const openai = await startOpenAIRealtimeStandIn({ apiKey: 'sk-test-key', pace: options.pace ?? 'instant' });
   const twilioApi = await startTwilioApiStandIn({ accountSid: twilioAccountSid, authToken: twilioAuthToken });
@@ -45,6 +45,7 @@ export async function startCallHarness(
   const pipelineEnv: Record<string, string> = pipeline ? { OPENAI_BASE_URL: pipeline.openaiApi.url, WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WORKER_POLL_INTERVAL_MS: '500' } : {};
   const app = await startTestApp(callEnvironment({ OPENAI_REALTIME_URL: openai.url, TWILIO_API_URL: twilioApi.url, ...pipelineEnv, ...options.env }), {
     onStatement: (sql) => statements.push(sql),
+    preopenTtlMs: options.preopenTtlMs,
     ...(pipeline ? {} : { jobHandlers: {} }),
   });
   const business = await createBusiness(app.services.orm.em, { phone: businessNumber, name: 'שיפוצי הגליל' });
@@ -75,7 +76,7 @@ export async function startCallHarness(
 
 export interface PlacedCall {
   caller: SimulatedCaller;
-  /** The OpenAI session Callwatch opened for this call (it opens one as soon as Twilio connects). */
+  /** The OpenAI session Callwatch opened for this call (the voice webhook pre-opens it). */
   session: StandInSession;
   callSid: string;
   token: string;
@@ -87,8 +88,9 @@ export interface PlacedCall {
  * the caller's `start` finds it ready (the normal case in production).
  */
 export async function placeCall(harness: CallHarness, callSid: string, from = sarahsNumber): Promise<PlacedCall> {
-  const { token } = await answerCall(harness, callSid, from);
+  // The voice webhook opens the call's OpenAI session while "Twilio" connects the stream.
   const sessionsBefore = harness.openai.sessions.length;
+  const { token } = await answerCall(harness, callSid, from);
   const caller = await connectCaller(harness, callSid, token);
   await eventually(() => harness.openai.sessions.length, (n) => n > sessionsBefore, 'the OpenAI socket of the call');
   const session = harness.openai.sessions[sessionsBefore]!;
