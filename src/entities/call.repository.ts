@@ -1,11 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql as raw } from 'kysely';
-import { jsonObjectFrom } from 'kysely/helpers/postgres';
 import { callSearchExpression, type Call, type CallDirection, type CallStatus } from './call.entity.ts';
 import { Lead } from './lead.entity.ts';
 import { afterCursor, toPage, type Page, type PageRequest } from './page.ts';
 import { likePattern } from './postgres-errors.ts';
-import { rowFromJson, sql, type Row } from './sql.ts';
+import { jsonRowFrom, rowFromJson, sql, type Row } from './sql.ts';
 
 export interface CallFilter {
   /** Calls created at or after. */
@@ -49,7 +48,7 @@ export async function listCalls(em: EntityManager, businessId: string, filter: C
   };
   let query = matching()
     .selectAll('Call')
-    .select((eb) => jsonObjectFrom(eb.selectFrom('Lead').selectAll('Lead').whereRef('Lead.id', '=', 'Call.lead')).as('leadJson'));
+    .select((eb) => jsonRowFrom(eb.selectFrom('Lead').selectAll('Lead').whereRef('Lead.id', '=', 'Call.lead')).as('leadJson'));
   if (page.withTotal) {
     query = query.select((eb) => eb.selectFrom(() => matching().select('Call.id').as('matching')).select(eb.fn.countAll<string>().as('n')).as('totalCount'));
   }
@@ -65,7 +64,10 @@ export async function listCalls(em: EntityManager, businessId: string, filter: C
 
   const leads = new Map<string, Row<Lead>>();
   const calls = rows.map(({ leadJson, ...call }) => {
-    if (leadJson) leads.set(leadJson.id, rowFromJson(em, Lead, leadJson as unknown as Record<string, unknown>));
+    if (leadJson) {
+      const lead = rowFromJson(em, Lead, leadJson);
+      leads.set(lead.id, lead);
+    }
     const { totalCount: _count, ...rest } = call as typeof call & { totalCount?: string };
     return rest as Row<Call>;
   });

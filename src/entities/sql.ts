@@ -1,6 +1,8 @@
 import type { EntityName } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { InferKyselyDB, Kysely } from '@mikro-orm/sql';
+import type { Expression, RawBuilder } from 'kysely';
+import { jsonObjectFrom } from 'kysely/helpers/postgres';
 import { entities } from './index.ts';
 
 const options = {
@@ -32,17 +34,39 @@ export function sql(em: EntityManager): Kysely<Database> {
   return em.getKysely<Database>(options);
 }
 
+declare const columnKeyed: unique symbol;
+
 /**
- * Turns a row Postgres serialised as JSON (`to_json(table)`: column names, timestamps as
- * strings) into the `Row` a query would have returned. Lets one statement carry a related
- * row along (e.g. a call page with each call's lead) without a second round trip.
+ * A row Postgres serialised as JSON: keyed by COLUMN name (`starts_at`), timestamps as
+ * strings. Opaque on purpose — Kysely's types would call it property-keyed, which it is
+ * not — so the only way to read it is `rowFromJson`.
  */
-export function rowFromJson<T extends object>(em: EntityManager, entity: EntityName<T>, json: Record<string, unknown>): Row<T> {
+export interface JsonRow {
+  readonly [columnKeyed]: true;
+}
+
+/**
+ * Kysely's `jsonObjectFrom` (the subquery's first row as JSON, or null), typed as what it
+ * really returns here: our Kysely maps property names to columns on the way in and maps
+ * result columns back only at the top level, so the JSON keeps the column names.
+ */
+export function jsonRowFrom(query: Expression<object>): RawBuilder<JsonRow | null> {
+  return jsonObjectFrom(query).$castTo<JsonRow | null>();
+}
+
+/**
+ * Turns a row Postgres serialised as JSON (`jsonRowFrom`, `to_json(table)`) into the
+ * `Row` a query would have returned, with the columns the JSON holds. Lets one statement
+ * carry a related row along (e.g. a call page with each call's lead) without a second
+ * round trip.
+ */
+export function rowFromJson<T extends object>(em: EntityManager, entity: EntityName<T>, json: JsonRow): Row<T> {
+  const columns = json as unknown as Record<string, unknown>;
   const row: Record<string, unknown> = {};
   for (const prop of em.getMetadata().get(entity).props) {
     const column = prop.fieldNames?.[0];
-    if (column === undefined || !(column in json)) continue;
-    const value = json[column];
+    if (column === undefined || !(column in columns)) continue;
+    const value = columns[column];
     row[prop.name] = value !== null && prop.runtimeType === 'Date' ? new Date(value as string) : value;
   }
   return row as Row<T>;

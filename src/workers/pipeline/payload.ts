@@ -33,7 +33,7 @@ export function callCompletedPayload(call: PipelineCall, at: Date): Record<strin
     transcript_source: fromRecording ? 'recording' : fromRealtime !== null ? 'realtime' : null,
     extracted: call.extracted,
     appointment: call.appointment
-      ? { id: call.appointment.id, starts_at: new Date(call.appointment.startsAt).toISOString(), ends_at: new Date(call.appointment.endsAt).toISOString(), status: call.appointment.status }
+      ? { id: call.appointment.id, starts_at: call.appointment.startsAt.toISOString(), ends_at: call.appointment.endsAt.toISOString(), status: call.appointment.status }
       : null,
     revision: call.pipelineRevision,
     errors,

@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql as raw, type Updateable } from 'kysely';
-import { jsonObjectFrom } from 'kysely/helpers/postgres';
+import { Appointment } from '../../entities/appointment.entity.ts';
 import type { Call, PipelineStep, PipelineStepState } from '../../entities/call.entity.ts';
 import type { ExtractionField } from '../../entities/business-settings.entity.ts';
-import { sql, type Database } from '../../entities/sql.ts';
+import { jsonRowFrom, rowFromJson, sql, type Database, type Row } from '../../entities/sql.ts';
 
 /** What the pipeline knows about one call: the call row and what its steps need from around it. */
 export interface PipelineCall {
@@ -39,7 +39,7 @@ export interface PipelineCall {
     businessName: string;
   };
   /** The first appointment booked during the call, if any. */
-  appointment: { id: string; startsAt: string; endsAt: string; status: string } | null;
+  appointment: Pick<Row<Appointment>, 'id' | 'startsAt' | 'endsAt' | 'status'> | null;
 }
 
 /** Columns of `calls` a step may write. */
@@ -65,7 +65,7 @@ export async function loadPipelineCall(em: EntityManager, callId: string): Promi
       'Business.name as businessName',
     ])
     .select((eb) =>
-      jsonObjectFrom(
+      jsonRowFrom(
         eb
           .selectFrom('Appointment')
           .select(['Appointment.id', 'Appointment.startsAt', 'Appointment.endsAt', 'Appointment.status'])
@@ -78,6 +78,7 @@ export async function loadPipelineCall(em: EntityManager, callId: string): Promi
     .select((eb) => eb.exists(eb.selectFrom('CallRecording').select('CallRecording.call').whereRef('CallRecording.call', '=', 'Call.id')).as('recordingStored'))
     .executeTakeFirst();
   if (!row) return null;
+  const appointment = row.appointment ? rowFromJson(em, Appointment, row.appointment) : null;
   return {
     id: row.id,
     businessId: row.business,
@@ -109,7 +110,7 @@ export async function loadPipelineCall(em: EntityManager, callId: string): Promi
       timezone: row.timezone,
       businessName: row.businessName,
     },
-    appointment: (row.appointment as PipelineCall['appointment']) ?? null,
+    appointment: appointment && { id: appointment.id, startsAt: appointment.startsAt, endsAt: appointment.endsAt, status: appointment.status },
   };
 }
 
