@@ -65,14 +65,15 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
     lifecycle.add('queue', () => queue.stop(config.shutdownTimeoutMs));
 
     // In-process unless REDIS_URL is set; then shared by every instance on that Redis.
+    const metrics = new Metrics();
     let bus = createEventBus();
     if (config.redisUrl) {
-      const redis = await openRedisBus(config.redisUrl, logger);
+      const redis = await openRedisBus(config.redisUrl, logger, metrics);
       lifecycle.add('event bus', redis.close);
       bus = redis.bus;
     }
 
-    const services: Services = { config, logger, orm, queue, bus, metrics: new Metrics() };
+    const services: Services = { config, logger, orm, queue, bus, metrics };
 
     if (config.role === 'all' || config.role === 'worker') {
       await startWorkers(services, options.jobHandlers);

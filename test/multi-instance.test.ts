@@ -1,4 +1,3 @@
-import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCallwatch, type Callwatch } from '../src/app.ts';
 import { loadConfig } from '../src/core/config.ts';
@@ -7,44 +6,28 @@ import { issueApiKey } from '../src/entities/api-key.repository.ts';
 import { Call } from '../src/entities/call.entity.ts';
 import { eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';
 import { graphql } from './support/graphql.ts';
+import { startRedisServer, type RedisServer } from './support/redis-server.ts';
 import { callEnvironment } from './support/twilio.ts';
 
 /**
- * Two Callwatch instances sharing events through Redis (REDIS_URL): a supervisor's action
- * sent to one reaches the call held by the other. Needs Redis on 127.0.0.1:6379; skipped,
- * with the reason printed, when it does not answer.
+ * Two Callwatch instances sharing events through Redis (REDIS_URL, a `redis-server` of the
+ * test's own): a supervisor's action sent to one reaches the call held by the other.
  */
 
-const redisUrl = 'redis://127.0.0.1:6379';
-
-function redisAnswers(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port: 6379 });
-    const done = (answer: boolean) => {
-      socket.destroy();
-      resolve(answer);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-    socket.write('PING\r\n');
-  });
-}
-
-const redis = await redisAnswers();
-if (!redis) process.stdout.write('multi-instance test skipped: no Redis answers on 127.0.0.1:6379\n');
-
-describe.skipIf(!redis)('two instances sharing the bus through Redis', () => {
+describe('two instances sharing the bus through Redis', () => {
+  let redis: RedisServer;
   let h: CallHarness;
   let other: Callwatch;
   beforeAll(async () => {
-    h = await startCallHarness({ env: { REDIS_URL: redisUrl } });
-    const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', SHUTDOWN_TIMEOUT_MS: '2000', ROLE: 'api', MIGRATE_ON_START: 'false', ...callEnvironment({ REDIS_URL: redisUrl, DATABASE_URL: h.app.database.url }) });
+    redis = await startRedisServer();
+    h = await startCallHarness({ env: { REDIS_URL: redis.url } });
+    const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', SHUTDOWN_TIMEOUT_MS: '2000', ROLE: 'api', MIGRATE_ON_START: 'false', ...callEnvironment({ REDIS_URL: redis.url, DATABASE_URL: h.app.database.url }) });
     other = await startCallwatch(config, { logger: createLogger({ level: 'silent' }), jobHandlers: {} });
   });
   afterAll(async () => {
     await other?.close();
     await h?.stop();
+    await redis?.stop();
   });
 
   it('carries a whisper sent to one instance to the call the other holds, and its events back', async () => {
@@ -61,6 +44,7 @@ describe.skipIf(!redis)('two instances sharing the bus through Redis', () => {
     const collecting = (async () => {
       for await (const event of subscription) seen.push(event.type);
     })();
+    await eventually(() => redis.subscribers(`call:events:${call.id}`), (n) => n > 0, 'the subscription on Redis');
 
     const answer = await graphql(other.http!.url, key, 'mutation($id: ID!) { whisperToAgent(callId: $id, text: "תציע תור ליום ראשון") { ... on SupervisorActionResult { acted error } } }', { id: call.id });
     expect(answer.data?.whisperToAgent).toEqual({ acted: true, error: null });

@@ -1,4 +1,4 @@
-import { createClient, type Client } from 'graphql-ws';
+import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { issueApiKey } from '../src/entities/api-key.repository.ts';
@@ -6,29 +6,11 @@ import { Call } from '../src/entities/call.entity.ts';
 import { loadFixture } from '../src/sandbox/fixtures.ts';
 import { endedCall, eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';
 import { createBusiness } from './support/factories.ts';
-import { graphql } from './support/graphql.ts';
+import { collect, graphql, graphqlWsClient } from './support/graphql.ts';
 
 /** Live monitoring over graphql-ws on /graphql, during sandbox calls, scoped by API key. */
 
-type Next = { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
-
-function client(h: CallHarness, apiKey: string | null): Client {
-  return createClient({
-    url: `${h.app.url.replace('http', 'ws')}/graphql`,
-    webSocketImpl: WebSocket,
-    connectionParams: apiKey ? { apiKey } : {},
-    lazy: true,
-    retryAttempts: 0,
-  });
-}
-
-/** Collects a subscription's results until `stop()`. */
-function collect(c: Client, query: string, variables: Record<string, unknown> = {}) {
-  const results: Next[] = [];
-  const errors: unknown[] = [];
-  const stop = c.subscribe<Record<string, any>>({ query, variables }, { next: (value) => void results.push(value as Next), error: (error) => void errors.push(error), complete: () => {} });
-  return { results, errors, stop };
-}
+const client = (h: CallHarness, apiKey: string | null) => graphqlWsClient(h.app.url, apiKey);
 
 describe('live monitoring subscriptions', () => {
   let h: CallHarness;

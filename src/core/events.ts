@@ -138,12 +138,18 @@ export type BusEvents = {
   'call:command-results': [requestId: string, result: SupervisorCommandResult];
 };
 
-export type EventBus = PubSub<BusEvents>;
+export interface EventBus extends PubSub<BusEvents> {
+  /**
+   * Whether what is published now reaches every instance. Always true in-process; false
+   * while Redis is unreachable, when published events are dropped (and counted).
+   */
+  available: () => boolean;
+}
 
 /** An in-process bus. */
 export function createEventBus(): EventBus {
   // One listener per subscriber on a topic: hundreds watching one call is normal, not a leak.
   const eventTarget = new EventTarget();
   setMaxListeners(0, eventTarget);
-  return createPubSub<BusEvents>({ eventTarget: eventTarget as never });
+  return Object.assign(createPubSub<BusEvents>({ eventTarget: eventTarget as never }), { available: () => true });
 }

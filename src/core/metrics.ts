@@ -36,6 +36,7 @@ export const counterNames = [
   'webhook_refused_total',
   'subscription_audio_dropped_total',
   'subscription_slow_disconnected_total',
+  'bus_publish_failures_total',
 ] as const;
 export type CounterName = (typeof counterNames)[number];
 

@@ -50,12 +50,15 @@ type CommandBody = SupervisorCommand extends infer C ? (C extends SupervisorComm
 
 /**
  * Sends a command for one of the business's calls over the bus, to whichever instance holds
- * it, and waits for its answer. No answer in time: no live call is held anywhere.
+ * it, and waits for its answer. No answer in time: no live call is held anywhere (or the
+ * answer was lost to a Redis outage that began meanwhile).
  */
 async function command(ctx: GraphQLContext, id: string, body: CommandBody): Promise<SupervisorCommandResult> {
   const call = await ownRow(ctx, ctx.loaders.callById, id);
   if (!call) throw new NotFoundError('No call with that id.');
   if (!isLiveCall(call.status)) return { acted: false, error: `the call has ended (${call.status})` };
+  // A command published now would be dropped: say why instead of waiting for no answer.
+  if (!ctx.services.bus.available()) return { acted: false, error: 'the event bus (Redis) is unavailable, so the instance holding the call cannot be reached; try again shortly' };
   const requestId = randomUUID();
   const answers = ctx.services.bus.subscribe('call:command-results', requestId)[Symbol.asyncIterator]();
   let timer: NodeJS.Timeout | undefined;

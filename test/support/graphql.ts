@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll } from 'vitest';
+import WebSocket from 'ws';
 import { issueApiKey } from '../../src/entities/api-key.repository.ts';
 import type { ApiKeyRole } from '../../src/core/auth.ts';
 import { startTestApp, type TestApp } from './app.ts';
@@ -25,6 +27,27 @@ export async function graphql<T = Record<string, any>>(
   });
   const body = (await response.json()) as { data?: T | null; errors?: GraphQLResponse['errors'] };
   return { status: response.status, data: body.data, errors: body.errors };
+}
+
+/** A graphql-ws client of /graphql at `url` (lazy, no retries), with `apiKey` in connectionParams. */
+export function graphqlWsClient(url: string, apiKey: string | null): Client {
+  return createClient({
+    url: `${url.replace('http', 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: apiKey ? { apiKey } : {},
+    lazy: true,
+    retryAttempts: 0,
+  });
+}
+
+type Next = { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+
+/** Collects a subscription's results until `stop()`. */
+export function collect(c: Client, query: string, variables: Record<string, unknown> = {}) {
+  const results: Next[] = [];
+  const errors: unknown[] = [];
+  const stop = c.subscribe<Record<string, any>>({ query, variables }, { next: (value) => void results.push(value as Next), error: (error) => void errors.push(error), complete: () => {} });
+  return { results, errors, stop };
 }
 
 /** A business with one key per role. */
