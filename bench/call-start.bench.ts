@@ -1,8 +1,11 @@
 /**
- * `npm run bench:call-start [-- --calls N]` — how long a call takes from Twilio's `start`
- * to the `session.update` Callwatch sends OpenAI, with the context pre-warmed by the voice
- * webhook and cold; and how long the batched context load takes next to the five
- * sequential queries of the system before it, in units of one database round trip.
+ * `npm run bench:call-start [-- --calls N] [--greetings N]` — how long a call takes from
+ * Twilio's `start` to the `session.update` Callwatch sends OpenAI, with the context
+ * pre-warmed and the OpenAI session pre-opened by the voice webhook, and cold (both at
+ * `start`); how long the greeting takes — `start` → the first agent audio frame sent to
+ * Twilio — against an OpenAI that takes 250 ms to accept a connection, with the session
+ * pre-opened and opened at `start`; and how long the batched context load takes next to
+ * the five sequential queries of the system before it, in units of one database round trip.
  * Everything runs in this process on loopback; Postgres is DATABASE_URL or an embedded
  * server of its own. Prints a table and writes it into BENCHMARKS.md.
  */
@@ -17,11 +20,12 @@ import { Lead } from '../src/entities/lead.entity.ts';
 import { OutboundCallJob } from '../src/entities/outbound-call-job.entity.ts';
 import { fetchCallRows, loadCallContext } from '../src/realtime/call-context.ts';
 import { signStreamToken, type CallRef } from '../src/realtime/stream-token.ts';
-import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn } from '../src/sandbox/openai-realtime.server.ts';
+import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn, type StandInSession } from '../src/sandbox/openai-realtime.server.ts';
 import { SimulatedCaller } from '../src/sandbox/simulated-caller.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn } from '../src/sandbox/twilio-api.server.ts';
 import { inboundCallParams, postTwilioWebhook, streamOf, twilioAccountSid, twilioAuthToken } from '../test/support/twilio.ts';
 import { deadline, numberOptions, sleep, until } from './support/args.ts';
+import { connectStream, timeGreeting, type GreetingTiming } from './support/greeting.ts';
 import { startBenchApp } from './support/app.ts';
 import { startBenchDatabase, type BenchDatabase } from './support/database.ts';
 import { machineLoad, sampleMachine } from './support/process-usage.ts';
@@ -29,8 +33,10 @@ import { commandLine, machine, revision, writeSection } from './support/report.t
 import { benchCallSid, businessNumber, callerNumber, seedScenario, type BenchScenario } from './support/scenario.ts';
 import { fmt, ratio, summarize, table, type Summary } from './support/stats.ts';
 
-const options = numberOptions('npm run bench:call-start -- [--calls 200] [--warmup 20]', { calls: 200, warmup: 20 });
-const budget = { warmP99Ms: 5, coldP99Ms: 10 };
+const options = numberOptions('npm run bench:call-start -- [--calls 200] [--warmup 20] [--greetings 40]', { calls: 200, warmup: 20, greetings: 40 });
+const budget = { warmP99Ms: 5, coldP99Ms: 10, greetingOwnMs: 5 };
+/** How long the stand-in takes to accept a connection in the greeting runs (TLS, auth, session set-up). */
+const openaiConnectMs = 250;
 const openaiKey = 'sk-bench-key';
 
 interface Bench {
@@ -45,7 +51,7 @@ interface Bench {
 
 async function main(): Promise<void> {
   const total = options.warmup + options.calls;
-  deadline(120_000 + total * 1_000, 'bench:call-start');
+  deadline(120_000 + total * 1_000 + options.greetings * 4_000, 'bench:call-start');
   const startedAt = new Date();
   let database: BenchDatabase | undefined;
   let openai: OpenAIRealtimeStandIn | undefined;
@@ -87,6 +93,7 @@ async function main(): Promise<void> {
       cold.push(coldMs);
     }
     const loads = await compareLoads(bench, coldCalls);
+    const greetings = await compareGreetings(bench);
     const load = machineLoad(machineFrom, sampleMachine());
 
     const report = render({
@@ -97,6 +104,7 @@ async function main(): Promise<void> {
       sequential: summarize(loads.times.sequential),
       rtt: summarize(loads.times.rtt),
       queries: loads.queries,
+      greetings,
       database: database.server,
       startedAt,
       machine: load,
@@ -112,27 +120,41 @@ async function main(): Promise<void> {
   }
 }
 
-/** A call as Twilio places it: the signed voice webhook pre-warms the context, then the stream starts. */
+/** A call as Twilio places it: the signed voice webhook pre-warms the context and pre-opens the session, then the stream starts. */
 async function warmStart(bench: Bench, i: number): Promise<number> {
-  const callSid = benchCallSid(bench.run, i);
+  const { callSid, token, session } = await answerCall(bench, benchCallSid(bench.run, i));
+  return startCall(bench, callSid, token, session);
+}
+
+/**
+ * The signed voice webhook for `callSid`; resolves once the call's context is pre-warmed
+ * and the OpenAI session it pre-opened has been accepted, with that session and how long
+ * the pre-open took from the webhook's answer (Twilio connects the stream meanwhile).
+ */
+async function answerCall(bench: Bench, callSid: string): Promise<{ callSid: string; token: string; session: StandInSession; preopenMs: number }> {
   const bookingsBefore = bench.statements.bookings;
+  const session = bench.openai.nextSession(10_000);
   const response = await postTwilioWebhook(bench.app.http?.url ?? '', '/twilio/voice', inboundCallParams({ accountSid: twilioAccountSid, callSid, from: callerNumber, to: businessNumber }));
   if (response.status !== 200) throw new Error(`voice webhook answered ${response.status}: ${response.body}`);
+  const answeredAt = performance.now();
   const { token } = streamOf(response.body);
-  // The bookings query is the last of the pre-warm's batch to go out; give the batch time to come back.
+  const accepted = await session;
+  const preopenMs = performance.now() - answeredAt;
+  // The bookings query is the last of the pre-warm's batch to go out; give the batch time to
+  // come back, and Callwatch's side of the socket time to see it open.
   await until(() => bench.statements.bookings > bookingsBefore, 'the pre-warm of the call context');
   await sleep(20);
-  return startCall(bench, callSid, token);
+  return { callSid, token, session: accepted, preopenMs };
 }
 
 /** Call rows the voice webhook never saw: their context is loaded at `start`, in one batched tick. */
-async function createCallRows(bench: Bench, count: number): Promise<CallRef[]> {
+async function createCallRows(bench: Bench, count: number, from = 1_000_000): Promise<CallRef[]> {
   const em = bench.app.services.orm.em.fork();
   const rows = Array.from({ length: count }, (_, i) =>
     em.create(Call, {
       business: bench.scenario.businessId,
       lead: bench.scenario.leadId,
-      callSid: benchCallSid(bench.run, 1_000_000 + i),
+      callSid: benchCallSid(bench.run, from + i),
       direction: 'inbound',
       fromNumber: callerNumber,
       toNumber: businessNumber,
@@ -144,31 +166,66 @@ async function createCallRows(bench: Bench, count: number): Promise<CallRef[]> {
 }
 
 /**
- * Opens the media stream, waits until Callwatch's OpenAI socket is up, then times `start`
- * → `session.update` arriving at the stand-in (same process, same clock). Ends the call
+ * Opens the media stream and times `start` → `session.update` arriving at the stand-in
+ * (same process, same clock): on `session`, pre-opened by the voice webhook, or — without
+ * one — on the session Callwatch opens at `start`, its connection included. Ends the call
  * and waits until Callwatch has written it down, so calls never overlap.
  */
-async function startCall(bench: Bench, callSid: string, token: string): Promise<number> {
-  const nextSession = bench.openai.nextSession(5_000);
+async function startCall(bench: Bench, callSid: string, token: string, session?: StandInSession): Promise<number> {
+  const opened = session ? Promise.resolve(session) : bench.openai.nextSession(5_000);
   const caller = await SimulatedCaller.connect(bench.mediaUrl, { callSid, accountSid: twilioAccountSid, customParameters: { token } });
   let elapsed: number;
   try {
-    const session = await nextSession;
-    // The stand-in has accepted the socket; let Callwatch's side see it open too.
-    await sleep(5);
-    const update = session.waitForReceived('session.update', 5_000);
     const t0 = performance.now();
     caller.start();
-    const event = await update;
+    const ready = await opened;
+    const event = await ready.waitForReceived('session.update', 5_000);
     elapsed = performance.now() - t0;
     if (!JSON.stringify(event).includes('ד״ר שרה לוי')) throw new Error('session.update without the caller in its instructions');
-    await session.waitForReceived('response.create', 5_000);
+    await ready.waitForReceived('response.create', 5_000);
   } finally {
     caller.stop();
     await caller.close();
   }
-  await until(async () => (await bench.app.services.orm.em.fork().findOne(Call, { callSid }))?.status === 'completed', 'the call to be written down');
+  await callWritten(bench, callSid);
   return elapsed;
+}
+
+async function callWritten(bench: Bench, callSid: string): Promise<void> {
+  await until(async () => (await bench.app.services.orm.em.fork().findOne(Call, { callSid }))?.status === 'completed', 'the call to be written down');
+}
+
+/**
+ * The greeting against an OpenAI that takes `openaiConnectMs` to accept a connection:
+ * calls whose session the voice webhook pre-opened, and calls whose session opens at
+ * `start` (their webhook answered on another instance), taking turns.
+ */
+async function compareGreetings(bench: Bench): Promise<{ preopened: GreetingTiming[]; atStart: GreetingTiming[]; preopenMs: number[] }> {
+  bench.openai.delayConnections(openaiConnectMs);
+  const results = { preopened: [] as GreetingTiming[], atStart: [] as GreetingTiming[], preopenMs: [] as number[] };
+  const others = await createCallRows(bench, options.greetings, 2_000_000);
+  try {
+    for (const [i, claims] of others.entries()) {
+      const answered = await answerCall(bench, benchCallSid(bench.run, 3_000_000 + i));
+      results.preopenMs.push(answered.preopenMs);
+      results.preopened.push(await greet(bench, answered.callSid, answered.token, answered.session));
+      results.atStart.push(await greet(bench, claims.callSid, signStreamToken(claims, bench.app.services.config.appSecret), undefined));
+    }
+  } finally {
+    bench.openai.delayConnections(0);
+  }
+  return results;
+}
+
+async function greet(bench: Bench, callSid: string, token: string, session: StandInSession | undefined): Promise<GreetingTiming> {
+  const caller = await connectStream(bench.mediaUrl, callSid, token);
+  try {
+    return await timeGreeting(bench.openai, caller, session);
+  } finally {
+    caller.stop();
+    await caller.close();
+    await callWritten(bench, callSid);
+  }
 }
 
 /** What the system before Callwatch did at call start: five queries one after another, the first name six times. */
@@ -225,6 +282,7 @@ interface Figures {
   sequential: Summary;
   rtt: Summary;
   queries: Record<LoadKey, number>;
+  greetings: { preopened: GreetingTiming[]; atStart: GreetingTiming[]; preopenMs: number[] };
   database: string;
   startedAt: Date;
   /** Shares of all cores busy and stolen by the hypervisor while measuring. */
@@ -236,6 +294,12 @@ function render(f: Figures): string {
   const rtts = (s: Summary) => `${(s.p50 / f.rtt.p50).toFixed(1)} RTT`;
   const rttsP99 = (s: Summary) => `${(s.p99 / f.rtt.p99).toFixed(1)} RTT (p99 / p99)`;
   const verdict = (value: number, limit: number) => (value <= limit ? `met (${fmt(value)} ≤ ${limit} ms)` : `missed (${fmt(value)} > ${limit} ms, ${ratio(value, limit)} the budget)`);
+  const g = f.greetings;
+  const greetPre = summarize(g.preopened.map((t) => t.startToAudioMs));
+  const greetAt = summarize(g.atStart.map((t) => t.startToAudioMs));
+  const ownPre = summarize(g.preopened.map((t) => t.startToAudioMs - t.openaiMs));
+  const openaiPre = summarize(g.preopened.map((t) => t.openaiMs));
+  const preopen = summarize(g.preopenMs);
   return [
     `Run ${f.startedAt.toISOString()} on ${machine()}; Callwatch ${revision()}; ${f.database}. ` +
       `While measuring, the machine was ${fmt(100 * f.machine.busy)} % busy and the hypervisor took ${fmt(100 * f.machine.steal)} % of its cores` +
@@ -245,8 +309,8 @@ function render(f: Figures): string {
     table(
       ['measure (ms)', 'n', 'p50', 'p95', 'p99', 'max'],
       [
-        row('warm: `start` → `session.update` at OpenAI', f.warm),
-        row('cold: `start` → `session.update` at OpenAI', f.cold),
+        row('warm (context pre-warmed, session pre-opened): `start` → `session.update` at OpenAI', f.warm),
+        row('cold (context loaded, session opened at `start`): `start` → `session.update` at OpenAI', f.cold),
         row(`loadCallContext: batched fetch + free slots + prompt (${f.queries.context} queries)`, f.context),
         row(`its batched fetch alone, one tick (${f.queries.fetch} queries)`, f.fetch),
         row(`old way: sequential queries + first name ×6 (${f.queries.sequential} queries)`, f.sequential),
@@ -266,8 +330,28 @@ function render(f: Figures): string {
       ],
     ),
     '',
+    `Greeting: Twilio's \`start\` → the first agent audio frame sent to Twilio, against a Realtime stand-in that takes ${openaiConnectMs} ms to accept a connection ` +
+      `(and answers \`response.create\` at once, instant pace); ${greetPre.n} calls each way, taking turns. "Pre-opened": the signed voice webhook opened the session ` +
+      `(${fmt(preopen.p50)} ms p50 from its answer, while Twilio connects the stream). "At start": no webhook on this instance, so the session opens after the token check.`,
+    '',
+    table(
+      ['greeting (ms)', 'n', 'p50', 'p95', 'p99', 'max'],
+      [
+        row('pre-opened: `start` → first agent frame to Twilio', greetPre),
+        row('opened at `start`: `start` → first agent frame to Twilio', greetAt),
+        row("OpenAI's own share (pre-opened): `response.create` → first delta, at the stand-in", openaiPre),
+        row("Callwatch's share (pre-opened): the first row less OpenAI's", ownPre),
+      ],
+    ),
+    '',
+    table(
+      ['comparison', 'p50', 'p99'],
+      [['opened at `start` / pre-opened', ratio(greetAt.p50, greetPre.p50), ratio(greetAt.p99, greetPre.p99)]],
+    ),
+    '',
     `Budget: warm p99 ≤ ${budget.warmP99Ms} ms — ${verdict(f.warm.p99, budget.warmP99Ms)}; cold p99 ≤ ${budget.coldP99Ms} ms — ${verdict(f.cold.p99, budget.coldP99Ms)}; ` +
-      `context ready in ≈ 1 round trip — the fetch takes ${rtts(f.fetch)}, the whole context ${rtts(f.context)} at p50.`,
+      `context ready in ≈ 1 round trip — the fetch takes ${rtts(f.fetch)}, the whole context ${rtts(f.context)} at p50; ` +
+      `greeting with the session pre-opened ≤ OpenAI's own time to first audio + ${budget.greetingOwnMs} ms — ${verdict(ownPre.p99, budget.greetingOwnMs)} (Callwatch's share, p99).`,
   ].join('\n');
 }
 

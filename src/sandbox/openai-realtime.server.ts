@@ -59,6 +59,8 @@ export interface OpenAIRealtimeStandIn {
    * would, until the returned function is called.
    */
   holdConnections(): () => void;
+  /** From now on, accepts connections after `ms` (see `connectDelayMs`). */
+  delayConnections(ms: number): void;
   /** From now on, refuses connections for `model` (see ModelRefusal). */
   refuseModel(model: string, how?: ModelRefusal): void;
   /** Connections refused because of their model, in order. */
@@ -78,7 +80,7 @@ export interface OpenAIRealtimeStandIn {
  */
 export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInOptions = {}): Promise<OpenAIRealtimeStandIn> {
   const pace = options.pace ?? 'realtime';
-  const connectDelayMs = options.connectDelayMs ?? (pace === 'realtime' ? 250 : 0);
+  let connectDelayMs = options.connectDelayMs ?? (pace === 'realtime' ? 250 : 0);
   const refusals = new Map<string, ModelRefusal>(Object.entries(options.refuseModels ?? {}));
   const refused: RefusedConnection[] = [];
   const delayed = new Map<NodeJS.Timeout, Socket>();
@@ -148,6 +150,9 @@ export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInO
     refused,
     get connections() {
       return connections;
+    },
+    delayConnections(ms) {
+      connectDelayMs = ms;
     },
     refuseModel(model, how = 'event') {
       refusals.set(model, how);
