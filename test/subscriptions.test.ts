@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { issueApiKey } from '../src/entities/api-key.repository.ts';
 import { Call } from '../src/entities/call.entity.ts';
 import { loadFixture } from '../src/sandbox/fixtures.ts';
-import { endedCall, eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';
+import { answerCall, connectCaller, endedCall, eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';
 import { createBusiness } from './support/factories.ts';
 import { collect, graphql, graphqlWsClient } from './support/graphql.ts';
 
@@ -158,6 +158,27 @@ describe('live monitoring subscriptions', () => {
 
     listener.stop();
     stalledSocket.terminate();
+    caller.stop();
+    await caller.closed;
+  });
+
+  it('lets a supervisor listen from before the call is live (regression: the call never heard of a listener that came first, and sent no audio)', async () => {
+    const supervisor = (await issueApiKey(h.app.services.orm.em.fork(), { businessId: h.business.id, role: 'supervisor', name: 'early ears' })).key;
+    const callSid = 'CA00000000000000000000000000000905';
+    const sessionsBefore = h.openai.sessions.length;
+    const { token } = await answerCall(h, callSid);
+    const call = await h.app.services.orm.em.fork().findOneOrFail(Call, { callSid });
+    const announcements = h.app.services.bus.subscribe('call:listeners', call.id)[Symbol.asyncIterator]();
+    const listener = collect(open(supervisor), 'subscription($id: ID!) { callAudio(callId: $id) { track } }', { id: call.id });
+    // The listener says so on the bus before the stream even connects.
+    expect((await announcements.next()).done).toBe(false);
+    await announcements.return?.();
+    const caller = await connectCaller(h, callSid, token);
+    const session = h.openai.sessions[sessionsBefore]!;
+    session.script({ replies: [{ text: 'שלום' }] });
+    caller.start();
+    await eventually(() => listener.results.some((r) => r.data?.callAudio.track === 'AGENT'), Boolean, 'the agent track');
+    listener.stop();
     caller.stop();
     await caller.closed;
   });

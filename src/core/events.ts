@@ -133,8 +133,12 @@ export type BusEvents = {
   'call:commands': [callId: string, command: SupervisorCommand];
   /** Listen-in audio of a call, published only while someone listens (`call:listeners`). */
   'call:audio': [callId: string, chunk: AudioChunk];
-  /** A listen-in subscriber arrived (+1) or left (−1). */
-  'call:listeners': [callId: string, change: { delta: 1 | -1 }];
+  /**
+   * A listen-in subscriber is listening, or has left. Said again when the call goes live, so
+   * a call that was not live yet when someone started listening learns of them; the call
+   * keeps a set, so saying it twice counts once.
+   */
+  'call:listeners': [callId: string, change: { listenerId: string; listening: boolean }];
   'call:command-results': [requestId: string, result: SupervisorCommandResult];
 };
 

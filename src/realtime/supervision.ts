@@ -23,7 +23,7 @@ export interface SupervisedCall {
  * the call ends.
  */
 export class CallSupervision {
-  #listeners = 0;
+  readonly #listeners = new Set<string>();
   readonly #iterators: AsyncIterator<unknown>[] = [];
 
   constructor(bus: EventBus, call: SupervisedCall) {
@@ -38,13 +38,16 @@ export class CallSupervision {
       }
     })();
     void (async () => {
-      for (let next = await listeners.next(); !next.done; next = await listeners.next()) this.#listeners = Math.max(0, this.#listeners + next.value.delta);
+      for (let next = await listeners.next(); !next.done; next = await listeners.next()) {
+        if (next.value.listening) this.#listeners.add(next.value.listenerId);
+        else this.#listeners.delete(next.value.listenerId);
+      }
     })();
   }
 
   /** Someone is listening in (on any instance). */
   get listening(): boolean {
-    return this.#listeners > 0;
+    return this.#listeners.size > 0;
   }
 
   stop(): void {

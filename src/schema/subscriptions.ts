@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import { Repeater } from 'graphql-yoga';
 import type { AudioChunk, CallEvent, CallLifecycleEvent } from '../core/events.ts';
@@ -159,12 +160,21 @@ async function callAudio(ctx: GraphQLContext, callId: string): Promise<AsyncIter
   const iterator = chunks[Symbol.asyncIterator]();
   // Start listening to the bus before telling the call someone listens.
   const first = iterator.next();
-  bus.publish('call:listeners', call.id, { delta: 1 });
+  const listenerId = randomUUID();
+  bus.publish('call:listeners', call.id, { listenerId, listening: true });
+  // A call still connecting has no one to hear that yet: say it again once it is live.
+  const lifecycle = bus.subscribe('call:events', call.id)[Symbol.asyncIterator]();
+  void (async () => {
+    for (let next = await lifecycle.next(); !next.done; next = await lifecycle.next()) {
+      if (next.value.type === 'call.started') bus.publish('call:listeners', call.id, { listenerId, listening: true });
+    }
+  })();
   let left = false;
   const leave = () => {
     if (left) return;
     left = true;
-    bus.publish('call:listeners', call.id, { delta: -1 });
+    void lifecycle.return?.();
+    bus.publish('call:listeners', call.id, { listenerId, listening: false });
   };
   const source: AsyncIterable<AudioChunk> = {
     [Symbol.asyncIterator]: () => {
