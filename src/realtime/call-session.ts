@@ -87,13 +87,15 @@ interface AgentPlayback {
 }
 
 /**
- * One phone call: the Twilio media stream and the OpenAI Realtime socket it opened.
- * (Longer than this codebase's files usually are, on purpose: it owns both sockets and the
- * playback clock, which the relay, barge-in, the agent, reconnection and supervisors all
- * need; what does not need them lives beside it — call-agent, tools/, silence-watchdog,
- * call-transcript, supervision, call-control.) The
- * session owns both sockets — when either closes, both close — and holds everything the
- * call produces in memory until the end. Nothing here touches the database.
+ * One phone call: the Twilio media stream and, once its `start` carries a valid token, the
+ * OpenAI Realtime socket (pre-opened by the voice webhook, or opened then). (Longer than
+ * this codebase's files usually are, on purpose: it owns both sockets and the playback
+ * clock, which the relay, barge-in, the agent, reconnection and supervisors all need; what
+ * does not need them lives beside it — call-agent, tools/, silence-watchdog,
+ * call-transcript, supervision, call-control, held-client-events.) The session owns both
+ * sockets — when either closes, both close — and holds everything the call produces in
+ * memory until the end. Nothing here touches the database. Every handler is contained: what
+ * one throws ends this call, never the process.
  *
  * Audio is relayed as base64 strings, never decoded. Caller frames that arrive before
  * OpenAI is ready are buffered and sent in order once it is. What the caller has heard is
@@ -145,7 +147,14 @@ export class CallSession {
     this.#twilio = twilio;
     this.#deps = deps;
     this.#log = deps.logger.child({ component: 'call-session' });
-    twilio.on('message', (data, isBinary) => this.#contain(() => this.#onTwilioMessage(data, isBinary)));
+    // The audio path: contained without a closure per frame.
+    twilio.on('message', (data, isBinary) => {
+      try {
+        this.#onTwilioMessage(data, isBinary);
+      } catch (error) {
+        this.#crashed(error);
+      }
+    });
     twilio.on('close', () => void this.end('twilio closed'));
     twilio.on('error', (error: Error & { code?: string }) => {
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') deps.metrics.increment('media_oversized_frame_total');
@@ -182,7 +191,12 @@ export class CallSession {
         this.#contain(onOpen);
       });
     socket.on('message', (data) => {
-      if (socket === this.#openai) this.#contain(() => this.#onRealtimeMessage(data));
+      if (socket !== this.#openai) return;
+      try {
+        this.#onRealtimeMessage(data);
+      } catch (error) {
+        this.#crashed(error);
+      }
     });
     socket.on('close', () => {
       if (socket !== this.#openai) return;
