@@ -1,19 +1,7 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createEventBus, type CallLifecycleEvent } from '../src/core/events.ts';
 import { Lifecycle } from '../src/core/lifecycle.ts';
-import { createLogger } from '../src/core/logger.ts';
-
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', destination }), lines };
-}
+import { capturingLogger } from './support/logger.ts';
 
 describe('logger', () => {
   it('redacts personal data and secrets wherever they sit in the first two levels', () => {
