@@ -116,6 +116,16 @@ const envSchema = z.object({
     .default(10_000),
 });
 
+/**
+ * Every variable Callwatch reads, each with its default (undefined when it has none or the
+ * default depends on another variable). test/readme-environment.test.ts holds the README's
+ * environment table to this list.
+ */
+export function environmentDefaults(): Record<string, unknown> {
+  const defaults: Record<string, unknown> = envSchema.parse({});
+  return Object.fromEntries(Object.keys(envSchema.shape).map((name) => [name, defaults[name]]));
+}
+
 /** Variables that must be set explicitly in production; development generates or skips them. */
 const requiredInProduction = [
   'PUBLIC_URL',
