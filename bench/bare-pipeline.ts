@@ -41,15 +41,15 @@ async function processCall(callSid: string, recordingSid: string): Promise<void>
   if (!download.ok) throw new Error(`download answered ${download.status}`);
   const audio = Buffer.from(await download.arrayBuffer());
   const file = await toFile(audio, 'recording.wav', { type: download.headers.get('content-type') ?? 'audio/x-wav' });
-  const transcript = (await openai.audio.transcriptions.create({ file, model: 'gpt-4o-transcribe', language: 'he', response_format: 'json' })).text.trim();
+  const transcript = (await openai.audio.transcriptions.create({ file, model: 'gpt-transcribe', language: 'he', response_format: 'json' })).text.trim();
   const summary = await openai.responses.create({
-    model: 'gpt-4.1-mini',
+    model: 'gpt-5.4-mini',
     store: false,
     instructions: 'You summarise phone calls between callers and the AI receptionist of a business.\nWrite the summary in Hebrew, in two to four sentences.',
     input: `Transcript of an inbound call:\n${transcript}`,
   });
   const fields = await openai.responses.create({
-    model: 'gpt-4.1-mini',
+    model: 'gpt-5.4-mini',
     store: false,
     instructions: 'Extract facts from this phone call transcript into the JSON schema.\nUse null for anything the transcript does not state explicitly. Never guess.',
     input: transcript,

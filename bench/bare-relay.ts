@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 
 const port = Number(process.env.PORT ?? 0);
-const upstreamUrl = `${process.env.OPENAI_REALTIME_URL ?? ''}?model=gpt-realtime`;
+const upstreamUrl = `${process.env.OPENAI_REALTIME_URL ?? ''}?model=gpt-realtime-1.5`;
 const headers = { Authorization: `Bearer ${process.env.OPENAI_API_KEY ?? ''}` };
 
 const server = createServer((req, res) => {

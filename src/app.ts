@@ -5,6 +5,7 @@ import { openRedisBus } from './core/redis-bus.ts';
 import { Lifecycle } from './core/lifecycle.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { Metrics } from './core/metrics.ts';
+import { checkOpenAIModels } from './core/openai-models.ts';
 import { JobQueue } from './core/queue.ts';
 import type { Services } from './core/services.ts';
 import { createRealtime, type RealtimeOptions } from './realtime/index.ts';
@@ -36,14 +37,19 @@ export interface StartOptions {
 }
 
 /**
- * The composition root: opens the database (embedded when DATABASE_URL is unset), applies
- * migrations, starts the queue, then the roles the config asks for. Every resource is
- * registered with the lifecycle as soon as it opens, so a failure at any step closes what
- * was opened before it and rethrows.
+ * The composition root: opens the database (embedded when DATABASE_URL is unset) while it
+ * asks OpenAI for the role's models, applies migrations, starts the queue, then the roles
+ * the config asks for. Every resource is registered with the lifecycle as soon as it
+ * opens, so a failure at any step closes what was opened before it and rethrows.
  */
 export async function startCallwatch(config: Config, options: StartOptions = {}): Promise<Callwatch> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const lifecycle = new Lifecycle(logger);
+  // In parallel with the database's start; awaited before anything is written.
+  const modelCheckAbort = new AbortController();
+  const modelCheck = checkOpenAIModels(config, logger, { signal: modelCheckAbort.signal });
+  // A failure before the await below is not this promise's to report.
+  modelCheck.catch(() => {});
   try {
     const database = await openDatabaseServer({
       databaseUrl: config.databaseUrl,
@@ -56,6 +62,7 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
 
     const orm = await openOrm(database.url, { onStatement: options.onStatement });
     lifecycle.add('orm', () => orm.close());
+    await modelCheck;
     if (config.migrateOnStart) {
       const applied = await migrate(orm);
       if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
@@ -97,6 +104,7 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
     logger.info({ role: config.role, env: config.env, embeddedDatabase: database.embedded }, 'callwatch started');
     return { services, http, close: () => lifecycle.close() };
   } catch (error) {
+    modelCheckAbort.abort();
     await lifecycle.close();
     throw error;
   }

@@ -1,6 +1,6 @@
 import OpenAI, { APIConnectionError, AuthenticationError, BadRequestError, InternalServerError, NotFoundError, toFile } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_TRANSCRIPT, startOpenAIApiStandIn, type OpenAIApiStandIn, type TranscriptionRequest } from '../src/sandbox/openai-api.server.ts';
+import { DEFAULT_MODELS, DEFAULT_TRANSCRIPT, startOpenAIApiStandIn, type OpenAIApiStandIn, type TranscriptionRequest } from '../src/sandbox/openai-api.server.ts';
 import { silentWavFile } from '../src/sandbox/wav.ts';
 
 const LEAD_SCHEMA = {
@@ -146,8 +146,56 @@ describe('OpenAI REST stand-in with the official SDK', () => {
     const noModel = await fetch(`${standIn.url}/responses`, { method: 'POST', headers: { ...headers, 'Content-Type': 'application/json' }, body: '{"input":"x"}' });
     expect(await noModel.json()).toMatchObject({ error: { param: 'model', code: 'missing_required_parameter' } });
 
-    await expect(openai.models.list()).rejects.toBeInstanceOf(NotFoundError);
-    await expect(openai.models.list()).rejects.toMatchObject({ message: '404 Invalid URL (GET /v1/models)' });
+    await expect(openai.files.list()).rejects.toBeInstanceOf(NotFoundError);
+    await expect(openai.files.list()).rejects.toMatchObject({ message: '404 Invalid URL (GET /v1/files)' });
+  });
+
+  it('describes a model as GET /v1/models/{model} does; a retired one is gone from every endpoint', async () => {
+    const models = await startOpenAIApiStandIn();
+    const client = new OpenAI({ apiKey: models.apiKey, baseURL: models.url, maxRetries: 0 });
+    try {
+      const model = await client.models.retrieve('gpt-realtime-1.5');
+      expect(model).toEqual({ id: 'gpt-realtime-1.5', object: 'model', created: expect.any(Number), owned_by: 'system', shutdown_date: null });
+      expect(await client.models.retrieve('gpt-realtime')).toMatchObject({ id: 'gpt-realtime', shutdown_date: '2027-01-20' });
+      const listed = [];
+      for await (const each of client.models.list()) listed.push(each.id);
+      expect(listed).toEqual(DEFAULT_MODELS.map((each) => each.id));
+
+      const unknown = await client.models.retrieve('gpt-foo').catch((error: unknown) => error);
+      expect(unknown).toBeInstanceOf(NotFoundError);
+      expect(unknown).toMatchObject({ status: 404, type: 'invalid_request_error', param: 'model', code: 'model_not_found', message: "404 The model 'gpt-foo' does not exist" });
+
+      models.retireModel('gpt-5.4-mini');
+      await expect(client.models.retrieve('gpt-5.4-mini')).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
+      const refused = await client.responses.create({ model: 'gpt-5.4-mini', input: 'x' }).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(BadRequestError);
+      expect(refused).toMatchObject({ param: 'model', code: 'model_not_found', message: "400 The requested model 'gpt-5.4-mini' does not exist." });
+      // Other models still answer, and models never named in the list are not refused.
+      expect((await client.responses.create({ model: 'gpt-5.5', input: 'שלום' })).output_text).toBe('סיכום: שלום');
+
+      // A fine-tuned model's id travels percent-encoded in the path.
+      const tuned = await startOpenAIApiStandIn({ models: [{ id: 'ft:gpt-5.4-mini:acme::abc123', shutdownDate: '2027-06-01' }] });
+      try {
+        const tunedClient = new OpenAI({ apiKey: tuned.apiKey, baseURL: tuned.url, maxRetries: 0 });
+        expect(await tunedClient.models.retrieve('ft:gpt-5.4-mini:acme::abc123')).toMatchObject({ id: 'ft:gpt-5.4-mini:acme::abc123', shutdown_date: '2027-06-01' });
+        await expect(tunedClient.models.retrieve('gpt-realtime-1.5')).rejects.toBeInstanceOf(NotFoundError);
+      } finally {
+        await tuned.close();
+      }
+
+      models.failNext('models', { status: 503 });
+      await expect(client.models.retrieve('gpt-realtime-1.5')).rejects.toMatchObject({ status: 503 });
+      expect(models.calls.filter((call) => call.endpoint === 'models').map((call) => [call.model ?? '(list)', call.status])).toEqual([
+        ['gpt-realtime-1.5', 200],
+        ['gpt-realtime', 200],
+        ['(list)', 200],
+        ['gpt-foo', 404],
+        ['gpt-5.4-mini', 404],
+        ['gpt-realtime-1.5', 503],
+      ]);
+    } finally {
+      await models.close();
+    }
   });
 
   it('records a held request only once it is answered', async () => {

@@ -81,7 +81,7 @@ describe('post-call pipeline', () => {
     });
     // The transcription request carried the recording and the business language.
     const transcription = h.openai.calls.find((c) => c.endpoint === 'transcriptions')?.transcription;
-    expect(transcription).toMatchObject({ language: 'he', filename: 'recording.wav', model: 'gpt-4o-transcribe' });
+    expect(transcription).toMatchObject({ language: 'he', filename: 'recording.wav', model: 'gpt-transcribe' });
     expect(transcription?.audio.subarray(0, 4).toString()).toBe('RIFF');
   });
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { startOpenAIApiStandIn } from '../src/sandbox/openai-api.server.ts';
 import { freePort } from '../src/sandbox/ports.ts';
 
 /**
@@ -431,6 +432,28 @@ describe('node src/main.ts with the embedded PostgreSQL', () => {
       expect(existsSync(join(dataDir, 'secrets.json'))).toBe(false);
     },
     30_000,
+  );
+
+  it(
+    'exits non-zero with one line naming the model OpenAI does not have, and leaves no database running',
+    async () => {
+      const openaiApi = await startOpenAIApiStandIn();
+      try {
+        openaiApi.retireModel('gpt-5.4-mini');
+        const dataDir = tempDataDir();
+        // OPENAI_CHECK_MODELS is left to its default: on, since a key is set.
+        const proc = spawnCallwatch(await baseEnv(dataDir, { OPENAI_API_KEY: openaiApi.apiKey, OPENAI_BASE_URL: openaiApi.url }));
+        const exit = await exitWithin(proc, 30_000, 'start-up with a retired model');
+
+        expect(exit, describeProcess(proc)).toEqual({ code: 1, signal: null });
+        expect(singleStderrLine(proc)).toBe('callwatch: cannot start: OPENAI_TEXT_MODEL=gpt-5.4-mini: OpenAI has no such model (or this key cannot use it)');
+        expect(proc.stdout()).not.toContain('"msg":"migrations applied"');
+        expect(existsSync(postmasterPidFile(dataDir)), 'postgres left running').toBe(false);
+      } finally {
+        await openaiApi.close();
+      }
+    },
+    60_000,
   );
 
   it(

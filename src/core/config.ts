@@ -77,9 +77,13 @@ const envSchema = z.object({
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: httpUrl.default('https://api.openai.com/v1'),
   OPENAI_REALTIME_URL: wsUrl.default('wss://api.openai.com/v1/realtime'),
-  OPENAI_REALTIME_MODEL: z.string().min(1).default('gpt-realtime'),
-  OPENAI_TRANSCRIBE_MODEL: z.string().min(1).default('gpt-4o-transcribe'),
-  OPENAI_TEXT_MODEL: z.string().min(1).default('gpt-4.1-mini'),
+  // Current models with no announced shutdown (test/models.test.ts checks the SDK's
+  // deprecation lists); README "Models" says why each.
+  OPENAI_REALTIME_MODEL: z.string().min(1).default('gpt-realtime-1.5'),
+  OPENAI_INPUT_TRANSCRIBE_MODEL: z.string().min(1).default('gpt-live-transcribe'),
+  OPENAI_TRANSCRIBE_MODEL: z.string().min(1).default('gpt-transcribe'),
+  OPENAI_TEXT_MODEL: z.string().min(1).default('gpt-5.4-mini'),
+  OPENAI_CHECK_MODELS: flag.default(true),
   TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, { error: 'must look like AC + 32 hex digits' }).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   TWILIO_API_URL: httpUrl.default('https://api.twilio.com'),
@@ -117,6 +121,16 @@ const envSchema = z.object({
     .default(1000),
 });
 
+/**
+ * Every variable Callwatch reads, each with its default (undefined when it has none or the
+ * default depends on another variable). test/readme-environment.test.ts holds the README's
+ * environment table to this list.
+ */
+export function environmentDefaults(): Record<string, unknown> {
+  const defaults: Record<string, unknown> = envSchema.parse({});
+  return Object.fromEntries(Object.keys(envSchema.shape).map((name) => [name, defaults[name]]));
+}
+
 /** Variables that must be set explicitly in production; development generates or skips them. */
 const requiredInProduction = [
   'PUBLIC_URL',
@@ -143,9 +157,16 @@ export interface Config {
     apiKey: string | undefined;
     baseUrl: string;
     realtimeUrl: string;
+    /** The voice agent (Realtime speech to speech). */
     realtimeModel: string;
+    /** The live transcript of the caller during the call (Realtime input transcription). */
+    inputTranscribeModel: string;
+    /** The recording after the call (`/v1/audio/transcriptions`). */
     transcribeModel: string;
+    /** Summary and extraction after the call (`/v1/responses`). */
     textModel: string;
+    /** Whether start-up asks OpenAI for each model this role uses (only with an API key). */
+    checkModels: boolean;
   };
   twilio: {
     accountSid: string | undefined;
@@ -231,8 +252,10 @@ export function loadConfig(
       baseUrl: vars.OPENAI_BASE_URL,
       realtimeUrl: vars.OPENAI_REALTIME_URL,
       realtimeModel: vars.OPENAI_REALTIME_MODEL,
+      inputTranscribeModel: vars.OPENAI_INPUT_TRANSCRIBE_MODEL,
       transcribeModel: vars.OPENAI_TRANSCRIBE_MODEL,
       textModel: vars.OPENAI_TEXT_MODEL,
+      checkModels: vars.OPENAI_CHECK_MODELS,
     },
     twilio: {
       accountSid: vars.TWILIO_ACCOUNT_SID,

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { EventLog } from './event-log.ts';
+import { DEFAULT_MODELS, modelList, modelNotFoundAnswer, modelObject, requestedModelMissingAnswer, type StandInModel } from './openai-api.models.ts';
 import { parseResponseRequest, parseTranscriptionRequest, type ResponseRequest, type TranscriptionRequest } from './openai-api.requests.ts';
 import { errorAnswer, failureAnswer, nullObjectFor, responseObject, transcriptionObject, unauthorizedAnswer, type ErrorAnswer } from './openai-api.resources.ts';
 import { closeServer, listenOnLoopback, readBody } from './http.ts';
 
 export type { ResponseRequest, TranscriptionRequest } from './openai-api.requests.ts';
+export { DEFAULT_MODELS, type StandInModel } from './openai-api.models.ts';
 
 /** An OpenAI error answer, e.g. { status: 400, message: 'Invalid file format.', code: 'invalid_value' } */
 export interface StandInFailure {
@@ -19,7 +21,8 @@ export type ResponseHandler = (
   request: ResponseRequest,
 ) => string | Record<string, unknown> | StandInFailure | Promise<string | Record<string, unknown> | StandInFailure>;
 
-export type OpenAIApiEndpoint = 'transcriptions' | 'responses';
+/** `models` is `GET /v1/models` and `GET /v1/models/{model}`. */
+export type OpenAIApiEndpoint = 'transcriptions' | 'responses' | 'models';
 
 /** One answered request; `transcription` / `response` are set once the request parsed. */
 export interface OpenAIApiCall {
@@ -29,6 +32,8 @@ export interface OpenAIApiCall {
   at: number;
   transcription?: TranscriptionRequest;
   response?: ResponseRequest;
+  /** The model a `GET /v1/models/{model}` asked for. */
+  model?: string;
 }
 
 export interface OpenAIApiStandInOptions {
@@ -37,6 +42,8 @@ export interface OpenAIApiStandInOptions {
   port?: number;
   transcribe?: TranscriptionHandler;
   respond?: ResponseHandler;
+  /** The models `GET /v1/models` knows; default DEFAULT_MODELS. */
+  models?: readonly StandInModel[];
 }
 
 export interface OpenAIApiStandIn {
@@ -55,6 +62,12 @@ export interface OpenAIApiStandIn {
    * endpoint's queue.
    */
   failNext(endpoint: OpenAIApiEndpoint, failure: StandInFailure['fail'], times?: number): void;
+  /**
+   * The model is gone, as after its shutdown date: `GET /v1/models/{id}` answers 404
+   * `model_not_found`, the list leaves it out, and a transcription or response naming it
+   * is refused with 400 `model_not_found`.
+   */
+  retireModel(id: string): void;
   /** The first call matching, already answered or still to come. */
   waitForCall(predicate: (call: OpenAIApiCall) => boolean, timeoutMs?: number): Promise<OpenAIApiCall>;
   close(): Promise<void>;
@@ -63,7 +76,7 @@ export interface OpenAIApiStandIn {
 /** What the default transcription handler hears in every recording. */
 export const DEFAULT_TRANSCRIPT = 'שלום, אני צריכה שרברב בחיפה מחר בבוקר.';
 
-const ENDPOINTS: Record<string, OpenAIApiEndpoint> = { '/v1/audio/transcriptions': 'transcriptions', '/v1/responses': 'responses' };
+const POST_ENDPOINTS: Record<string, OpenAIApiEndpoint> = { '/v1/audio/transcriptions': 'transcriptions', '/v1/responses': 'responses' };
 
 type Answer = { status: number; json: unknown } | { status: 200; text: string };
 
@@ -72,8 +85,9 @@ const defaultRespond: ResponseHandler = (request) =>
   request.format.type === 'json_schema' ? nullObjectFor(request.format.schema) : `סיכום: ${request.inputText.slice(0, 80)}`;
 
 /**
- * Starts a local stand-in for the two OpenAI REST endpoints the post-call pipeline uses —
- * `POST /v1/audio/transcriptions` (multipart) and `POST /v1/responses` (JSON) — on
+ * Starts a local stand-in for the OpenAI REST endpoints Callwatch uses — the post-call
+ * pipeline's `POST /v1/audio/transcriptions` (multipart) and `POST /v1/responses` (JSON),
+ * and start-up's `GET /v1/models/{model}` (with the list, `GET /v1/models`) — on
  * 127.0.0.1, with OpenAI's Bearer auth, request checks, answer shapes and error bodies,
  * so the official `openai` SDK works against it unchanged.
  */
@@ -82,8 +96,10 @@ export async function startOpenAIApiStandIn(options: OpenAIApiStandInOptions = {
   let transcribe = options.transcribe ?? defaultTranscribe;
   let respond = options.respond ?? defaultRespond;
   const calls = new EventLog<OpenAIApiCall>('OpenAI API call');
-  const counts: Record<OpenAIApiEndpoint, number> = { transcriptions: 0, responses: 0 };
-  const failures: Record<OpenAIApiEndpoint, { failure: StandInFailure['fail']; remaining: number }[]> = { transcriptions: [], responses: [] };
+  const counts: Record<OpenAIApiEndpoint, number> = { transcriptions: 0, responses: 0, models: 0 };
+  const failures: Record<OpenAIApiEndpoint, { failure: StandInFailure['fail']; remaining: number }[]> = { transcriptions: [], responses: [], models: [] };
+  const models = new Map((options.models ?? DEFAULT_MODELS).map((model) => [model.id, model]));
+  const retired = new Set<string>();
 
   function takeFailure(endpoint: OpenAIApiEndpoint): StandInFailure['fail'] | undefined {
     const head = failures[endpoint][0];
@@ -97,10 +113,18 @@ export async function startOpenAIApiStandIn(options: OpenAIApiStandInOptions = {
   async function answer(endpoint: OpenAIApiEndpoint, req: IncomingMessage, body: Buffer, call: OpenAIApiCall): Promise<Answer | ErrorAnswer> {
     const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim() ?? null;
     if (bearer !== apiKey) return unauthorizedAnswer(bearer);
+    if (endpoint === 'models') {
+      const failure = takeFailure(endpoint);
+      if (failure) return failureAnswer(failure);
+      if (call.model === undefined) return { status: 200, json: modelList(models.values()) };
+      const model = models.get(call.model);
+      return model ? { status: 200, json: modelObject(model) } : modelNotFoundAnswer(call.model);
+    }
     if (endpoint === 'transcriptions') {
       const request = parseTranscriptionRequest(req.headers['content-type'], body);
       if ('status' in request) return request;
       call.transcription = request;
+      if (retired.has(request.model)) return requestedModelMissingAnswer(request.model);
       const failure = takeFailure(endpoint);
       if (failure) return failureAnswer(failure);
       const text = await transcribe(request);
@@ -110,6 +134,7 @@ export async function startOpenAIApiStandIn(options: OpenAIApiStandInOptions = {
     const request = parseResponseRequest(body);
     if ('status' in request) return request;
     call.response = request;
+    if (retired.has(request.model)) return requestedModelMissingAnswer(request.model);
     const failure = takeFailure(endpoint);
     if (failure) return failureAnswer(failure);
     const output = await respond(request);
@@ -117,8 +142,8 @@ export async function startOpenAIApiStandIn(options: OpenAIApiStandInOptions = {
     return { status: 200, json: responseObject(request, typeof output === 'string' ? output : JSON.stringify(output)) };
   }
 
-  async function serve(endpoint: OpenAIApiEndpoint, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const call: OpenAIApiCall = { endpoint, status: 0, at: Date.now() };
+  async function serve({ endpoint, model }: Route, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const call: OpenAIApiCall = { endpoint, status: 0, at: Date.now(), ...(model === undefined ? {} : { model }) };
     const body = await readBody(req);
     let result: Answer | ErrorAnswer;
     try {
@@ -134,13 +159,13 @@ export async function startOpenAIApiStandIn(options: OpenAIApiStandInOptions = {
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
-    const endpoint = req.method === 'POST' ? ENDPOINTS[path] : undefined;
-    if (endpoint === undefined) {
+    const route = routeOf(req.method ?? 'GET', path);
+    if (route === undefined) {
       req.resume();
       send(res, errorAnswer(404, `Invalid URL (${req.method ?? 'GET'} ${path})`));
       return;
     }
-    serve(endpoint, req, res).catch((error: unknown) => {
+    serve(route, req, res).catch((error: unknown) => {
       // Only reading the body can fail here (the client went away); there is no one to answer.
       if (!res.headersSent && !res.destroyed) send(res, errorAnswer(500, error instanceof Error ? error.message : 'Internal Server Error', { type: 'server_error' }));
     });
@@ -160,6 +185,10 @@ export async function startOpenAIApiStandIn(options: OpenAIApiStandInOptions = {
       if (times <= 0) failures[endpoint].length = 0;
       else failures[endpoint].push({ failure, remaining: times });
     },
+    retireModel(id) {
+      models.delete(id);
+      retired.add(id);
+    },
     waitForCall(predicate, timeoutMs) {
       return calls.waitFor(predicate, timeoutMs);
     },
@@ -168,6 +197,29 @@ export async function startOpenAIApiStandIn(options: OpenAIApiStandInOptions = {
       await closeServer(server);
     },
   };
+}
+
+interface Route {
+  endpoint: OpenAIApiEndpoint;
+  /** `GET /v1/models/{model}`'s model, decoded. */
+  model?: string;
+}
+
+/** The endpoint a method and path ask for; undefined for a path OpenAI does not have. */
+function routeOf(method: string, path: string): Route | undefined {
+  if (method === 'POST') {
+    const endpoint = POST_ENDPOINTS[path];
+    return endpoint === undefined ? undefined : { endpoint };
+  }
+  if (method !== 'GET') return undefined;
+  if (path === '/v1/models') return { endpoint: 'models' };
+  const model = /^\/v1\/models\/([^/]+)$/.exec(path)?.[1];
+  if (model === undefined) return undefined;
+  try {
+    return { endpoint: 'models', model: decodeURIComponent(model) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** A handler's failure, told apart from a json_schema answer by its `fail.status` number. */

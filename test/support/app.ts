@@ -12,7 +12,8 @@ export interface TestApp extends Callwatch {
 
 /**
  * The whole service on a database of its own, listening on a free port. `env` overrides
- * environment variables (ROLE, …); `stop()` closes it and drops the database.
+ * environment variables (ROLE, …); `stop()` closes it and drops the database, as a failed
+ * start-up does.
  */
 export async function startTestApp(env: Record<string, string> = {}, options: StartOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase();
@@ -24,7 +25,10 @@ export async function startTestApp(env: Record<string, string> = {}, options: St
     SHUTDOWN_TIMEOUT_MS: '2000',
     ...env,
   });
-  const app = await startCallwatch(config, { logger: createLogger({ level: config.logLevel }), ...options });
+  const app = await startCallwatch(config, { logger: createLogger({ level: config.logLevel }), ...options }).catch(async (error: unknown) => {
+    await database.drop();
+    throw error;
+  });
   return {
     ...app,
     database,

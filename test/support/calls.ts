@@ -42,7 +42,7 @@ export async function startCallHarness(
   const twilioApi = await startTwilioApiStandIn({ accountSid: twilioAccountSid, authToken: twilioAuthToken });
   const pipeline = options.pipeline ? { openaiApi: await startOpenAIApiStandIn({ apiKey: 'sk-test-key' }), receiver: await startWebhookReceiver() } : undefined;
   const statements: string[] = [];
-  const pipelineEnv: Record<string, string> = pipeline ? { OPENAI_BASE_URL: pipeline.openaiApi.url, WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WORKER_POLL_INTERVAL_MS: '500' } : {};
+  const pipelineEnv: Record<string, string> = pipeline ? { OPENAI_BASE_URL: pipeline.openaiApi.url, OPENAI_CHECK_MODELS: 'true', WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WORKER_POLL_INTERVAL_MS: '500' } : {};
   const app = await startTestApp(callEnvironment({ OPENAI_REALTIME_URL: openai.url, TWILIO_API_URL: twilioApi.url, ...pipelineEnv, ...options.env }), {
     onStatement: (sql) => statements.push(sql),
     preopenTtlMs: options.preopenTtlMs,

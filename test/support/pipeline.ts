@@ -44,6 +44,8 @@ export async function startPipelineHarness(options: { env?: Record<string, strin
   const receiver = await startWebhookReceiver();
   const env = callEnvironment({
     OPENAI_BASE_URL: openai.url,
+    // The stand-in answers the start-up model check as OpenAI would.
+    OPENAI_CHECK_MODELS: 'true',
     TWILIO_API_URL: twilioApi.url,
     WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8',
     WEBHOOK_RETRY_BASE_MS: '100',

@@ -7,13 +7,18 @@ export const twilioAuthToken = 'test-twilio-auth-token';
 /** Callwatch's public URL in tests: Twilio signs webhooks against it, whatever the real port. */
 export const publicUrl = 'https://callwatch.test';
 
-/** Environment that points Callwatch at test doubles and a fixed public URL. */
+/**
+ * Environment that points Callwatch at test doubles and a fixed public URL. The start-up
+ * model check is off: OPENAI_BASE_URL stays OpenAI's own unless a test starts the REST
+ * stand-in, and a test must not ask the internet; harnesses with the stand-in turn it on.
+ */
 export function callEnvironment(overrides: Record<string, string> = {}): Record<string, string> {
   return {
     PUBLIC_URL: publicUrl,
     TWILIO_ACCOUNT_SID: twilioAccountSid,
     TWILIO_AUTH_TOKEN: twilioAuthToken,
     OPENAI_API_KEY: 'sk-test-key',
+    OPENAI_CHECK_MODELS: 'false',
     ...overrides,
   };
 }
