@@ -57,7 +57,10 @@ describe('the OpenAI session of a verified call', () => {
     const caller = await connectCaller(h, callSid, token);
     session.script({ replies: [{ text: 'שלום' }] });
     caller.start();
-    await session.waitForReceived('session.update');
+    const update = await session.waitForReceived('session.update');
+    // The live transcript's model is its own (a streaming one), not the post-call one.
+    expect(update.session).toMatchObject({ audio: { input: { transcription: { model: 'gpt-live-transcribe' } } } });
+    expect(session.model).toBe('gpt-realtime-1.5');
     await eventually(() => caller.heardMs(), (ms) => ms >= 500, 'the greeting');
     expect(h.openai.connections).toBe(connectionsBefore + 1);
     expect(h.app.services.metrics.get('realtime_preopened_used_total')).toBeGreaterThanOrEqual(1);

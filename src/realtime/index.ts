@@ -61,7 +61,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       logger,
       metrics: services.metrics,
       bus: services.bus,
-      transcriptionModel: config.openai.transcribeModel,
+      transcriptionModel: config.openai.inputTranscribeModel,
       verifyToken: (token) => verifyStreamToken(token, config.appSecret),
       loadContext: (claims) => contexts.take(claims.callSid) ?? loadCallContext(services.orm, claims),
       openRealtime: (callSid) => preopened.take(callSid) ?? { socket: openRealtime() },
