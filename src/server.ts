@@ -8,6 +8,9 @@ import { AppError } from './core/errors.ts';
 import { checkReadiness } from './core/health.ts';
 import type { Services } from './core/services.ts';
 import type { Realtime } from './realtime/index.ts';
+import { DocumentCache, documentCachePlugin, noErrorCache } from './graphql-document-cache.ts';
+import { documentLimitsPlugin } from './graphql-document-limits.ts';
+import { readGraphQLRequestBody } from './graphql-request-body.ts';
 import { createGraphQLWebSocket } from './graphql-ws.ts';
 import { createMonitorHandler } from './monitor/serve.ts';
 import { createContext, type GraphQLContext } from './schema/context.ts';
@@ -40,7 +43,12 @@ export async function startServer(services: Services, realtime: Realtime): Promi
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (path === '/graphql') return void yoga(req, res);
+    if (path === '/graphql') {
+      return void readGraphQLRequestBody(req, res, config.graphqlLimits.maxBodyBytes).then((outcome) => {
+        if (outcome === 'read') return yoga(req, res);
+        if (outcome === 'refused') services.metrics.increment('graphql_request_too_large_total');
+      });
+    }
     if (path === '/monitor' || path.startsWith('/monitor/')) return monitor(req, res, path);
     if (req.method === 'GET' && path === '/') {
       res.writeHead(302, { location: '/monitor' });
@@ -101,11 +109,16 @@ export const queryLimits = { maxDepth: 10, maxBreadth: 300, maxComplexity: 40_00
 
 /**
  * /graphql over HTTP (GET/POST, and SSE for subscriptions). Every request gets its own
- * unit of work and loaders; depth and cost are checked before execution; introspection and
- * GraphiQL follow GRAPHQL_INTROSPECTION.
+ * unit of work and loaders; documents over GRAPHQL_MAX_TOKENS are refused while parsing
+ * (bodies over GRAPHQL_MAX_BODY_BYTES before it, in startServer); depth and cost are
+ * checked before execution; introspection and GraphiQL follow GRAPHQL_INTROSPECTION. The
+ * parse cache is bounded and keeps only valid documents.
  */
 function createGraphQLHandler(services: Services) {
-  const { config, logger } = services;
+  const { config, logger, metrics } = services;
+  const documents = new DocumentCache();
+  metrics.gauge('graphql_document_cache_entries', () => documents.size);
+  metrics.gauge('graphql_document_cache_tokens', () => documents.tokens);
   return createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -113,7 +126,15 @@ function createGraphQLHandler(services: Services) {
     landingPage: false,
     logging: logger.child({ component: 'graphql' }),
     context: ({ req }) => createContext(services, { requestId: requestIdOf(req), authorization: req.headers.authorization }),
-    plugins: [limitsPlugin(config.graphqlIntrospection), mutationsNeedAKey()],
+    // The body has been read within the limit already; yoga's own check is a second guard.
+    maxRequestBodySize: config.graphqlLimits.maxBodyBytes,
+    parserAndValidationCache: { documentCache: documents, errorCache: noErrorCache },
+    plugins: [
+      documentLimitsPlugin(config.graphqlLimits.maxTokens, metrics),
+      documentCachePlugin(documents),
+      limitsPlugin(config.graphqlIntrospection),
+      mutationsNeedAKey(),
+    ],
   });
 }
 

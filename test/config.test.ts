@@ -53,6 +53,7 @@ describe('configuration', () => {
       workerConcurrency: 16,
       workerPollIntervalMs: 2000,
       webhooks: { timeoutMs: 10_000, retryBaseMs: 10_000, retryForSec: 86_400, allowedNetworks: [] },
+      graphqlLimits: { maxBodyBytes: 102_400, maxTokens: 5000 },
     });
     expect(config.appSecret.length).toBeGreaterThanOrEqual(32);
     expect(config.adminApiKey.length).toBeGreaterThanOrEqual(32);
@@ -73,6 +74,16 @@ describe('configuration', () => {
       expect(configError({ WEBHOOK_ALLOWED_NETWORKS: bad })).toContain('WEBHOOK_ALLOWED_NETWORKS must be IP addresses or CIDR ranges');
     }
     expect(configError({ WORKER_POLL_INTERVAL_MS: '100' })).toContain('WORKER_POLL_INTERVAL_MS must be at least 500');
+  });
+
+  it('reads the GraphQL limits and rejects ones too small to serve a query', () => {
+    expect(loadConfig({ GRAPHQL_MAX_BODY_BYTES: '1048576', GRAPHQL_MAX_TOKENS: '20000' }, { persistDevSecrets: false }).graphqlLimits).toEqual({
+      maxBodyBytes: 1_048_576,
+      maxTokens: 20_000,
+    });
+    expect(configError({ GRAPHQL_MAX_BODY_BYTES: '100' })).toContain('GRAPHQL_MAX_BODY_BYTES must be at least 1024');
+    expect(configError({ GRAPHQL_MAX_TOKENS: '1e3.5' })).toContain('GRAPHQL_MAX_TOKENS must be a number of tokens');
+    expect(configError({ GRAPHQL_MAX_TOKENS: '99' })).toContain('GRAPHQL_MAX_TOKENS must be at least 100');
   });
 
   it('stops start-up in production when a required secret is missing, naming it', () => {

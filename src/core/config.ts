@@ -93,6 +93,16 @@ const envSchema = z.object({
     .max(100, { error: 'must be at most 100' })
     .default(1),
   GRAPHQL_INTROSPECTION: flag.optional(),
+  GRAPHQL_MAX_BODY_BYTES: z.coerce
+    .number({ error: 'must be a number of bytes' })
+    .int({ error: 'must be a whole number of bytes' })
+    .min(1024, { error: 'must be at least 1024' })
+    .default(100 * 1024),
+  GRAPHQL_MAX_TOKENS: z.coerce
+    .number({ error: 'must be a number of tokens' })
+    .int({ error: 'must be a whole number of tokens' })
+    .min(100, { error: 'must be at least 100' })
+    .default(5000),
   WORKER_CONCURRENCY: z.coerce
     .number({ error: 'must be a number' })
     .int({ error: 'must be a whole number' })
@@ -177,6 +187,13 @@ export interface Config {
   };
   /** Schema introspection and GraphiQL at /graphql: on by default except in production. */
   graphqlIntrospection: boolean;
+  /** What /graphql accepts before it parses anything, over HTTP, SSE and graphql-ws alike. */
+  graphqlLimits: {
+    /** A request body, a GET query string or a graphql-ws message, in bytes. */
+    maxBodyBytes: number;
+    /** Lexical tokens of one document (and as many comments). */
+    maxTokens: number;
+  };
   /** Jobs of each queue a worker process runs at once. */
   workerConcurrency: number;
   /** How often idle workers look for jobs that have fallen due (new jobs wake them at once). */
@@ -264,6 +281,7 @@ export function loadConfig(
       callsPerSecond: vars.OUTBOUND_CALLS_PER_SECOND,
     },
     graphqlIntrospection: vars.GRAPHQL_INTROSPECTION ?? vars.NODE_ENV !== 'production',
+    graphqlLimits: { maxBodyBytes: vars.GRAPHQL_MAX_BODY_BYTES, maxTokens: vars.GRAPHQL_MAX_TOKENS },
     workerConcurrency: vars.WORKER_CONCURRENCY,
     workerPollIntervalMs: vars.WORKER_POLL_INTERVAL_MS,
     webhooks: {

@@ -1,7 +1,8 @@
 /**
  * Process-wide counters of things worth watching: bad input the service shrugged off,
  * calls handled, frames relayed. Plain integers, cheap enough for the audio path; exposed
- * at GET /metrics in Prometheus text format and read directly by tests.
+ * at GET /metrics in Prometheus text format and read directly by tests. Gauges report
+ * the size of something when /metrics is read, from the function its owner registered.
  */
 export const counterNames = [
   'twilio_webhook_rejected_total',
@@ -37,11 +38,17 @@ export const counterNames = [
   'subscription_audio_dropped_total',
   'subscription_slow_disconnected_total',
   'bus_publish_failures_total',
+  'graphql_request_too_large_total',
+  'graphql_document_too_large_total',
 ] as const;
 export type CounterName = (typeof counterNames)[number];
 
+export const gaugeNames = ['graphql_document_cache_entries', 'graphql_document_cache_tokens'] as const;
+export type GaugeName = (typeof gaugeNames)[number];
+
 export class Metrics {
   readonly #counts = new Map<CounterName, number>(counterNames.map((name) => [name, 0]));
+  readonly #gauges = new Map<GaugeName, () => number>();
 
   increment(name: CounterName, by = 1): void {
     this.#counts.set(name, (this.#counts.get(name) ?? 0) + by);
@@ -51,8 +58,15 @@ export class Metrics {
     return this.#counts.get(name) ?? 0;
   }
 
+  /** Reports `read()` as gauge `name` from now on (the last registration wins). */
+  gauge(name: GaugeName, read: () => number): void {
+    this.#gauges.set(name, read);
+  }
+
   /** Prometheus exposition format. */
   render(): string {
-    return [...this.#counts].map(([name, value]) => `# TYPE callwatch_${name} counter\ncallwatch_${name} ${value}\n`).join('');
+    const counters = [...this.#counts].map(([name, value]) => `# TYPE callwatch_${name} counter\ncallwatch_${name} ${value}\n`);
+    const gauges = [...this.#gauges].map(([name, read]) => `# TYPE callwatch_${name} gauge\ncallwatch_${name} ${read()}\n`);
+    return [...counters, ...gauges].join('');
   }
 }
