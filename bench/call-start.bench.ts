@@ -339,7 +339,7 @@ function render(f: Figures): string {
       [
         row('pre-opened: `start` → first agent frame to Twilio', greetPre),
         row('opened at `start`: `start` → first agent frame to Twilio', greetAt),
-        row("OpenAI's own share (pre-opened): `response.create` → first delta, at the stand-in", openaiPre),
+        row("OpenAI's own share (pre-opened): `session.update` in → first delta out, at the stand-in", openaiPre),
         row("Callwatch's share (pre-opened): the first row less OpenAI's", ownPre),
       ],
     ),

@@ -7,7 +7,11 @@ import { twilioAccountSid } from '../../test/support/twilio.ts';
 export interface GreetingTiming {
   /** Twilio's `start` sent → the first agent audio frame at the caller (Twilio). */
   startToAudioMs: number;
-  /** OpenAI's own share: `response.create` received → first audio delta sent, at the stand-in. */
+  /**
+   * OpenAI's own share: from the first thing Callwatch sends it at `start` (`session.update`)
+   * arriving, to its first audio delta sent — configuring the session and starting the
+   * response, as the stand-in does them.
+   */
   openaiMs: number;
 }
 
@@ -19,18 +23,20 @@ export interface GreetingTiming {
  */
 export async function timeGreeting(openai: OpenAIRealtimeStandIn, caller: SimulatedCaller, session: StandInSession | undefined): Promise<GreetingTiming> {
   const opened = session ? Promise.resolve(session) : openai.nextSession(10_000);
-  const firstAudio = caller.waitFor((message) => message.event === 'media', 10_000);
+  const receivedBefore = session?.received.length ?? 0;
+  const sentBefore = session?.sent.length ?? 0;
+  const heardBefore = caller.events.length;
   const t0 = performance.now();
   caller.start();
   const ready = await opened;
-  let askedAt = 0;
-  const asked = ready.waitForReceived('response.create', 10_000).then(() => (askedAt = performance.now()));
-  let spokeAt = 0;
-  const spoke = ready.waitForSent('response.output_audio.delta', 10_000).then(() => (spokeAt = performance.now()));
-  await firstAudio;
-  const heardAt = performance.now();
-  await Promise.all([asked, spoke]);
-  return { startToAudioMs: heardAt - t0, openaiMs: Math.max(0, spokeAt - askedAt) };
+  await caller.waitFor((message) => message.event === 'media', 10_000, { after: heardBefore });
+  // Read the times each side logged as it happened (a promise resolves only after the
+  // synchronous work around it, which would hide who spent it).
+  const heardAt = caller.eventTimes[caller.events.findIndex((message, i) => i >= heardBefore && message.event === 'media')]!;
+  const updateIndex = ready.received.findIndex((event, i) => i >= receivedBefore && event.type === 'session.update');
+  const deltaIndex = ready.sent.findIndex((event, i) => i >= sentBefore && event.type === 'response.output_audio.delta');
+  const openaiMs = ready.times.sent[deltaIndex]! - ready.times.received[updateIndex]!;
+  return { startToAudioMs: heardAt - t0, openaiMs: Math.max(0, openaiMs) };
 }
 
 /** A media stream to Callwatch as Twilio opens it, presenting the call's token. */

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /**
  * An append-only list of what a stand-in saw, which tests can read at any time or wait on.
  * Waiting never leaks a timer: each wait's timer is cleared when it resolves or times out,
@@ -5,6 +7,8 @@
  */
 export class EventLog<T> {
   readonly items: T[] = [];
+  /** When each item was logged (`performance.now()`), for benchmarks that time a stand-in's side. */
+  readonly times: number[] = [];
   #waiters = new Set<{ predicate: (item: T) => boolean; resolve: (item: T) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
   #name: string;
   #closedReason: string | undefined;
@@ -17,6 +21,7 @@ export class EventLog<T> {
   /** Records an item and wakes the waits it satisfies. */
   push(item: T): void {
     this.items.push(item);
+    this.times.push(performance.now());
     for (const waiter of this.#waiters) {
       if (!waiter.predicate(item)) continue;
       this.#waiters.delete(waiter);

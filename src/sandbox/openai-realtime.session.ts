@@ -86,6 +86,11 @@ export class StandInSession {
     return this.#received.items;
   }
 
+  /** When each client event in `received` arrived, and each event in `sent` went out (`performance.now()`). */
+  get times(): { received: readonly number[]; sent: readonly number[] } {
+    return { received: this.#received.times, sent: this.#sent.times };
+  }
+
   /** Every server event sent, in order (including ones injected with `send`). */
   get sent(): readonly RealtimeServerEvent[] {
     return this.#sent.items;

@@ -43,6 +43,8 @@ export class SimulatedCaller {
   readonly accountSid: string;
   /** Every valid message received from the server, in order. */
   readonly events: ServerToTwilioMessage[];
+  /** When each of `events` arrived (`performance.now()`). */
+  readonly eventTimes: readonly number[];
   /** Messages Twilio would have rejected, with why. */
   readonly invalid: { raw: string; reason: string }[] = [];
   /** Every message sent to the server, in order. */
@@ -66,6 +68,7 @@ export class SimulatedCaller {
     this.accountSid = options.accountSid ?? twilioSid('AC');
     this.#customParameters = options.customParameters ?? {};
     this.events = this.#log.items;
+    this.eventTimes = this.#log.times;
     this.#playback = new PlaybackQueue({
       pace: options.playback ?? 'realtime',
       onMarkPlayed: (name) => this.#send({ event: 'mark', sequenceNumber: this.#nextSequence(), streamSid: this.streamSid, mark: { name } } satisfies ReturnedMarkMessage),
