@@ -235,7 +235,8 @@ export class CallSession {
   #crashed(error: unknown): void {
     this.#deps.metrics.increment('call_handler_errors_total');
     this.#log.error({ err: describeError(error), stack: error instanceof Error ? error.stack : undefined }, 'unexpected error in a call: ending it');
-    if (this.#context && (this.#state === 'live' || this.#state === 'starting')) {
+    // Once: if giving up is what threw, the call just ends.
+    if (this.#context && !this.#givenUp && (this.#state === 'live' || this.#state === 'starting')) {
       try {
         return this.#giveUp('internal error');
       } catch (again) {
