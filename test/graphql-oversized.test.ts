@@ -211,6 +211,26 @@ describe('oversized GraphQL work is refused before parsing (security review F1, 
     expect(await metric(api.app.url, 'graphql_document_cache_entries')).toBe(entries + 1);
   });
 
+  it('refuses a small document that repeats one field over and over (regression: 1,200 × `health { ready }` is 20 kB, inside both limits, and held the event loop for hundreds of ms in validation)', async () => {
+    const refused = await metric(api.app.url, 'graphql_document_too_large_total');
+    const shapes = [
+      `{ ${'health { ready } '.repeat(1200)}}`,
+      `{ health { ${'ready '.repeat(2000)}} }`,
+      `{ ${'... on Query { health { ready } } '.repeat(400)}}`,
+      `{ ${'...F '.repeat(1000)}} fragment F on Query { health { ready } }`,
+      `{ ${Array.from({ length: 300 }, (_, i) => `...F${i}`).join(' ')} } ${Array.from({ length: 300 }, (_, i) => `fragment F${i} on Query { health { ready } }`).join(' ')}`,
+    ];
+    for (const document of shapes) {
+      const answer = await post(api.app.url, query(document));
+      expect(answer.status).toBe(400);
+      expect(answer.body?.errors).toEqual([{ message: expect.stringMatching(/more than 10 times in one selection|gathers more than 500 fields/), extensions: { code: 'QUERY_TOO_LARGE' } }]);
+    }
+    expect(await metric(api.app.url, 'graphql_document_too_large_total')).toBe(refused + shapes.length);
+    // A field asked for a few times, as fragments of a real operation do, is fine.
+    const fine = await post(api.app.url, query(`{ health { ready ready } ...H ...H } fragment H on Query { health { ready } }`));
+    expect(fine.body).toEqual({ data: { health: { ready: true } } });
+  });
+
   it('runs a document of exactly 5000 tokens and refuses 5001', async () => {
     const atLimit = await post(api.app.url, query(operations(625), 'Q0'));
     expect(atLimit.body).toEqual({ data: { health: { ready: true } } });
