@@ -60,6 +60,23 @@ describe('a Realtime model OpenAI refuses', () => {
   });
 });
 
+describe('a Realtime session that accepts the connection and never answers', () => {
+  const h = useCallHarness();
+
+  it('is given up after the connect timeout, not left in silence (regression: an open socket counted as a session that came up)', async () => {
+    h.openai.refuseModel(h.app.services.config.openai.realtimeModel, 'silence');
+    const { caller, callSid } = await placeFailingCall(h);
+
+    const apology = await callUpdate(h, callSid);
+    expect(apology.params.Twiml).toContain('מצטערים');
+    const row = await endedCall(h, callSid);
+    expect(row.status).toBe('failed');
+    expect(row.endReason).toBe('voice agent unavailable: the OpenAI session did not come up in time');
+    caller.stop();
+    await caller.closed;
+  });
+});
+
 describe('a Realtime session that never comes up, with a transfer number', () => {
   const h = useCallHarness({ transferNumber: '+972529998877' });
 

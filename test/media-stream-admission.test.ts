@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { signStreamToken } from '../src/realtime/stream-token.ts';
 import { agentSettings, answerCall, connectCaller, endedCall, eventually, placeCall, startCallHarness, useCallHarness, type CallHarness } from './support/calls.ts';
@@ -87,6 +90,33 @@ describe('the OpenAI session of a verified call', () => {
     caller.stop();
     await caller.closed;
     expect((await endedCall(h, callSid)).status).toBe('completed');
+  });
+});
+
+describe('a media socket that ignores our close', () => {
+  let h: CallHarness;
+  beforeAll(async () => {
+    h = await startCallHarness({ env: { MEDIA_MAX_SOCKETS: '1' } });
+    await agentSettings(h);
+  });
+  afterAll(() => h?.stop());
+
+  it('is destroyed a second after the close, freeing its place under MEDIA_MAX_SOCKETS (regression: it held it for ws’s 30 s close timeout)', async () => {
+    // A raw upgrade that never answers a close frame (and never sends `start`).
+    const { port } = new URL(h.app.url);
+    const raw = connect(Number(port), '127.0.0.1');
+    const upgraded = new Promise<void>((resolve) => raw.once('data', () => resolve()));
+    raw.write(`GET /twilio/media HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    await upgraded;
+    const closed = new Promise<number>((resolve) => raw.once('close', () => resolve(performance.now())));
+    const openedAt = performance.now();
+    const closedAt = await closed;
+    // The start timeout (5 s), then at most the grace: far from 30 s.
+    expect(closedAt - openedAt).toBeLessThan(10_000);
+    expect(h.app.services.metrics.get('media_start_timeout_total')).toBe(1);
+    const next = await eventually(() => rawMediaSocket(h).catch(() => null), (socket) => socket !== null, 'a place under the cap again', 5_000);
+    next!.socket.close();
+    await next!.closed;
   });
 });
 

@@ -124,6 +124,8 @@ export class CallSession {
   /** The current socket's session has sent something other than an error: it came up. */
   #openaiAnswered = false;
   #startTimer: NodeJS.Timeout | undefined;
+  /** Gives the call up if the OpenAI session has not answered in time (#watchConnect). */
+  #connectTimer: NodeJS.Timeout | undefined;
   readonly #transcript = new CallTranscript();
   #playback: AgentPlayback | undefined;
   #playbackEndsAt = 0;
@@ -235,8 +237,11 @@ export class CallSession {
   #crashed(error: unknown): void {
     this.#deps.metrics.increment('call_handler_errors_total');
     this.#log.error({ err: describeError(error), stack: error instanceof Error ? error.stack : undefined }, 'unexpected error in a call: ending it');
+    // Already being handed over: let that finish (it ends the call), or the caller would
+    // lose the apology or the transfer in flight.
+    if (this.#givenUp) return;
     // Once: if giving up is what threw, the call just ends.
-    if (this.#context && !this.#givenUp && (this.#state === 'live' || this.#state === 'starting')) {
+    if (this.#context && (this.#state === 'live' || this.#state === 'starting')) {
       try {
         return this.#giveUp('internal error');
       } catch (again) {
@@ -251,7 +256,7 @@ export class CallSession {
     clearTimeout(this.#startTimer);
     this.#state = 'ended';
     this.#ending = Promise.resolve();
-    closeSocket(this.#twilio, 1008, reason);
+    closeTwilio(this.#twilio, 1008, reason);
   }
 
   /** Ends the call: closes both sockets, then persists what it produced. Idempotent. */
@@ -263,10 +268,11 @@ export class CallSession {
   async #finish(reason: string): Promise<void> {
     this.#state = 'ended';
     clearTimeout(this.#startTimer);
+    clearTimeout(this.#connectTimer);
     this.#agent?.stop();
     this.#supervision?.stop();
     this.#wakePlayedOut();
-    closeSocket(this.#twilio, 1000, 'call ended');
+    closeTwilio(this.#twilio, 1000, 'call ended');
     if (this.#openai) closeSocket(this.#openai, 1000, 'call ended');
     const context = this.#context;
     if (!context) return;
@@ -355,14 +361,19 @@ export class CallSession {
     this.#startRealtime();
   }
 
-  /** Runs `timedOut` when `socket` is not open within the connect timeout. */
+  /**
+   * Runs `timedOut` when the session on `socket` has not answered within the connect
+   * timeout. Answered, not open: OpenAI can accept the websocket and then never start the
+   * session, and the caller would wait in silence.
+   */
   #watchConnect(socket: WebSocket, timedOut: () => void): void {
-    if (isOpen(socket)) return;
-    const timer = setTimeout(() => {
-      if (this.#openai === socket && !isOpen(socket)) this.#contain(timedOut);
+    clearTimeout(this.#connectTimer);
+    this.#connectTimer = setTimeout(() => {
+      if (this.#openai === socket && !this.#openaiAnswered) this.#contain(timedOut);
     }, this.#deps.reconnectTimeoutMs ?? 5000);
-    socket.once('open', () => clearTimeout(timer));
-    socket.once('close', () => clearTimeout(timer));
+    socket.once('close', () => {
+      if (this.#openai === socket) clearTimeout(this.#connectTimer);
+    });
   }
 
   /** Once both the context and the OpenAI socket are there: configure, greet, flush the buffer. */
@@ -498,8 +509,12 @@ export class CallSession {
     this.#givenUp = true;
     this.#recovering = false;
     this.#failed = true;
-    // The agent says nothing more: no reprompt or goodbye may race the hand-over.
+    // The agent says nothing more: no reprompt or goodbye may race the hand-over, and
+    // nothing more comes from OpenAI (an event that broke a handler once would again).
     this.#agent?.stop();
+    this.#ready = false;
+    clearTimeout(this.#connectTimer);
+    if (this.#openai) closeSocket(this.#openai, 1000, 'call given up');
     const control = this.#deps.agent.callControl;
     const handOver = control
       ? handOverOrApologise(control, context).then((to) => {
@@ -517,8 +532,10 @@ export class CallSession {
     const event = parsed.event;
     // Until the session has answered anything but errors it has not come up: OpenAI's error
     // (a refused model, say) is why it will close.
-    if (event.type !== 'error') this.#openaiAnswered = true;
-    else if (!this.#openaiAnswered) this.#openaiProblem = `OpenAI error: ${event.error.message}`;
+    if (event.type !== 'error') {
+      if (!this.#openaiAnswered) clearTimeout(this.#connectTimer);
+      this.#openaiAnswered = true;
+    } else if (!this.#openaiAnswered) this.#openaiProblem = `OpenAI error: ${event.error.message}`;
     const context = this.#context;
     if (!context || this.#state === 'ended') return;
     const callId = context.callId;
@@ -616,6 +633,21 @@ export class CallSession {
 function base64Bytes(value: string): number {
   const padding = value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0;
   return (value.length / 4) * 3 - padding;
+}
+
+/** How long the media stream's peer has to answer our close before its socket is destroyed. */
+const twilioCloseGraceMs = 1000;
+
+/**
+ * Closes the media stream, and destroys it if the peer has not answered the close in
+ * time: a peer that ignores it (not Twilio) would otherwise hold its socket, and a place
+ * under MEDIA_MAX_SOCKETS, for `ws`'s 30 s close timeout.
+ */
+function closeTwilio(socket: WebSocket, code: number, reason: string): void {
+  closeSocket(socket, code, reason);
+  if (socket.readyState === socket.CLOSED) return;
+  const timer = setTimeout(() => socket.terminate(), twilioCloseGraceMs);
+  socket.once('close', () => clearTimeout(timer));
 }
 
 function isOpen(socket: WebSocket): boolean {

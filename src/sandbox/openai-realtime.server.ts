@@ -1,7 +1,7 @@
 import { createServer, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { RealtimeErrorEvent } from 'openai/resources/realtime/realtime';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { EventLog } from './event-log.ts';
 import { openaiId } from './ids.ts';
 import type { Pace } from './openai-realtime.response.ts';
@@ -33,10 +33,11 @@ export interface OpenAIRealtimeStandInOptions {
 /**
  * How a refused model is refused: `upgrade` answers the websocket upgrade with OpenAI's
  * JSON error (404 `model_not_found`); `event` accepts the connection, then sends an
- * `error` event (`invalid_request_error`, `model_not_found`) and closes the socket — the
- * session never comes up either way.
+ * `error` event (`invalid_request_error`, `model_not_found`) and closes the socket;
+ * `silence` accepts the connection and never says or answers anything, as an overloaded
+ * service may — the session never comes up in any of them.
  */
-export type ModelRefusal = 'upgrade' | 'event';
+export type ModelRefusal = 'upgrade' | 'event' | 'silence';
 
 /** A connection the stand-in refused because of its model. */
 export interface RefusedConnection {
@@ -84,6 +85,8 @@ export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInO
   const refusals = new Map<string, ModelRefusal>(Object.entries(options.refuseModels ?? {}));
   const refused: RefusedConnection[] = [];
   const delayed = new Map<NodeJS.Timeout, Socket>();
+  /** Accepted sockets of a `silence` refusal, which nothing else owns. */
+  const silent = new Set<WebSocket>();
   let connections = 0;
   const sessions = new EventLog<StandInSession>('OpenAI Realtime session');
   let handedOut = 0;
@@ -114,6 +117,13 @@ export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInO
     const upgrade = () =>
       wss.handleUpgrade(req, socket, head, (ws) => {
         connections++;
+        if (refusal === 'silence') {
+          refused.push({ model, how: refusal });
+          silent.add(ws);
+          ws.on('error', () => {});
+          ws.once('close', () => silent.delete(ws));
+          return;
+        }
         if (refusal === 'event') {
           refused.push({ model, how: refusal });
           const error = modelNotFound(model).error;
@@ -177,6 +187,7 @@ export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInO
         socket.destroy();
       }
       delayed.clear();
+      for (const ws of silent) ws.terminate();
       for (const { socket } of held ?? []) socket.destroy();
       held = undefined;
       sessions.close('stand-in closed');

@@ -166,7 +166,9 @@ async function callAudio(ctx: GraphQLContext, callId: string): Promise<AsyncIter
   const lifecycle = bus.subscribe('call:events', call.id)[Symbol.asyncIterator]();
   void (async () => {
     for (let next = await lifecycle.next(); !next.done; next = await lifecycle.next()) {
-      if (next.value.type === 'call.started') bus.publish('call:listeners', call.id, { listenerId, listening: true });
+      if (next.value.type !== 'call.started') continue;
+      bus.publish('call:listeners', call.id, { listenerId, listening: true });
+      return void lifecycle.return?.();
     }
   })();
   let left = false;
