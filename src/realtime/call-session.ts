@@ -88,11 +88,14 @@ interface AgentPlayback {
 
 /**
  * One phone call: the Twilio media stream and, once its `start` carries a valid token, the
- * OpenAI Realtime socket (pre-opened by the voice webhook, or opened then). (Longer than
- * this codebase's files usually are, on purpose: it owns both sockets and the playback
- * clock, which the relay, barge-in, the agent, reconnection and supervisors all need; what
- * does not need them lives beside it — call-agent, tools/, silence-watchdog,
- * call-transcript, supervision, call-control, held-client-events.) The session owns both
+ * OpenAI Realtime socket (pre-opened by the voice webhook, or opened then). (Over 500
+ * lines, on purpose for now: it owns both sockets and the playback clock, which the relay,
+ * barge-in, the agent, reconnection and supervisors all need; what does not need them lives
+ * beside it — call-agent, tools/, silence-watchdog, call-transcript, supervision,
+ * call-control, held-client-events, preopened-sessions. The open issue on the call path
+ * against the real Realtime service splits realtime/ by what changes together — the
+ * OpenAI session's lifecycle and the playback clock among them — which is why it is not
+ * split piecemeal here.) The session owns both
  * sockets — when either closes, both close — and holds everything the call produces in
  * memory until the end. Nothing here touches the database. Every handler is contained: what
  * one throws ends this call, never the process.
