@@ -15,6 +15,16 @@ const nextSid = () => `CA${String(++sequence).padStart(32, '0')}`;
 const callUpdate = (harness: CallHarness, callSid: string) =>
   harness.twilioApi.waitForRequest((request) => request.method === 'POST' && request.path.endsWith(`/Calls/${callSid}.json`), 15_000);
 
+/** The caller heard the apology through Twilio; the call was written failed, with `reason` in `endReason`. */
+async function expectApologised(harness: CallHarness, callSid: string, reason: RegExp | string) {
+  const apology = await callUpdate(harness, callSid);
+  expect(apology.params.Twiml).toMatch(/<Say language="he-IL"[^>]*>מצטערים, יש לנו תקלה טכנית/);
+  const row = await endedCall(harness, callSid);
+  expect(row.status).toBe('failed');
+  expect(row.endReason).toMatch(reason);
+  return row;
+}
+
 /** The voice webhook, then the stream's start, without waiting for an OpenAI session (there will be none). */
 async function placeFailingCall(harness: CallHarness) {
   const callSid = nextSid();
@@ -33,11 +43,7 @@ describe('a Realtime model OpenAI refuses', () => {
     h.openai.refuseModel(model, 'upgrade');
     const { caller, callSid, refusedBefore } = await placeFailingCall(h);
 
-    const apology = await callUpdate(h, callSid);
-    expect(apology.params.Twiml).toMatch(/<Say language="he-IL"[^>]*>מצטערים, יש לנו תקלה טכנית/);
-    const row = await endedCall(h, callSid);
-    expect(row.status).toBe('failed');
-    expect(row.endReason).toMatch(/^voice agent unavailable: OpenAI refused the connection \(Unexpected server response: 404\)/);
+    const row = await expectApologised(h, callSid, /^voice agent unavailable: OpenAI refused the connection \(Unexpected server response: 404\)/);
     expect(row.timeline.map((event) => event.type)).toContain('agent.failure');
     // The webhook's pre-open and the stream's own try.
     expect(h.openai.refused.length - refusedBefore).toBe(2);
@@ -50,11 +56,7 @@ describe('a Realtime model OpenAI refuses', () => {
     h.openai.refuseModel(model, 'event');
     const { caller, callSid } = await placeFailingCall(h);
 
-    const apology = await callUpdate(h, callSid);
-    expect(apology.params.Twiml).toContain('מצטערים');
-    const row = await endedCall(h, callSid);
-    expect(row.status).toBe('failed');
-    expect(row.endReason).toContain('does not exist or you do not have access to it');
+    await expectApologised(h, callSid, /does not exist or you do not have access to it/);
     caller.stop();
     await caller.closed;
   });
@@ -67,11 +69,7 @@ describe('a Realtime session that accepts the connection and never answers', () 
     h.openai.refuseModel(h.app.services.config.openai.realtimeModel, 'silence');
     const { caller, callSid } = await placeFailingCall(h);
 
-    const apology = await callUpdate(h, callSid);
-    expect(apology.params.Twiml).toContain('מצטערים');
-    const row = await endedCall(h, callSid);
-    expect(row.status).toBe('failed');
-    expect(row.endReason).toBe('voice agent unavailable: the OpenAI session did not come up in time');
+    await expectApologised(h, callSid, /^voice agent unavailable: the OpenAI session did not come up in time$/);
     caller.stop();
     await caller.closed;
   });

@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { signStreamToken } from '../src/realtime/stream-token.ts';
-import { agentSettings, answerCall, connectCaller, endedCall, eventually, placeCall, startCallHarness, useCallHarness, type CallHarness } from './support/calls.ts';
+import { answerCall, connectCaller, endedCall, eventually, placeCall, useCallHarness, type CallHarness } from './support/calls.ts';
 import { createCall } from './support/factories.ts';
 
 /**
@@ -94,12 +94,7 @@ describe('the OpenAI session of a verified call', () => {
 });
 
 describe('a media socket that ignores our close', () => {
-  let h: CallHarness;
-  beforeAll(async () => {
-    h = await startCallHarness({ env: { MEDIA_MAX_SOCKETS: '1' } });
-    await agentSettings(h);
-  });
-  afterAll(() => h?.stop());
+  const h = useCallHarness({}, { env: { MEDIA_MAX_SOCKETS: '1' } });
 
   it('is destroyed a second after the close, freeing its place under MEDIA_MAX_SOCKETS (regression: it held it for ws’s 30 s close timeout)', async () => {
     // A raw upgrade that never answers a close frame (and never sends `start`).
@@ -121,12 +116,7 @@ describe('a media socket that ignores our close', () => {
 });
 
 describe('a pre-opened session nobody takes', () => {
-  let h: CallHarness;
-  beforeAll(async () => {
-    h = await startCallHarness({ preopenTtlMs: 300 });
-    await agentSettings(h);
-  });
-  afterAll(() => h?.stop());
+  const h = useCallHarness({}, { preopenTtlMs: 300 });
 
   it('is closed once its wait is over, so an abandoned call costs no OpenAI session', async () => {
     const sessionsBefore = h.openai.sessions.length;
@@ -140,12 +130,7 @@ describe('a pre-opened session nobody takes', () => {
 });
 
 describe('MEDIA_MAX_SOCKETS', () => {
-  let h: CallHarness;
-  beforeAll(async () => {
-    h = await startCallHarness({ env: { MEDIA_MAX_SOCKETS: '2' } });
-    await agentSettings(h);
-  });
-  afterAll(() => h?.stop());
+  const h = useCallHarness({}, { env: { MEDIA_MAX_SOCKETS: '2' } });
 
   it('refuses media sockets over the cap at the upgrade (503), and takes them again once one closes', async () => {
     const first = await placeCall(h, nextSid());

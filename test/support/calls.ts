@@ -152,12 +152,13 @@ export async function agentSettings(
 
 /**
  * Gives the calling describe block a call harness with the agent's `settings` (see
- * `agentSettings`), started before its tests and stopped after them. Read it inside tests.
+ * `agentSettings`) and the harness's `options`, started before its tests and stopped after
+ * them. Read it inside tests.
  */
-export function useCallHarness(settings: Parameters<typeof agentSettings>[1] = {}): CallHarness {
+export function useCallHarness(settings: Parameters<typeof agentSettings>[1] = {}, options: Parameters<typeof startCallHarness>[0] = {}): CallHarness {
   const harness = {} as CallHarness;
   beforeAll(async () => {
-    Object.assign(harness, await startCallHarness());
+    Object.assign(harness, await startCallHarness(options));
     await agentSettings(harness, settings);
   });
   afterAll(() => harness.stop?.());
