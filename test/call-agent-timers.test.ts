@@ -73,13 +73,34 @@ describe('silence and time limits', () => {
 describe('the voice agent’s connection failing', () => {
   const h = useCallHarness();
 
-  it('reconnects once after an OpenAI server error, with the session and the conversation so far', async () => {
+  it('stays on its session after a server_error event, which leaves the session open (regression: any server_error tore a healthy session down)', async () => {
+    const { caller, session, callSid } = await placeCall(h, nextSid());
+    session.script({ replies: [{ text: 'שלום שרה' }, { text: 'בשמחה' }], callerTranscripts: ['אני רוצה תור'] });
+    caller.start();
+    await eventually(() => caller.heardMs(), (ms) => ms >= 500, 'the greeting');
+    const sessionsBefore = h.openai.sessions.length;
+    session.sendError({ type: 'server_error', message: 'The server had an error while processing your request.' });
+
+    // The call goes on with the same session: the caller's speech reaches it and is answered.
+    await caller.play(loadFixture('caller-booking'), { pace: 'instant' });
+    await caller.silence(800, { pace: 'instant' });
+    await session.waitForSent('conversation.item.input_audio_transcription.completed');
+    await eventually(() => session.sent.filter((event) => event.type === 'response.done').length, (n) => n >= 2, 'the answer');
+    caller.stop();
+    await caller.closed;
+    const row = await endedCall(h, callSid);
+    expect(h.openai.sessions).toHaveLength(sessionsBefore);
+    expect(row.status).toBe('completed');
+    expect(row.timeline.filter((event) => event.type === 'agent.failure')).toEqual([]);
+  });
+
+  it('reconnects once when the OpenAI socket drops, with the session and the conversation so far', async () => {
     const { caller, session, callSid } = await placeCall(h, nextSid());
     session.script({ replies: [{ text: 'שלום שרה' }] });
     caller.start();
     await eventually(() => caller.heardMs(), (ms) => ms >= 500, 'the greeting');
     const sessionsBefore = h.openai.sessions.length;
-    session.sendError({ type: 'server_error', message: 'The server had an error while processing your request.' });
+    session.drop();
 
     await eventually(() => h.openai.sessions.length, (n) => n === sessionsBefore + 1, 'the reconnect');
     const resumed = h.openai.sessions[sessionsBefore]!;

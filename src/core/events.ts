@@ -24,6 +24,8 @@ export interface TranscriptTurn {
   at: string;
   /** Agent turn cut short by the caller. */
   interrupted?: boolean;
+  /** Caller turn whose transcription failed: it happened, its words are unknown (text `[inaudible]`). */
+  inaudible?: boolean;
 }
 
 export type CallLifecycleEvent =

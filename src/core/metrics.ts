@@ -19,6 +19,7 @@ export const counterNames = [
   'media_buffer_overflow_total',
   'openai_invalid_event_total',
   'openai_error_event_total',
+  'openai_transcription_failed_total',
   'realtime_preopened_total',
   'realtime_preopened_used_total',
   'realtime_preopened_unused_total',

@@ -1,18 +1,21 @@
-import type { ResponseCreateEvent, ConversationItemCreateEvent } from 'openai/resources/realtime/realtime';
+import type { ConversationItemCreateEvent, RealtimeConversationItemFunctionCall, RealtimeResponse } from 'openai/resources/realtime/realtime';
 import type { AgentEvent } from '../core/events.ts';
 import { describeError } from '../core/errors.ts';
-import { languageName } from '../core/language.ts';
 import type { Logger } from '../core/logger.ts';
+import { repromptDirective, silenceGoodbyeDirective, timeLimitGoodbyeDirective } from './agent-lines.ts';
 import type { CallContext } from './call-context.ts';
 import type { CallControl } from './call-control.ts';
+import type { ResponseRequest } from './response-queue.ts';
 import { SilenceWatchdog } from './silence-watchdog.ts';
 import { CallTools, type CallToolsDeps } from './tools/call-tools.ts';
 
 /** What the agent needs from the call session that hosts it. */
 export interface CallAgentHost {
   context: CallContext;
-  /** Sends a client event to the OpenAI session. */
-  send(event: ResponseCreateEvent | ConversationItemCreateEvent): void;
+  /** Adds an item to the OpenAI session's conversation. */
+  send(event: ConversationItemCreateEvent): void;
+  /** Asks the model for a response, through the call's ResponseQueue: false when it was dropped. */
+  respond(request: ResponseRequest): boolean;
   /** Publishes on the bus and records in the call's timeline. */
   record(event: AgentEvent): void;
   /** Resolves when the agent audio sent so far has played to the caller. */
@@ -32,9 +35,6 @@ export interface CallAgentDeps {
   now?: () => Date;
 }
 
-/** A closing line the agent was asked to say; the call is hung up once it has played. */
-type Closing = { reason: string };
-
 /**
  * The agent's behaviour on one call beyond relaying audio: it answers tool calls, watches
  * for silence, enforces the maximum duration, and ends or hands over the call once what the
@@ -46,23 +46,21 @@ export class CallAgent {
   readonly #host: CallAgentHost;
   readonly #deps: CallAgentDeps;
   readonly #watchdog: SilenceWatchdog;
-  readonly #language: string;
   #maxDuration: NodeJS.Timeout | undefined;
-  /** What to do once the response in progress is done and has played. */
-  #closing: Closing | undefined;
+  /** A goodbye was asked for: the call ends once it has played. */
+  #closing = false;
   #stopped = false;
 
   constructor(host: CallAgentHost, deps: CallAgentDeps) {
     this.#host = host;
     this.#deps = deps;
     const { settings } = host.context;
-    this.#language = languageName(settings.language);
     this.tools = new CallTools({ context: host.context, now: deps.now ?? (() => new Date()), book: (slot) => deps.book(host.context, slot) });
     this.#watchdog = new SilenceWatchdog({
       timeoutMs: settings.silenceTimeoutSec * 1000,
       reprompts: settings.silenceReprompts,
       onReprompt: (attempt) => this.#guarded(() => this.#reprompt(attempt)),
-      onGiveUp: () => this.#guarded(() => this.#close('silence', `The caller has stayed silent. Say a short, polite goodbye in ${this.#language}, and nothing else.`)),
+      onGiveUp: () => this.#guarded(() => this.#close('silence', silenceGoodbyeDirective(host.context))),
     });
   }
 
@@ -72,9 +70,7 @@ export class CallAgent {
     if (limitMs > 0) {
       this.#maxDuration = setTimeout(
         () =>
-          this.#guarded(() =>
-            this.#close('max-duration', `The call has reached its time limit. Thank the caller, say the business will follow up if needed, and say goodbye in ${this.#language}. Keep it to one or two sentences.`),
-          ),
+          this.#guarded(() => this.#close('max-duration', timeLimitGoodbyeDirective(this.#host.context))),
         limitMs,
       );
     }
@@ -103,15 +99,15 @@ export class CallAgent {
     this.#watchdog.agentStopped();
   }
 
-  /** A response finished (`response.done`): a pending closing line has been sent; hang up once it has played. */
-  responseDone(): void {
-    const closing = this.#closing;
-    if (!closing || this.#stopped) return;
-    this.#closing = undefined;
-    this.#host
-      .playedOut()
-      .then(() => this.#hangUp(closing.reason))
-      .catch((error: unknown) => this.#host.fail(error));
+  /**
+   * A response is over (`response.done`). The function calls of a COMPLETED response run —
+   * all of them, in order — never those of a cancelled, failed or incomplete one, whose
+   * arguments may be cut short.
+   */
+  responseDone(response: RealtimeResponse): void {
+    if (this.#stopped || response.status !== 'completed') return;
+    const calls = (response.output ?? []).filter((item): item is RealtimeConversationItemFunctionCall & { call_id: string } => item.type === 'function_call' && typeof item.call_id === 'string');
+    if (calls.length > 0) this.#runTools(calls).catch((error: unknown) => this.#host.fail(error));
   }
 
   /** Runs what a timer fired; a throw ends the call through the host, never the process. */
@@ -123,54 +119,69 @@ export class CallAgent {
     }
   }
 
-  /** The model called a tool (`response.function_call_arguments.done`). */
-  async toolCalled(toolCallId: string, name: string, args: string): Promise<void> {
+  /**
+   * Runs the model's function calls of one response and sends every output, then ONE
+   * response for all of them — or, when one of them ends or transfers the call, acts on
+   * it once what the agent said before has played.
+   */
+  async #runTools(calls: (RealtimeConversationItemFunctionCall & { call_id: string })[]): Promise<void> {
     const at = () => new Date().toISOString();
     const callId = this.#host.context.callId;
-    this.#host.record({ type: 'tool.called', callId, toolCallId, name, arguments: args, at: at() });
     // The agent is busy (a booking may take a moment): silence now is not the caller's. The
     // watchdog counts again once the agent's next words have played.
     this.#watchdog.agentStarted();
-    const outcome = await this.tools.run(name, args);
-    if (this.#stopped) return;
-    this.#host.record({ type: 'tool.result', callId, toolCallId, name, output: outcome.output, failed: outcome.failed, at: at() });
-    if (name === 'save_lead_details' && !outcome.failed) this.#host.record({ type: 'lead.captured', callId, fields: { ...this.tools.lead }, at: at() });
-    this.#host.send({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: toolCallId, output: JSON.stringify(outcome.output) } });
-    if (outcome.effect === 'continue') return this.#host.send({ type: 'response.create' });
-    const reason = (() => {
-      try {
-        return String((JSON.parse(args) as { reason?: unknown }).reason ?? name);
-      } catch {
-        return name;
-      }
-    })();
+    let closing: { effect: 'end-call' | 'transfer'; reason: string } | undefined;
+    for (const call of calls) {
+      const name = call.name ?? '';
+      const args = call.arguments ?? '';
+      this.#host.record({ type: 'tool.called', callId, toolCallId: call.call_id, name, arguments: args, at: at() });
+      const outcome = await this.tools.run(name, args);
+      if (this.#stopped) return;
+      this.#host.record({ type: 'tool.result', callId, toolCallId: call.call_id, name, output: outcome.output, failed: outcome.failed, at: at() });
+      if (name === 'save_lead_details' && !outcome.failed) this.#host.record({ type: 'lead.captured', callId, fields: { ...this.tools.lead }, at: at() });
+      this.#host.send({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: call.call_id, output: JSON.stringify(outcome.output) } });
+      if (outcome.effect !== 'continue') closing ??= { effect: outcome.effect, reason: reasonOf(args, name) };
+    }
+    if (!closing) {
+      this.#host.respond({ reason: 'tool-results' });
+      return;
+    }
     // What the agent said before calling end_call / transfer_to_human (the audio of this
     // response came before the call) may still be playing: act once it has played.
+    this.#closing = true;
     this.#watchdog.stop();
     clearTimeout(this.#maxDuration);
     this.#host.record({ type: 'call.closing', callId, reason: 'agent', at: at() });
     await this.#host.playedOut();
     if (this.#stopped) return;
-    await (outcome.effect === 'transfer' ? this.#transfer(reason) : this.#hangUp(reason));
+    await (closing.effect === 'transfer' ? this.#transfer(closing.reason) : this.#hangUp(closing.reason));
   }
 
   #reprompt(attempt: number): void {
     if (this.#stopped || this.#closing) return;
+    if (!this.#host.respond({ reason: 'reprompt', directive: repromptDirective(this.#host.context) })) return;
     this.#host.record({ type: 'watchdog.reprompt', callId: this.#host.context.callId, attempt, at: new Date().toISOString() });
-    this.#host.send({
-      type: 'response.create',
-      response: { instructions: `The caller has not said anything for a while. Ask briefly, in ${this.#language}, whether they are still on the line.` },
-    });
   }
 
   /** Says a closing line, then hangs up once it has played. */
-  #close(why: 'silence' | 'max-duration', instructions: string): void {
+  #close(why: 'silence' | 'max-duration', directive: string): void {
     if (this.#stopped || this.#closing) return;
+    this.#closing = true;
     this.#watchdog.stop();
     clearTimeout(this.#maxDuration);
-    this.#closing = { reason: why === 'silence' ? 'caller silent' : 'maximum call duration' };
+    const reason = why === 'silence' ? 'caller silent' : 'maximum call duration';
     this.#host.record({ type: 'call.closing', callId: this.#host.context.callId, reason: why, at: new Date().toISOString() });
-    this.#host.send({ type: 'response.create', response: { instructions } });
+    this.#host.respond({
+      reason: 'goodbye',
+      directive,
+      done: () => {
+        if (this.#stopped) return;
+        this.#host
+          .playedOut()
+          .then(() => this.#hangUp(reason))
+          .catch((error: unknown) => this.#host.fail(error));
+      },
+    });
   }
 
   async #hangUp(reason: string): Promise<void> {
@@ -196,5 +207,14 @@ export class CallAgent {
     }
     this.#host.record({ type: 'call.transfer', callId, to, reason, ok: error === null, error, at: new Date().toISOString() });
     this.#host.end(error === null ? 'transferred' : 'transfer failed', error !== null);
+  }
+}
+
+/** The `reason` argument of end_call / transfer_to_human, else the tool's name. */
+function reasonOf(args: string, name: string): string {
+  try {
+    return String((JSON.parse(args) as { reason?: unknown }).reason ?? name);
+  } catch {
+    return name;
   }
 }

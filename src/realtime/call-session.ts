@@ -9,22 +9,17 @@ import {
 } from '../core/events.ts';
 import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import type { ConversationItemCreateEvent, SessionUpdatedEvent } from 'openai/resources/realtime/realtime';
 import type { Metrics } from '../core/metrics.ts';
 import { CallAgent, type CallAgentDeps } from './call-agent.ts';
 import type { CallContext } from './call-context.ts';
 import { handOverOrApologise } from './call-control.ts';
 import { CallTranscript } from './call-transcript.ts';
 import { CallSupervision } from './supervision.ts';
-import { HeldClientEvents, type AgentClientEvent } from './held-client-events.ts';
-import {
-  appendAudioMessage,
-  greetingResponse,
-  parseServerEvent,
-  resumeItem,
-  sessionUpdate,
-  supervisorItem,
-  truncateEvent,
-} from './openai-realtime.protocol.ts';
+import { HeldClientEvents } from './held-client-events.ts';
+import { answerDirective, apologyDirective, continueDirective, greetingDirective, responseInstructions, resumeNote, supervisorNote } from './agent-lines.ts';
+import { appendAudioMessage, parseServerEvent, sessionUpdate, truncateEvent } from './openai-realtime.protocol.ts';
+import { ResponseQueue, type ResponseRequest } from './response-queue.ts';
 import type { LeadCapture } from './tools/call-tools.ts';
 import type { CallRef, TokenCheck } from './stream-token.ts';
 import { parseTwilioMessage, twilioClearMessage, twilioMarkMessage, twilioMediaMessage } from './twilio-media.protocol.ts';
@@ -116,7 +111,11 @@ export class CallSession {
   #context: CallContext | undefined;
   #startedAt = new Date();
   #openaiOpen = false;
+  /** The current session took our configuration (session.updated, μ-law both ways): audio and the agent's events may flow. */
   #ready = false;
+  /** The `event_id` of the session.update on the current socket, to tell its refusal from other errors. */
+  #configureEventId: string | undefined;
+  #configures = 0;
   readonly #pending: string[] = [];
   /** What the agent sent while the session was not ready (a reconnect); see HeldClientEvents. */
   readonly #held = new HeldClientEvents();
@@ -126,6 +125,8 @@ export class CallSession {
   #openaiProblem: string | undefined;
   /** The current socket's session has sent something other than an error: it came up. */
   #openaiAnswered = false;
+  /** Every response Callwatch asks of the model goes through here (what waits, what is retried). */
+  readonly #responses: ResponseQueue;
   #startTimer: NodeJS.Timeout | undefined;
   /** Gives the call up if the OpenAI session has not answered in time (#watchConnect). */
   #connectTimer: NodeJS.Timeout | undefined;
@@ -143,6 +144,8 @@ export class CallSession {
   /** The call is being handed over or apologised for (#giveUp): nothing more to recover. */
   #givenUp = false;
   #recovering = false;
+  /** What the reconnect in progress recovers from, for the timeline. */
+  #recoveredFrom: string | undefined;
   #reconnects = 0;
   /** Supervisors' commands and listen-in, from any instance, while the call is live. */
   #supervision: CallSupervision | undefined;
@@ -152,6 +155,18 @@ export class CallSession {
     this.#twilio = twilio;
     this.#deps = deps;
     this.#log = deps.logger.child({ component: 'call-session' });
+    this.#responses = new ResponseQueue({
+      send: (event) => {
+        if (this.#openai && isOpen(this.#openai)) this.#openai.send(JSON.stringify(event));
+      },
+      instructions: (directive) => responseInstructions(this.#requireContext(), directive),
+      continueDirective: () => continueDirective(this.#requireContext()),
+      answerDirective: () => answerDirective(this.#requireContext()),
+      failed: (code, retryInMs) => {
+        this.#log.warn({ code, retryInMs }, 'openai response failed');
+      },
+      lost: (problem) => this.#contain(() => this.#agentLost(problem)),
+    });
     // The audio path: contained without a closure per frame.
     twilio.on('message', (data, isBinary) => {
       try {
@@ -219,8 +234,13 @@ export class CallSession {
     return socket;
   }
 
-  /** Sends the agent's event, or holds it while the session reconnects (sent once it is configured). */
-  #sendAgentEvent(event: AgentClientEvent): void {
+  #requireContext(): CallContext {
+    if (!this.#context) throw new Error('the call has no context yet');
+    return this.#context;
+  }
+
+  /** Adds the agent's item, or holds it while the session reconnects (sent once it is configured). */
+  #sendAgentEvent(event: ConversationItemCreateEvent): void {
     if (this.#ready && this.#openai && isOpen(this.#openai)) this.#openai.send(JSON.stringify(event));
     else this.#held.hold(event);
   }
@@ -273,6 +293,7 @@ export class CallSession {
     clearTimeout(this.#startTimer);
     clearTimeout(this.#connectTimer);
     this.#agent?.stop();
+    this.#responses.close();
     this.#supervision?.stop();
     this.#wakePlayedOut();
     closeTwilio(this.#twilio, 1000, 'call ended');
@@ -365,27 +386,71 @@ export class CallSession {
   }
 
   /**
-   * Runs `timedOut` when the session on `socket` has not answered within the connect
-   * timeout. Answered, not open: OpenAI can accept the websocket and then never start the
-   * session, and the caller would wait in silence.
+   * Runs `timedOut` when the session on `socket` has not taken our configuration within
+   * the connect timeout. Configured, not open: OpenAI can accept the websocket and then
+   * never start the session, or never answer the session.update, and the caller would
+   * wait in silence.
    */
   #watchConnect(socket: WebSocket, timedOut: () => void): void {
     clearTimeout(this.#connectTimer);
     this.#connectTimer = setTimeout(() => {
-      if (this.#openai === socket && !this.#openaiAnswered) this.#contain(timedOut);
+      if (this.#openai === socket && !this.#ready) this.#contain(timedOut);
     }, this.#deps.reconnectTimeoutMs ?? 5000);
     socket.once('close', () => {
       if (this.#openai === socket) clearTimeout(this.#connectTimer);
     });
   }
 
-  /** Once both the context and the OpenAI socket are there: configure, greet, flush the buffer. */
+  /** Sends our session.update on the current socket; the session is ready once it is confirmed (#configured). */
+  #configure(socket: WebSocket, context: CallContext): void {
+    this.#configureEventId = `cw_session_${++this.#configures}`;
+    socket.send(JSON.stringify({ ...sessionUpdate(context, this.#deps.transcriptionModel), event_id: this.#configureEventId }));
+  }
+
+  /**
+   * Once both the context and the OpenAI socket are there: configure the session. Nothing
+   * else goes to OpenAI — no caller audio, no greeting — until OpenAI confirms it: until
+   * then the session speaks PCM 24 kHz, and μ-law audio would be noise both ways.
+   */
   #startRealtime(): void {
     const context = this.#context;
     const openai = this.#openai;
-    if (!context || !openai || !this.#openaiOpen || this.#ready || this.#state !== 'starting') return;
-    openai.send(JSON.stringify(sessionUpdate(context, this.#deps.transcriptionModel)));
-    openai.send(JSON.stringify(greetingResponse(context)));
+    if (!context || !openai || !this.#openaiOpen || this.#configureEventId || this.#state !== 'starting') return;
+    this.#configure(openai, context);
+  }
+
+  /**
+   * `session.updated` for our configuration: checks that both audio formats are μ-law, then
+   * goes live (the first session) or resumes the call (after a reconnect). A session that
+   * reports anything else cannot carry the call.
+   */
+  #configured(event: SessionUpdatedEvent): void {
+    if (this.#ready || !this.#configureEventId) return;
+    const audio = event.session.type === 'realtime' ? event.session.audio : undefined;
+    const formats = [audio?.input?.format?.type, audio?.output?.format?.type];
+    if (formats.some((format) => format !== 'audio/pcmu')) {
+      return this.#configurationRefused(`OpenAI did not apply μ-law audio (input ${formats[0] ?? 'unknown'}, output ${formats[1] ?? 'unknown'})`);
+    }
+    clearTimeout(this.#connectTimer);
+    if (this.#state === 'starting') this.#goLive();
+    else if (this.#recovering) this.#resumed();
+  }
+
+  /** OpenAI refused our session.update (or applied something else): there is no agent to speak. */
+  #configurationRefused(problem: string): void {
+    this.#deps.metrics.increment('realtime_session_failed_total');
+    this.#log.error({ problem }, 'the OpenAI session refused its configuration');
+    if (this.#state === 'starting') return this.#neverCameUp(problem);
+    const context = this.#context;
+    if (context) this.#publish({ type: 'agent.failure', callId: context.callId, problem, recovered: false, at: new Date().toISOString() });
+    this.#giveUp(problem);
+  }
+
+  /** The first session is configured: the call is live, the agent greets, buffered audio goes. */
+  #goLive(): void {
+    const context = this.#context;
+    const openai = this.#openai;
+    if (!context || !openai) return;
     this.#ready = true;
     this.#state = 'live';
     for (const payload of this.#pending.splice(0)) openai.send(appendAudioMessage(payload));
@@ -393,6 +458,7 @@ export class CallSession {
       {
         context,
         send: (event) => this.#sendAgentEvent(event),
+        respond: (request) => this.#responses.request(request),
         record: (event) => this.#publish(event),
         playedOut: () => this.#whenPlayedOut(),
         end: (reason, failed) => {
@@ -407,7 +473,7 @@ export class CallSession {
     this.#supervision = new CallSupervision(this.#deps.bus, {
       context,
       live: () => this.#state === 'live',
-      whisper: (text) => this.#sendAgentEvent(supervisorItem(text)),
+      whisper: (text) => this.#sendAgentEvent(supervisorNote(text)),
       control: this.#deps.agent.callControl,
       end: (reason) => void this.end(reason),
       recorded: (command, result) =>
@@ -418,6 +484,8 @@ export class CallSession {
     });
     this.#publishLifecycle({ type: 'call.started', callId: context.callId, callSid: context.callSid, direction: context.direction, at: this.#startedAt.toISOString() });
     this.#deps.onStarted?.(context);
+    this.#responses.request({ reason: 'greeting', directive: greetingDirective(context) });
+    this.#responses.resume();
   }
 
   #publishAudio(track: 'caller' | 'agent', payload: string): void {
@@ -468,23 +536,45 @@ export class CallSession {
     this.#reconnects += 1;
     this.#recovering = true;
     this.#ready = false;
+    this.#configureEventId = undefined;
+    this.#responses.pause();
+    this.#recoveredFrom = problem;
     const previous = this.#openai;
     const socket = this.#useOpenAI(this.#deps.openRealtime(context.callSid), () => {
-      if (this.#state !== 'live') return;
-      socket.send(JSON.stringify(sessionUpdate(context, this.#deps.transcriptionModel)));
-      socket.send(JSON.stringify(resumeItem(this.#transcript.text())));
-      // What the agent said meanwhile, then one response that apologises and goes on.
-      for (const event of this.#held.takeForResumedSession()) socket.send(JSON.stringify(event));
-      this.#recovering = false;
-      this.#ready = true;
-      for (const payload of this.#pending.splice(0)) socket.send(appendAudioMessage(payload));
-      this.#publish({ type: 'agent.failure', callId: context.callId, problem, recovered: true, at: new Date().toISOString() });
+      if (this.#state === 'live') this.#configure(socket, context);
     });
     this.#openai = socket;
     if (previous) closeSocket(previous, 1000, 'replaced');
     this.#watchConnect(socket, () => {
       if (this.#recovering) this.#giveUp(`${problem}; the reconnect timed out`);
     });
+  }
+
+  /**
+   * The reconnected session is configured: it learns the conversation so far, what the agent
+   * added meanwhile, then ONE response that apologises and does what was waiting (a
+   * reprompt, a goodbye, the tools' answer); buffered caller audio follows.
+   */
+  #resumed(): void {
+    const context = this.#context;
+    const socket = this.#openai;
+    if (!context || !socket) return;
+    socket.send(JSON.stringify(resumeNote(this.#transcript.text())));
+    for (const event of this.#held.takeForResumedSession()) socket.send(JSON.stringify(event));
+    const waiting = this.#responses.takeWaiting();
+    const last = waiting.findLast((request) => request.directive !== undefined);
+    const done = waiting.map((request) => request.done).filter((callback) => callback !== undefined);
+    const resume: ResponseRequest = {
+      reason: waiting.some((request) => request.reason === 'goodbye') ? 'goodbye' : 'resume',
+      directive: apologyDirective(context, last?.reason === 'resume' ? undefined : last?.directive),
+      done: done.length > 0 ? (status) => done.forEach((callback) => callback(status)) : undefined,
+    };
+    this.#recovering = false;
+    this.#ready = true;
+    this.#responses.request(resume);
+    this.#responses.resume();
+    for (const payload of this.#pending.splice(0)) socket.send(appendAudioMessage(payload));
+    this.#publish({ type: 'agent.failure', callId: context.callId, problem: this.#recoveredFrom ?? 'the OpenAI connection closed', recovered: true, at: new Date().toISOString() });
   }
 
   /**
@@ -515,6 +605,7 @@ export class CallSession {
     // The agent says nothing more: no reprompt or goodbye may race the hand-over, and
     // nothing more comes from OpenAI (an event that broke a handler once would again).
     this.#agent?.stop();
+    this.#responses.close();
     this.#ready = false;
     clearTimeout(this.#connectTimer);
     if (this.#openai) closeSocket(this.#openai, 1000, 'call given up');
@@ -573,12 +664,16 @@ export class CallSession {
         const turn = this.#transcript.agentDone(event.item_id, event.transcript, now);
         return this.#publish({ type: 'transcript.turn', callId, itemId: event.item_id, turn });
       }
-      case 'response.function_call_arguments.done':
-        this.#agent?.toolCalled(event.call_id, event.name, event.arguments).catch((error: unknown) => this.#crashed(error));
-        return;
+      case 'session.updated':
+        return this.#configured(event);
+      case 'response.created':
+        return this.#responses.created(event.response);
       case 'response.done':
-        this.#agent?.responseDone();
-        return;
+        // The tools first: their one response for all outputs waits in the queue, which the done then lets go.
+        this.#agent?.responseDone(event.response);
+        return this.#responses.done(event.response);
+      case 'rate_limits.updated':
+        return this.#responses.rateLimits(event.rate_limits ?? [], performance.now());
       case 'input_audio_buffer.speech_started':
         this.#transcript.callerStarted(event.item_id, now);
         this.#bargeIn(callId, now);
@@ -593,16 +688,41 @@ export class CallSession {
         const turn = this.#transcript.callerDone(event.item_id, event.transcript, now);
         return this.#publish({ type: 'transcript.turn', callId, itemId: event.item_id, turn });
       }
+      case 'conversation.item.input_audio_transcription.failed': {
+        this.#deps.metrics.increment('openai_transcription_failed_total');
+        this.#log.warn({ code: event.error.code, errorType: event.error.type }, 'caller transcription failed');
+        const turn = this.#transcript.callerInaudible(event.item_id, now);
+        return this.#publish({ type: 'transcript.turn', callId, itemId: event.item_id, turn });
+      }
       case 'error':
-        this.#deps.metrics.increment('openai_error_event_total');
-        this.#log.warn({ code: event.error.code, errorType: event.error.type }, 'openai error event');
-        // A request the session rejected (invalid_request_error) is ours to fix and harmless
-        // to the call; a failure of the service itself means the session cannot go on.
-        if (event.error.type === 'server_error') this.#recover(`OpenAI error: ${event.error.message}`);
-        return;
+        return this.#onError(event.error);
       default:
         return;
     }
+  }
+
+  /**
+   * An `error` event. Most leave the session open (the SDK: "Most errors are recoverable
+   * and the session will stay open"), so none is a reason to reconnect — a closed socket
+   * is. A refused session.update leaves the session without μ-law: the agent is lost. A
+   * refused response.create is the response queue's (it waits or retries); a failed
+   * response is reported by its `response.done`.
+   */
+  #onError(error: { type: string; code?: string | null; message: string; event_id?: string | null }): void {
+    this.#deps.metrics.increment('openai_error_event_total');
+    this.#log.warn({ code: error.code, errorType: error.type }, 'openai error event');
+    if (this.#configureEventId && error.event_id === this.#configureEventId && !this.#ready) {
+      return this.#configurationRefused(`OpenAI refused the session configuration: ${error.message}`);
+    }
+    this.#responses.refused(error);
+  }
+
+  /** The model cannot answer (retries spent): the call is handed over or apologised for, and failed. */
+  #agentLost(problem: string): void {
+    const context = this.#context;
+    if (!context || this.#givenUp) return;
+    this.#publish({ type: 'agent.failure', callId: context.callId, problem, recovered: false, at: new Date().toISOString() });
+    this.#giveUp(problem);
   }
 
   /** The caller started talking over the agent: stop playback, tell OpenAI what was heard. */

@@ -1,6 +1,9 @@
 import type { TranscriptTurn } from '../core/events.ts';
 import { heardText } from './heard-text.ts';
 
+/** The text of a caller turn whose transcription failed. */
+export const inaudibleText = '[inaudible]';
+
 /**
  * A call's turns for both speakers, keyed by OpenAI item id, as the realtime session
  * reports them. An agent turn the caller interrupted keeps only what was heard: trimmed
@@ -39,6 +42,16 @@ export class CallTranscript {
 
   callerStarted(itemId: string, at: string): void {
     this.#turns.set(itemId, { speaker: 'caller', text: '', at });
+  }
+
+  /**
+   * The caller's `itemId` could not be transcribed: the turn is kept — it happened, and
+   * the agent answered it — with its words unknown.
+   */
+  callerInaudible(itemId: string, at: string): TranscriptTurn {
+    const turn = this.callerDone(itemId, inaudibleText, at);
+    turn.inaudible = true;
+    return turn;
   }
 
   callerDone(itemId: string, transcript: string, at: string): TranscriptTurn {

@@ -32,7 +32,7 @@ const schemas = {
   'response.create': z.looseObject({
     type: z.literal('response.create'),
     event_id: eventId,
-    response: z.looseObject({ instructions: z.string().optional() }).optional(),
+    response: z.looseObject({ instructions: z.string().optional(), metadata: z.record(z.string(), z.string()).nullable().optional() }).optional(),
   }),
   'response.cancel': z.looseObject({
     type: z.literal('response.cancel'),

@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { RealtimeError, RealtimeErrorEvent, RealtimeServerEvent, SessionCreatedEvent } from 'openai/resources/realtime/realtime';
+import type { RealtimeError, RealtimeErrorEvent, RealtimeResponse, RealtimeServerEvent, SessionCreatedEvent } from 'openai/resources/realtime/realtime';
 import { EventLog } from './event-log.ts';
 import { openaiId } from './ids.ts';
 import { bytesToDuration } from './mulaw.ts';
@@ -196,7 +196,7 @@ export class StandInSession {
           return this.#error({ code: 'conversation_already_has_active_response', message: `Conversation already has an active response in progress: ${this.#active.responseId}. Wait until the response is finished before creating a new one.` }, event.event_id);
         }
         this.#responseRequests.push({ instructions: event.response?.instructions ?? null });
-        return this.#respond();
+        return this.#respond(event.response?.metadata);
       case 'response.cancel':
         if (!this.#active || (event.response_id !== undefined && event.response_id !== this.#active.responseId)) {
           return this.#error({ code: 'response_cancel_not_active', message: 'Cancellation failed: no active response found.' }, event.event_id);
@@ -283,11 +283,12 @@ export class StandInSession {
     for (const event of turn.events) this.send(event);
   }
 
-  /** Starts the next scripted response: speech, or a function call. */
-  #respond(): void {
+  /** Starts the next scripted response: speech, or a function call. `metadata` is the client's, echoed. */
+  #respond(metadata?: RealtimeResponse['metadata']): void {
     const reply = this.#script.nextReply();
     const options = {
       pace: this.#pace,
+      metadata,
       conversationId: this.#conversation.id,
       previousItemId: this.#conversation.lastItemId,
       voice: voiceOf(this.#config),

@@ -46,6 +46,8 @@ export interface StreamOptions {
   /** The item the output item follows in the conversation, if any. */
   previousItemId: string | null;
   voice: string;
+  /** The `metadata` of the client's `response.create`, echoed in `response.created` / `response.done` (null for VAD's). */
+  metadata?: RealtimeResponse['metadata'];
   send: (event: RealtimeServerEvent) => void;
   /** Called once, after `response.done` was sent. */
   onDone: (outcome: ResponseOutcome) => void;
@@ -150,7 +152,7 @@ export abstract class StreamedResponse<I extends ConversationItem, O extends Str
       output_modalities: ['audio'],
       max_output_tokens: 'inf',
       audio: { output: { format: { type: 'audio/pcmu' }, voice: this.options.voice } },
-      metadata: null,
+      metadata: this.options.metadata ?? null,
     };
   }
 }

@@ -35,6 +35,7 @@ const TranscriptTurnRef = builder.objectRef<TranscriptTurn>('TranscriptTurn').im
     text: t.exposeString('text'),
     at: t.field({ type: 'DateTime', resolve: (turn) => new Date(turn.at) }),
     interrupted: t.boolean({ description: 'An agent turn the caller talked over.', resolve: (turn) => turn.interrupted ?? false }),
+    inaudible: t.boolean({ description: 'A caller turn whose words could not be transcribed live; its text is `[inaudible]`.', resolve: (turn) => turn.inaudible ?? false }),
   }),
 });
 
