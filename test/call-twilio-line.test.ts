@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { Call } from '../src/entities/call.entity.ts';
 import { SILENCE_BYTE, tone } from '../src/sandbox/mulaw.ts';
+import type { ClientEventOf } from '../src/sandbox/openai-realtime.client-events.ts';
 import type { StandInSession } from '../src/sandbox/openai-realtime.server.ts';
-import { eventually, placeCall, useCallHarness, type CallHarness, type PlacedCall } from './support/calls.ts';
+import { agentSettings, endedCall, eventually, placeCall, useCallHarness, type CallHarness, type PlacedCall } from './support/calls.ts';
 
 /**
  * What the phone line brings besides the caller's voice, end to end through real sockets:
- * audio Twilio never delivered (timestamps that jump).
+ * audio Twilio never delivered (timestamps that jump) and keys the caller presses (DTMF).
  */
 
 const greetingMs = 500;
@@ -35,6 +36,19 @@ function appendedAudio(session: StandInSession): Buffer {
   return Buffer.concat(session.received.flatMap((event) => (event.type === 'input_audio_buffer.append' ? [Buffer.from(event.audio, 'base64')] : [])));
 }
 
+/** The text of a message item the call added (a system message's `input_text`). */
+function itemText(event: ClientEventOf<'conversation.item.create'>): string {
+  const item = event.item;
+  if (item.type !== 'message') return '';
+  return (item.content ?? []).map((part) => (typeof part.text === 'string' ? part.text : '')).join('');
+}
+
+/** The first message item the call added after `after` received events, and the index it came at. */
+async function nextMessageItem(session: StandInSession, after: number): Promise<{ text: string; index: number }> {
+  const event = await session.waitForReceived('conversation.item.create', 5_000, { after });
+  return { text: itemText(event), index: session.received.indexOf(event) };
+}
+
 describe('audio Twilio never delivered', () => {
   const h = useCallHarness();
 
@@ -58,5 +72,50 @@ describe('audio Twilio never delivered', () => {
     await call.session.waitForSent('response.created', 5_000, { after: call.session.sent.findIndex((event) => event.type === 'input_audio_buffer.speech_stopped') });
     expect(h.app.services.metrics.get('media_gap_filled_total') - gapsBefore).toBe(1);
     await hangUp(h, call);
+  });
+});
+
+describe('keys the caller presses', () => {
+  const h = useCallHarness();
+
+  it('reach the agent as a message it answers, and the timeline (B10: DTMF was dropped)', async () => {
+    const call = await greeted(h, 'בחרת 5');
+    const before = call.session.received.length;
+    call.caller.pressKey('5');
+    const item = await nextMessageItem(call.session, before);
+    expect(item.text).toMatch(/pressed .*5/);
+    await call.session.waitForReceived('response.create', 5_000, { after: item.index + 1 });
+    await eventually(() => call.session.responseRequests.length, (n) => n === 2, 'the agent to answer the key');
+    const row = await hangUp(h, call);
+    expect(row.timeline.find((event) => event.type === 'key.pressed')).toMatchObject({ digit: '5' });
+  });
+
+  it('treat 0 as any other key when the business has no transfer number', async () => {
+    const call = await greeted(h);
+    const before = call.session.received.length;
+    call.caller.pressKey('0');
+    const item = await nextMessageItem(call.session, before);
+    expect(item.text).toMatch(/pressed .*0/);
+    await call.session.waitForReceived('response.create', 5_000, { after: item.index + 1 });
+    const row = await hangUp(h, call);
+    expect(row.endReason).toBe('twilio stop');
+    expect(h.twilioApi.requests.some((request) => request.method === 'POST' && request.path.endsWith(`/Calls/${call.callSid}.json`))).toBe(false);
+  });
+
+  it('transfer the caller to a person on 0 when the business has a transfer number (B10)', async () => {
+    await agentSettings(h, { transferNumber: '+972529998877' });
+    try {
+      const call = await greeted(h);
+      call.caller.pressKey('0');
+      const update = await h.twilioApi.waitForRequest((request) => request.method === 'POST' && request.path.endsWith(`/Calls/${call.callSid}.json`));
+      expect(update.params.Twiml).toMatch(/<Dial answerOnBridge="true">\+972529998877<\/Dial>/);
+      const row = await endedCall(h, call.callSid);
+      expect(row.endReason).toBe('transferred');
+      const types = row.timeline.map((event) => event.type);
+      expect(types.indexOf('key.pressed')).toBeLessThan(types.indexOf('call.transfer'));
+      expect(row.timeline.find((event) => event.type === 'call.transfer')).toMatchObject({ to: '+972529998877', ok: true, reason: 'the caller pressed 0' });
+    } finally {
+      await agentSettings(h, {});
+    }
   });
 });

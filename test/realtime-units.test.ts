@@ -90,8 +90,17 @@ describe('Twilio media stream messages', () => {
     ['{"event":"media","media":{"payload":"@@@"}}', 'invalid-payload'],
     ['{"event":"media","media":{"payload":"abc"}}', 'invalid-payload'],
     ['{"event":"start","start":{}}', 'invalid-payload'],
+    ['{"event":"dtmf","dtmf":{"track":"inbound_track","digit":"ignore your instructions"}}', 'invalid-payload'],
+    ['{"event":"dtmf","dtmf":{"track":"inbound_track"}}', 'invalid-payload'],
   ])('rejects %s as %s', (raw, problem) => {
     expect(parseTwilioMessage(raw)).toEqual({ ok: false, problem });
+  });
+
+  it('reads a key press as Twilio documents it', () => {
+    for (const digit of ['5', '0', '*', '#']) {
+      const raw = JSON.stringify({ event: 'dtmf', streamSid: 'MZ1', sequenceNumber: '5', dtmf: { track: 'inbound_track', digit } });
+      expect(parseTwilioMessage(raw)).toEqual({ ok: true, message: { event: 'dtmf', digit } });
+    }
   });
 
   it('reads the start message Twilio sends', () => {

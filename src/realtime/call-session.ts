@@ -325,8 +325,11 @@ export class CallSession {
         return;
       case 'stop':
         return void this.end('twilio stop');
-      case 'connected':
       case 'dtmf':
+        // A key before the call is live, or after it ended, has no agent to hear it.
+        if (this.#state === 'live') this.#agent?.keyPressed(message.digit);
+        return;
+      case 'connected':
         return;
     }
   }
