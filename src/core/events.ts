@@ -44,14 +44,16 @@ export type CallEvent =
   | PipelineEvent;
 
 /**
- * What the agent did during a call beyond talking: tools, the silence watchdog, hand-overs
- * and failures. These are also the call's stored timeline (Call.timeline).
+ * What the agent did during a call beyond talking: tools, the silence watchdog, key presses
+ * it was told of, hand-overs and failures. These are also the call's stored timeline (Call.timeline).
  */
 export type AgentEvent =
   | { type: 'tool.called'; callId: string; toolCallId: string; name: string; arguments: string; at: string }
   | { type: 'tool.result'; callId: string; toolCallId: string; name: string; output: Record<string, unknown>; failed: boolean; at: string }
   | { type: 'lead.captured'; callId: string; fields: { name?: string; city?: string; service?: string; notes?: string[] }; at: string }
   | { type: 'watchdog.reprompt'; callId: string; attempt: number; at: string }
+  /** The caller pressed a key on their phone (DTMF): 0–9, *, #, or A–D. */
+  | { type: 'key.pressed'; callId: string; digit: string; at: string }
   | { type: 'call.closing'; callId: string; reason: 'silence' | 'max-duration' | 'agent' | 'failure'; at: string }
   | { type: 'call.transfer'; callId: string; to: string | null; reason: string; ok: boolean; error: string | null; at: string }
   | { type: 'agent.failure'; callId: string; problem: string; recovered: boolean; at: string }
@@ -87,6 +89,7 @@ export const timelineEventTypes: ReadonlySet<CallEvent['type']> = new Set([
   'tool.result',
   'lead.captured',
   'watchdog.reprompt',
+  'key.pressed',
   'call.closing',
   'call.transfer',
   'agent.failure',

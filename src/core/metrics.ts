@@ -17,6 +17,8 @@ export const counterNames = [
   'media_sockets_refused_total',
   'media_buffered_frames_total',
   'media_buffer_overflow_total',
+  /** Gaps in a call's inbound timestamps (audio lost on the way) filled with silence for OpenAI. */
+  'media_gap_filled_total',
   'openai_invalid_event_total',
   'openai_error_event_total',
   'openai_transcription_failed_total',

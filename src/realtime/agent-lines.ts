@@ -71,7 +71,7 @@ export function supervisorNote(text: string): ConversationItemCreateEvent {
 
 /** A key the caller pressed on their phone's keypad. */
 export function keyPressNote(digit: string): ConversationItemCreateEvent {
-  return systemNote(`The caller pressed the key ${digit} on their phone keypad.`);
+  return systemNote(`The caller pressed the key ${digit} on their phone keypad. Treat it as their answer if you asked for one; otherwise acknowledge it briefly and go on.`);
 }
 
 /** A tool's answer the new session cannot take as a function output (its call was on the old session). */

@@ -2,7 +2,8 @@ import type { ConversationItemCreateEvent, RealtimeConversationItemFunctionCall,
 import type { AgentEvent } from '../core/events.ts';
 import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { repromptDirective, silenceGoodbyeDirective, timeLimitGoodbyeDirective } from './agent-lines.ts';
+import { keyPressNote, repromptDirective, silenceGoodbyeDirective, timeLimitGoodbyeDirective } from './agent-lines.ts';
+import { transferKey } from './key-press.ts';
 import type { CallContext } from './call-context.ts';
 import type { CallControl } from './call-control.ts';
 import type { ResponseRequest } from './response-queue.ts';
@@ -97,6 +98,28 @@ export class CallAgent {
   /** The agent's audio has played out. */
   agentStopped(): void {
     this.#watchdog.agentStopped();
+  }
+
+  /**
+   * The caller pressed a key (DTMF). It is recorded, and the agent is told and answers —
+   * except `0` when the business has a transfer number: the caller asked for a person, so
+   * the call is transferred at once (not after the agent's words have played: they pressed
+   * 0 to stop listening to it) and the agent does nothing more. During a closing line a key
+   * changes nothing: the call is ending.
+   */
+  keyPressed(digit: string): void {
+    if (this.#stopped) return;
+    const { callId, settings } = this.#host.context;
+    this.#host.record({ type: 'key.pressed', callId, digit, at: new Date().toISOString() });
+    if (digit === transferKey && settings.transferNumber) {
+      // No reprompt, goodbye, tool result or second 0 may race the hand-over.
+      this.stop();
+      this.#transfer(`the caller pressed ${digit}`).catch((error: unknown) => this.#host.fail(error));
+      return;
+    }
+    if (this.#closing) return;
+    this.#host.send(keyPressNote(digit));
+    this.#host.respond({ reason: 'key-press' });
   }
 
   /**

@@ -22,6 +22,7 @@ import { appendAudioMessage, parseServerEvent, sessionUpdate, truncateEvent } fr
 import { ResponseQueue, type ResponseRequest } from './response-queue.ts';
 import type { LeadCapture } from './tools/call-tools.ts';
 import type { CallRef, TokenCheck } from './stream-token.ts';
+import { InboundAudioGaps, silenceFrameAppend, silenceFramePayload } from './inbound-audio-gaps.ts';
 import { parseTwilioMessage, twilioClearMessage, twilioMarkMessage, twilioMediaMessage } from './twilio-media.protocol.ts';
 
 /** What a finished call produced; persisted in one transaction by the owner of the session. */
@@ -150,6 +151,8 @@ export class CallSession {
   /** Supervisors' commands and listen-in, from any instance, while the call is live. */
   #supervision: CallSupervision | undefined;
   readonly #audioSeq = { caller: 0, agent: 0 };
+  /** Where Twilio's inbound timestamps jump: audio lost on the way, replaced with silence. */
+  readonly #inboundGaps = new InboundAudioGaps();
 
   constructor(twilio: WebSocket, deps: CallSessionDeps) {
     this.#twilio = twilio;
@@ -323,22 +326,18 @@ export class CallSession {
     }
     const message = parsed.message;
     switch (message.event) {
-      case 'media':
+      case 'media': {
         if (this.#state === 'awaiting-start') return this.#deps.metrics.increment('media_before_start_total');
         if (this.#state === 'ended' || message.track !== 'inbound') return;
-        if (this.#supervision?.listening) this.#publishAudio('caller', message.payload);
-        if (this.#ready && this.#openai) {
-          this.#openai.send(appendAudioMessage(message.payload));
-          this.#deps.metrics.increment('frames_to_openai_total');
-        } else {
-          if (this.#pending.length >= maxBufferedFrames) {
-            this.#pending.shift();
-            this.#deps.metrics.increment('media_buffer_overflow_total');
-          }
-          this.#pending.push(message.payload);
-          this.#deps.metrics.increment('media_buffered_frames_total');
+        // Audio lost on the way is silence to OpenAI, so its VAD hears the caller stop.
+        const silentFrames = this.#inboundGaps.silenceBefore(message.timestamp, message.payload);
+        if (silentFrames > 0) {
+          this.#deps.metrics.increment('media_gap_filled_total');
+          for (let frame = 0; frame < silentFrames; frame++) this.#relayCallerFrame(silenceFramePayload, silenceFrameAppend);
         }
-        return;
+        if (this.#supervision?.listening) this.#publishAudio('caller', message.payload);
+        return this.#relayCallerFrame(message.payload);
+      }
       case 'start':
         return void this.#onStart(message.streamSid, message.callSid, message.customParameters).catch((error: unknown) => this.#crashed(error));
       case 'mark':
@@ -347,10 +346,28 @@ export class CallSession {
         return;
       case 'stop':
         return void this.end('twilio stop');
-      case 'connected':
       case 'dtmf':
+        // A key before the call is live, or after it ended, has no agent to hear it.
+        if (this.#state === 'live') this.#agent?.keyPressed(message.digit);
+        return;
+      case 'connected':
         return;
     }
+  }
+
+  /** Sends one caller frame to OpenAI, or holds it while the session is not ready (at most `maxBufferedFrames`). */
+  #relayCallerFrame(payload: string, append?: string): void {
+    if (this.#ready && this.#openai) {
+      this.#openai.send(append ?? appendAudioMessage(payload));
+      this.#deps.metrics.increment('frames_to_openai_total');
+      return;
+    }
+    if (this.#pending.length >= maxBufferedFrames) {
+      this.#pending.shift();
+      this.#deps.metrics.increment('media_buffer_overflow_total');
+    }
+    this.#pending.push(payload);
+    this.#deps.metrics.increment('media_buffered_frames_total');
   }
 
   async #onStart(streamSid: string, callSid: string, parameters: Record<string, string>): Promise<void> {

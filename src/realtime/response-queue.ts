@@ -1,4 +1,4 @@
-import type { RealtimeResponse, ResponseCancelEvent, ResponseCreateEvent } from 'openai/resources/realtime/realtime';
+import type { RateLimitsUpdatedEvent, RealtimeResponse, ResponseCancelEvent, ResponseCreateEvent } from 'openai/resources/realtime/realtime';
 
 /** Why Callwatch asks the model for a response (server VAD starts the others by itself). */
 export type ResponseReason = 'greeting' | 'tool-results' | 'reprompt' | 'goodbye' | 'key-press' | 'resume' | 'retry';
@@ -196,7 +196,7 @@ export class ResponseQueue {
   }
 
   /** `rate_limits.updated`: remembers when an exhausted limit resets. */
-  rateLimits(limits: { remaining?: number; reset_seconds?: number }[], now: number): void {
+  rateLimits(limits: readonly RateLimitsUpdatedEvent.RateLimit[], now: number): void {
     const resets = limits.filter((limit) => limit.remaining === 0 && limit.reset_seconds !== undefined).map((limit) => limit.reset_seconds! * 1000);
     this.#rateLimitResetAt = resets.length > 0 ? now + Math.max(...resets) : 0;
   }

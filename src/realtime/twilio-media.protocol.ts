@@ -36,7 +36,8 @@ const startSchema = z.object({
   }),
 });
 const markSchema = z.object({ event: z.literal('mark'), mark: z.object({ name: z.string() }) });
-const dtmfSchema = z.object({ event: z.literal('dtmf'), dtmf: z.object({ digit: z.string() }) });
+/** One of the 16 DTMF tones: it goes into what the agent is told, so nothing else passes. */
+const dtmfSchema = z.object({ event: z.literal('dtmf'), dtmf: z.object({ digit: z.string().regex(/^[0-9A-D*#]$/) }) });
 
 const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
 

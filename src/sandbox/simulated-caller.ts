@@ -59,6 +59,8 @@ export class SimulatedCaller {
   #received: Buffer[] = [];
   #sequence = 0;
   #chunk = 0;
+  /** Media time no frame was sent for (`skip`): Twilio's timestamps count it, its chunks do not. */
+  #skippedMs = 0;
   #outbound: Promise<void> = Promise.resolve();
 
   private constructor(socket: WebSocket, options: SimulatedCallerOptions) {
@@ -130,6 +132,21 @@ export class SimulatedCaller {
     return this.play(silence(ms), options);
   }
 
+  /**
+   * Loses `ms` of the caller's audio on the way, as a network dropping packets does: no
+   * frames are sent for it, and the next frame's `timestamp` is `ms` later than it would
+   * have been (its `chunk` is the next one: Twilio numbers the messages it sends). In order
+   * with `play`; at 'realtime' pace it also takes `ms`.
+   */
+  skip(ms: number, options: { pace?: SendPace } = {}): Promise<void> {
+    const run = this.#outbound.then(async () => {
+      this.#skippedMs += ms;
+      if ((options.pace ?? 'realtime') === 'realtime') await sleep(ms);
+    });
+    this.#outbound = run.catch(() => {});
+    return run;
+  }
+
   /** Presses a key (a `dtmf` message). */
   pressKey(digit: string): void {
     this.#send({ event: 'dtmf', sequenceNumber: this.#nextSequence(), streamSid: this.streamSid, dtmf: { track: 'inbound_track', digit } } satisfies DtmfMessage);
@@ -193,7 +210,7 @@ export class SimulatedCaller {
       this.#send({
         event: 'media',
         sequenceNumber: this.#nextSequence(),
-        media: { track: 'inbound', chunk: String(this.#chunk), timestamp: String((this.#chunk - 1) * 20), payload: payload.toString('base64') },
+        media: { track: 'inbound', chunk: String(this.#chunk), timestamp: String((this.#chunk - 1) * 20 + this.#skippedMs), payload: payload.toString('base64') },
         streamSid: this.streamSid,
       } satisfies InboundMediaMessage);
     }

@@ -73,7 +73,7 @@ CallRef.implement({
     endReason: t.exposeString('endReason', { nullable: true, description: 'Why the call ended, e.g. "twilio stop", "transferred", "caller silent".' }),
     timeline: t.expose('timeline', {
       type: 'JSON',
-      description: 'What the agent did during the call, in order: tool calls and results, captured lead details, reprompts, hand-overs, failures (each with `type` and `at`).',
+      description: 'What the agent did during the call, in order: tool calls and results, captured lead details, reprompts, the caller’s key presses, hand-overs, failures (each with `type` and `at`).',
     }),
     summary: t.exposeString('summary', { nullable: true }),
     city: t.exposeString('extractedCity', { nullable: true }),

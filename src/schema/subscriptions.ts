@@ -17,7 +17,7 @@ import { CallRef, OutboundCallJobRef } from './refs.ts';
 
 /** One event of a live call, as published on the bus (`src/core/events.ts`). */
 const CallEventRef = builder.objectRef<CallEvent>('CallEvent').implement({
-  description: 'One thing that happened on a call: transcript deltas and turns, speech started/stopped, the agent interrupted, tool calls and results, captured lead fields, reprompts, hand-overs, failures, status changes, post-call pipeline progress.',
+  description: 'One thing that happened on a call: transcript deltas and turns, speech started/stopped, the agent interrupted, tool calls and results, captured lead fields, reprompts, the caller’s key presses, hand-overs, failures, status changes, post-call pipeline progress.',
   fields: (t) => ({
     type: t.exposeString('type', { description: 'e.g. transcript.delta, transcript.turn, tool.called, pipeline.step' }),
     callId: t.exposeID('callId'),

@@ -26,7 +26,7 @@ import { statusKey, who } from './call-list.js';
 
 export const liveStatuses = new Set(['queued', 'initiated', 'ringing', 'in-progress']);
 const steps = ['DOWNLOAD', 'TRANSCRIBE', 'SUMMARIZE', 'EXTRACT', 'DELIVER'];
-const timelineTypes = new Set(['call.started', 'agent.interrupted', 'tool.called', 'tool.result', 'lead.captured', 'watchdog.reprompt', 'call.closing', 'call.transfer', 'agent.failure', 'supervisor.action', 'call.ended']);
+const timelineTypes = new Set(['call.started', 'agent.interrupted', 'tool.called', 'tool.result', 'lead.captured', 'watchdog.reprompt', 'key.pressed', 'call.closing', 'call.transfer', 'agent.failure', 'supervisor.action', 'call.ended']);
 
 export class CallView {
   /** @type {CallSnapshot | undefined} */
@@ -276,6 +276,8 @@ export function describeEvent(event) {
       return [t('event.lead.captured'), ...Object.values(event.fields).flat().flatMap((value) => [' ', h('bdi', { class: 'chip' }, String(value))])];
     case 'watchdog.reprompt':
       return tx('event.watchdog.reprompt', { attempt: event.attempt });
+    case 'key.pressed':
+      return tx('event.key.pressed', { digit: event.digit });
     case 'call.closing':
       return tx('event.call.closing', { reason: reasonText(event.reason) });
     case 'call.transfer':
