@@ -84,6 +84,13 @@ const envSchema = z.object({
   OPENAI_TRANSCRIBE_MODEL: z.string().min(1).default('gpt-transcribe'),
   OPENAI_TEXT_MODEL: z.string().min(1).default('gpt-5.4-mini'),
   OPENAI_CHECK_MODELS: flag.default(true),
+  // OpenAI ends a Realtime session at 60 minutes; a call moves to a new one before that.
+  OPENAI_SESSION_MAX_SEC: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .min(1, { error: 'must be at least 1' })
+    .max(3500, { error: 'must be at most 3500 (OpenAI ends a session at 3600 s; the rollover needs a quiet moment before that)' })
+    .default(3300),
   TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, { error: 'must look like AC + 32 hex digits' }).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   TWILIO_API_URL: httpUrl.default('https://api.twilio.com'),
@@ -177,6 +184,8 @@ export interface Config {
     textModel: string;
     /** Whether start-up asks OpenAI for each model this role uses (only with an API key). */
     checkModels: boolean;
+    /** OPENAI_SESSION_MAX_SEC: how long one Realtime session carries a call before a rollover. */
+    sessionMaxSec: number;
   };
   twilio: {
     accountSid: string | undefined;
@@ -273,6 +282,7 @@ export function loadConfig(
       transcribeModel: vars.OPENAI_TRANSCRIBE_MODEL,
       textModel: vars.OPENAI_TEXT_MODEL,
       checkModels: vars.OPENAI_CHECK_MODELS,
+      sessionMaxSec: vars.OPENAI_SESSION_MAX_SEC,
     },
     twilio: {
       accountSid: vars.TWILIO_ACCOUNT_SID,

@@ -26,6 +26,7 @@ export const counterNames = [
   'realtime_preopened_used_total',
   'realtime_preopened_unused_total',
   'realtime_session_failed_total',
+  'realtime_session_rollovers_total',
   'call_handler_errors_total',
   'calls_started_total',
   'calls_ended_total',

@@ -74,13 +74,12 @@ export function keyPressNote(digit: string): ConversationItemCreateEvent {
   return systemNote(`The caller pressed the key ${digit} on their phone keypad. Treat it as their answer if you asked for one; otherwise acknowledge it briefly and go on.`);
 }
 
-/** A tool's answer the new session cannot take as a function output (its call was on the old session). */
-export function toolResultNote(output: string): ConversationItemCreateEvent {
-  return systemNote(`A tool you called before the interruption has answered: ${output}`);
+/** Opens a restored conversation: the model is on a call in progress, not starting one. */
+export function restoredSessionNote(): ConversationItemCreateEvent {
+  return systemNote('This call is already in progress: what follows is the conversation so far. Do not greet the caller again; go on from where it stands.');
 }
 
-/** A new session's memory of the call so far, after a reconnect. */
-export function resumeNote(conversation: string): ConversationItemCreateEvent {
-  const text = conversation === '' ? 'The call has just started.' : `The conversation so far:\n${conversation}`;
-  return systemNote(`The connection was interrupted by a technical problem and restored. ${text}`);
+/** A tool the model ran earlier in the call, for a restored conversation. */
+export function restoredToolNote(name: string, args: string, output: string): ConversationItemCreateEvent {
+  return systemNote(`Earlier in this call you called the tool ${name} with ${args || '{}'}; it answered: ${output}`);
 }

@@ -17,7 +17,8 @@ import { handOverOrApologise } from './call-control.ts';
 import { CallTranscript } from './call-transcript.ts';
 import { CallSupervision } from './supervision.ts';
 import { HeldClientEvents } from './held-client-events.ts';
-import { answerDirective, apologyDirective, continueDirective, greetingDirective, responseInstructions, resumeNote, supervisorNote } from './agent-lines.ts';
+import { answerDirective, apologyDirective, continueDirective, greetingDirective, responseInstructions, supervisorNote } from './agent-lines.ts';
+import { restoredConversation } from './session-restore.ts';
 import { appendAudioMessage, parseServerEvent, sessionUpdate, truncateEvent } from './openai-realtime.protocol.ts';
 import { ResponseQueue, type ResponseRequest } from './response-queue.ts';
 import type { LeadCapture } from './tools/call-tools.ts';
@@ -64,6 +65,11 @@ export interface CallSessionDeps {
   reconnectTimeoutMs?: number;
   /** How long a media socket may wait for a valid `start` before it is closed. Default 5 s. */
   startTimeoutMs?: number;
+  /**
+   * How long one OpenAI session carries the call before it is rolled over to a new one at
+   * a quiet moment (OPENAI_SESSION_MAX_SEC). OpenAI ends a session at 60 minutes. Default 3300 s.
+   */
+  sessionMaxMs?: number;
 }
 
 /** An OpenAI Realtime socket, open or opening, with what it received before the call took it. */
@@ -145,8 +151,17 @@ export class CallSession {
   /** The call is being handed over or apologised for (#giveUp): nothing more to recover. */
   #givenUp = false;
   #recovering = false;
-  /** What the reconnect in progress recovers from, for the timeline. */
-  #recoveredFrom: string | undefined;
+  /** What the reconnect in progress recovers from: a lost session (the caller hears an apology) or an expired one (restored quietly). */
+  #recoveredFrom: { problem: string; kind: 'lost' | 'expired' } | undefined;
+  /** OpenAI said the current session hit its maximum duration; its close is an expiry, not a failure. */
+  #sessionExpired = false;
+  /** The current session is due to be rolled over (its age passed sessionMaxMs); done at the next quiet moment. */
+  #rolloverDue = false;
+  #rolloverTimer: NodeJS.Timeout | undefined;
+  /** The next session while it is being set up beside the current one (a planned rollover). */
+  #standby: { socket: WebSocket; eventId: string; timer: NodeJS.Timeout } | undefined;
+  #callerSpeaking = false;
+  #rollovers = 0;
   #reconnects = 0;
   /** Supervisors' commands and listen-in, from any instance, while the call is live. */
   #supervision: CallSupervision | undefined;
@@ -199,6 +214,7 @@ export class CallSession {
   #useOpenAI({ socket, early = [] }: RealtimeConnection, onOpen: () => void): WebSocket {
     this.#openaiProblem = undefined;
     this.#openaiAnswered = false;
+    this.#sessionExpired = false;
     let opened = isOpen(socket);
     if (opened)
       queueMicrotask(() =>
@@ -226,7 +242,8 @@ export class CallSession {
       const problem = this.#openaiProblem ? `${this.#openaiProblem}; the connection closed` : 'the OpenAI connection closed';
       // Mid-call the agent is worth one reconnect; a session that never came up (a refused
       // model: only errors, then the close), or one lost after the call ended, is not.
-      if (this.#state === 'live' && (this.#openaiAnswered || this.#recovering)) this.#recover(problem);
+      if (this.#state === 'live' && this.#sessionExpired) this.#recover('the OpenAI session expired', 'expired');
+      else if (this.#state === 'live' && (this.#openaiAnswered || this.#recovering)) this.#recover(problem, 'lost');
       else if (this.#state === 'live' || this.#state === 'starting') this.#neverCameUp(problem);
     });
     socket.on('error', (error) => {
@@ -295,6 +312,7 @@ export class CallSession {
     this.#state = 'ended';
     clearTimeout(this.#startTimer);
     clearTimeout(this.#connectTimer);
+    this.#dropStandby();
     this.#agent?.stop();
     this.#responses.close();
     this.#supervision?.stop();
@@ -503,6 +521,7 @@ export class CallSession {
     this.#deps.onStarted?.(context);
     this.#responses.request({ reason: 'greeting', directive: greetingDirective(context) });
     this.#responses.resume();
+    this.#scheduleRollover();
   }
 
   #publishAudio(track: 'caller' | 'agent', payload: string): void {
@@ -520,6 +539,12 @@ export class CallSession {
     this.#playback = undefined;
     this.#wakePlayedOut();
     this.#agent?.agentStopped();
+    this.#rollOverIfQuiet();
+  }
+
+  /** Agent audio sent to Twilio has not all played yet. */
+  #agentAudioPending(): boolean {
+    return this.#playback !== undefined;
   }
 
   /**
@@ -540,22 +565,27 @@ export class CallSession {
   }
 
   /**
-   * The OpenAI session failed mid-call. One reconnect: a new socket, the same session, a
-   * short summary of the conversation so far, and the agent picks up where it was. Caller
-   * audio meanwhile is buffered as at the start. If that fails too, the call is given up.
+   * The OpenAI session is gone mid-call: lost (a dropped socket, a server that closed it) or
+   * expired (OpenAI's 60-minute cap reached before a rollover could happen). A new socket,
+   * the same configuration, the conversation so far restored as items, and the agent picks
+   * up where it was; caller audio meanwhile is buffered as at the start. A lost session is
+   * worth one reconnect, and the caller hears an apology; an expiry is not a failure. If the
+   * reconnect fails too, the call is given up.
    */
-  #recover(problem: string): void {
+  #recover(problem: string, kind: 'lost' | 'expired'): void {
     const context = this.#context;
     if (!context || this.#state !== 'live' || this.#givenUp) return;
-    this.#publish({ type: 'agent.failure', callId: context.callId, problem, recovered: false, at: new Date().toISOString() });
+    if (kind === 'lost') this.#publish({ type: 'agent.failure', callId: context.callId, problem, recovered: false, at: new Date().toISOString() });
+    else this.#log.info('the OpenAI session expired: restoring the conversation on a new one');
     // The reconnect itself failed, or the reconnected session failed too: give up.
-    if (this.#recovering || this.#reconnects >= 1) return void this.#giveUp(problem);
-    this.#reconnects += 1;
+    if (this.#recovering || (kind === 'lost' && this.#reconnects >= 1)) return void this.#giveUp(problem);
+    if (kind === 'lost') this.#reconnects += 1;
     this.#recovering = true;
     this.#ready = false;
     this.#configureEventId = undefined;
+    this.#dropStandby();
     this.#responses.pause();
-    this.#recoveredFrom = problem;
+    this.#recoveredFrom = { problem, kind };
     const previous = this.#openai;
     const socket = this.#useOpenAI(this.#deps.openRealtime(context.callSid), () => {
       if (this.#state === 'live') this.#configure(socket, context);
@@ -568,30 +598,135 @@ export class CallSession {
   }
 
   /**
-   * The reconnected session is configured: it learns the conversation so far, what the agent
-   * added meanwhile, then ONE response that apologises and does what was waiting (a
-   * reprompt, a goodbye, the tools' answer); buffered caller audio follows.
+   * The reconnected session is configured: it learns the conversation so far and what the
+   * agent added meanwhile; after a lost session, ONE response apologises and does what was
+   * waiting (a reprompt, a goodbye, the tools' answer); after an expiry what waited is asked
+   * for as it was. Buffered caller audio follows.
    */
   #resumed(): void {
     const context = this.#context;
     const socket = this.#openai;
-    if (!context || !socket) return;
-    socket.send(JSON.stringify(resumeNote(this.#transcript.text())));
+    const from = this.#recoveredFrom;
+    if (!context || !socket || !from) return;
+    for (const event of restoredConversation(this.#transcript.snapshot(), this.#timeline)) socket.send(JSON.stringify(event));
     for (const event of this.#held.takeForResumedSession()) socket.send(JSON.stringify(event));
-    const waiting = this.#responses.takeWaiting();
-    const last = waiting.findLast((request) => request.directive !== undefined);
-    const done = waiting.map((request) => request.done).filter((callback) => callback !== undefined);
-    const resume: ResponseRequest = {
-      reason: waiting.some((request) => request.reason === 'goodbye') ? 'goodbye' : 'resume',
-      directive: apologyDirective(context, last?.reason === 'resume' ? undefined : last?.directive),
-      done: done.length > 0 ? (status) => done.forEach((callback) => callback(status)) : undefined,
-    };
+    if (from.kind === 'lost') {
+      const waiting = this.#responses.takeWaiting();
+      const last = waiting.findLast((request) => request.directive !== undefined);
+      const done = waiting.map((request) => request.done).filter((callback) => callback !== undefined);
+      this.#responses.request({
+        reason: waiting.some((request) => request.reason === 'goodbye') ? 'goodbye' : 'resume',
+        directive: apologyDirective(context, last?.reason === 'resume' ? undefined : last?.directive),
+        done: done.length > 0 ? (status) => done.forEach((callback) => callback(status)) : undefined,
+      });
+    }
     this.#recovering = false;
+    this.#recoveredFrom = undefined;
     this.#ready = true;
-    this.#responses.request(resume);
     this.#responses.resume();
     for (const payload of this.#pending.splice(0)) socket.send(appendAudioMessage(payload));
-    this.#publish({ type: 'agent.failure', callId: context.callId, problem: this.#recoveredFrom ?? 'the OpenAI connection closed', recovered: true, at: new Date().toISOString() });
+    if (from.kind === 'lost') this.#publish({ type: 'agent.failure', callId: context.callId, problem: from.problem, recovered: true, at: new Date().toISOString() });
+    this.#scheduleRollover();
+  }
+
+  /** The current session will be rolled over once it is `sessionMaxMs` old, at the first quiet moment after. */
+  #scheduleRollover(): void {
+    clearTimeout(this.#rolloverTimer);
+    this.#rolloverDue = false;
+    this.#rolloverTimer = setTimeout(() => {
+      this.#rolloverDue = true;
+      this.#contain(() => this.#rollOverIfQuiet());
+    }, this.#deps.sessionMaxMs ?? 3_300_000);
+  }
+
+  /**
+   * A planned rollover, at a quiet moment only — no response active or waiting, the agent's
+   * audio played out, the caller not speaking — so nothing is cut: the next session is set up
+   * BESIDE the current one, which keeps carrying the call (audio, VAD) until the next one
+   * is configured and holds the conversation; then the call moves over. The caller hears no
+   * apology and no gap. Called again at each moment that may be quiet.
+   */
+  #rollOverIfQuiet(): void {
+    const context = this.#context;
+    if (!this.#rolloverDue || this.#standby || !context || this.#state !== 'live' || !this.#ready || this.#givenUp) return;
+    if (this.#responses.busy || this.#responses.closing || this.#agentAudioPending() || this.#callerSpeaking) return;
+    const { socket } = this.#deps.openRealtime(context.callSid);
+    const eventId = `cw_session_${++this.#configures}`;
+    const timer = setTimeout(() => {
+      this.#log.warn('the next OpenAI session did not come up in time: the rollover is tried again later');
+      this.#dropStandby(true);
+    }, this.#deps.reconnectTimeoutMs ?? 5000);
+    this.#standby = { socket, eventId, timer };
+    const configure = () => socket.send(JSON.stringify({ ...sessionUpdate(context, this.#deps.transcriptionModel), event_id: eventId }));
+    if (isOpen(socket)) configure();
+    else socket.once('open', () => this.#contain(configure));
+    socket.on('message', (data) => this.#contain(() => this.#onStandbyMessage(socket, data)));
+    socket.on('close', () => {
+      if (this.#standby?.socket === socket) this.#dropStandby(true);
+    });
+    socket.on('error', (error) => this.#log.warn({ err: describeError(error) }, 'openai standby socket error'));
+  }
+
+  /** Events of the next session before the call moves to it: only its answer to our configuration matters. */
+  #onStandbyMessage(socket: WebSocket, data: RawData): void {
+    const standby = this.#standby;
+    if (standby?.socket !== socket) return;
+    const parsed = parseServerEvent(data.toString());
+    if (!parsed.ok) return;
+    const event = parsed.event;
+    if (event.type === 'error' && event.error.event_id === standby.eventId) {
+      this.#log.error({ message: event.error.message }, 'the next OpenAI session refused its configuration: the rollover is tried again later');
+      return this.#dropStandby(true);
+    }
+    if (event.type !== 'session.updated') return;
+    const audio = event.session.type === 'realtime' ? event.session.audio : undefined;
+    if (audio?.input?.format?.type !== 'audio/pcmu' || audio.output?.format?.type !== 'audio/pcmu') return this.#dropStandby(true);
+    // Something started while the next session came up (the caller spoke, the agent answers): not quiet any more.
+    if (this.#responses.busy || this.#agentAudioPending() || this.#callerSpeaking) return this.#dropStandby(true);
+    this.#switchTo(standby.socket);
+  }
+
+  /** The next session is configured: it takes the conversation, and the call moves over to it. */
+  #switchTo(socket: WebSocket): void {
+    const standby = this.#standby;
+    if (!standby) return;
+    clearTimeout(standby.timer);
+    this.#standby = undefined;
+    socket.removeAllListeners('message');
+    socket.removeAllListeners('close');
+    socket.removeAllListeners('error');
+    for (const event of restoredConversation(this.#transcript.snapshot(), this.#timeline)) socket.send(JSON.stringify(event));
+    const previous = this.#openai;
+    this.#responses.pause();
+    this.#useOpenAI({ socket }, () => {});
+    this.#openai = socket;
+    this.#configureEventId = standby.eventId;
+    this.#openaiAnswered = true;
+    this.#rollovers += 1;
+    this.#deps.metrics.increment('realtime_session_rollovers_total');
+    if (previous) closeSocket(previous, 1000, 'rolled over');
+    this.#responses.resume();
+    this.#log.info({ rollovers: this.#rollovers }, 'the call moved to a new OpenAI session');
+    this.#scheduleRollover();
+  }
+
+  /** Closes the next session being set up, if any; `retry`: the rollover is tried again at the next quiet moment, a few seconds on. */
+  #dropStandby(retry = false): void {
+    const standby = this.#standby;
+    if (!standby) {
+      if (!retry) clearTimeout(this.#rolloverTimer);
+      return;
+    }
+    this.#standby = undefined;
+    clearTimeout(standby.timer);
+    closeSocket(standby.socket, 1000, 'not needed');
+    if (!retry) return clearTimeout(this.#rolloverTimer);
+    this.#rolloverDue = false;
+    clearTimeout(this.#rolloverTimer);
+    this.#rolloverTimer = setTimeout(() => {
+      this.#rolloverDue = true;
+      this.#contain(() => this.#rollOverIfQuiet());
+    }, rolloverRetryMs);
   }
 
   /**
@@ -688,15 +823,18 @@ export class CallSession {
       case 'response.done':
         // The tools first: their one response for all outputs waits in the queue, which the done then lets go.
         this.#agent?.responseDone(event.response);
-        return this.#responses.done(event.response);
+        this.#responses.done(event.response);
+        return this.#rollOverIfQuiet();
       case 'rate_limits.updated':
         return this.#responses.rateLimits(event.rate_limits ?? [], performance.now());
       case 'input_audio_buffer.speech_started':
+        this.#callerSpeaking = true;
         this.#transcript.callerStarted(event.item_id, now);
         this.#bargeIn(callId, now);
         this.#agent?.callerStarted();
         return this.#publish({ type: 'speech.started', callId, at: now });
       case 'input_audio_buffer.speech_stopped':
+        this.#callerSpeaking = false;
         this.#agent?.callerStopped();
         return this.#publish({ type: 'speech.stopped', callId, at: now });
       case 'conversation.item.input_audio_transcription.delta':
@@ -728,6 +866,8 @@ export class CallSession {
   #onError(error: { type: string; code?: string | null; message: string; event_id?: string | null }): void {
     this.#deps.metrics.increment('openai_error_event_total');
     this.#log.warn({ code: error.code, errorType: error.type }, 'openai error event');
+    // OpenAI's cap (60 minutes) reached before a rollover: the close that follows is an expiry.
+    if (error.code === 'session_expired') this.#sessionExpired = true;
     if (this.#configureEventId && error.event_id === this.#configureEventId && !this.#ready) {
       return this.#configurationRefused(`OpenAI refused the session configuration: ${error.message}`);
     }
@@ -774,6 +914,9 @@ function base64Bytes(value: string): number {
   const padding = value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0;
   return (value.length / 4) * 3 - padding;
 }
+
+/** After a rollover that could not happen (the next session failed, or the call got busy), how long until it is tried again. */
+const rolloverRetryMs = 5000;
 
 /** How long the media stream's peer has to answer our close before its socket is destroyed. */
 const twilioCloseGraceMs = 1000;

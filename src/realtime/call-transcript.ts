@@ -71,16 +71,14 @@ export class CallTranscript {
     return [...this.#turns.values()].filter((turn) => turn.text !== '').sort((a, b) => a.at.localeCompare(b.at));
   }
 
-  /** The conversation so far as text, for a new OpenAI session to continue from (nothing is trimmed for good). */
-  text(): string {
+  /** The turns with text so far, in the order they started, trimmed to what was heard — without trimming for good. */
+  snapshot(): TranscriptTurn[] {
     return [...this.#turns.entries()]
       .map(([itemId, turn]) => {
         const heard = this.#interrupted.get(itemId);
-        return heard ? { ...turn, text: heardText(turn.text, heard.heardMs, heard.audioMs) } : turn;
+        return heard ? { ...turn, text: heardText(turn.text, heard.heardMs, heard.audioMs) } : { ...turn };
       })
       .filter((turn) => turn.text !== '')
-      .sort((a, b) => a.at.localeCompare(b.at))
-      .map((turn) => `${turn.speaker === 'agent' ? 'You' : 'Caller'}: ${turn.text}`)
-      .join('\n');
+      .sort((a, b) => a.at.localeCompare(b.at));
   }
 }

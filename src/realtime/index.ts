@@ -62,6 +62,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       metrics: services.metrics,
       bus: services.bus,
       transcriptionModel: config.openai.inputTranscribeModel,
+      sessionMaxMs: config.openai.sessionMaxSec * 1000,
       verifyToken: (token) => verifyStreamToken(token, config.appSecret),
       loadContext: (claims) => contexts.take(claims.callSid) ?? loadCallContext(services.orm, claims),
       openRealtime: (callSid) => preopened.take(callSid) ?? { socket: openRealtime() },
