@@ -19,12 +19,12 @@ import { HeldClientEvents, type AgentClientEvent } from './held-client-events.ts
 import {
   appendAudioMessage,
   greetingResponse,
-  parseServerEvent,
   resumeItem,
   sessionUpdate,
   supervisorItem,
   truncateEvent,
 } from './openai-realtime.protocol.ts';
+import { parseServerEvent } from './openai-realtime.server-events.ts';
 import type { LeadCapture } from './tools/call-tools.ts';
 import type { CallRef, TokenCheck } from './stream-token.ts';
 import { parseTwilioMessage, twilioClearMessage, twilioMarkMessage, twilioMediaMessage } from './twilio-media.protocol.ts';
@@ -531,7 +531,9 @@ export class CallSession {
 
   #onRealtimeMessage(data: RawData): void {
     const parsed = parseServerEvent(data.toString());
-    if (!parsed.ok) return this.#deps.metrics.increment('openai_invalid_event_total');
+    if (parsed.kind === 'invalid') return this.#deps.metrics.increment('openai_invalid_event_total');
+    if (parsed.kind === 'unhandled') return this.#deps.metrics.incrementLabeled('openai_unhandled_event_total', parsed.type);
+    if (parsed.kind === 'ignored') return;
     const event = parsed.event;
     // Until the session has answered anything but errors it has not come up: OpenAI's error
     // (a refused model, say) is why it will close.
