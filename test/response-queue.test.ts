@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { RealtimeResponse, ResponseCancelEvent, ResponseCreateEvent } from 'openai/resources/realtime/realtime';
-import { maxResponseRetries, ResponseQueue, type ResponseQueueHost } from '../src/realtime/response-queue.ts';
+import type { ResponseCancelEvent, ResponseCreateEvent } from 'openai/resources/realtime/realtime';
+import { maxResponseRetries, ResponseQueue, type FinishedResponse, type ResponseQueueHost } from '../src/realtime/response-queue.ts';
 
 /** The response queue alone: what it sends, when, and what it gives up on. */
 
@@ -22,12 +22,12 @@ function queue() {
   q.resume();
   const creates = () => sent.filter((event): event is ResponseCreateEvent => event.type === 'response.create');
   /** OpenAI starts the response for the last create (`ours`) or one of its own (VAD). */
-  const created = (id: string, ours = true) => q.created(response(id, 'in_progress', ours ? creates().at(-1)?.response?.metadata : null));
+  const created = (id: string, ours = true) => q.created({ id, metadata: ours ? (creates().at(-1)?.response?.metadata ?? null) : null });
   return { q, sent, creates, created, failures, lost };
 }
 
-function response(id: string, status: RealtimeResponse['status'], metadata: RealtimeResponse['metadata'] = null, details?: RealtimeResponse['status_details']): RealtimeResponse {
-  return { id, object: 'realtime.response', status, metadata, status_details: details, output: [] };
+function response(id: string, status: FinishedResponse['status'], metadata: FinishedResponse['metadata'] = null, details?: FinishedResponse['status_details']): FinishedResponse {
+  return { id, status, metadata, status_details: details };
 }
 
 const failed = (id: string, code: string) => response(id, 'failed', null, { type: 'failed', error: { type: 'invalid_request_error', code } });

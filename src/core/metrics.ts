@@ -1,8 +1,10 @@
 /**
  * Process-wide counters of things worth watching: bad input the service shrugged off,
  * calls handled, frames relayed. Plain integers, cheap enough for the audio path; exposed
- * at GET /metrics in Prometheus text format and read directly by tests. Gauges report
- * the size of something when /metrics is read, from the function its owner registered.
+ * at GET /metrics in Prometheus text format and read directly by tests. Labeled counters
+ * count per value of one label (an event type, an error code), for a bounded set of
+ * values. Gauges report the size of something when /metrics is read, from the function
+ * its owner registered.
  */
 export const counterNames = [
   'twilio_webhook_rejected_total',
@@ -47,12 +49,36 @@ export const counterNames = [
 ] as const;
 export type CounterName = (typeof counterNames)[number];
 
+/**
+ * Counters with one label, each with its label's name: counted per value of something
+ * that varies (an event type, an error code). Rendered as `callwatch_<name>{<label>="<value>"}`.
+ */
+export const labeledCounterLabels = {
+  openai_unhandled_event_total: 'type',
+  openai_response_failed_total: 'code',
+  openai_error_event_by_code_total: 'code',
+} as const satisfies Record<string, string>;
+export type LabeledCounterName = keyof typeof labeledCounterLabels;
+
+/**
+ * The label values one labeled counter tracks, and their longest length; values beyond
+ * either are counted under `other`. The values come from outside (a remote service's
+ * event types and codes): a bug or a hostile peer sending a new one per message must
+ * not grow memory, or /metrics, without bound.
+ */
+export const maxLabelValues = 100;
+export const maxLabelValueLength = 100;
+export const otherLabelValue = 'other';
+
 export const gaugeNames = ['graphql_document_cache_entries', 'graphql_document_cache_tokens'] as const;
 export type GaugeName = (typeof gaugeNames)[number];
 
 export class Metrics {
   readonly #counts = new Map<CounterName, number>(counterNames.map((name) => [name, 0]));
   readonly #gauges = new Map<GaugeName, () => number>();
+  readonly #labeled = new Map<LabeledCounterName, Map<string, number>>(
+    Object.keys(labeledCounterLabels).map((name) => [name as LabeledCounterName, new Map()]),
+  );
 
   increment(name: CounterName, by = 1): void {
     this.#counts.set(name, (this.#counts.get(name) ?? 0) + by);
@@ -60,6 +86,30 @@ export class Metrics {
 
   get(name: CounterName): number {
     return this.#counts.get(name) ?? 0;
+  }
+
+  /**
+   * Adds `by` to labeled counter `name` for label value `value` — or for `other` once the
+   * counter tracks `maxLabelValues` values, or when `value` is empty or longer than
+   * `maxLabelValueLength`.
+   */
+  incrementLabeled(name: LabeledCounterName, value: string, by = 1): void {
+    const values = this.#labeledValues(name);
+    const trackedValues = values.size - (values.has(otherLabelValue) ? 1 : 0);
+    const fits = value.length > 0 && value.length <= maxLabelValueLength && trackedValues < maxLabelValues;
+    const key = values.has(value) || fits ? value : otherLabelValue;
+    values.set(key, (values.get(key) ?? 0) + by);
+  }
+
+  /** The count of labeled counter `name` for exactly `value` (`other` holds the overflow). */
+  getLabeled(name: LabeledCounterName, value: string): number {
+    return this.#labeledValues(name).get(value) ?? 0;
+  }
+
+  #labeledValues(name: LabeledCounterName): Map<string, number> {
+    let values = this.#labeled.get(name);
+    if (!values) this.#labeled.set(name, (values = new Map()));
+    return values;
   }
 
   /** Reports `read()` as gauge `name` from now on (the last registration wins). */
@@ -70,7 +120,17 @@ export class Metrics {
   /** Prometheus exposition format. */
   render(): string {
     const counters = [...this.#counts].map(([name, value]) => `# TYPE callwatch_${name} counter\ncallwatch_${name} ${value}\n`);
+    const labeled = [...this.#labeled].map(([name, values]) => {
+      const label = labeledCounterLabels[name];
+      const samples = [...values].map(([value, count]) => `callwatch_${name}{${label}="${escapeLabelValue(value)}"} ${count}\n`);
+      return `# TYPE callwatch_${name} counter\n${samples.join('')}`;
+    });
     const gauges = [...this.#gauges].map(([name, read]) => `# TYPE callwatch_${name} gauge\ncallwatch_${name} ${read()}\n`);
-    return [...counters, ...gauges].join('');
+    return [...counters, ...labeled, ...gauges].join('');
   }
+}
+
+/** A label value in Prometheus text format: backslash, double quote and line feed escaped. */
+function escapeLabelValue(value: string): string {
+  return value.replace(/[\\"\n]/g, (character) => (character === '\n' ? '\\n' : `\\${character}`));
 }

@@ -1,4 +1,5 @@
-import type { ConversationItemCreateEvent, RealtimeConversationItemFunctionCall, RealtimeResponse } from 'openai/resources/realtime/realtime';
+import type { ConversationItemCreateEvent } from 'openai/resources/realtime/realtime';
+import type { ServerEventOf } from './openai-realtime.server-events.ts';
 import type { AgentEvent } from '../core/events.ts';
 import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
@@ -127,9 +128,9 @@ export class CallAgent {
    * all of them, in order — never those of a cancelled, failed or incomplete one, whose
    * arguments may be cut short.
    */
-  responseDone(response: RealtimeResponse): void {
+  responseDone(response: ServerEventOf<'response.done'>['response']): void {
     if (this.#stopped || response.status !== 'completed') return;
-    const calls = (response.output ?? []).filter((item): item is RealtimeConversationItemFunctionCall & { call_id: string } => item.type === 'function_call' && typeof item.call_id === 'string');
+    const calls = (response.output ?? []).filter((item): item is FunctionCall => item.type === 'function_call');
     if (calls.length > 0) this.#runTools(calls).catch((error: unknown) => this.#host.fail(error));
   }
 
@@ -147,7 +148,7 @@ export class CallAgent {
    * response for all of them — or, when one of them ends or transfers the call, acts on
    * it once what the agent said before has played.
    */
-  async #runTools(calls: (RealtimeConversationItemFunctionCall & { call_id: string })[]): Promise<void> {
+  async #runTools(calls: FunctionCall[]): Promise<void> {
     const at = () => new Date().toISOString();
     const callId = this.#host.context.callId;
     // The agent is busy (a booking may take a moment): silence now is not the caller's. The
@@ -232,6 +233,9 @@ export class CallAgent {
     this.#host.end(error === null ? 'transferred' : 'transfer failed', error !== null);
   }
 }
+
+/** A function call of a completed response, as parsed at the boundary. */
+type FunctionCall = Extract<NonNullable<ServerEventOf<'response.done'>['response']['output']>[number], { type: 'function_call' }>;
 
 /** The `reason` argument of end_call / transfer_to_human, else the tool's name. */
 function reasonOf(args: string, name: string): string {

@@ -9,7 +9,7 @@ import {
 } from '../core/events.ts';
 import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import type { ConversationItemCreateEvent, SessionUpdatedEvent } from 'openai/resources/realtime/realtime';
+import type { ConversationItemCreateEvent } from 'openai/resources/realtime/realtime';
 import type { Metrics } from '../core/metrics.ts';
 import { CallAgent, type CallAgentDeps } from './call-agent.ts';
 import type { CallContext } from './call-context.ts';
@@ -19,7 +19,8 @@ import { CallSupervision } from './supervision.ts';
 import { HeldClientEvents } from './held-client-events.ts';
 import { answerDirective, apologyDirective, continueDirective, greetingDirective, responseInstructions, supervisorNote } from './agent-lines.ts';
 import { restoredConversation } from './session-restore.ts';
-import { appendAudioMessage, parseServerEvent, sessionUpdate, truncateEvent } from './openai-realtime.protocol.ts';
+import { appendAudioMessage, sessionUpdate, truncateEvent } from './openai-realtime.protocol.ts';
+import { parseServerEvent, type ServerEventOf } from './openai-realtime.server-events.ts';
 import { ResponseQueue, type ResponseRequest } from './response-queue.ts';
 import type { LeadCapture } from './tools/call-tools.ts';
 import type { CallRef, TokenCheck } from './stream-token.ts';
@@ -181,7 +182,8 @@ export class CallSession {
       continueDirective: () => continueDirective(this.#requireContext()),
       answerDirective: () => answerDirective(this.#requireContext()),
       failed: (code, retryInMs) => {
-        this.#log.warn({ code, retryInMs }, 'openai response failed');
+        this.#deps.metrics.incrementLabeled('openai_response_failed_total', code);
+        this.#log.warn({ code, retryInMs }, retryInMs === undefined ? 'openai response failed: giving up' : 'openai response failed: retrying');
       },
       lost: (problem) => this.#contain(() => this.#agentLost(problem)),
     });
@@ -459,9 +461,9 @@ export class CallSession {
    * goes live (the first session) or resumes the call (after a reconnect). A session that
    * reports anything else cannot carry the call.
    */
-  #configured(event: SessionUpdatedEvent): void {
+  #configured(event: ServerEventOf<'session.updated'>): void {
     if (this.#ready || !this.#configureEventId) return;
-    const audio = event.session.type === 'realtime' ? event.session.audio : undefined;
+    const audio = event.session.audio;
     const formats = [audio?.input?.format?.type, audio?.output?.format?.type];
     if (formats.some((format) => format !== 'audio/pcmu')) {
       return this.#configurationRefused(`OpenAI did not apply μ-law audio (input ${formats[0] ?? 'unknown'}, output ${formats[1] ?? 'unknown'})`);
@@ -672,14 +674,14 @@ export class CallSession {
     const standby = this.#standby;
     if (standby?.socket !== socket) return;
     const parsed = parseServerEvent(data.toString());
-    if (!parsed.ok) return;
+    if (parsed.kind !== 'event') return;
     const event = parsed.event;
     if (event.type === 'error' && event.error.event_id === standby.eventId) {
       this.#log.error({ message: event.error.message }, 'the next OpenAI session refused its configuration: the rollover is tried again later');
       return this.#dropStandby(true);
     }
     if (event.type !== 'session.updated') return;
-    const audio = event.session.type === 'realtime' ? event.session.audio : undefined;
+    const audio = event.session.audio;
     if (audio?.input?.format?.type !== 'audio/pcmu' || audio.output?.format?.type !== 'audio/pcmu') return this.#dropStandby(true);
     // Something started while the next session came up (the caller spoke, the agent answers): not quiet any more.
     if (this.#responses.busy || this.#agentAudioPending() || this.#callerSpeaking) return this.#dropStandby(true);
@@ -774,7 +776,9 @@ export class CallSession {
 
   #onRealtimeMessage(data: RawData): void {
     const parsed = parseServerEvent(data.toString());
-    if (!parsed.ok) return this.#deps.metrics.increment('openai_invalid_event_total');
+    if (parsed.kind === 'invalid') return this.#deps.metrics.increment('openai_invalid_event_total');
+    if (parsed.kind === 'unhandled') return this.#deps.metrics.incrementLabeled('openai_unhandled_event_total', parsed.type);
+    if (parsed.kind === 'ignored') return;
     const event = parsed.event;
     // Until the session has answered anything but errors it has not come up: OpenAI's error
     // (a refused model, say) is why it will close.
@@ -865,6 +869,7 @@ export class CallSession {
    */
   #onError(error: { type: string; code?: string | null; message: string; event_id?: string | null }): void {
     this.#deps.metrics.increment('openai_error_event_total');
+    this.#deps.metrics.incrementLabeled('openai_error_event_by_code_total', error.code ?? error.type);
     this.#log.warn({ code: error.code, errorType: error.type }, 'openai error event');
     // OpenAI's cap (60 minutes) reached before a rollover: the close that follows is an expiry.
     if (error.code === 'session_expired') this.#sessionExpired = true;

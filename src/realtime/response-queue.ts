@@ -1,4 +1,10 @@
-import type { RateLimitsUpdatedEvent, RealtimeResponse, ResponseCancelEvent, ResponseCreateEvent } from 'openai/resources/realtime/realtime';
+import type { RateLimitsUpdatedEvent, ResponseCancelEvent, ResponseCreateEvent } from 'openai/resources/realtime/realtime';
+import type { ServerEventOf } from './openai-realtime.server-events.ts';
+
+/** A response as `response.created` reports it (the fields parsed at the boundary). */
+export type CreatedResponse = Pick<ServerEventOf<'response.created'>['response'], 'id' | 'metadata'>;
+/** A response as `response.done` reports it. */
+export type FinishedResponse = Pick<ServerEventOf<'response.done'>['response'], 'id' | 'status' | 'status_details' | 'metadata'>;
 
 /** Why Callwatch asks the model for a response (server VAD starts the others by itself). */
 export type ResponseReason = 'greeting' | 'tool-results' | 'reprompt' | 'goodbye' | 'key-press' | 'resume' | 'retry';
@@ -149,8 +155,8 @@ export class ResponseQueue {
   }
 
   /** `response.created`: a response is active now, ours or VAD's. */
-  created(response: RealtimeResponse): void {
-    const id = response.id ?? '';
+  created(response: CreatedResponse): void {
+    const id = response.id;
     const requestId = response.metadata?.[requestKey];
     if (this.#sent && requestId === this.#sent.eventId) {
       this.#active = { id, request: this.#sent.request };
@@ -166,7 +172,7 @@ export class ResponseQueue {
   }
 
   /** `response.done`: the active response is over; a failed one is retried; the next request goes. */
-  done(response: RealtimeResponse): void {
+  done(response: FinishedResponse): void {
     const active = this.#active?.id === response.id ? this.#active : undefined;
     if (active) this.#active = undefined;
     const status = response.status ?? 'completed';
@@ -201,7 +207,7 @@ export class ResponseQueue {
     this.#rateLimitResetAt = resets.length > 0 ? now + Math.max(...resets) : 0;
   }
 
-  #retryAfter(response: Pick<RealtimeResponse, 'status' | 'status_details'>, request: ResponseRequest | undefined): void {
+  #retryAfter(response: Pick<FinishedResponse, 'status' | 'status_details'>, request: ResponseRequest | undefined): void {
     const incomplete = response.status === 'incomplete';
     const error = response.status_details?.error;
     const code = incomplete ? `incomplete_${response.status_details?.reason ?? 'unknown'}` : (error?.code ?? error?.type ?? 'unknown');
