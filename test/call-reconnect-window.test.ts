@@ -152,12 +152,21 @@ describe('an unexpected exception inside one call', () => {
       call.caller.start();
     }
     await eventually(() => broken.caller.heardMs(), (ms) => ms >= 500, 'the greeting');
-    // An event the SDK's types say cannot come (a transcript that is not a string) makes a
-    // handler throw — as any bug of ours or surprise of theirs could.
+    // A handler throws on this call's caller turns — as any bug of ours could. (Events are
+    // parsed at the boundary, so a malformed one no longer gets this far: the bug is
+    // planted in what the handler calls, the bus.)
+    const brokenCallId = await callIdOf(h, broken.callSid);
+    const bus = h.app.services.bus;
+    const publish = bus.publish.bind(bus);
+    const planted = (channel: string, id: string, event: unknown) => {
+      if (id === brokenCallId && (event as { type?: string }).type === 'transcript.turn') throw new Error('a bug in a handler');
+      return (publish as (channel: string, id: string, event: unknown) => void)(channel, id, event);
+    };
+    bus.publish = planted as typeof bus.publish;
     // Twice in a row: the second must not cut the apology short (regression: it ended the
     // call at once, closing the stream while the apology was on its way to Twilio).
     for (const itemId of ['item_x', 'item_y']) {
-      broken.session.send({ type: 'conversation.item.input_audio_transcription.completed', event_id: `event_${itemId}`, item_id: itemId, content_index: 0, transcript: null as unknown as string, usage: { type: 'duration', seconds: 1 } });
+      broken.session.send({ type: 'conversation.item.input_audio_transcription.completed', event_id: `event_${itemId}`, item_id: itemId, content_index: 0, transcript: 'שלום', usage: { type: 'duration', seconds: 1 } });
     }
 
     const apology = await h.twilioApi.waitForRequest((request) => request.method === 'POST' && request.path.endsWith(`/Calls/${broken.callSid}.json`), 10_000);
@@ -166,6 +175,7 @@ describe('an unexpected exception inside one call', () => {
     expect(row.status).toBe('failed');
     expect(row.endReason).toMatch(/^voice agent unavailable: internal error/);
     expect(h.app.services.metrics.get('call_handler_errors_total')).toBeGreaterThanOrEqual(1);
+    bus.publish = publish;
 
     // The other call on the same process goes on.
     await healthy.caller.play(loadFixture('caller-booking'), { pace: 'instant' });
