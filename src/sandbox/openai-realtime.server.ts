@@ -5,12 +5,14 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { EventLog } from './event-log.ts';
 import { openaiId } from './ids.ts';
 import type { Pace } from './openai-realtime.response.ts';
+import { REALTIME_MODELS, TRANSCRIPTION_MODELS } from './openai-realtime.models.ts';
 import type { SessionScript } from './openai-realtime.script.ts';
 import { StandInSession } from './openai-realtime.session.ts';
 
 export type { Pace } from './openai-realtime.response.ts';
 export type { ScriptedReply, ScriptedToolCall, SessionScript } from './openai-realtime.script.ts';
-export type { ResponseRequest, StandInSession, ToolOutput, Truncation } from './openai-realtime.session.ts';
+export type { ResponseRequest, StandInSession, ToolOutput, TranscriptionFailure, Truncation } from './openai-realtime.session.ts';
+export { REALTIME_MODELS, TRANSCRIPTION_MODELS } from './openai-realtime.models.ts';
 
 export interface OpenAIRealtimeStandInOptions {
   /** When set, a connection must send `Authorization: Bearer <apiKey>` or gets 401. */
@@ -28,6 +30,21 @@ export interface OpenAIRealtimeStandInOptions {
   connectDelayMs?: number;
   /** Models this stand-in refuses, as OpenAI refuses an unknown or retired one (see `refuseModel`). */
   refuseModels?: Record<string, ModelRefusal>;
+  /**
+   * The realtime models that exist (default REALTIME_MODELS): a connection for any other
+   * is refused at the upgrade (404 `model_not_found`), and a `session.update` naming one
+   * is rejected.
+   */
+  models?: readonly string[];
+  /** The input transcription models a `session.update` may name (default TRANSCRIPTION_MODELS). */
+  transcriptionModels?: readonly string[];
+  /**
+   * How long after a commit the caller's transcript arrives; default 300 ms at `realtime`
+   * pace, 5 ms at `instant` (each session can change its own: `delayTranscription`).
+   */
+  transcriptionDelayMs?: number;
+  /** How long a session lives before it expires (`session_expired`, close 1001); default 60 min, OpenAI's cap. */
+  sessionMaxMs?: number;
 }
 
 /**
@@ -64,6 +81,11 @@ export interface OpenAIRealtimeStandIn {
   delayConnections(ms: number): void;
   /** From now on, refuses connections for `model` (see ModelRefusal). */
   refuseModel(model: string, how?: ModelRefusal): void;
+  /**
+   * From now on, every session — open or still to connect — rejects a `session.update`
+   * naming this transcription model, as for a retired one.
+   */
+  rejectTranscriptionModel(model: string): void;
   /** Connections refused because of their model, in order. */
   readonly refused: readonly RefusedConnection[];
   /** Connections accepted so far (each became a session, unless refused by `event`). */
@@ -83,6 +105,8 @@ export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInO
   const pace = options.pace ?? 'realtime';
   let connectDelayMs = options.connectDelayMs ?? (pace === 'realtime' ? 250 : 0);
   const refusals = new Map<string, ModelRefusal>(Object.entries(options.refuseModels ?? {}));
+  const models = new Set(options.models ?? REALTIME_MODELS);
+  const transcriptionModels = new Set(options.transcriptionModels ?? TRANSCRIPTION_MODELS);
   const refused: RefusedConnection[] = [];
   const delayed = new Map<NodeJS.Timeout, Socket>();
   /** Accepted sockets of a `silence` refusal, which nothing else owns. */
@@ -109,7 +133,8 @@ export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInO
     if (!model) {
       return reject(socket, 400, openaiError("Missing required parameter: 'model'.", 'missing_required_parameter', 'model'));
     }
-    const refusal = refusals.get(model);
+    // A model OpenAI does not have is refused as it refuses one: at the upgrade.
+    const refusal = refusals.get(model) ?? (models.has(model) ? undefined : 'upgrade');
     if (refusal === 'upgrade') {
       refused.push({ model, how: refusal });
       return reject(socket, 404, modelNotFound(model));
@@ -132,7 +157,17 @@ export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInO
           ws.close(1008, 'model_not_found');
           return;
         }
-        sessions.push(new StandInSession(ws, { model, pace, script: options.script }));
+        sessions.push(
+          new StandInSession(ws, {
+            model,
+            pace,
+            script: options.script,
+            models,
+            transcriptionModels,
+            transcriptionDelayMs: options.transcriptionDelayMs,
+            sessionMaxMs: options.sessionMaxMs,
+          }),
+        );
       });
     const accept = () => {
       if (connectDelayMs <= 0) return upgrade();
@@ -166,6 +201,10 @@ export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInO
     },
     refuseModel(model, how = 'event') {
       refusals.set(model, how);
+    },
+    rejectTranscriptionModel(model) {
+      transcriptionModels.delete(model);
+      for (const session of sessions.items) session.rejectTranscriptionModel(model);
     },
     holdConnections() {
       held ??= [];

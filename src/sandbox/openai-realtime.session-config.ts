@@ -4,6 +4,9 @@ import { openaiId } from './ids.ts';
 /** The session object the stand-in reports in `session.created` / `session.updated`. */
 export type SessionConfig = RealtimeSessionCreateResponse;
 
+/** OpenAI's cap on a Realtime session's length: 60 minutes. */
+export const SESSION_MAX_MS = 60 * 60_000;
+
 /** Turn detection as the stand-in applies it; `null` when the client turned it off. */
 export interface TurnDetection {
   type: 'server_vad' | 'semantic_vad';
@@ -17,9 +20,9 @@ export interface TurnDetection {
  * The session a GA Realtime connection starts with, with the real API's defaults: PCM at
  * 24 kHz, server VAD, no input transcription (the API reports it as null; the SDK type
  * has it optional, so it is left out). A client that forgets to ask for `audio/pcmu` or
- * for transcription shows it here and in what it sends.
+ * for transcription shows it here and in what it sends. It expires `maxMs` from now.
  */
-export function defaultSession(model: string): SessionConfig {
+export function defaultSession(model: string, maxMs = SESSION_MAX_MS): SessionConfig {
   return {
     type: 'realtime',
     object: 'realtime.session',
@@ -32,7 +35,7 @@ export function defaultSession(model: string): SessionConfig {
     max_output_tokens: 'inf',
     tracing: null,
     prompt: null,
-    expires_at: Math.floor(Date.now() / 1000) + 3600,
+    expires_at: Math.floor((Date.now() + maxMs) / 1000),
     audio: {
       input: {
         format: { type: 'audio/pcm', rate: 24000 },
@@ -86,6 +89,13 @@ export function turnDetectionOf(session: SessionConfig): TurnDetection | null {
     createResponse: detection.create_response ?? true,
     interruptResponse: detection.interrupt_response ?? true,
   };
+}
+
+/** What the `session_expired` error says, with the cap in it: "…maximum duration of 60 minutes." */
+export function sessionExpiredMessage(maxMs: number): string {
+  const minutes = maxMs / 60_000;
+  const duration = Number.isInteger(minutes) ? `${minutes} minute${minutes === 1 ? '' : 's'}` : `${Math.round(maxMs) / 1000} seconds`;
+  return `Your session hit the maximum duration of ${duration}.`;
 }
 
 /** True when the client asked for input audio transcription (`audio.input.transcription`). */

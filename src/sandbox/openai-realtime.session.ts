@@ -5,21 +5,40 @@ import { openaiId } from './ids.ts';
 import { bytesToDuration } from './mulaw.ts';
 import { parseClientEvent, type ClientEvent, type ClientEventError, type ClientEventOf } from './openai-realtime.client-events.ts';
 import { Conversation, type Truncation } from './openai-realtime.conversation.ts';
+import { defaultTranscriptionDelayMs, InputTranscription, type TranscriptionFailure } from './openai-realtime.input-transcription.ts';
+import { REALTIME_MODELS, TRANSCRIPTION_MODELS } from './openai-realtime.models.ts';
 import { ResponseStream, type ActiveResponse, type Pace } from './openai-realtime.response.ts';
 import { ScriptQueue, type SessionScript } from './openai-realtime.script.ts';
-import { defaultSession, mergeSession, transcribesInput, turnDetectionOf, voiceOf, type SessionConfig } from './openai-realtime.session-config.ts';
+import { defaultSession, mergeSession, SESSION_MAX_MS, sessionExpiredMessage, transcribesInput, turnDetectionOf, voiceOf, type SessionConfig } from './openai-realtime.session-config.ts';
+import { validateSessionUpdate } from './openai-realtime.session-validation.ts';
 import { ToolCallStream, type ToolOutput } from './openai-realtime.tool-call.ts';
-import { userAudioTurn } from './openai-realtime.user-turn.ts';
+import { transcribedUserItem, userAudioTurn } from './openai-realtime.user-turn.ts';
 import { VoiceActivityDetector } from './voice-activity.ts';
 
 type Of<U, K> = Extract<U, { type: K }>;
 
 export type { Truncation } from './openai-realtime.conversation.ts';
+export type { TranscriptionFailure } from './openai-realtime.input-transcription.ts';
 export type { ToolOutput } from './openai-realtime.tool-call.ts';
 
 /** A `response.create` the stand-in ran: the instructions it carried for that response, if any. */
 export interface ResponseRequest {
   instructions: string | null;
+}
+
+/** How a session is set up; everything but `model` and `pace` has the real service's default. */
+export interface StandInSessionOptions {
+  model: string;
+  pace: Pace;
+  script?: SessionScript;
+  /** Realtime models a `session.update` may name (default REALTIME_MODELS). */
+  models?: Iterable<string>;
+  /** Input transcription models a `session.update` may name (default TRANSCRIPTION_MODELS). */
+  transcriptionModels?: Iterable<string>;
+  /** How long after a commit its transcript arrives (default: see `defaultTranscriptionDelayMs`). */
+  transcriptionDelayMs?: number;
+  /** When the session expires, after it began (default 60 min, OpenAI's cap). */
+  sessionMaxMs?: number;
 }
 
 /**
@@ -56,17 +75,29 @@ export class StandInSession {
   #inputBytesSinceCommit = 0;
   /** The user item id announced by speech_started, used again by speech_stopped. */
   #speechItemId: string | undefined;
+  #models: ReadonlySet<string>;
+  #transcriptionModels: Set<string>;
+  #transcription: InputTranscription;
+  #maxMs: number;
+  #expiry: NodeJS.Timeout;
 
-  constructor(socket: WebSocket, options: { model: string; pace: Pace; script?: SessionScript }) {
+  constructor(socket: WebSocket, options: StandInSessionOptions) {
     this.#socket = socket;
     this.#pace = options.pace;
     this.model = options.model;
-    this.#config = defaultSession(options.model);
+    this.#models = new Set(options.models ?? REALTIME_MODELS);
+    this.#transcriptionModels = new Set(options.transcriptionModels ?? TRANSCRIPTION_MODELS);
+    this.#transcription = new InputTranscription({ delayMs: options.transcriptionDelayMs ?? defaultTranscriptionDelayMs(options.pace), send: (event) => this.send(event) });
+    this.#maxMs = options.sessionMaxMs ?? SESSION_MAX_MS;
+    this.#config = defaultSession(options.model, this.#maxMs);
     this.id = this.#config.id;
     if (options.script) this.#script.set(options.script);
     this.#configureVad();
+    this.#expiry = setTimeout(() => this.expire(), this.#maxMs);
     this.closed = new Promise((resolve) => {
       socket.once('close', (code, reason) => {
+        clearTimeout(this.#expiry);
+        this.#transcription.stop();
         this.#active?.abandon();
         this.#active = undefined;
         this.#received.close('socket closed');
@@ -152,6 +183,36 @@ export class StandInSession {
     this.#socket.close(code, reason);
   }
 
+  /**
+   * Ends the session now as OpenAI does at its cap (`sessionMaxMs`): an `error`
+   * (`invalid_request_error`, `session_expired`), then a close with code 1001.
+   */
+  expire(): void {
+    clearTimeout(this.#expiry);
+    this.sendError({ type: 'invalid_request_error', code: 'session_expired', message: sessionExpiredMessage(this.#maxMs) });
+    this.close(1001);
+  }
+
+  /** From now on, a caller turn's transcript arrives `ms` after its commit. */
+  delayTranscription(ms: number): void {
+    this.#transcription.delay(ms);
+  }
+
+  /**
+   * The next caller turn transcribed gets `conversation.item.input_audio_transcription.failed`
+   * instead of its transcript (each call fails one more); `error`'s fields replace the
+   * default's (`transcription_error`, `audio_unintelligible`). The turn still uses up its
+   * scripted caller transcript.
+   */
+  failNextTranscription(error?: TranscriptionFailure): void {
+    this.#transcription.failNext(error);
+  }
+
+  /** From now on, a `session.update` naming this transcription model is rejected, as for a retired model. */
+  rejectTranscriptionModel(model: string): void {
+    this.#transcriptionModels.delete(model);
+  }
+
   /** The first client event of this type, already received or still to come. */
   waitForReceived<K extends ClientEvent['type']>(type: K, timeoutMs?: number, options?: { after?: number }): Promise<Of<ClientEvent, K>> {
     return this.#received.waitFor((event): event is Of<ClientEvent, K> => event.type === type, timeoutMs, options);
@@ -226,6 +287,9 @@ export class StandInSession {
     if (event.session.type !== 'realtime') {
       return this.#error({ code: 'invalid_value', message: "Cannot change a 'realtime' session to a transcription session.", param: 'session.type' }, event.event_id);
     }
+    // An invalid update is refused whole: the session keeps what it had.
+    const invalid = validateSessionUpdate(event.session, { models: this.#models, transcriptionModels: this.#transcriptionModels });
+    if (invalid) return this.#error(invalid, event.event_id);
     const next = mergeSession(this.#config, event.session);
     if (this.#conversation.hasAssistantAudio && voiceOf(next) !== voiceOf(this.#config)) {
       return this.#error({ code: 'cannot_update_voice', message: 'Cannot update a conversation\'s voice if assistant audio is present.', param: 'session.audio.output.voice' }, event.event_id);
@@ -268,19 +332,20 @@ export class StandInSession {
     this.#commit(this.#speechItemId ?? openaiId('item'));
   }
 
-  /** Turns the buffered caller audio into a user message item (and its transcript, if asked for). */
+  /**
+   * Turns the buffered caller audio into a user message item at once and, if the session
+   * asked for it, starts its transcription, which reports later.
+   */
   #commit(itemId: string): void {
     const seconds = bytesToDuration(this.#inputBytesSinceCommit) / 1000;
     this.#inputBytesSinceCommit = 0;
     this.#speechItemId = undefined;
-    const turn = userAudioTurn({
-      itemId,
-      previousItemId: this.#conversation.lastItemId,
-      transcript: transcribesInput(this.#config) ? this.#script.nextCallerTranscript() : undefined,
-      seconds,
-    });
+    const turn = userAudioTurn({ itemId, previousItemId: this.#conversation.lastItemId });
     this.#conversation.add(itemId, turn.item);
     for (const event of turn.events) this.send(event);
+    if (!transcribesInput(this.#config)) return;
+    const transcript = this.#script.nextCallerTranscript();
+    this.#transcription.start({ itemId, transcript, seconds }, () => this.#conversation.update(itemId, transcribedUserItem(turn.item, transcript)));
   }
 
   /** Starts the next scripted response: speech, or a function call. `metadata` is the client's, echoed. */

@@ -13,8 +13,9 @@ type Of<K extends RealtimeServerEvent['type']> = Extract<RealtimeServerEvent, { 
  * A bare `ws` client speaking the Realtime protocol, as any OpenAI client would, connected
  * to `standIn` once it has announced the session (`session.created`, still in `events`).
  */
-export async function realtimeClient(standIn: OpenAIRealtimeStandIn) {
-  const socket = new WebSocket(`${standIn.url}?model=gpt-realtime`, { headers: { Authorization: `Bearer ${standInApiKey}` } });
+export async function realtimeClient(standIn: OpenAIRealtimeStandIn, options: { model?: string } = {}) {
+  const model = options.model ?? 'gpt-realtime';
+  const socket = new WebSocket(`${standIn.url}?model=${encodeURIComponent(model)}`, { headers: { Authorization: `Bearer ${standInApiKey}` } });
   const events = new EventLog<RealtimeServerEvent>('server event');
   socket.on('message', (data) => events.push(JSON.parse(String(data)) as RealtimeServerEvent));
   await once(socket, 'open');
@@ -34,6 +35,17 @@ export async function realtimeClient(standIn: OpenAIRealtimeStandIn) {
       if (socket.readyState !== WebSocket.CLOSED) await once(socket, 'close');
     },
   };
+}
+
+/** Opens a websocket that must be refused; returns the HTTP status and OpenAI's JSON error body. */
+export async function refusedUpgrade(url: string, headers: Record<string, string> = { Authorization: `Bearer ${standInApiKey}` }) {
+  const socket = new WebSocket(url, { headers });
+  socket.on('error', () => {});
+  const [request, response] = (await once(socket, 'unexpected-response')) as [{ destroy(): void }, NodeJS.ReadableStream & { statusCode: number }];
+  let body = '';
+  for await (const chunk of response) body += String(chunk);
+  request.destroy();
+  return { status: response.statusCode, body: JSON.parse(body) as { error: { message: string; type: string; code: string | null; param: string | null } } };
 }
 
 /** Streams audio the way Callwatch forwards Twilio frames: 20 ms per append. */
