@@ -208,8 +208,8 @@ describe('OpenAI Realtime stand-in', () => {
 });
 
 describe('OpenAI Realtime stand-in at playback pace', () => {
-  it('streams a delta per 100 ms, cancels on barge-in and truncates what was heard', async () => {
-    const standIn = await startOpenAIRealtimeStandIn({ pace: 'realtime' });
+  it('streams a delta per 100 ms without bursts, cancels on barge-in and truncates what was heard', async () => {
+    const standIn = await startOpenAIRealtimeStandIn({ pace: 'realtime', audioBurst: { deltas: 1, intervalMs: 100 } });
     try {
       const client = await realtimeClient(standIn);
       const session = client.session;

@@ -107,21 +107,28 @@ export async function playDemoCall(world: DemoWorld, signal: AbortSignal): Promi
 }
 
 /**
- * Sarah's side of a call once she is connected: she hears the agent's first words, says
- * her sentence, hears the reply to its end, stays on `lingerMs` and hangs up (the stream
- * stops).
+ * Sarah's side of a call once she is connected: she hears the agent's first words to
+ * their end, says her sentence, hears the reply to its end, stays on `lingerMs` and hangs
+ * up (the stream stops). OpenAI sends audio faster than it plays, so `response.done` comes
+ * while she is still listening: she waits for her speaker, not for the response.
  */
 export async function converse(caller: SimulatedCaller, session: StandInSession, lingerMs: number, signal: AbortSignal): Promise<void> {
   await session.waitForSent('response.done', 15_000);
+  await heardToTheEnd(caller, signal);
   await caller.silence(600);
   await caller.play(loadFixture('caller-booking'));
   await caller.silence(700);
   await session.waitForSent('response.done', 30_000, { after: session.sent.findIndex((event) => event.type === 'response.done') + 1 });
-  while (caller.heardMs() * 8 < caller.receivedAudio().length) await sleep(100, undefined, { signal });
+  await heardToTheEnd(caller, signal);
   await caller.silence(lingerMs);
   signal.throwIfAborted();
   caller.stop();
   await caller.closed;
+}
+
+/** Resolves once the caller has heard all the agent audio she received (none of it was cleared). */
+async function heardToTheEnd(caller: SimulatedCaller, signal: AbortSignal): Promise<void> {
+  while (caller.heardMs() * 8 < caller.receivedAudio().length) await sleep(100, undefined, { signal });
 }
 
 /**

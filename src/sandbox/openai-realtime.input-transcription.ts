@@ -5,7 +5,7 @@ import type {
   RealtimeServerEvent,
 } from 'openai/resources/realtime/realtime';
 import { openaiId } from './ids.ts';
-import type { Pace } from './openai-realtime.streamed-response.ts';
+import type { Pace } from './openai-realtime.response-behaviour.ts';
 
 /** What a failed transcription reports (`…input_audio_transcription.failed`'s `error`). */
 export type TranscriptionFailure = ConversationItemInputAudioTranscriptionFailedEvent.Error;

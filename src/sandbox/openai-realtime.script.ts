@@ -4,9 +4,9 @@ import type { Reply } from './openai-realtime.response.ts';
 import { newCallId, type ToolCall } from './openai-realtime.tool-call.ts';
 
 /**
- * A function call the model makes instead of speaking. Object `arguments` are sent
- * JSON-encoded; a string is sent as is (so a test can send invalid JSON). Without
- * `callId`, the call gets a fresh `call_…` id.
+ * A function call the model makes. Object `arguments` are sent JSON-encoded; a string is
+ * sent as is (so a test can send invalid JSON). Without `callId`, the call gets a fresh
+ * `call_…` id.
  */
 export interface ScriptedToolCall {
   name: string;
@@ -14,21 +14,56 @@ export interface ScriptedToolCall {
   callId?: string;
 }
 
-/** One response's output: speech, or a function call. */
-export type ScriptedReply = { text: string; audio?: Buffer } | { toolCall: ScriptedToolCall };
+/** One output item of a response: speech (a 440 Hz tone, 250 ms a word, without `audio`), or a function call. */
+export type ScriptedOutput = { text: string; audio?: Buffer } | { toolCall: ScriptedToolCall };
 
-/** A response's output as the session plays it. */
-export type QueuedReply = Reply | { toolCall: ToolCall };
+/** Why a response ended `incomplete`, as `status_details.reason` says. */
+export type IncompleteReason = 'max_output_tokens' | 'content_filter';
+
+/**
+ * Why a response failed, as `status_details.error` says. Every field has a default: a
+ * rate limit (`type` 'tokens', `code` 'rate_limit_exceeded', OpenAI's message with
+ * "Please try again in {resetSeconds}s", `resetSeconds` 1.2).
+ */
+export interface ScriptedFailure {
+  type?: string;
+  code?: string;
+  message?: string;
+  /** When the limit resets; in the default message and in `rate_limits.updated`. */
+  resetSeconds?: number;
+}
+
+/**
+ * One response as the script has it:
+ * - `{ text }` speaks; with `incomplete` it stops about halfway and ends `incomplete`;
+ * - `{ toolCall }` makes one function call;
+ * - `{ output: [...] }` carries several items in order: a spoken preamble and one or more
+ *   function calls (parallel tool calls), as the reasoning models do; `incomplete` cuts the
+ *   last item about halfway;
+ * - `{ fail }` ends `failed` with no output.
+ */
+export type ScriptedReply =
+  | { text: string; audio?: Buffer; incomplete?: IncompleteReason }
+  | { toolCall: ScriptedToolCall }
+  | { output: ScriptedOutput[]; incomplete?: IncompleteReason }
+  | { fail: ScriptedFailure };
+
+/** An output item as the session plays it. */
+export type QueuedOutput = { speech: Reply } | { toolCall: ToolCall };
+
+/** A response as the session plays it: its output items, and how it ends if not `completed`. */
+export interface QueuedReply {
+  output: QueuedOutput[];
+  incomplete?: IncompleteReason;
+  fail?: ScriptedFailure;
+}
 
 /**
  * What a stand-in session "says" and "hears": the agent's replies, one per response in
  * order, and the transcripts of the caller's turns, one per committed user audio item.
  */
 export interface SessionScript {
-  /**
-   * Agent replies, one per response. Speech without `audio` is spoken as a 440 Hz tone,
-   * 250 ms a word; a `toolCall` makes the response a function call.
-   */
+  /** Agent replies, one per response (see ScriptedReply). */
   replies?: ScriptedReply[];
   /** Transcripts of the caller's turns, in order. */
   callerTranscripts?: string[];
@@ -53,7 +88,7 @@ export class ScriptQueue {
 
   /** The next agent reply. */
   nextReply(): QueuedReply {
-    return this.#replies.shift() ?? defaultReply();
+    return this.#replies.shift() ?? { output: [{ speech: defaultReply() }] };
   }
 
   /** The next caller transcript. */
@@ -62,17 +97,24 @@ export class ScriptQueue {
   }
 }
 
-/** The reply of an unscripted response: the agent greeting fixture. */
+/** The speech of an unscripted response: the agent greeting fixture. */
 export function defaultReply(): Reply {
   return { text: fixtureText('agent-greeting'), audio: loadFixture('agent-greeting') };
 }
 
 function queued(reply: ScriptedReply): QueuedReply {
-  if ('toolCall' in reply) {
-    const { name, arguments: args, callId } = reply.toolCall;
+  if ('fail' in reply) return { output: [], fail: reply.fail };
+  if ('output' in reply) return { output: reply.output.map(queuedOutput), incomplete: reply.incomplete };
+  if ('toolCall' in reply) return { output: [queuedOutput(reply)] };
+  return { output: [queuedOutput(reply)], incomplete: reply.incomplete };
+}
+
+function queuedOutput(output: ScriptedOutput): QueuedOutput {
+  if ('toolCall' in output) {
+    const { name, arguments: args, callId } = output.toolCall;
     return { toolCall: { name, arguments: typeof args === 'string' ? args : JSON.stringify(args), callId: callId ?? newCallId() } };
   }
-  return { text: reply.text, audio: reply.audio ?? spokenAsTone(reply.text) };
+  return { speech: { text: output.text, audio: output.audio ?? spokenAsTone(output.text) } };
 }
 
 function spokenAsTone(text: string): Buffer {

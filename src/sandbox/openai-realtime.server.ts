@@ -4,20 +4,21 @@ import type { RealtimeErrorEvent } from 'openai/resources/realtime/realtime';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { EventLog } from './event-log.ts';
 import { openaiId } from './ids.ts';
-import type { Pace } from './openai-realtime.response.ts';
 import { REALTIME_MODELS, TRANSCRIPTION_MODELS } from './openai-realtime.models.ts';
 import type { SessionScript } from './openai-realtime.script.ts';
 import { StandInSession } from './openai-realtime.session.ts';
+import type { Pace, ResponseBehaviourOptions } from './openai-realtime.response-behaviour.ts';
 
-export type { Pace } from './openai-realtime.response.ts';
-export type { ScriptedReply, ScriptedToolCall, SessionScript } from './openai-realtime.script.ts';
+export type { AudioBurst, Pace, ResponseBehaviourOptions } from './openai-realtime.response-behaviour.ts';
+export type { IncompleteReason, ScriptedFailure, ScriptedOutput, ScriptedReply, ScriptedToolCall, SessionScript } from './openai-realtime.script.ts';
 export type { ResponseRequest, StandInSession, ToolOutput, TranscriptionFailure, Truncation } from './openai-realtime.session.ts';
 export { REALTIME_MODELS, TRANSCRIPTION_MODELS } from './openai-realtime.models.ts';
 
-export interface OpenAIRealtimeStandInOptions {
+/** Also every ResponseBehaviourOptions field: how responses are paced and how they end. */
+export interface OpenAIRealtimeStandInOptions extends ResponseBehaviourOptions {
   /** When set, a connection must send `Authorization: Bearer <apiKey>` or gets 401. */
   apiKey?: string;
-  /** How fast response audio is streamed; default 'realtime' (one 100 ms delta per 100 ms). */
+  /** How fast responses stream; default 'realtime' (audio in bursts at 2.5× real time, see Pace). */
   pace?: Pace;
   /** The script every new session starts with (each session can change its own). */
   script?: SessionScript;
@@ -166,6 +167,7 @@ export async function startOpenAIRealtimeStandIn(options: OpenAIRealtimeStandInO
             transcriptionModels,
             transcriptionDelayMs: options.transcriptionDelayMs,
             sessionMaxMs: options.sessionMaxMs,
+            responses: options,
           }),
         );
       });

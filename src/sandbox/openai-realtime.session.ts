@@ -7,11 +7,12 @@ import { parseClientEvent, type ClientEvent, type ClientEventError, type ClientE
 import { Conversation, type Truncation } from './openai-realtime.conversation.ts';
 import { defaultTranscriptionDelayMs, InputTranscription, type TranscriptionFailure } from './openai-realtime.input-transcription.ts';
 import { REALTIME_MODELS, TRANSCRIPTION_MODELS } from './openai-realtime.models.ts';
-import { ResponseStream, type ActiveResponse, type Pace } from './openai-realtime.response.ts';
-import { ScriptQueue, type SessionScript } from './openai-realtime.script.ts';
+import { ResponseSteering, type Pace, type ResponseBehaviourOptions } from './openai-realtime.response-behaviour.ts';
+import { ScriptQueue, type ScriptedFailure, type SessionScript } from './openai-realtime.script.ts';
 import { defaultSession, mergeSession, SESSION_MAX_MS, sessionExpiredMessage, transcribesInput, turnDetectionOf, voiceOf, type SessionConfig } from './openai-realtime.session-config.ts';
 import { validateSessionUpdate } from './openai-realtime.session-validation.ts';
-import { ToolCallStream, type ToolOutput } from './openai-realtime.tool-call.ts';
+import { StreamedResponse, type ActiveResponse } from './openai-realtime.streamed-response.ts';
+import type { ToolOutput } from './openai-realtime.tool-call.ts';
 import { transcribedUserItem, userAudioTurn } from './openai-realtime.user-turn.ts';
 import { VoiceActivityDetector } from './voice-activity.ts';
 
@@ -39,6 +40,8 @@ export interface StandInSessionOptions {
   transcriptionDelayMs?: number;
   /** When the session expires, after it began (default 60 min, OpenAI's cap). */
   sessionMaxMs?: number;
+  /** How untidy responses are (response.done gap, bursts, late deltas…; see ResponseBehaviourOptions). */
+  responses?: ResponseBehaviourOptions;
 }
 
 /**
@@ -81,9 +84,14 @@ export class StandInSession {
   #maxMs: number;
   #expiry: NodeJS.Timeout;
 
+  #responses: ResponseSteering;
+  /** Server VAD ended a turn while the active response was ending: answer it once that response is done. */
+  #respondWhenDone = false;
+
   constructor(socket: WebSocket, options: StandInSessionOptions) {
     this.#socket = socket;
     this.#pace = options.pace;
+    this.#responses = new ResponseSteering(options.pace, options.responses);
     this.model = options.model;
     this.#models = new Set(options.models ?? REALTIME_MODELS);
     this.#transcriptionModels = new Set(options.transcriptionModels ?? TRANSCRIPTION_MODELS);
@@ -173,6 +181,37 @@ export class StandInSession {
     return event;
   }
 
+  /** From now on, `response.done` comes `ms` after a response's last output event (0: the next macrotask). */
+  delayResponseDone(ms: number): void {
+    this.#responses.delayResponseDone(ms);
+  }
+
+  /**
+   * The next client `response.create` that would start a response finds one already
+   * started, as when server VAD answered the caller a moment before it arrived: the
+   * server's response plays the next scripted reply, the client's gets
+   * `conversation_already_has_active_response`.
+   */
+  raceNextResponseCreate(): void {
+    this.#responses.raceNextResponseCreate();
+  }
+
+  /**
+   * The next accepted `function_call_output`, when no response is active, gets a response
+   * of the server's own (the next scripted reply), as the API sometimes does (pipecat#3960).
+   */
+  autoRespondToNextToolOutput(): void {
+    this.#responses.autoRespondToNextToolOutput();
+  }
+
+  /**
+   * The next response — the client's or VAD's — ends `failed` with no output (a rate limit
+   * by default, see ScriptedFailure); the scripted reply it would have played stays queued.
+   */
+  failNextResponse(failure: ScriptedFailure = {}): void {
+    this.#responses.failNextResponse(failure);
+  }
+
   /** Destroys the socket without a close handshake, like a network failure. */
   drop(): void {
     this.#socket.terminate();
@@ -253,6 +292,7 @@ export class StandInSession {
         this.#vad.reset();
         return this.send({ type: 'input_audio_buffer.cleared', event_id: openaiId('event') });
       case 'response.create':
+        if (!this.#active && this.#responses.takeRace()) this.#respond();
         if (this.#active) {
           return this.#error({ code: 'conversation_already_has_active_response', message: `Conversation already has an active response in progress: ${this.#active.responseId}. Wait until the response is finished before creating a new one.` }, event.event_id);
         }
@@ -264,9 +304,11 @@ export class StandInSession {
         }
         return this.#active.cancel('client_cancelled');
       case 'conversation.item.create': {
-        // The API does not answer a function call's output by itself, VAD or not: the client's response.create does.
+        // The API does not answer a function call's output by itself, VAD or not, unless told to (autoRespondToNextToolOutput).
         const item = this.#conversation.create(event);
-        if (item?.type === 'function_call_output') this.#toolOutputs.push({ callId: item.call_id, output: item.output });
+        if (item?.type !== 'function_call_output') return;
+        this.#toolOutputs.push({ callId: item.call_id, output: item.output });
+        if (!this.#active && this.#responses.takeAutoRespond()) this.#respond();
         return;
       }
       case 'conversation.item.truncate': {
@@ -318,7 +360,9 @@ export class StandInSession {
         const itemId = this.#speechItemId ?? openaiId('item');
         this.send({ type: 'input_audio_buffer.speech_stopped', event_id: openaiId('event'), audio_end_ms: change.audioEndMs, item_id: itemId });
         this.#commit(itemId);
-        if (detection.createResponse && !this.#active) this.#respond();
+        if (!detection.createResponse) continue;
+        if (!this.#active) this.#respond();
+        else if (this.#active.ending) this.#respondWhenDone = true;
       }
     }
   }
@@ -348,24 +392,31 @@ export class StandInSession {
     this.#transcription.start({ itemId, transcript, seconds }, () => this.#conversation.update(itemId, transcribedUserItem(turn.item, transcript)));
   }
 
-  /** Starts the next scripted response: speech, or a function call. `metadata` is the client's, echoed. */
+  /** Starts the next scripted response (or the failure `failNextResponse` asked for). `metadata` is the client's, echoed. */
   #respond(metadata?: RealtimeResponse['metadata']): void {
-    const reply = this.#script.nextReply();
-    const options = {
+    const stream = new StreamedResponse({
       pace: this.#pace,
       metadata,
+      timing: this.#responses.timing,
+      model: this.model,
       conversationId: this.#conversation.id,
-      previousItemId: this.#conversation.lastItemId,
       voice: voiceOf(this.#config),
-      send: (event: RealtimeServerEvent) => this.send(event),
+      reply: this.#responses.nextReply(this.#script),
+      send: (event) => this.send(event),
+      addItem: (itemId, item, audio) => {
+        const previousItemId = this.#conversation.lastItemId;
+        this.#conversation.add(itemId, item, audio);
+        return previousItemId;
+      },
+      updateItem: (itemId, item) => this.#conversation.update(itemId, item),
       onDone: () => {
         if (this.#active === stream) this.#active = undefined;
-        this.#conversation.update(stream.itemId, stream.item);
+        if (!this.#respondWhenDone) return;
+        this.#respondWhenDone = false;
+        this.#respond();
       },
-    };
-    const stream = 'toolCall' in reply ? new ToolCallStream({ ...options, call: reply.toolCall }) : new ResponseStream({ ...options, reply });
+    });
     this.#active = stream;
-    this.#conversation.add(stream.itemId, stream.item, stream instanceof ResponseStream ? stream : undefined);
     stream.start();
   }
 

@@ -1,12 +1,13 @@
 import type {
   RealtimeConversationItemFunctionCall,
+  RealtimeServerEvent,
   ResponseFunctionCallArgumentsDeltaEvent,
   ResponseFunctionCallArgumentsDoneEvent,
 } from 'openai/resources/realtime/realtime';
 import { openaiId } from './ids.ts';
-import { outputUsage, StreamedResponse, type ResponseOutcome, type StreamOptions } from './openai-realtime.streamed-response.ts';
+import { OutputItem, outputUsage, type OutputPlace } from './openai-realtime.output-item.ts';
 
-/** A function call the model makes instead of speaking. `arguments` is sent as is: JSON text, valid or not. */
+/** A function call the model makes. `arguments` is sent as is: JSON text, valid or not. */
 export interface ToolCall {
   name: string;
   arguments: string;
@@ -24,60 +25,56 @@ export function newCallId(): string {
   return `call_${openaiId('item').slice('item_'.length, 'item_'.length + 16)}`;
 }
 
-export interface ToolCallStreamOptions extends StreamOptions {
-  call: ToolCall;
-}
-
 /**
- * Streams one response whose output is a function call, in the GA event order:
- * `response.created`, the `function_call` item (`response.output_item.added`,
- * `conversation.item.added`), the arguments in one or two `response.function_call_arguments.delta`s,
- * `response.function_call_arguments.done`, the completed item (`response.output_item.done`,
- * `conversation.item.done`) and `response.done`. No audio. `cancel()` closes the response
- * as `cancelled` with the item `incomplete` and the arguments sent so far.
+ * One `function_call` output item streaming in the GA event order: the item opens
+ * `in_progress` with empty arguments, the arguments follow in one or two
+ * `response.function_call_arguments.delta`s, then `response.function_call_arguments.done`.
+ * No audio. Closed early, the item and the done event hold the arguments sent so far.
  */
-export class ToolCallStream extends StreamedResponse<RealtimeConversationItemFunctionCall, ToolCallStreamOptions> {
+export class FunctionCallOutput extends OutputItem<RealtimeConversationItemFunctionCall> {
+  item: RealtimeConversationItemFunctionCall;
+  readonly deltaCount: number;
+  #call: ToolCall;
   #chunks: string[];
   #chunksSent = 0;
 
-  constructor(options: ToolCallStreamOptions) {
-    super(options);
-    this.#chunks = argumentChunks(options.call.arguments);
+  constructor(place: OutputPlace, send: (event: RealtimeServerEvent) => void, call: ToolCall) {
+    super(place, send);
+    this.#call = call;
+    this.#chunks = argumentChunks(call.arguments);
+    this.deltaCount = this.#chunks.length;
+    this.item = functionCallItem(this.itemId, call, 'in_progress', '');
   }
 
-  protected override pendingItem(): RealtimeConversationItemFunctionCall {
-    return functionCallItem(this.itemId, this.options.call, 'in_progress', '');
-  }
-
-  protected override sendDelta(): boolean {
-    this.options.send({
+  sendDelta(): boolean {
+    this.send({
       type: 'response.function_call_arguments.delta',
       event_id: openaiId('event'),
-      response_id: this.responseId,
+      response_id: this.place.responseId,
       item_id: this.itemId,
-      output_index: 0,
-      call_id: this.options.call.callId,
+      output_index: this.place.outputIndex,
+      call_id: this.#call.callId,
       delta: this.#chunks[this.#chunksSent++] ?? '',
     } satisfies ResponseFunctionCallArgumentsDeltaEvent);
     return this.#chunksSent >= this.#chunks.length;
   }
 
-  protected override closeOutput(outcome: ResponseOutcome) {
-    const { call } = this.options;
+  close(status: 'completed' | 'incomplete') {
+    const call = this.#call;
     const args = this.#chunks.slice(0, this.#chunksSent).join('');
-    this.options.send({
+    this.send({
       type: 'response.function_call_arguments.done',
       event_id: openaiId('event'),
-      response_id: this.responseId,
+      response_id: this.place.responseId,
       item_id: this.itemId,
-      output_index: 0,
+      output_index: this.place.outputIndex,
       call_id: call.callId,
       name: call.name,
       arguments: args,
     } satisfies ResponseFunctionCallArgumentsDoneEvent);
-    const item = functionCallItem(this.itemId, call, outcome.status === 'completed' ? 'completed' : 'incomplete', args);
+    this.item = functionCallItem(this.itemId, call, status, args);
     // About four characters a token; a function call is text output only.
-    return { item, usage: outputUsage(Math.ceil(args.length / 4), 0) };
+    return { item: this.item, usage: outputUsage(Math.ceil(args.length / 4), 0) };
   }
 }
 
