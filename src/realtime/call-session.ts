@@ -588,6 +588,12 @@ export class CallSession {
     this.#dropStandby();
     this.#responses.pause();
     this.#recoveredFrom = { problem, kind };
+    // The old session would have sent these transcripts; the caller's turns stay, inaudible.
+    const at = new Date().toISOString();
+    for (const { itemId, turn } of this.#transcript.abandonAwaited(at)) {
+      this.#deps.metrics.increment('openai_transcription_failed_total');
+      this.#publish({ type: 'transcript.turn', callId: context.callId, itemId, turn });
+    }
     const previous = this.#openai;
     const socket = this.#useOpenAI(this.#deps.openRealtime(context.callSid), () => {
       if (this.#state === 'live') this.#configure(socket, context);
@@ -651,7 +657,7 @@ export class CallSession {
   #rollOverIfQuiet(): void {
     const context = this.#context;
     if (!this.#rolloverDue || this.#standby || !context || this.#state !== 'live' || !this.#ready || this.#givenUp) return;
-    if (this.#responses.busy || this.#responses.closing || this.#agentAudioPending() || this.#callerSpeaking) return;
+    if (!this.#quiet() || this.#responses.closing) return;
     const { socket } = this.#deps.openRealtime(context.callSid);
     const eventId = `cw_session_${++this.#configures}`;
     const timer = setTimeout(() => {
@@ -669,6 +675,16 @@ export class CallSession {
     socket.on('error', (error) => this.#log.warn({ err: describeError(error) }, 'openai standby socket error'));
   }
 
+  /**
+   * Nothing is going on that a change of session would cut: no response active or waiting,
+   * the agent's audio played out, the caller not speaking, no caller transcript still on its
+   * way (it comes asynchronously, on the session that heard the words; one older than 10 s
+   * is not waited for).
+   */
+  #quiet(): boolean {
+    return !this.#responses.busy && !this.#agentAudioPending() && !this.#callerSpeaking && !this.#transcript.awaitingCaller(Date.now(), 10_000);
+  }
+
   /** Events of the next session before the call moves to it: only its answer to our configuration matters. */
   #onStandbyMessage(socket: WebSocket, data: RawData): void {
     const standby = this.#standby;
@@ -684,7 +700,7 @@ export class CallSession {
     const audio = event.session.audio;
     if (audio?.input?.format?.type !== 'audio/pcmu' || audio.output?.format?.type !== 'audio/pcmu') return this.#dropStandby(true);
     // Something started while the next session came up (the caller spoke, the agent answers): not quiet any more.
-    if (this.#responses.busy || this.#agentAudioPending() || this.#callerSpeaking) return this.#dropStandby(true);
+    if (!this.#quiet()) return this.#dropStandby(true);
     this.#switchTo(standby.socket);
   }
 
@@ -845,13 +861,14 @@ export class CallSession {
         return this.#publish({ type: 'transcript.delta', callId, speaker: 'caller', itemId: event.item_id, delta: event.delta ?? '', at: now });
       case 'conversation.item.input_audio_transcription.completed': {
         const turn = this.#transcript.callerDone(event.item_id, event.transcript, now);
-        return this.#publish({ type: 'transcript.turn', callId, itemId: event.item_id, turn });
+        this.#publish({ type: 'transcript.turn', callId, itemId: event.item_id, turn });
+        return this.#rollOverIfQuiet();
       }
       case 'conversation.item.input_audio_transcription.failed': {
         this.#deps.metrics.increment('openai_transcription_failed_total');
         this.#log.warn({ code: event.error.code, errorType: event.error.type }, 'caller transcription failed');
-        const turn = this.#transcript.callerInaudible(event.item_id, now);
-        return this.#publish({ type: 'transcript.turn', callId, itemId: event.item_id, turn });
+        this.#callerInaudible(event.item_id, now);
+        return this.#rollOverIfQuiet();
       }
       case 'error':
         return this.#onError(event.error);
@@ -877,6 +894,14 @@ export class CallSession {
       return this.#configurationRefused(`OpenAI refused the session configuration: ${error.message}`);
     }
     this.#responses.refused(error);
+  }
+
+  /** A caller turn whose words will not come (transcription failed, or its session is gone): kept, marked inaudible. */
+  #callerInaudible(itemId: string, at: string): void {
+    const context = this.#context;
+    if (!context) return;
+    const turn = this.#transcript.callerInaudible(itemId, at);
+    this.#publish({ type: 'transcript.turn', callId: context.callId, itemId, turn });
   }
 
   /** The model cannot answer (retries spent): the call is handed over or apologised for, and failed. */

@@ -13,6 +13,8 @@ export class CallTranscript {
   readonly #turns = new Map<string, TranscriptTurn>();
   /** Heard and total audio of interrupted agent turns not yet trimmed. */
   readonly #interrupted = new Map<string, { heardMs: number; audioMs: number }>();
+  /** Caller turns whose transcript has not come yet (it comes asynchronously), with when they started (ms). */
+  readonly #awaited = new Map<string, number>();
 
   /** The agent turn of `itemId`, created on first mention. */
   agent(itemId: string, at: string): TranscriptTurn {
@@ -42,6 +44,21 @@ export class CallTranscript {
 
   callerStarted(itemId: string, at: string): void {
     this.#turns.set(itemId, { speaker: 'caller', text: '', at });
+    this.#awaited.set(itemId, Date.parse(at));
+  }
+
+  /** A caller turn started within `withinMs` of `now` still waits for its transcript (which may come late). */
+  awaitingCaller(now: number, withinMs: number): boolean {
+    for (const startedAt of this.#awaited.values()) if (now - startedAt < withinMs) return true;
+    return false;
+  }
+
+  /**
+   * The session that was transcribing is gone: every caller turn still waiting for its
+   * transcript is kept as inaudible (its words are lost, not the turn). Returns those turns.
+   */
+  abandonAwaited(at: string): { itemId: string; turn: TranscriptTurn }[] {
+    return [...this.#awaited.keys()].map((itemId) => ({ itemId, turn: this.callerInaudible(itemId, at) }));
   }
 
   /**
@@ -56,6 +73,7 @@ export class CallTranscript {
 
   callerDone(itemId: string, transcript: string, at: string): TranscriptTurn {
     const turn = this.#turns.get(itemId) ?? { speaker: 'caller', text: '', at };
+    this.#awaited.delete(itemId);
     turn.text = transcript.trim();
     this.#turns.set(itemId, turn);
     return turn;
