@@ -19,6 +19,7 @@ import { CallSupervision } from './supervision.ts';
 import { HeldClientEvents } from './held-client-events.ts';
 import { answerDirective, apologyDirective, continueDirective, greetingDirective, responseInstructions, supervisorNote } from './agent-lines.ts';
 import { restoredConversation } from './session-restore.ts';
+import { SessionRollover } from './session-rollover.ts';
 import { appendAudioMessage, sessionUpdate, truncateEvent } from './openai-realtime.protocol.ts';
 import { parseServerEvent, type ServerEventOf } from './openai-realtime.server-events.ts';
 import { ResponseQueue, type ResponseRequest } from './response-queue.ts';
@@ -156,11 +157,8 @@ export class CallSession {
   #recoveredFrom: { problem: string; kind: 'lost' | 'expired' } | undefined;
   /** OpenAI said the current session hit its maximum duration; its close is an expiry, not a failure. */
   #sessionExpired = false;
-  /** The current session is due to be rolled over (its age passed sessionMaxMs); done at the next quiet moment. */
-  #rolloverDue = false;
-  #rolloverTimer: NodeJS.Timeout | undefined;
-  /** The next session while it is being set up beside the current one (a planned rollover). */
-  #standby: { socket: WebSocket; eventId: string; timer: NodeJS.Timeout } | undefined;
+  /** Moves the call to a new OpenAI session before OpenAI's cap, at a quiet moment. */
+  readonly #rollover: SessionRollover;
   #callerSpeaking = false;
   #rollovers = 0;
   #reconnects = 0;
@@ -187,6 +185,21 @@ export class CallSession {
       },
       lost: (problem) => this.#contain(() => this.#agentLost(problem)),
     });
+    const session = this;
+    this.#rollover = new SessionRollover(
+      {
+        // The call's logger gains its callSid at `start`.
+        get log() {
+          return session.#log;
+        },
+        open: () => this.#deps.openRealtime(this.#requireContext().callSid).socket,
+        sessionUpdate: (eventId) => ({ ...sessionUpdate(this.#requireContext(), deps.transcriptionModel), event_id: eventId }),
+        canMove: () => this.#state === 'live' && this.#ready && !this.#givenUp && !this.#responses.closing && this.#quiet(),
+        moveTo: (socket, eventId) => this.#moveTo(socket, eventId),
+        contain: (handler) => this.#contain(handler),
+      },
+      { maxMs: deps.sessionMaxMs ?? 3_300_000, connectTimeoutMs: deps.reconnectTimeoutMs ?? 5000, retryMs: rolloverRetryMs },
+    );
     // The audio path: contained without a closure per frame.
     twilio.on('message', (data, isBinary) => {
       try {
@@ -314,7 +327,7 @@ export class CallSession {
     this.#state = 'ended';
     clearTimeout(this.#startTimer);
     clearTimeout(this.#connectTimer);
-    this.#dropStandby();
+    this.#rollover.stop();
     this.#agent?.stop();
     this.#responses.close();
     this.#supervision?.stop();
@@ -523,7 +536,7 @@ export class CallSession {
     this.#deps.onStarted?.(context);
     this.#responses.request({ reason: 'greeting', directive: greetingDirective(context) });
     this.#responses.resume();
-    this.#scheduleRollover();
+    this.#rollover.schedule();
   }
 
   #publishAudio(track: 'caller' | 'agent', payload: string): void {
@@ -541,7 +554,7 @@ export class CallSession {
     this.#playback = undefined;
     this.#wakePlayedOut();
     this.#agent?.agentStopped();
-    this.#rollOverIfQuiet();
+    this.#rollover.maybeNow();
   }
 
   /** Agent audio sent to Twilio has not all played yet. */
@@ -585,7 +598,7 @@ export class CallSession {
     this.#recovering = true;
     this.#ready = false;
     this.#configureEventId = undefined;
-    this.#dropStandby();
+    this.#rollover.stop();
     this.#responses.pause();
     this.#recoveredFrom = { problem, kind };
     // The old session would have sent these transcripts; the caller's turns stay, inaudible.
@@ -634,45 +647,7 @@ export class CallSession {
     this.#responses.resume();
     for (const payload of this.#pending.splice(0)) socket.send(appendAudioMessage(payload));
     if (from.kind === 'lost') this.#publish({ type: 'agent.failure', callId: context.callId, problem: from.problem, recovered: true, at: new Date().toISOString() });
-    this.#scheduleRollover();
-  }
-
-  /** The current session will be rolled over once it is `sessionMaxMs` old, at the first quiet moment after. */
-  #scheduleRollover(): void {
-    clearTimeout(this.#rolloverTimer);
-    this.#rolloverDue = false;
-    this.#rolloverTimer = setTimeout(() => {
-      this.#rolloverDue = true;
-      this.#contain(() => this.#rollOverIfQuiet());
-    }, this.#deps.sessionMaxMs ?? 3_300_000);
-  }
-
-  /**
-   * A planned rollover, at a quiet moment only — no response active or waiting, the agent's
-   * audio played out, the caller not speaking — so nothing is cut: the next session is set up
-   * BESIDE the current one, which keeps carrying the call (audio, VAD) until the next one
-   * is configured and holds the conversation; then the call moves over. The caller hears no
-   * apology and no gap. Called again at each moment that may be quiet.
-   */
-  #rollOverIfQuiet(): void {
-    const context = this.#context;
-    if (!this.#rolloverDue || this.#standby || !context || this.#state !== 'live' || !this.#ready || this.#givenUp) return;
-    if (!this.#quiet() || this.#responses.closing) return;
-    const { socket } = this.#deps.openRealtime(context.callSid);
-    const eventId = `cw_session_${++this.#configures}`;
-    const timer = setTimeout(() => {
-      this.#log.warn('the next OpenAI session did not come up in time: the rollover is tried again later');
-      this.#dropStandby(true);
-    }, this.#deps.reconnectTimeoutMs ?? 5000);
-    this.#standby = { socket, eventId, timer };
-    const configure = () => socket.send(JSON.stringify({ ...sessionUpdate(context, this.#deps.transcriptionModel), event_id: eventId }));
-    if (isOpen(socket)) configure();
-    else socket.once('open', () => this.#contain(configure));
-    socket.on('message', (data) => this.#contain(() => this.#onStandbyMessage(socket, data)));
-    socket.on('close', () => {
-      if (this.#standby?.socket === socket) this.#dropStandby(true);
-    });
-    socket.on('error', (error) => this.#log.warn({ err: describeError(error) }, 'openai standby socket error'));
+    this.#rollover.schedule();
   }
 
   /**
@@ -685,66 +660,21 @@ export class CallSession {
     return !this.#responses.busy && !this.#agentAudioPending() && !this.#callerSpeaking && !this.#transcript.awaitingCaller(Date.now(), 10_000);
   }
 
-  /** Events of the next session before the call moves to it: only its answer to our configuration matters. */
-  #onStandbyMessage(socket: WebSocket, data: RawData): void {
-    const standby = this.#standby;
-    if (standby?.socket !== socket) return;
-    const parsed = parseServerEvent(data.toString());
-    if (parsed.kind !== 'event') return;
-    const event = parsed.event;
-    if (event.type === 'error' && event.error.event_id === standby.eventId) {
-      this.#log.error({ message: event.error.message }, 'the next OpenAI session refused its configuration: the rollover is tried again later');
-      return this.#dropStandby(true);
-    }
-    if (event.type !== 'session.updated') return;
-    const audio = event.session.audio;
-    if (audio?.input?.format?.type !== 'audio/pcmu' || audio.output?.format?.type !== 'audio/pcmu') return this.#dropStandby(true);
-    // Something started while the next session came up (the caller spoke, the agent answers): not quiet any more.
-    if (!this.#quiet()) return this.#dropStandby(true);
-    this.#switchTo(standby.socket);
-  }
-
-  /** The next session is configured: it takes the conversation, and the call moves over to it. */
-  #switchTo(socket: WebSocket): void {
-    const standby = this.#standby;
-    if (!standby) return;
-    clearTimeout(standby.timer);
-    this.#standby = undefined;
-    socket.removeAllListeners('message');
-    socket.removeAllListeners('close');
-    socket.removeAllListeners('error');
+  /** The next session is configured (SessionRollover): it takes the conversation, and the call moves over to it. */
+  #moveTo(socket: WebSocket, eventId: string): void {
     for (const event of restoredConversation(this.#transcript.snapshot(), this.#timeline)) socket.send(JSON.stringify(event));
     const previous = this.#openai;
     this.#responses.pause();
     this.#useOpenAI({ socket }, () => {});
     this.#openai = socket;
-    this.#configureEventId = standby.eventId;
+    this.#configureEventId = eventId;
     this.#openaiAnswered = true;
     this.#rollovers += 1;
     this.#deps.metrics.increment('realtime_session_rollovers_total');
     if (previous) closeSocket(previous, 1000, 'rolled over');
     this.#responses.resume();
     this.#log.info({ rollovers: this.#rollovers }, 'the call moved to a new OpenAI session');
-    this.#scheduleRollover();
-  }
-
-  /** Closes the next session being set up, if any; `retry`: the rollover is tried again at the next quiet moment, a few seconds on. */
-  #dropStandby(retry = false): void {
-    const standby = this.#standby;
-    if (!standby) {
-      if (!retry) clearTimeout(this.#rolloverTimer);
-      return;
-    }
-    this.#standby = undefined;
-    clearTimeout(standby.timer);
-    closeSocket(standby.socket, 1000, 'not needed');
-    if (!retry) return clearTimeout(this.#rolloverTimer);
-    this.#rolloverDue = false;
-    clearTimeout(this.#rolloverTimer);
-    this.#rolloverTimer = setTimeout(() => {
-      this.#rolloverDue = true;
-      this.#contain(() => this.#rollOverIfQuiet());
-    }, rolloverRetryMs);
+    this.#rollover.schedule();
   }
 
   /**
@@ -844,7 +774,7 @@ export class CallSession {
         // The tools first: their one response for all outputs waits in the queue, which the done then lets go.
         this.#agent?.responseDone(event.response);
         this.#responses.done(event.response);
-        return this.#rollOverIfQuiet();
+        return this.#rollover.maybeNow();
       case 'rate_limits.updated':
         return this.#responses.rateLimits(event.rate_limits ?? [], performance.now());
       case 'input_audio_buffer.speech_started':
@@ -862,13 +792,13 @@ export class CallSession {
       case 'conversation.item.input_audio_transcription.completed': {
         const turn = this.#transcript.callerDone(event.item_id, event.transcript, now);
         this.#publish({ type: 'transcript.turn', callId, itemId: event.item_id, turn });
-        return this.#rollOverIfQuiet();
+        return this.#rollover.maybeNow();
       }
       case 'conversation.item.input_audio_transcription.failed': {
         this.#deps.metrics.increment('openai_transcription_failed_total');
         this.#log.warn({ code: event.error.code, errorType: event.error.type }, 'caller transcription failed');
         this.#callerInaudible(event.item_id, now);
-        return this.#rollOverIfQuiet();
+        return this.#rollover.maybeNow();
       }
       case 'error':
         return this.#onError(event.error);
