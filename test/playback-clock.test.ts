@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PlaybackClock } from '../src/realtime/playback-clock.ts';
 
 /** A clock whose time only moves when the test says so. */
-function clock(options: { markIntervalMs?: number } = {}) {
+function clock(options: { markIntervalMs?: number } = { markIntervalMs: 200 }) {
   let now = 1_000;
   const playback = new PlaybackClock({ ...options, now: () => now });
   return {
@@ -24,7 +24,7 @@ function send(playback: PlaybackClock, responseId: string, itemId: string, count
 }
 
 describe('playback clock: marks', () => {
-  it('asks for a mark after every 200 ms of audio and at the end of each item', () => {
+  it('asks for a mark after every mark interval of audio (200 ms here) and at the end of each item', () => {
     const { playback } = clock();
     const first = playback.chunk('resp_1', 'item_a', 100);
     expect(first).toEqual({ forward: true, startsItem: true, markAfter: undefined });
