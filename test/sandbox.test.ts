@@ -340,8 +340,29 @@ describe('simulated caller', () => {
     await caller.close();
   });
 
+  it('plays the agent\'s audio after the line\'s delay, so its marks come back that much later', async () => {
+    const { caller, server } = await call({ playbackDelayMs: 300 });
+    const streamSid = caller.streamSid;
+    const sentAt = performance.now();
+    server.socket.send(JSON.stringify({ event: 'media', streamSid, media: { payload: tone(200).toString('base64') } }));
+    server.socket.send(JSON.stringify({ event: 'mark', streamSid, mark: { name: 'heard' } }));
+    await caller.waitFor((message) => message.event === 'mark');
+    expect(caller.heardMs()).toBe(0);
+    const mark = await server.messages.waitFor((message) => message.event === 'mark');
+    expect(mark.receivedAt - sentAt).toBeGreaterThanOrEqual(490);
+    expect(caller.heardMs()).toBe(200);
+
+    // Cleared before the delay is over: nothing of it is ever heard.
+    server.socket.send(JSON.stringify({ event: 'media', streamSid, media: { payload: tone(200).toString('base64') } }));
+    await caller.waitFor((message) => message.event === 'media', 5_000, { after: 2 });
+    server.socket.send(JSON.stringify({ event: 'clear', streamSid }));
+    await caller.waitFor((message) => message.event === 'clear');
+    expect(caller.heardMs()).toBe(200);
+    await caller.close();
+  });
+
   it('drops unplayed audio on clear and returns every pending mark at once', async () => {
-    const { caller, server } = await call();
+    const { caller, server } = await call({ playbackDelayMs: 0 });
     const streamSid = caller.streamSid;
     server.socket.send(JSON.stringify({ event: 'media', streamSid, media: { payload: tone(2_000).toString('base64') } }));
     server.socket.send(JSON.stringify({ event: 'mark', streamSid, mark: { name: 'one' } }));

@@ -26,6 +26,7 @@ import { ResponseQueue, type ResponseRequest } from './response-queue.ts';
 import type { LeadCapture } from './tools/call-tools.ts';
 import type { CallRef, TokenCheck } from './stream-token.ts';
 import { InboundAudioGaps, silenceFrameAppend, silenceFramePayload } from './inbound-audio-gaps.ts';
+import { PlaybackClock } from './playback-clock.ts';
 import { parseTwilioMessage, twilioClearMessage, twilioMarkMessage, twilioMediaMessage } from './twilio-media.protocol.ts';
 
 /** What a finished call produced; persisted in one transaction by the owner of the session. */
@@ -83,31 +84,24 @@ export interface RealtimeConnection {
 /** Caller audio held while OpenAI is not ready yet: at most this many 20 ms frames (30 s). */
 const maxBufferedFrames = 1500;
 
-/** Agent audio that has been sent to Twilio: which item, how long, when it starts playing. */
-interface AgentPlayback {
-  itemId: string;
-  audioMs: number;
-  startsAt: number;
-}
-
 /**
  * One phone call: the Twilio media stream and, once its `start` carries a valid token, the
  * OpenAI Realtime socket (pre-opened by the voice webhook, or opened then). (Over 500
  * lines, on purpose for now: it owns both sockets and the playback clock, which the relay,
  * barge-in, the agent, reconnection and supervisors all need; what does not need them lives
  * beside it — call-agent, tools/, silence-watchdog, call-transcript, supervision,
- * call-control, held-client-events, preopened-sessions. The open issue on the call path
- * against the real Realtime service splits realtime/ by what changes together — the
- * OpenAI session's lifecycle and the playback clock among them — which is why it is not
+ * call-control, held-client-events, preopened-sessions, playback-clock. The open issue on
+ * the call path against the real Realtime service splits realtime/ by what changes
+ * together — the OpenAI session's lifecycle among them — which is why it is not
  * split piecemeal here.) The session owns both
  * sockets — when either closes, both close — and holds everything the call produces in
  * memory until the end. Nothing here touches the database. Every handler is contained: what
  * one throws ends this call, never the process.
  *
  * Audio is relayed as base64 strings, never decoded. Caller frames that arrive before
- * OpenAI is ready are buffered and sent in order once it is. What the caller has heard is
- * tracked by a playback clock (audio duration sent, starting no earlier than the previous
- * audio ends) with one Twilio mark per agent response, not one per delta.
+ * OpenAI is ready are buffered and sent in order once it is. What the caller has heard
+ * comes from Twilio's marks (PlaybackClock: a mark every 300 ms of agent audio and at the
+ * end of each item); the audio of a response the caller interrupted is dropped.
  */
 export class CallSession {
   readonly #twilio: WebSocket;
@@ -140,10 +134,8 @@ export class CallSession {
   /** Gives the call up if the OpenAI session has not answered in time (#watchConnect). */
   #connectTimer: NodeJS.Timeout | undefined;
   readonly #transcript = new CallTranscript();
-  #playback: AgentPlayback | undefined;
-  #playbackEndsAt = 0;
-  #marks = 0;
-  #lastMark: string | undefined;
+  /** What the caller has heard of the agent (Twilio's marks), and which responses' audio to drop. */
+  readonly #playback = new PlaybackClock();
   #ending: Promise<void> | undefined;
   #agent: CallAgent | undefined;
   /** Resolved when the agent audio sent so far has played (its mark came back). */
@@ -374,8 +366,8 @@ export class CallSession {
       case 'start':
         return void this.#onStart(message.streamSid, message.callSid, message.customParameters).catch((error: unknown) => this.#crashed(error));
       case 'mark':
-        // Twilio returns a mark once the audio before it has played: the agent is done talking.
-        if (message.name === this.#lastMark) this.#playbackDone();
+        // Twilio returns a mark once the audio before it has played; the last one: the agent is done talking.
+        if (this.#playback.markReturned(message.name)) this.#playbackDone();
         return;
       case 'stop':
         return void this.end('twilio stop');
@@ -551,7 +543,6 @@ export class CallSession {
 
   /** The agent's audio has played: wake whoever waits for it, let the watchdog count silence. */
   #playbackDone(): void {
-    this.#playback = undefined;
     this.#wakePlayedOut();
     this.#agent?.agentStopped();
     this.#rollover.maybeNow();
@@ -564,14 +555,13 @@ export class CallSession {
 
   /**
    * Resolves once the agent audio sent so far has played to the caller: when Twilio returns
-   * the last mark, or — should the mark never come — a second after the playback clock says
-   * it ended.
+   * the last mark, or — should a mark never come — a second after the send clock says it
+   * ended.
    */
   #whenPlayedOut(): Promise<void> {
-    const remainingMs = this.#playbackEndsAt - performance.now();
-    if (!this.#playback || remainingMs <= 0 || this.#state === 'ended') return Promise.resolve();
+    if (this.#playback.playedOut || this.#state === 'ended') return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, remainingMs + 1000);
+      const timer = setTimeout(resolve, this.#playback.lostMarkDeadlineMs());
       this.#playedOut.push(() => {
         clearTimeout(timer);
         resolve();
@@ -739,26 +729,25 @@ export class CallSession {
     const now = event.type === 'response.output_audio.delta' ? '' : new Date().toISOString();
     switch (event.type) {
       case 'response.output_audio.delta': {
+        // Not forwarded: a late delta of a response the caller interrupted (OpenAI sends a few after the cancel).
+        const chunk = this.#playback.chunk(event.response_id, event.item_id, base64Bytes(event.delta) / 8);
+        if (!chunk.forward) return;
         this.#twilio.send(twilioMediaMessage(this.#streamSidJson, event.delta));
         this.#deps.metrics.increment('frames_to_twilio_total');
+        if (chunk.markAfter) this.#twilio.send(twilioMarkMessage(this.#streamSidJson, chunk.markAfter));
         if (this.#supervision?.listening) this.#publishAudio('agent', event.delta);
-        const clock = performance.now();
-        const startsAt = Math.max(clock, this.#playbackEndsAt);
-        if (this.#playback?.itemId !== event.item_id) {
+        if (chunk.startsItem) {
           // A new agent item: its turn starts now (once per item, not per delta).
-          this.#playback = { itemId: event.item_id, audioMs: 0, startsAt };
           this.#transcript.agent(event.item_id, new Date().toISOString());
           this.#agent?.agentStarted();
         }
-        const ms = base64Bytes(event.delta) / 8;
-        this.#playback.audioMs += ms;
-        this.#playbackEndsAt = startsAt + ms;
         return;
       }
-      case 'response.output_audio.done':
-        this.#lastMark = `agent-${++this.#marks}`;
-        this.#twilio.send(twilioMarkMessage(this.#streamSidJson, this.#lastMark));
+      case 'response.output_audio.done': {
+        const mark = this.#playback.itemDone(event.item_id);
+        if (mark) this.#twilio.send(twilioMarkMessage(this.#streamSidJson, mark));
         return;
+      }
       case 'response.output_audio_transcript.delta':
         this.#transcript.agent(event.item_id, now).text += event.delta;
         return this.#publish({ type: 'transcript.delta', callId, speaker: 'agent', itemId: event.item_id, delta: event.delta, at: now });
@@ -842,20 +831,24 @@ export class CallSession {
     this.#giveUp(problem);
   }
 
-  /** The caller started talking over the agent: stop playback, tell OpenAI what was heard. */
+  /**
+   * The caller started talking over the agent: stop playback, drop the rest of the
+   * interrupted responses' audio, and tell OpenAI what was heard of every item cut short
+   * (an item still queued behind the one playing was heard not at all).
+   */
   #bargeIn(callId: string, at: string): void {
-    const playback = this.#playback;
-    const clock = performance.now();
-    if (!playback || clock >= this.#playbackEndsAt) return;
-    const heardMs = Math.round(Math.min(Math.max(clock - playback.startsAt, 0), playback.audioMs));
+    const { items } = this.#playback.interrupt(this.#responses.activeId);
+    if (items.length === 0) return;
     this.#twilio.send(twilioClearMessage(this.#streamSidJson));
-    if (this.#ready && this.#openai && isOpen(this.#openai)) this.#openai.send(JSON.stringify(truncateEvent(playback.itemId, heardMs)));
-    this.#transcript.interrupted(playback.itemId, heardMs, playback.audioMs);
-    this.#playback = undefined;
-    this.#playbackEndsAt = clock;
-    // What was queued will not play: nothing waits for it any longer.
+    const openai = this.#ready && this.#openai && isOpen(this.#openai) ? this.#openai : undefined;
+    for (const { itemId, heardMs, sentMs } of items) {
+      openai?.send(JSON.stringify(truncateEvent(itemId, heardMs)));
+      this.#transcript.interrupted(itemId, heardMs, sentMs);
+      this.#publish({ type: 'agent.interrupted', callId, itemId, heardMs, at });
+    }
+    // What was queued will not play: nothing waits for it any longer, and the agent is silent.
     this.#wakePlayedOut();
-    this.#publish({ type: 'agent.interrupted', callId, itemId: playback.itemId, heardMs, at });
+    this.#agent?.agentStopped();
   }
 
   #publish(event: CallEvent | AgentEvent): void {

@@ -98,6 +98,11 @@ export class ResponseQueue {
     return this.#sent !== undefined || this.#active !== undefined || this.#retry !== undefined || this.#waiting.length > 0;
   }
 
+  /** The id of the response in progress (created, not yet done), whoever asked for it. */
+  get activeId(): string | undefined {
+    return this.#active?.id || undefined;
+  }
+
   /** A goodbye was asked for: the call is ending. */
   get closing(): boolean {
     return this.#closing;

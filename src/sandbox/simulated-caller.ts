@@ -21,6 +21,12 @@ export interface SimulatedCallerOptions {
   customParameters?: Record<string, string>;
   /** How the caller's speaker plays the agent's audio (when marks come back); default 'realtime'. */
   playback?: PlaybackPace;
+  /**
+   * At 'realtime' playback, how long after it arrives the caller hears the agent's audio
+   * (network and jitter buffer), so marks come back that much later than the send clock
+   * says; default 120 ms (DEFAULT_PLAYBACK_DELAY_MS). Ignored at 'instant'.
+   */
+  playbackDelayMs?: number;
   /** Extra headers for the websocket upgrade (Twilio sends X-Twilio-Signature). */
   headers?: Record<string, string>;
 }
@@ -31,8 +37,9 @@ export type SendPace = 'realtime' | 'instant';
 /**
  * A phone caller as the server sees it through Twilio Media Streams: it opens the stream
  * (`connected`, then `start` on `start()`), speaks μ-law in 20 ms `media` frames, and
- * plays what the server sends — returning each `mark` only after the audio before it
- * has played, and returning every pending mark at once on `clear`, as Twilio does.
+ * plays what the server sends after the line's delay — returning each `mark` only after
+ * the audio before it has been heard, and every pending mark at once on `clear`, as
+ * Twilio does.
  *
  * Invariants: outbound frames go out in order even when `play` calls overlap; every
  * message Twilio sends carries the next sequence number; after close no timer is left.
@@ -73,6 +80,7 @@ export class SimulatedCaller {
     this.eventTimes = this.#log.times;
     this.#playback = new PlaybackQueue({
       pace: options.playback ?? 'realtime',
+      delayMs: options.playbackDelayMs,
       onMarkPlayed: (name) => this.#send({ event: 'mark', sequenceNumber: this.#nextSequence(), streamSid: this.streamSid, mark: { name } } satisfies ReturnedMarkMessage),
     });
     this.closed = new Promise((resolve) => {

@@ -5,16 +5,25 @@ import { BYTES_PER_MS } from './mulaw.ts';
 export type PlaybackPace = 'realtime' | 'instant';
 
 /**
+ * How long after it reaches Twilio the caller hears a piece of audio, at 'realtime' pace:
+ * the network to the phone and its jitter buffer. A mobile call's one-way mouth-to-ear
+ * delay is 100–300 ms; 120 ms is a good line's.
+ */
+export const DEFAULT_PLAYBACK_DELAY_MS = 120;
+
+/**
  * The caller's phone speaker, as Twilio models it for marks: audio the server sends is
- * queued and plays back to back at 8 kHz; a mark is returned once everything queued
- * before it has played; `clear` drops the audio not yet played and returns every pending
- * mark at once.
+ * queued and plays back to back at 8 kHz, `delayMs` after it arrived at the earliest (the
+ * line's delay; a queue already playing plays on without a new gap); a mark is returned
+ * once everything queued before it has been heard — at once when nothing is queued;
+ * `clear` drops the audio not yet heard and returns every pending mark at once.
  *
  * Invariants: marks are returned in the order they were sent, each exactly once;
  * `#playheadEndsAt` is never before a played segment's end; after `close()` no timer is left.
  */
 export class PlaybackQueue {
   #pace: PlaybackPace;
+  #delayMs: number;
   #onMarkPlayed: (name: string) => void;
   /** When everything queued so far will have played (performance.now() ms). */
   #playheadEndsAt = 0;
@@ -23,8 +32,10 @@ export class PlaybackQueue {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(options: { pace: PlaybackPace; onMarkPlayed: (name: string) => void }) {
+  /** `delayMs`: the line's delay at 'realtime' pace (default DEFAULT_PLAYBACK_DELAY_MS); none at 'instant'. */
+  constructor(options: { pace: PlaybackPace; delayMs?: number; onMarkPlayed: (name: string) => void }) {
     this.#pace = options.pace;
+    this.#delayMs = options.pace === 'instant' ? 0 : (options.delayMs ?? DEFAULT_PLAYBACK_DELAY_MS);
     this.#onMarkPlayed = options.onMarkPlayed;
   }
 
@@ -37,7 +48,7 @@ export class PlaybackQueue {
       return;
     }
     const now = performance.now();
-    const startsAt = Math.max(now, this.#playheadEndsAt);
+    const startsAt = Math.max(now + this.#delayMs, this.#playheadEndsAt);
     this.#playheadEndsAt = startsAt + bytes / BYTES_PER_MS;
     this.#segments.push({ startsAt, endsAt: this.#playheadEndsAt, bytes });
   }
