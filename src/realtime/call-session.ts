@@ -550,7 +550,7 @@ export class CallSession {
 
   /** Agent audio sent to Twilio has not all played yet. */
   #agentAudioPending(): boolean {
-    return this.#playback !== undefined;
+    return !this.#playback.playedOut;
   }
 
   /**
@@ -591,6 +591,12 @@ export class CallSession {
     this.#rollover.stop();
     this.#responses.pause();
     this.#recoveredFrom = { problem, kind };
+    // The old session's items are unknown to the next one: nothing of theirs is truncated
+    // later, no late delta of theirs is played, and nobody waits for their marks.
+    if (!this.#playback.playedOut) {
+      this.#playback.interrupt();
+      this.#playbackDone();
+    }
     // The old session would have sent these transcripts; the caller's turns stay, inaudible.
     const at = new Date().toISOString();
     for (const { itemId, turn } of this.#transcript.abandonAwaited(at)) {
