@@ -19,7 +19,7 @@ import { Call } from '../src/entities/call.entity.ts';
 import { Lead } from '../src/entities/lead.entity.ts';
 import { OutboundCallJob } from '../src/entities/outbound-call-job.entity.ts';
 import { fetchCallRows, loadCallContext } from '../src/realtime/call-context.ts';
-import { signStreamToken, type CallRef } from '../src/realtime/stream-token.ts';
+import { signStreamToken, type CallRef } from '../src/realtime/twilio-line/stream-token.ts';
 import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn, type StandInSession } from '../src/sandbox/openai-realtime.server.ts';
 import { SimulatedCaller } from '../src/sandbox/simulated-caller.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn } from '../src/sandbox/twilio-api.server.ts';

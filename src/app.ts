@@ -9,7 +9,7 @@ import { checkOpenAIModels } from './core/openai-models.ts';
 import { JobQueue } from './core/queue.ts';
 import type { Services } from './core/services.ts';
 import { createRealtime, type RealtimeOptions } from './realtime/index.ts';
-import { twilioRecorder } from './realtime/recording.ts';
+import { twilioRecorder } from './realtime/twilio-line/recording.ts';
 import { startServer, type HttpServer } from './server.ts';
 import { startWorkers } from './worker.ts';
 import type { JobHandlers } from './workers/index.ts';

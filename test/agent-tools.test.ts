@@ -3,8 +3,8 @@ import { freeSlots } from '../src/core/business-hours.ts';
 import { AppError } from '../src/core/errors.ts';
 import { defaultWorkingHours } from '../src/entities/business-settings.entity.ts';
 import type { CallContext } from '../src/realtime/call-context.ts';
-import { CallTools } from '../src/realtime/tools/call-tools.ts';
-import { parseToolCall, toolDefinitions, toolNames } from '../src/realtime/tools/definitions.ts';
+import { CallTools } from '../src/realtime/agent/tools/call-tools.ts';
+import { parseToolCall, toolDefinitions, toolNames } from '../src/realtime/agent/tools/definitions.ts';
 
 /** Sunday 22 November 2026, 09:30 in Israel (UTC+2). */
 const now = new Date('2026-11-22T07:30:00Z');

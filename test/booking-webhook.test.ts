@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freeSlots } from '../src/core/business-hours.ts';
 import { defaultWorkingHours } from '../src/entities/business-settings.entity.ts';
-import { instantToLocal } from '../src/realtime/tools/availability.ts';
+import { instantToLocal } from '../src/realtime/agent/tools/availability.ts';
 import { fixtureText, loadFixture } from '../src/sandbox/fixtures.ts';
 import { recordingCallbackParams } from '../src/sandbox/twilio-webhook.ts';
 import { silentWavFile } from '../src/sandbox/wav.ts';

@@ -5,7 +5,7 @@ import { defaultWorkingHours } from '../src/entities/business-settings.entity.ts
 import { Call } from '../src/entities/call.entity.ts';
 import { Lead } from '../src/entities/lead.entity.ts';
 import { sql } from '../src/entities/sql.ts';
-import { instantToLocal } from '../src/realtime/tools/availability.ts';
+import { instantToLocal } from '../src/realtime/agent/tools/availability.ts';
 import { fixtureText, loadFixture } from '../src/sandbox/fixtures.ts';
 import type { SessionScript } from '../src/sandbox/openai-realtime.server.ts';
 import { agentSettings, endedCall, eventually, placeCall, useCallHarness, type CallHarness, type PlacedCall } from './support/calls.ts';

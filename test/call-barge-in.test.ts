@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ResponseAudioDeltaEvent } from 'openai/resources/realtime/realtime';
 import { Call } from '../src/entities/call.entity.ts';
-import { defaultMarkIntervalMs } from '../src/realtime/playback-clock.ts';
+import { defaultMarkIntervalMs } from '../src/realtime/session/playback-clock.ts';
 import { fixtureText, loadFixture } from '../src/sandbox/fixtures.ts';
 import { tone } from '../src/sandbox/mulaw.ts';
 import { SimulatedCaller } from '../src/sandbox/simulated-caller.ts';

@@ -4,7 +4,7 @@ import { issueApiKey } from '../src/entities/api-key.repository.ts';
 import { Call } from '../src/entities/call.entity.ts';
 import { freeSlots } from '../src/core/business-hours.ts';
 import { defaultWorkingHours } from '../src/entities/business-settings.entity.ts';
-import { instantToLocal } from '../src/realtime/tools/availability.ts';
+import { instantToLocal } from '../src/realtime/agent/tools/availability.ts';
 import { fixtureText, loadFixture } from '../src/sandbox/fixtures.ts';
 import { agentSettings, endedCall, eventually, placeCall, useCallHarness, type CallHarness } from './support/calls.ts';
 import { graphql } from './support/graphql.ts';

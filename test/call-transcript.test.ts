@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CallTranscript } from '../src/realtime/call-transcript.ts';
+import { CallTranscript } from '../src/realtime/session/call-transcript.ts';
 
 describe('call transcript', () => {
   const text = 'aaaa bbbb cccc dddd';

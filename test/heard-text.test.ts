@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { heardText } from '../src/realtime/heard-text.ts';
+import { heardText } from '../src/realtime/session/heard-text.ts';
 
 describe('heard text of an interrupted agent turn', () => {
   it('keeps the whole words played before the interruption, in proportion to the audio', () => {

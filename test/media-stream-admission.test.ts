@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { signStreamToken } from '../src/realtime/stream-token.ts';
+import { signStreamToken } from '../src/realtime/twilio-line/stream-token.ts';
 import { answerCall, connectCaller, endedCall, eventually, placeCall, useCallHarness, type CallHarness } from './support/calls.ts';
 import { createCall } from './support/factories.ts';
 

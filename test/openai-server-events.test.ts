@@ -4,7 +4,7 @@ import type { IsViewOf } from '../src/core/type-view.ts';
 import { fixtureText, loadFixture } from '../src/sandbox/fixtures.ts';
 import { silence } from '../src/sandbox/mulaw.ts';
 import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn } from '../src/sandbox/openai-realtime.server.ts';
-import { ignoredServerEventTypes, parseServerEvent, type ServerEventParse } from '../src/realtime/openai-realtime.server-events.ts';
+import { ignoredServerEventTypes, parseServerEvent, type ServerEventParse } from '../src/realtime/session/openai-realtime.server-events.ts';
 import { appendAudio, realtimeClient, standInApiKey } from './support/realtime-client.ts';
 
 type Sdk<K extends RealtimeServerEvent['type']> = Extract<RealtimeServerEvent, { type: K }>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PlaybackClock } from '../src/realtime/playback-clock.ts';
+import { PlaybackClock } from '../src/realtime/session/playback-clock.ts';
 
 /** A clock whose time only moves when the test says so. */
 function clock(options: { markIntervalMs?: number } = { markIntervalMs: 200 }) {

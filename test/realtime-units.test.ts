@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { defaultWorkingHours } from '../src/entities/business-settings.entity.ts';
 import { freeSlots, isClosedHoliday } from '../src/core/business-hours.ts';
 import { zonedDateTime } from '../src/core/time.ts';
-import { InboundAudioGaps, maxGapFrames, silenceFrameAppend, silenceFramePayload } from '../src/realtime/inbound-audio-gaps.ts';
-import { renderGreeting } from '../src/realtime/prompt.ts';
-import { signStreamToken, verifyStreamToken } from '../src/realtime/stream-token.ts';
-import { parseTwilioMessage } from '../src/realtime/twilio-media.protocol.ts';
+import { InboundAudioGaps, maxGapFrames, silenceFrameAppend, silenceFramePayload } from '../src/realtime/twilio-line/inbound-audio-gaps.ts';
+import { renderGreeting } from '../src/realtime/agent/prompt.ts';
+import { signStreamToken, verifyStreamToken } from '../src/realtime/twilio-line/stream-token.ts';
+import { parseTwilioMessage } from '../src/realtime/twilio-line/twilio-media.protocol.ts';
 
 const template = 'שלום {firstName}, {ברוך הבא|ברוכה הבאה} ל{businessName}. במה אפשר לעזור?';
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ResponseCancelEvent, ResponseCreateEvent } from 'openai/resources/realtime/realtime';
-import { maxResponseRetries, ResponseQueue, type FinishedResponse, type ResponseQueueHost } from '../src/realtime/response-queue.ts';
+import { maxResponseRetries, ResponseQueue, type FinishedResponse, type ResponseQueueHost } from '../src/realtime/agent/response-queue.ts';
 
 /** The response queue alone: what it sends, when, and what it gives up on. */
 

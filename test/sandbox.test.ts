@@ -9,20 +9,9 @@ import { EventLog } from '../src/sandbox/event-log.ts';
 import { fixtureText, loadFixture } from '../src/sandbox/fixtures.ts';
 import { decode, encode, rms, silence, tone } from '../src/sandbox/mulaw.ts';
 import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn } from '../src/sandbox/openai-realtime.server.ts';
-import { appendAudio, realtimeClient, standInApiKey } from './support/realtime-client.ts';
+import { appendAudio, realtimeClient, refusedUpgrade, standInApiKey } from './support/realtime-client.ts';
 import { SimulatedCaller } from '../src/sandbox/simulated-caller.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn } from '../src/sandbox/twilio-api.server.ts';
-
-/** Opens a websocket that must be refused; returns the HTTP status and JSON body. */
-async function refusedUpgrade(url: string, headers: Record<string, string>): Promise<{ status: number; body: { error: { code: string | null } } }> {
-  const socket = new WebSocket(url, { headers });
-  socket.on('error', () => {});
-  const [request, response] = (await once(socket, 'unexpected-response')) as [{ destroy(): void }, NodeJS.ReadableStream & { statusCode: number }];
-  let body = '';
-  for await (const chunk of response) body += String(chunk);
-  request.destroy();
-  return { status: response.statusCode, body: JSON.parse(body) as { error: { code: string | null } } };
-}
 
 describe('μ-law', () => {
   it('encodes and decodes G.711 reference values', () => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SilenceWatchdog } from '../src/realtime/silence-watchdog.ts';
+import { SilenceWatchdog } from '../src/realtime/agent/silence-watchdog.ts';
 
 describe('silence watchdog', () => {
   beforeEach(() => {

@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/core/config.ts';
 import type { CallContext } from '../src/realtime/call-context.ts';
-import { sessionUpdate } from '../src/realtime/openai-realtime.protocol.ts';
+import { sessionUpdate } from '../src/realtime/session/openai-realtime.protocol.ts';
 import { loadFixture } from '../src/sandbox/fixtures.ts';
 import { silence } from '../src/sandbox/mulaw.ts';
 import { REALTIME_MODELS, startOpenAIRealtimeStandIn, TRANSCRIPTION_MODELS, type OpenAIRealtimeStandIn } from '../src/sandbox/openai-realtime.server.ts';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BusinessSettings } from '../src/entities/business-settings.entity.ts';
 import { Call } from '../src/entities/call.entity.ts';
 import { Lead } from '../src/entities/lead.entity.ts';
-import { verifyStreamToken } from '../src/realtime/stream-token.ts';
+import { verifyStreamToken } from '../src/realtime/twilio-line/stream-token.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { createBusiness } from './support/factories.ts';
 import { callEnvironment, postTwilioWebhook, publicUrl, streamOf, twilioAccountSid } from './support/twilio.ts';

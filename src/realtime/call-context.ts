@@ -3,8 +3,8 @@ import { freeSlots } from '../core/business-hours.ts';
 import type { Orm } from '../core/db.ts';
 import { AppError } from '../core/errors.ts';
 import { createLoaders } from '../loaders/index.ts';
-import { buildInstructions, renderGreeting, type Gender } from './prompt.ts';
-import type { CallRef } from './stream-token.ts';
+import { buildInstructions, renderGreeting, type Gender } from './agent/prompt.ts';
+import type { CallRef } from './twilio-line/stream-token.ts';
 
 /** How far ahead free slots are computed at call start. */
 const slotDays = 7;

@@ -5,8 +5,8 @@ import { normalizeCity } from '../core/cities.ts';
 import { firstNameOf } from '../core/names.ts';
 import { sql as raw } from 'kysely';
 import { sql } from '../entities/sql.ts';
-import type { CallOutcome } from './call-session.ts';
-import type { LeadCapture } from './tools/call-tools.ts';
+import type { CallOutcome } from './session/call-session.ts';
+import type { LeadCapture } from './agent/tools/call-tools.ts';
 
 /**
  * Writes what a call produced in one transaction: status (failed when the voice agent was

@@ -5,12 +5,12 @@ import { describeError } from '../core/errors.ts';
 import type { Services } from '../core/services.ts';
 import { insertAppointment } from '../entities/appointment.repository.ts';
 import { CallContextCache, loadCallContext } from './call-context.ts';
-import { twilioCallControl, type CallControl } from './call-control.ts';
+import { twilioCallControl, type CallControl } from './twilio-line/call-control.ts';
 import { persistCallOutcome } from './call-outcome.ts';
-import { CallSession } from './call-session.ts';
-import { PreopenedSessions } from './preopened-sessions.ts';
-import { verifyStreamToken } from './stream-token.ts';
-import { handleTwilioWebhook } from './twilio-webhooks.ts';
+import { CallSession } from './session/call-session.ts';
+import { PreopenedSessions } from './session/preopened-sessions.ts';
+import { verifyStreamToken } from './twilio-line/stream-token.ts';
+import { handleTwilioWebhook } from './twilio-line/twilio-webhooks.ts';
 
 /**
  * Largest websocket message accepted from Twilio. Media frames are ~300 bytes and the start

@@ -1,5 +1,5 @@
-import type { Slot } from '../../core/business-hours.ts';
-import { formatter, zonedDate, zonedDateTime } from '../../core/time.ts';
+import type { Slot } from '../../../core/business-hours.ts';
+import { formatter, zonedDate, zonedDateTime } from '../../../core/time.ts';
 
 export type PartOfDay = 'morning' | 'afternoon' | 'evening';
 

@@ -1,5 +1,5 @@
 import type { RateLimitsUpdatedEvent, ResponseCancelEvent, ResponseCreateEvent } from 'openai/resources/realtime/realtime';
-import type { ServerEventOf } from './openai-realtime.server-events.ts';
+import type { ServerEventOf } from '../session/openai-realtime.server-events.ts';
 
 /** A response as `response.created` reports it (the fields parsed at the boundary). */
 export type CreatedResponse = Pick<ServerEventOf<'response.created'>['response'], 'id' | 'metadata'>;

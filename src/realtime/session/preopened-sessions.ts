@@ -1,7 +1,7 @@
 import type { RawData, WebSocket } from 'ws';
-import { describeError } from '../core/errors.ts';
-import type { Logger } from '../core/logger.ts';
-import type { Metrics } from '../core/metrics.ts';
+import { describeError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { Metrics } from '../../core/metrics.ts';
 import type { RealtimeConnection } from './call-session.ts';
 
 /** How long a pre-opened session waits for its media stream; Twilio connects within seconds. */

@@ -1,6 +1,6 @@
 import type { ConversationItemCreateEvent } from 'openai/resources/realtime/realtime';
-import type { AgentEvent, CallEvent, TranscriptTurn } from '../core/events.ts';
-import { restoredToolNote, restoredSessionNote } from './agent-lines.ts';
+import type { AgentEvent, CallEvent, TranscriptTurn } from '../../core/events.ts';
+import { restoredToolNote, restoredSessionNote } from '../agent/agent-lines.ts';
 
 /**
  * The conversation so far as items a NEW OpenAI session takes — for a session rolled over

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { secretsEqual } from '../core/auth.ts';
+import { secretsEqual } from '../../core/auth.ts';
 
 /**
  * The short-lived token the voice webhook hands Twilio as a `<Parameter>` of the media

@@ -1,7 +1,7 @@
-import type { EventBus, SupervisorCommand, SupervisorCommandResult } from '../core/events.ts';
-import { describeError } from '../core/errors.ts';
-import type { CallContext } from './call-context.ts';
-import type { CallControl } from './call-control.ts';
+import type { EventBus, SupervisorCommand, SupervisorCommandResult } from '../../core/events.ts';
+import { describeError } from '../../core/errors.ts';
+import type { CallContext } from '../call-context.ts';
+import type { CallControl } from '../twilio-line/call-control.ts';
 
 /** What supervisors' commands need from the call session holding the call. */
 export interface SupervisedCall {

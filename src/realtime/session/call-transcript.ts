@@ -1,4 +1,4 @@
-import type { TranscriptTurn } from '../core/events.ts';
+import type { TranscriptTurn } from '../../core/events.ts';
 import { heardText } from './heard-text.ts';
 
 /** The text of a caller turn whose transcription failed. */

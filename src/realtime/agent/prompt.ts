@@ -1,6 +1,6 @@
-import type { Slot } from '../core/business-hours.ts';
-import { languageName } from '../core/language.ts';
-import { formatter } from '../core/time.ts';
+import type { Slot } from '../../core/business-hours.ts';
+import { languageName } from '../../core/language.ts';
+import { formatter } from '../../core/time.ts';
 
 export type Gender = 'male' | 'female';
 

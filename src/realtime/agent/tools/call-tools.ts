@@ -1,6 +1,6 @@
-import type { Slot } from '../../core/business-hours.ts';
-import { describeError, isAppError } from '../../core/errors.ts';
-import type { CallContext } from '../call-context.ts';
+import type { Slot } from '../../../core/business-hours.ts';
+import { describeError, isAppError } from '../../../core/errors.ts';
+import type { CallContext } from '../../call-context.ts';
 import { instantToLocal, localToInstant, matchingSlots, nearestSlots } from './availability.ts';
 import { parseToolCall, type ToolArguments, type ToolName } from './definitions.ts';
 

@@ -1,6 +1,6 @@
 import type { ConversationItemTruncateEvent, SessionUpdateEvent } from 'openai/resources/realtime/realtime';
-import type { CallContext } from './call-context.ts';
-import { toolDefinitions } from './tools/definitions.ts';
+import type { CallContext } from '../call-context.ts';
+import { toolDefinitions } from '../agent/tools/definitions.ts';
 
 /**
  * The OpenAI Realtime client events this bridge sends, typed with the SDK's own event

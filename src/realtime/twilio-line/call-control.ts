@@ -1,6 +1,6 @@
 import twilio from 'twilio';
-import type { Config } from '../core/config.ts';
-import { createTwilioClient } from '../core/twilio-client.ts';
+import type { Config } from '../../core/config.ts';
+import { createTwilioClient } from '../../core/twilio-client.ts';
 
 /**
  * What the agent does to the phone call itself, through Twilio's REST API (the media

@@ -1,4 +1,4 @@
-import { appendAudioMessage } from './openai-realtime.protocol.ts';
+import { appendAudioMessage } from '../session/openai-realtime.protocol.ts';
 
 /**
  * Gaps in the caller's audio as Twilio delivers it. Each inbound `media` message carries a

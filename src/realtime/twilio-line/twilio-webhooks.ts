@@ -1,16 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql as raw } from 'kysely';
 import twilio from 'twilio';
-import { describeError } from '../core/errors.ts';
-import { normalizePhone } from '../core/phone.ts';
-import type { Services } from '../core/services.ts';
-import { callStatuses, Call, type CallStatus } from '../entities/call.entity.ts';
-import { markAnswered, notePlacedCall, publishOutboundJob, settleAttempt } from '../entities/outbound-attempt.repository.ts';
-import { findOrCreateLead } from '../entities/lead.repository.ts';
-import { findBusinessByNumber } from '../entities/phone-number.repository.ts';
-import { sql } from '../entities/sql.ts';
-import type { CallContextCache } from './call-context.ts';
-import { enqueuePipeline } from './call-outcome.ts';
+import { describeError } from '../../core/errors.ts';
+import { normalizePhone } from '../../core/phone.ts';
+import type { Services } from '../../core/services.ts';
+import { callStatuses, Call, type CallStatus } from '../../entities/call.entity.ts';
+import { markAnswered, notePlacedCall, publishOutboundJob, settleAttempt } from '../../entities/outbound-attempt.repository.ts';
+import { findOrCreateLead } from '../../entities/lead.repository.ts';
+import { findBusinessByNumber } from '../../entities/phone-number.repository.ts';
+import { sql } from '../../entities/sql.ts';
+import type { CallContextCache } from '../call-context.ts';
+import { enqueuePipeline } from '../call-outcome.ts';
 import { signStreamToken, type CallRef } from './stream-token.ts';
 
 /**

@@ -1,5 +1,5 @@
-import type { Config } from '../core/config.ts';
-import { createTwilioClient } from '../core/twilio-client.ts';
+import type { Config } from '../../core/config.ts';
+import { createTwilioClient } from '../../core/twilio-client.ts';
 
 /**
  * Starts Twilio's recording of a call through the REST API, with Twilio's recording status

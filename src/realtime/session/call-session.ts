@@ -6,28 +6,28 @@ import {
   type CallEvent,
   type EventBus,
   type TranscriptTurn,
-} from '../core/events.ts';
-import { describeError } from '../core/errors.ts';
-import type { Logger } from '../core/logger.ts';
+} from '../../core/events.ts';
+import { describeError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
 import type { ConversationItemCreateEvent } from 'openai/resources/realtime/realtime';
-import type { Metrics } from '../core/metrics.ts';
-import { CallAgent, type CallAgentDeps } from './call-agent.ts';
-import type { CallContext } from './call-context.ts';
-import { handOverOrApologise } from './call-control.ts';
+import type { Metrics } from '../../core/metrics.ts';
+import { CallAgent, type CallAgentDeps } from '../agent/call-agent.ts';
+import type { CallContext } from '../call-context.ts';
+import { handOverOrApologise } from '../twilio-line/call-control.ts';
 import { CallTranscript } from './call-transcript.ts';
 import { CallSupervision } from './supervision.ts';
 import { HeldClientEvents } from './held-client-events.ts';
-import { answerDirective, apologyDirective, continueDirective, greetingDirective, responseInstructions, supervisorNote } from './agent-lines.ts';
+import { answerDirective, apologyDirective, continueDirective, greetingDirective, responseInstructions, supervisorNote } from '../agent/agent-lines.ts';
 import { restoredConversation } from './session-restore.ts';
 import { SessionRollover } from './session-rollover.ts';
 import { appendAudioMessage, sessionUpdate, truncateEvent } from './openai-realtime.protocol.ts';
 import { parseServerEvent, type ServerEventOf } from './openai-realtime.server-events.ts';
-import { ResponseQueue, type ResponseRequest } from './response-queue.ts';
-import type { LeadCapture } from './tools/call-tools.ts';
-import type { CallRef, TokenCheck } from './stream-token.ts';
-import { InboundAudioGaps, silenceFrameAppend, silenceFramePayload } from './inbound-audio-gaps.ts';
+import { ResponseQueue, type ResponseRequest } from '../agent/response-queue.ts';
+import type { LeadCapture } from '../agent/tools/call-tools.ts';
+import type { CallRef, TokenCheck } from '../twilio-line/stream-token.ts';
+import { InboundAudioGaps, silenceFrameAppend, silenceFramePayload } from '../twilio-line/inbound-audio-gaps.ts';
 import { PlaybackClock } from './playback-clock.ts';
-import { parseTwilioMessage, twilioClearMessage, twilioMarkMessage, twilioMediaMessage } from './twilio-media.protocol.ts';
+import { parseTwilioMessage, twilioClearMessage, twilioMarkMessage, twilioMediaMessage } from '../twilio-line/twilio-media.protocol.ts';
 
 /** What a finished call produced; persisted in one transaction by the owner of the session. */
 export interface CallOutcome {

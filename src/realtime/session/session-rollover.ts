@@ -1,7 +1,7 @@
 import type { SessionUpdateEvent } from 'openai/resources/realtime/realtime';
 import type { WebSocket } from 'ws';
-import { describeError } from '../core/errors.ts';
-import type { Logger } from '../core/logger.ts';
+import { describeError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
 import { parseServerEvent } from './openai-realtime.server-events.ts';
 
 export interface SessionRolloverHost {

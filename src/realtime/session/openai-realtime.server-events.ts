@@ -1,7 +1,7 @@
 import type { RealtimeServerEvent, ResponseAudioDeltaEvent } from 'openai/resources/realtime/realtime';
 import { z } from 'zod';
-import type { IsViewOf } from '../core/type-view.ts';
-import { isBase64 } from './twilio-media.protocol.ts';
+import type { IsViewOf } from '../../core/type-view.ts';
+import { isBase64 } from '../twilio-line/twilio-media.protocol.ts';
 
 /**
  * The OpenAI Realtime server events, parsed at the boundary. Every event the call path

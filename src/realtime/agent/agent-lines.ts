@@ -1,6 +1,6 @@
 import type { ConversationItemCreateEvent } from 'openai/resources/realtime/realtime';
-import { languageName } from '../core/language.ts';
-import type { CallContext } from './call-context.ts';
+import { languageName } from '../../core/language.ts';
+import type { CallContext } from '../call-context.ts';
 
 /**
  * Every sentence Callwatch tells the model, besides the business's own prompt: what to say
