@@ -180,7 +180,9 @@ async function startCall(bench: Bench, callSid: string, token: string, session?:
     caller.start();
     const ready = await opened;
     const event = await ready.waitForReceived('session.update', 5_000);
-    elapsed = performance.now() - t0;
+    // When it arrived, not when this continuation runs: the stand-in handles the event (it
+    // validates a session.update as OpenAI does) before a waiter's continuation gets the loop.
+    elapsed = ready.times.received[ready.received.indexOf(event)]! - t0;
     if (!JSON.stringify(event).includes('ד״ר שרה לוי')) throw new Error('session.update without the caller in its instructions');
     await ready.waitForReceived('response.create', 5_000);
   } finally {
@@ -339,7 +341,7 @@ function render(f: Figures): string {
       [
         row('pre-opened: `start` → first agent frame to Twilio', greetPre),
         row('opened at `start`: `start` → first agent frame to Twilio', greetAt),
-        row("OpenAI's own share (pre-opened): `session.update` in → first delta out, at the stand-in", openaiPre),
+        row("OpenAI's own share (pre-opened): `session.update` in → `session.updated` out, and `response.create` in → first delta out, at the stand-in", openaiPre),
         row("Callwatch's share (pre-opened): the first row less OpenAI's", ownPre),
       ],
     ),

@@ -34,8 +34,14 @@ export async function timeGreeting(openai: OpenAIRealtimeStandIn, caller: Simula
   // synchronous work around it, which would hide who spent it).
   const heardAt = caller.eventTimes[caller.events.findIndex((message, i) => i >= heardBefore && message.event === 'media')]!;
   const updateIndex = ready.received.findIndex((event, i) => i >= receivedBefore && event.type === 'session.update');
+  const updatedIndex = ready.sent.findIndex((event, i) => i >= sentBefore && event.type === 'session.updated');
+  const createIndex = ready.received.findIndex((event, i) => i >= receivedBefore && event.type === 'response.create');
   const deltaIndex = ready.sent.findIndex((event, i) => i >= sentBefore && event.type === 'response.output_audio.delta');
-  const openaiMs = ready.times.sent[deltaIndex]! - ready.times.received[updateIndex]!;
+  // OpenAI's two turns: taking the configuration (session.update in → session.updated out),
+  // then the greeting (response.create in → first delta out). Between them, Callwatch checks
+  // the configuration and asks for the greeting: its share, not OpenAI's.
+  const openaiMs =
+    ready.times.sent[updatedIndex]! - ready.times.received[updateIndex]! + (ready.times.sent[deltaIndex]! - ready.times.received[createIndex]!);
   return { startToAudioMs: heardAt - t0, openaiMs: Math.max(0, openaiMs) };
 }
 

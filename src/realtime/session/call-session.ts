@@ -495,6 +495,9 @@ export class CallSession {
     if (!context || !openai) return;
     this.#ready = true;
     this.#state = 'live';
+    // The greeting first: what follows (the agent, supervision, call.started) is off its path.
+    this.#responses.request({ reason: 'greeting', directive: greetingDirective(context) });
+    this.#responses.resume();
     for (const payload of this.#pending.splice(0)) openai.send(appendAudioMessage(payload));
     this.#agent = new CallAgent(
       {
@@ -526,8 +529,6 @@ export class CallSession {
     });
     this.#publishLifecycle({ type: 'call.started', callId: context.callId, callSid: context.callSid, direction: context.direction, at: this.#startedAt.toISOString() });
     this.#deps.onStarted?.(context);
-    this.#responses.request({ reason: 'greeting', directive: greetingDirective(context) });
-    this.#responses.resume();
     this.#rollover.schedule();
   }
 
