@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startOpenAIApiStandIn } from '../src/sandbox/openai-api.server.ts';
-import { freePort } from '../src/sandbox/ports.ts';
+import { freePorts } from '../src/sandbox/ports.ts';
 
 /**
  * The real entry point, `node src/main.ts`, as an operator runs it: no DATABASE_URL, so
@@ -79,12 +79,14 @@ function tempDataDir(): string {
 /** A clean environment built from scratch: nothing from the test runner leaks in (NODE_ENV, DATABASE_URL, …). */
 async function baseEnv(dataDir: string, extra: Record<string, string> = {}): Promise<Record<string, string>> {
   dataDirsInUse.push(dataDir);
+  // Distinct: the HTTP server and the embedded PostgreSQL once got the same "free" port.
+  const [httpPort, postgresPort] = await freePorts(2);
   return {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     HOME: process.env.HOME ?? tmpdir(),
     DATA_DIR: dataDir,
-    PORT: String(await freePort()),
-    EMBEDDED_POSTGRES_PORT: String(await freePort()),
+    PORT: String(httpPort),
+    EMBEDDED_POSTGRES_PORT: String(postgresPort),
     LOG_LEVEL: 'info',
     ...extra,
   };
@@ -306,7 +308,8 @@ describe('node src/main.ts with the embedded PostgreSQL', () => {
       expect(first.proc.stderr()).toBe('');
 
       // Second start on the same directory: no initdb, same credentials, the row is there.
-      const secondEnv = { ...env, PORT: String(await freePort()), EMBEDDED_POSTGRES_PORT: String(await freePort()) };
+      const [secondHttpPort, secondPostgresPort] = await freePorts(2);
+      const secondEnv = { ...env, PORT: String(secondHttpPort), EMBEDDED_POSTGRES_PORT: String(secondPostgresPort) };
       const second = await startAndWaitReady(secondEnv);
       expect(second.ready).toMatchObject({ ready: true, database: true, queue: true });
       const { rows } = await withEmbeddedClient(dataDir, secondEnv.EMBEDDED_POSTGRES_PORT ?? '', (client) =>
