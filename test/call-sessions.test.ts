@@ -74,6 +74,35 @@ describe('a session rolled over before the cap', () => {
   });
 });
 
+describe('a rollover the next session refuses', () => {
+  const h = useCallHarness({}, { env: { OPENAI_SESSION_MAX_SEC: '1' } });
+
+  it('leaves the call on its current session, which goes on answering; nothing is failed', async () => {
+    const { caller, session, callSid } = await placeCall(h, nextSid());
+    session.script({ replies: [{ text: 'שלום שרה' }, { text: 'בשמחה' }], callerTranscripts: ['אני רוצה תור'] });
+    caller.start();
+    await eventually(() => responsesDone(session), (n) => n === 1, 'the greeting');
+    await playedOut(caller);
+    // From now on OpenAI refuses this call's configuration: the next session cannot take the call.
+    const sessionsBefore = h.openai.sessions.length;
+    h.openai.rejectTranscriptionModel('gpt-live-transcribe');
+    await eventually(() => h.openai.sessions.length, (n) => n > sessionsBefore, 'the next session', 10_000);
+    const next = h.openai.sessions[sessionsBefore]!;
+    await next.waitForSent('error');
+    await next.closed;
+
+    await caller.play(loadFixture('caller-booking'), { pace: 'instant' });
+    await caller.silence(800, { pace: 'instant' });
+    await eventually(() => responsesDone(session), (n) => n === 2, 'the answer, on the session that carries the call');
+    expect(next.received.map((event) => event.type)).toEqual(['session.update']);
+    caller.stop();
+    await caller.closed;
+    const row = await endedCall(h, callSid);
+    expect(row.status).toBe('completed');
+    expect(row.timeline.filter((event) => event.type === 'agent.failure')).toEqual([]);
+  });
+});
+
 describe('a session OpenAI expires', () => {
   const h = useCallHarness();
 
