@@ -17,6 +17,11 @@ export interface CallState {
   endedAt: Date | null;
   /** When an outbound call was picked up; absent for inbound calls and unanswered ones. */
   answeredAt?: Date | null;
+  /**
+   * Where Twilio posts the final status of an inbound call (the number's StatusCallback
+   * URL, signed); none when absent. Outbound calls take theirs from the create request.
+   */
+  statusCallback?: string | null;
   /** AMD's verdict (`human`, `machine_start`, `machine_end_beep`, …) when the call asked for it. */
   answeredBy?: string | null;
 }

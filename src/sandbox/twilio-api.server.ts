@@ -6,9 +6,11 @@ import { callResource, recordingResource, twilioError, type CallState, type Reco
 import { silentWavFile, wavDurationSec } from './wav.ts';
 import { closeServer, listenOnLoopback, readBody } from './http.ts';
 import { OutboundCalls, type OutboundOutcome, type PlacedCall, type TwilioCallback } from './twilio-outbound.ts';
+import { CallLifecycle, type MediaStreamPeer, type StreamStopTiming } from './twilio-call-lifecycle.ts';
 
 export type { CallState, RecordingState } from './twilio-api.resources.ts';
 export type { OutboundOutcome, PlacedCall, TwilioCallback } from './twilio-outbound.ts';
+export type { MediaStreamPeer, StreamStopTiming } from './twilio-call-lifecycle.ts';
 
 /** One request the stand-in received: form parameters keep Twilio's names; repeated ones become arrays. */
 export interface TwilioApiRequest {
@@ -30,6 +32,14 @@ export interface TwilioApiStandInOptions {
   port?: number;
   /** How long an outbound call rings before it is answered or rings out (`ringFor`). Default 20 ms. */
   ringMs?: number;
+  /**
+   * When the media stream of a call updated through the API (hang-up or redirect) gets its
+   * `stop` and closes: ms after the REST answer (default 150, `DEFAULT_STREAM_STOP_MS`), or
+   * `'before-response'`. See `stopStreams`.
+   */
+  streamStop?: StreamStopTiming;
+  /** How long after a call ends its final status callback goes out (`delayStatusCallbacks`). Default 0. */
+  statusCallbackDelayMs?: number;
 }
 
 export interface TwilioApiStandIn {
@@ -39,12 +49,25 @@ export interface TwilioApiStandIn {
   readonly authToken: string;
   /** Every request, in order, with the status it got. */
   readonly requests: readonly TwilioApiRequest[];
-  /** Calls by SID: seeded with `addCall`, or created on first mention as in-progress inbound calls. */
+  /** Calls by SID: registered with `addCall` (an inbound call Twilio received) or created through the API. Others are 404. */
   readonly calls: ReadonlyMap<string, CallState>;
   /** Recordings started, in order. */
   readonly recordings: readonly RecordingState[];
-  /** Registers a call so its resource carries real numbers; returns its state. */
+  /**
+   * Registers a call Twilio has (e.g. an inbound call whose voice webhook went out); returns
+   * its state. With `statusCallback` its final status is posted there, signed, when it ends.
+   */
   addCall(call: Partial<CallState> & { sid: string }): CallState;
+  /** The call's media stream (a `SimulatedCaller`): updating or hanging up the call stops and closes it. */
+  attachStream(callSid: string, stream: MediaStreamPeer): void;
+  /** When the stream of an updated call stops: ms after the REST answer, or `'before-response'`. */
+  stopStreams(timing: StreamStopTiming): void;
+  /** The caller hangs up: the stream gets `stop` and closes, the call is `completed`. Resolves once the stream closed. */
+  hangUp(callSid: string): Promise<void>;
+  /** Calls `listener` whenever a call reaches a final status (inbound or outbound); returns the unsubscribe. */
+  onCallEnded(listener: (call: CallState) => void): () => void;
+  /** Final status callbacks go out `ms` after the call ended (late: after the application wrote it). */
+  delayStatusCallbacks(ms: number): void;
   /**
    * Registers a recording (default: completed, mono, 1 s of silence as 16-bit PCM 8 kHz WAV),
    * whose media is then served at `/2010-04-01/Accounts/{AccountSid}/Recordings/{sid}.wav`.
@@ -83,8 +106,11 @@ const CALL = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Calls\/(CA[0-9a-f]{32})
 const RECORDINGS = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Calls\/(CA[0-9a-f]{32})\/Recordings\.json$/;
 const RECORDING = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Recordings\/(RE[0-9a-f]{32})\.(json|wav|mp3)$/;
 
-/** A JSON answer, or a recording's media. */
-type RouteResult = { status: number; body: unknown } | { status: number; audio: Buffer };
+/**
+ * A JSON answer, or a recording's media. `effect` is what the request set going: it runs
+ * before the answer is written, and may hold the answer (e.g. the stream stops first).
+ */
+type RouteResult = ({ status: number; body: unknown } | { status: number; audio: Buffer }) & { effect?: () => Promise<void> };
 
 /**
  * Starts a local stand-in for the parts of Twilio's REST API Callwatch uses — start a call
@@ -107,7 +133,14 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     authToken,
     apiUrl: () => baseUrl,
     addRecording: (callSid, durationSec) => addRecording({ callSid, durationSec }),
+    onEnded: (call) => lifecycle.notifyEnded(call),
     ringMs: options.ringMs,
+  });
+  const lifecycle = new CallLifecycle({
+    streamStop: options.streamStop,
+    statusCallbackDelayMs: options.statusCallbackDelayMs,
+    endOutbound: (call) => outbound.hungUp(call),
+    deliver: (...args) => outbound.deliver(...args),
   });
 
   function addCall(call: Partial<CallState> & { sid: string }): CallState {
@@ -154,7 +187,8 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     }
     match = RECORDINGS.exec(path);
     if (match && method === 'POST') {
-      const call = calls.get(match[2] ?? '') ?? addCall({ sid: match[2] ?? '' });
+      const call = calls.get(match[2] ?? '');
+      if (!call) return notFound(path);
       if (call.status !== 'in-progress') return { status: 400, body: twilioError(400, 21220, 'Requested resource is not eligible for recording') };
       const recording: RecordingState = {
         sid: twilioSid('RE'),
@@ -170,7 +204,8 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     }
     match = CALL.exec(path);
     if (match && (method === 'POST' || method === 'GET')) {
-      const call = calls.get(match[2] ?? '') ?? addCall({ sid: match[2] ?? '' });
+      const call = calls.get(match[2] ?? '');
+      if (!call) return notFound(path);
       if (method === 'GET') return { status: 200, body: callResource(call) };
       const status = param('Status');
       const redirect = param('Twiml') ?? param('Url');
@@ -181,14 +216,14 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
         return { status: 400, body: twilioError(400, 21220, 'Call is not in-progress. Cannot redirect.') };
       }
       const ringing = call.status === 'queued' || call.status === 'ringing';
+      const live = call.status === 'in-progress';
       // `completed` hangs up any live call; `canceled` only stops one not yet answered.
-      if ((status === 'completed' && (ringing || call.status === 'in-progress')) || (status === 'canceled' && ringing)) {
-        call.status = status;
-        call.endedAt = new Date();
-        outbound.hungUp(call);
-      }
-      call.updatedAt = new Date();
-      return { status: 200, body: callResource(call) };
+      if ((status === 'completed' && (ringing || live)) || (status === 'canceled' && ringing)) lifecycle.ended(call, status);
+      else call.updatedAt = new Date();
+      // The answer shows the call as it is now: a redirect's TwiML runs once the stream is gone.
+      const body = callResource(call);
+      if (!live || (status === undefined && redirect === undefined)) return { status: 200, body };
+      return { status: 200, body, effect: () => lifecycle.updated(call, status === undefined ? param('Twiml') : undefined) };
     }
     match = CALLS.exec(path);
     if (match && method === 'POST') {
@@ -224,6 +259,7 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     } else {
       result = route(method, path, params);
     }
+    await result.effect?.();
     requests.push({ method, path, params, authAccountSid: auth?.username ?? null, status: result.status, at: new Date() });
     if ('audio' in result) {
       res.writeHead(result.status, { 'Content-Type': 'audio/x-wav', 'Content-Length': result.audio.length });
@@ -253,6 +289,19 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     recordings,
     addCall,
     addRecording,
+    attachStream: (callSid, stream) => lifecycle.attachStream(callSid, stream),
+    stopStreams(timing) {
+      lifecycle.streamStop = timing;
+    },
+    hangUp(callSid) {
+      const call = calls.get(callSid);
+      if (!call) throw new Error(`no call ${callSid} at the Twilio stand-in`);
+      return lifecycle.hangUp(call);
+    },
+    onCallEnded: (listener) => lifecycle.onCallEnded(listener),
+    delayStatusCallbacks(ms) {
+      lifecycle.statusCallbackDelayMs = ms;
+    },
     downloads(recordingSid) {
       return downloads.get(recordingSid) ?? 0;
     },
@@ -272,6 +321,7 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     waitForCallback: (predicate, timeoutMs) => outbound.callbacks.waitFor(predicate, timeoutMs),
     async close() {
       requests.close('stand-in closed');
+      await lifecycle.close();
       await outbound.close();
       await closeServer(server);
     },

@@ -10,7 +10,7 @@ import { startTwilioApiStandIn, type TwilioApiStandIn } from '../../src/sandbox/
 import { startWebhookReceiver, type WebhookReceiver } from '../../src/sandbox/webhook-receiver.ts';
 import { startTestApp, type TestApp } from './app.ts';
 import { createBusiness, createLead } from './factories.ts';
-import { callEnvironment, inboundCallParams, postTwilioWebhook, streamOf, twilioAccountSid, twilioAuthToken } from './twilio.ts';
+import { callEnvironment, inboundCallParams, postTwilioWebhook, publicUrl, streamOf, twilioAccountSid, twilioAuthToken } from './twilio.ts';
 
 export const businessNumber = '+97233824100';
 export const sarahsNumber = '+972501234567';
@@ -25,6 +25,8 @@ export interface CallHarness {
   pipeline?: { openaiApi: OpenAIApiStandIn; receiver: WebhookReceiver };
   /** Every SQL statement Callwatch's ORM sent, in order. */
   statements: string[];
+  /** Calls "Twilio" received get Twilio's final status callback at /twilio/status (`statusCallback: true`). */
+  statusCallback: boolean;
   stop: () => Promise<void>;
 }
 
@@ -36,7 +38,7 @@ export interface CallHarness {
  * (pipeline*.test.ts), and here its statements and events would mix with the call's.
  */
 export async function startCallHarness(
-  options: { pace?: Pace; recordCalls?: boolean; env?: Record<string, string>; pipeline?: boolean; preopenTtlMs?: number } = {},
+  options: { pace?: Pace; recordCalls?: boolean; env?: Record<string, string>; pipeline?: boolean; preopenTtlMs?: number; statusCallback?: boolean } = {},
 ): Promise<CallHarness> {
   const openai = await startOpenAIRealtimeStandIn({ apiKey: 'sk-test-key', pace: options.pace ?? 'instant' });
   const twilioApi = await startTwilioApiStandIn({ accountSid: twilioAccountSid, authToken: twilioAuthToken });
@@ -56,7 +58,10 @@ export async function startCallHarness(
   if (pipeline) settings.inboundWebhookUrl = `${pipeline.receiver.url}/callwatch`;
   await em.flush();
   pipeline?.receiver.setSecret(settings.webhookSecret);
+  // Twilio signs for PUBLIC_URL; its callbacks go to where the app listens.
+  twilioApi.routeOrigin(publicUrl, app.url);
   return {
+    statusCallback: options.statusCallback ?? false,
     app,
     openai,
     twilioApi,
@@ -97,9 +102,16 @@ export async function placeCall(harness: CallHarness, callSid: string, from = sa
   return { caller, session, callSid, token };
 }
 
-/** The signed voice webhook alone: returns the stream token once the context is pre-warmed. */
+/**
+ * The signed voice webhook alone — Twilio received the call, so its REST API knows it from
+ * now on (in progress) — returns the stream token once the context is pre-warmed.
+ */
 export async function answerCall(harness: CallHarness, callSid: string, from = sarahsNumber): Promise<{ token: string }> {
   const before = harness.statements.length;
+  if (!harness.twilioApi.calls.has(callSid)) {
+    const statusCallback = harness.statusCallback ? `${publicUrl}/twilio/status` : null;
+    harness.twilioApi.addCall({ sid: callSid, from, to: businessNumber, direction: 'inbound', status: 'in-progress', statusCallback });
+  }
   const params = inboundCallParams({ accountSid: twilioAccountSid, callSid, from, to: businessNumber });
   const response = await postTwilioWebhook(harness.app.url, '/twilio/voice', params);
   if (response.status !== 200) throw new Error(`voice webhook answered ${response.status}: ${response.body}`);
@@ -108,13 +120,18 @@ export async function answerCall(harness: CallHarness, callSid: string, from = s
   return { token };
 }
 
-/** Opens a media stream to Callwatch as Twilio would, presenting `token`. */
-export function connectCaller(harness: CallHarness, callSid: string, token: string): Promise<SimulatedCaller> {
-  return SimulatedCaller.connect(`${harness.app.url.replace('http', 'ws')}/twilio/media`, {
+/**
+ * Opens a media stream to Callwatch as Twilio would, presenting `token`. The Twilio
+ * stand-in knows it as the call's stream: a REST hang-up or redirect stops it, as Twilio's does.
+ */
+export async function connectCaller(harness: CallHarness, callSid: string, token: string): Promise<SimulatedCaller> {
+  const caller = await SimulatedCaller.connect(`${harness.app.url.replace('http', 'ws')}/twilio/media`, {
     callSid,
     accountSid: twilioAccountSid,
     customParameters: { token },
   });
+  harness.twilioApi.attachStream(callSid, caller);
+  return caller;
 }
 
 /** Waits until the pre-warm's batched queries (the last one reads the bookings) have gone out. */
