@@ -43,7 +43,7 @@ describe('event bus', () => {
     })();
 
     const started: CallLifecycleEvent = { type: 'call.started', callId: 'c1', callSid: 'CA1', direction: 'inbound', at: new Date().toISOString() };
-    const ended: CallLifecycleEvent = { type: 'call.ended', callId: 'c1', callSid: 'CA1', durationSec: 12, reason: 'stop', at: new Date().toISOString() };
+    const ended: CallLifecycleEvent = { type: 'call.ended', callId: 'c1', callSid: 'CA1', durationSec: 12, reason: 'caller hung up', status: 'completed', at: new Date().toISOString() };
     bus.publish('business:calls', 'business-a', started);
     bus.publish('business:calls', 'business-a', ended);
     await readA;

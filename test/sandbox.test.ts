@@ -385,6 +385,8 @@ describe('Twilio REST stand-in with the official SDK', () => {
   const callSid = 'CA' + 'a'.repeat(32);
   beforeAll(async () => {
     twilioApi = await startTwilioApiStandIn();
+    // Twilio knows only the calls it has: this one came in (an unknown CallSid is 404).
+    twilioApi.addCall({ sid: callSid });
   });
   afterAll(() => twilioApi.close());
 
@@ -418,6 +420,7 @@ describe('Twilio REST stand-in with the official SDK', () => {
     expect(ended.endTime).toBeInstanceOf(Date);
     expect(twilioApi.requests.slice(-2).map((request) => request.params)).toEqual([{ Twiml: '<Response><Hangup/></Response>' }, { Status: 'completed' }]);
     await expect(client().calls(callSid).update({ twiml: '<Response/>' })).rejects.toMatchObject({ status: 400, code: 21220 });
+    await expect(client().calls(`CA${'b'.repeat(32)}`).fetch()).rejects.toMatchObject({ status: 404, code: 20404 });
   });
 
   it('answers a wrong auth token and an injected failure with Twilio\'s error body', async () => {

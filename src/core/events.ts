@@ -31,7 +31,8 @@ export interface TranscriptTurn {
 export type CallLifecycleEvent =
   | { type: 'call.started'; callId: string; callSid: string; direction: CallDirection; at: string }
   | { type: 'call.status'; callId: string; callSid: string; status: string; at: string }
-  | { type: 'call.ended'; callId: string; callSid: string; durationSec: number | null; reason: string; at: string };
+  /** `status`: how the call ended for Callwatch — failed when the voice agent was lost or a transfer failed. */
+  | { type: 'call.ended'; callId: string; callSid: string; durationSec: number | null; reason: string; status: 'completed' | 'failed'; at: string };
 
 export type CallEvent =
   | CallLifecycleEvent

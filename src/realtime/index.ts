@@ -91,7 +91,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
     });
     sessions.add(session);
     socket.once('close', () => {
-      const ending = session.end('twilio closed').finally(() => {
+      const ending = session.streamEnded('close').finally(() => {
         sessions.delete(session);
         endings.delete(ending);
       });

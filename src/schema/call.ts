@@ -70,7 +70,11 @@ CallRef.implement({
       resolve: (call) => call.transcriptTurns,
     }),
     finalTranscript: t.exposeString('finalTranscript', { nullable: true, description: 'From the recording, after the call.' }),
-    endReason: t.exposeString('endReason', { nullable: true, description: 'Why the call ended, e.g. "twilio stop", "transferred", "caller silent".' }),
+    endReason: t.exposeString('endReason', {
+      nullable: true,
+      description:
+        'Why the call ended: "caller hung up", "caller silent", "maximum call duration", "transferred", "transfer failed", "hung up by a supervisor", "transferred by a supervisor", "voice agent unavailable: …", "media stream lost", "server shutting down", "context unavailable", "internal error", or the agent’s own words from end_call. Null while the call is live, or when Callwatch could not write its end (Twilio’s final status then still sets endedAt).',
+    }),
     timeline: t.expose('timeline', {
       type: 'JSON',
       description: 'What the agent did during the call, in order: tool calls and results, captured lead details, reprompts, the caller’s key presses, hand-overs, failures (each with `type` and `at`).',

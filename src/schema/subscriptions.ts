@@ -45,6 +45,16 @@ const LiveCallEventRef = builder.objectRef<{ event: CallLifecycleEvent | { type:
     callId: t.id({ resolve: ({ event }) => event.callId }),
     callSid: t.string({ resolve: ({ event }) => event.callSid }),
     at: t.field({ type: 'DateTime', resolve: ({ event }) => new Date(event.at) }),
+    status: t.string({
+      nullable: true,
+      description: 'call.status: Twilio’s status of the call; call.ended: how it ended — completed, or failed (the voice agent was lost, or a transfer failed). Null for the others.',
+      resolve: ({ event }) => ('status' in event ? event.status : null),
+    }),
+    endReason: t.string({
+      nullable: true,
+      description: 'call.ended: why the call ended, as `Call.endReason` stores it. Null for the others.',
+      resolve: ({ event }) => (event.type === 'call.ended' ? event.reason : null),
+    }),
     // Loaded only when the subscriber asks for it (a console may need just ids and status).
     call: t.field({ type: CallRef, nullable: true, resolve: ({ event, call }, _args, ctx) => call ?? ctx.loaders.callById.clear(event.callId).load(event.callId) }),
   }),

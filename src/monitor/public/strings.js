@@ -115,6 +115,9 @@ export const en = {
   'controls.done': 'Done: {action}.',
   'controls.notDone': 'Not done: {error}',
   'controls.sending': 'Sending…',
+  'reason.caller hung up': 'the caller hung up',
+  'reason.media stream lost': 'the line dropped',
+  // Calls written before issue 17 kept Twilio's words.
   'reason.twilio stop': 'the caller hung up',
   'reason.twilio closed': 'the line dropped',
   'reason.openai closed': 'the voice agent disconnected',
@@ -268,6 +271,8 @@ export const he = {
   'controls.done': 'בוצע: {action}.',
   'controls.notDone': 'לא בוצע: {error}',
   'controls.sending': 'שולח…',
+  'reason.caller hung up': 'המתקשר/ת ניתק/ה',
+  'reason.media stream lost': 'הקו נותק',
   'reason.twilio stop': 'המתקשר/ת ניתק/ה',
   'reason.twilio closed': 'הקו נותק',
   'reason.openai closed': 'סוכן הקול התנתק',

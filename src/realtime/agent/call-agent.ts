@@ -8,6 +8,7 @@ import { transferKey } from '../twilio-line/key-press.ts';
 import type { CallContext } from '../call-context.ts';
 import type { CallControl } from '../twilio-line/call-control.ts';
 import type { ResponseRequest } from './response-queue.ts';
+import type { Ending } from '../session/call-session.ts';
 import { SilenceWatchdog } from './silence-watchdog.ts';
 import { CallTools, type CallToolsDeps } from './tools/call-tools.ts';
 
@@ -22,8 +23,12 @@ export interface CallAgentHost {
   record(event: AgentEvent): void;
   /** Resolves when the agent audio sent so far has played to the caller. */
   playedOut(): Promise<void>;
-  /** Ends the session (the phone call is already being ended or handed over). */
-  end(reason: string, failed?: boolean): void;
+  /**
+   * Ends the phone call through Twilio (`act`: the REST call, resolving to how the call
+   * ended) and then the session, with `intended` as the reason should Twilio's stream end
+   * before the REST answer (see CallSession.endThrough).
+   */
+  endThrough(intended: string, act: () => Promise<Ending | null>): Promise<void>;
   /** Something the agent did threw: the session ends the call cleanly. */
   fail(error: unknown): void;
 }
@@ -208,29 +213,35 @@ export class CallAgent {
     });
   }
 
-  async #hangUp(reason: string): Promise<void> {
+  /** Hangs up through Twilio; the call ends with `reason` even if Twilio could not be told (the session closes the stream). */
+  #hangUp(reason: string): Promise<void> {
     const { callSid } = this.#host.context;
-    try {
-      await this.#deps.callControl?.hangUp(callSid);
-    } catch (error) {
-      this.#deps.logger.error({ callSid, err: describeError(error) }, 'cannot hang up the call through Twilio');
-    }
-    this.#host.end(reason);
+    return this.#host.endThrough(reason, async () => {
+      try {
+        await this.#deps.callControl?.hangUp(callSid);
+      } catch (error) {
+        this.#deps.logger.error({ callSid, err: describeError(error) }, 'cannot hang up the call through Twilio');
+      }
+      return { reason };
+    });
   }
 
-  async #transfer(reason: string): Promise<void> {
+  /** Hands the call to the business's transfer number; the `call.transfer` event is recorded before the call is written. */
+  #transfer(reason: string): Promise<void> {
     const { callSid, callId, settings } = this.#host.context;
     const to = settings.transferNumber;
-    let error: string | null = null;
-    try {
-      if (!to || !this.#deps.callControl) throw new Error(to ? 'Twilio is not configured' : 'no transfer number');
-      await this.#deps.callControl.transfer(callSid, to);
-    } catch (failure) {
-      error = describeError(failure);
-      this.#deps.logger.error({ callSid, err: error }, 'cannot transfer the call');
-    }
-    this.#host.record({ type: 'call.transfer', callId, to, reason, ok: error === null, error, at: new Date().toISOString() });
-    this.#host.end(error === null ? 'transferred' : 'transfer failed', error !== null);
+    return this.#host.endThrough('transferred', async () => {
+      let error: string | null = null;
+      try {
+        if (!to || !this.#deps.callControl) throw new Error(to ? 'Twilio is not configured' : 'no transfer number');
+        await this.#deps.callControl.transfer(callSid, to);
+      } catch (failure) {
+        error = describeError(failure);
+        this.#deps.logger.error({ callSid, err: error }, 'cannot transfer the call');
+      }
+      this.#host.record({ type: 'call.transfer', callId, to, reason, ok: error === null, error, at: new Date().toISOString() });
+      return error === null ? { reason: 'transferred' } : { reason: 'transfer failed', failed: true };
+    });
   }
 }
 

@@ -75,6 +75,25 @@ export interface CallSessionDeps {
   sessionMaxMs?: number;
 }
 
+/** How a call ended: the reason stored (Call.endReason), and whether the call failed. */
+export interface Ending {
+  reason: string;
+  failed?: boolean;
+}
+
+/**
+ * Why a call ended when Twilio ended its media stream and Callwatch had not asked it to:
+ * Twilio's `stop` comes when the call ends at Twilio — the caller hung up (or their line
+ * dropped); a close without a `stop` is a stream lost on the way, the call maybe still up.
+ */
+export const streamEndReasons = { stop: 'caller hung up', close: 'media stream lost' } as const;
+
+/**
+ * How long a Twilio stop or close that came while our own REST update was in flight waits
+ * for its answer before the call is written anyway (with the intended reason).
+ */
+const endThroughTimeoutMs = 10_000;
+
 /** An OpenAI Realtime socket, open or opening, with what it received before the call took it. */
 export interface RealtimeConnection {
   socket: WebSocket;
@@ -139,6 +158,8 @@ export class CallSession {
   /** What the caller has heard of the agent (Twilio's marks), and which responses' audio to drop. */
   readonly #playback = new PlaybackClock();
   #ending: Promise<void> | undefined;
+  /** The ending asked of Twilio (endThrough), settled once its REST call has answered. */
+  #endingThrough: Promise<Ending | null> | undefined;
   #agent: CallAgent | undefined;
   /** Resolved when the agent audio sent so far has played (its mark came back). */
   #playedOut: (() => void)[] = [];
@@ -202,7 +223,7 @@ export class CallSession {
         this.#crashed(error);
       }
     });
-    twilio.on('close', () => void this.end('twilio closed'));
+    twilio.on('close', () => void this.streamEnded('close'));
     twilio.on('error', (error: Error & { code?: string }) => {
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') deps.metrics.increment('media_oversized_frame_total');
       this.#log.warn({ err: describeError(error) }, 'twilio socket error');
@@ -311,13 +332,53 @@ export class CallSession {
     closeTwilio(this.#twilio, 1008, reason);
   }
 
-  /** Ends the call: closes both sockets, then persists what it produced. Idempotent. */
-  end(reason: string): Promise<void> {
-    this.#ending ??= this.#finish(reason);
+  /** Ends the call: closes both sockets, then persists what it produced. Idempotent: the first reason stays. */
+  end(reason: string, failed = false): Promise<void> {
+    this.#ending ??= this.#finish(reason, failed);
     return this.#ending;
   }
 
-  async #finish(reason: string): Promise<void> {
+  /**
+   * Ends the phone call through Twilio's REST API, then the session. `act` makes the REST
+   * call and says how the call ended (null: it did not, the call goes on); `intended` is
+   * the reason meanwhile. Twilio ends the media stream when the update takes effect, often
+   * before its REST answer arrives: a `stop` or close in between is this ending, not the
+   * caller hanging up, and the call is written once `act` has settled, with what it recorded
+   * (a `call.transfer`) in the timeline. `act` should not throw; if it does, the call goes on.
+   */
+  endThrough(intended: string, act: () => Promise<Ending | null>): Promise<void> {
+    if (this.#ending) return this.#ending;
+    const acting = act().catch((error: unknown) => {
+      this.#log.error({ err: describeError(error) }, 'ending the call through Twilio failed');
+      return null;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<Ending>((resolve) => {
+      timer = setTimeout(() => resolve({ reason: intended }), endThroughTimeoutMs);
+    });
+    const through = Promise.race([acting, timedOut]).finally(() => clearTimeout(timer));
+    this.#endingThrough = through;
+    return acting.then((ending) => {
+      if (this.#endingThrough === through) this.#endingThrough = undefined;
+      return ending ? this.end(ending.reason, ending.failed) : (this.#ending ?? Promise.resolve());
+    });
+  }
+
+  /**
+   * Twilio ended the media stream (`stop`, or the socket closed). After our own REST update
+   * that is its effect — the call ends as that update says, once it has answered; otherwise
+   * the call ended at Twilio's side (streamEndReasons).
+   */
+  streamEnded(how: 'stop' | 'close'): Promise<void> {
+    if (this.#ending) return this.#ending;
+    const through = this.#endingThrough;
+    if (!through) return this.end(streamEndReasons[how]);
+    this.#ending = through.then((ending) => this.#finish(ending?.reason ?? streamEndReasons[how], ending?.failed ?? false));
+    return this.#ending;
+  }
+
+  async #finish(reason: string, failed: boolean): Promise<void> {
+    if (failed) this.#failed = true;
     this.#state = 'ended';
     clearTimeout(this.#startTimer);
     clearTimeout(this.#connectTimer);
@@ -333,7 +394,8 @@ export class CallSession {
     const endedAt = new Date();
     const durationSec = Math.round((endedAt.getTime() - this.#startedAt.getTime()) / 1000);
     this.#deps.metrics.increment('calls_ended_total');
-    this.#publishLifecycle({ type: 'call.ended', callId: context.callId, callSid: context.callSid, durationSec, reason, at: endedAt.toISOString() });
+    const status = this.#failed ? 'failed' : 'completed';
+    this.#publishLifecycle({ type: 'call.ended', callId: context.callId, callSid: context.callSid, durationSec, reason, status, at: endedAt.toISOString() });
     const turns = this.#transcript.turns();
     const lead = this.#agent?.tools.lead ?? {};
     try {
@@ -372,7 +434,7 @@ export class CallSession {
         if (this.#playback.markReturned(message.name)) this.#playbackDone();
         return;
       case 'stop':
-        return void this.end('twilio stop');
+        return void this.streamEnded('stop');
       case 'dtmf':
         // A key before the call is live, or after it ended, has no agent to hear it.
         if (this.#state === 'live') this.#agent?.keyPressed(message.digit);
@@ -508,10 +570,7 @@ export class CallSession {
         respond: (request) => this.#responses.request(request),
         record: (event) => this.#publish(event),
         playedOut: () => this.#whenPlayedOut(),
-        end: (reason, failed) => {
-          if (failed) this.#failed = true;
-          void this.end(reason);
-        },
+        endThrough: (intended, act) => this.endThrough(intended, act),
         fail: (error) => this.#crashed(error),
       },
       { ...this.#deps.agent, logger: this.#log },
@@ -522,7 +581,7 @@ export class CallSession {
       live: () => this.#state === 'live',
       whisper: (text) => this.#sendAgentEvent(supervisorNote(text)),
       control: this.#deps.agent.callControl,
-      end: (reason) => void this.end(reason),
+      endThrough: (intended, act) => this.endThrough(intended, act),
       recorded: (command, result) =>
         this.#contain(() => {
           const detail = command.action === 'whisper' ? command.text : command.action === 'transfer' ? command.to : null;
@@ -709,14 +768,16 @@ export class CallSession {
     clearTimeout(this.#connectTimer);
     if (this.#openai) closeSocket(this.#openai, 1000, 'call given up');
     const control = this.#deps.agent.callControl;
-    const handOver = control
-      ? handOverOrApologise(control, context).then((to) => {
-          if (to) this.#publish({ type: 'call.transfer', callId: context.callId, to, reason: 'voice agent unavailable', ok: true, error: null, at: new Date().toISOString() });
-        })
-      : Promise.resolve();
-    void handOver
-      .catch((error: unknown) => this.#log.error({ err: describeError(error) }, 'cannot hand the call over after losing the voice agent'))
-      .finally(() => void this.end(`voice agent unavailable: ${problem}`));
+    const ending = { reason: `voice agent unavailable: ${problem}`, failed: true };
+    void this.endThrough(ending.reason, async () => {
+      try {
+        const to = control ? await handOverOrApologise(control, context) : null;
+        if (to) this.#publish({ type: 'call.transfer', callId: context.callId, to, reason: 'voice agent unavailable', ok: true, error: null, at: new Date().toISOString() });
+      } catch (error) {
+        this.#log.error({ err: describeError(error) }, 'cannot hand the call over after losing the voice agent');
+      }
+      return ending;
+    });
   }
 
   #onRealtimeMessage(data: RawData): void {

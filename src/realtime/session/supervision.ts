@@ -2,6 +2,7 @@ import type { EventBus, SupervisorCommand, SupervisorCommandResult } from '../..
 import { describeError } from '../../core/errors.ts';
 import type { CallContext } from '../call-context.ts';
 import type { CallControl } from '../twilio-line/call-control.ts';
+import type { Ending } from './call-session.ts';
 
 /** What supervisors' commands need from the call session holding the call. */
 export interface SupervisedCall {
@@ -10,8 +11,11 @@ export interface SupervisedCall {
   /** Gives the agent an instruction the caller does not hear. */
   whisper: (text: string) => void;
   control: CallControl | undefined;
-  /** Ends the session once the phone call has been handed over or hung up. */
-  end: (reason: string) => void;
+  /**
+   * Ends the phone call through Twilio (`act`, null: it did not end) and then the session,
+   * with `intended` as the reason should Twilio's stream end first (CallSession.endThrough).
+   */
+  endThrough: (intended: string, act: () => Promise<Ending | null>) => Promise<void>;
   /** Records what was done (timeline and bus). */
   recorded: (command: SupervisorCommand, result: SupervisorCommandResult) => void;
 }
@@ -63,18 +67,37 @@ export async function supervise(command: SupervisorCommand, call: SupervisedCall
       case 'whisper':
         call.whisper(command.text);
         return { acted: true, error: null };
-      case 'transfer':
-        if (!call.control) return { acted: false, error: 'Twilio is not configured' };
-        await call.control.transfer(call.context.callSid, command.to);
-        call.end('transferred by a supervisor');
-        return { acted: true, error: null };
-      case 'hangup':
-        if (!call.control) return { acted: false, error: 'Twilio is not configured' };
-        await call.control.hangUp(call.context.callSid);
-        call.end('hung up by a supervisor');
-        return { acted: true, error: null };
+      case 'transfer': {
+        const control = call.control;
+        if (!control) return { acted: false, error: 'Twilio is not configured' };
+        return await endThroughTwilio(call, 'transferred by a supervisor', () => control.transfer(call.context.callSid, command.to));
+      }
+      case 'hangup': {
+        const control = call.control;
+        if (!control) return { acted: false, error: 'Twilio is not configured' };
+        return await endThroughTwilio(call, 'hung up by a supervisor', () => control.hangUp(call.context.callSid));
+      }
     }
   } catch (error) {
     return { acted: false, error: describeError(error) };
   }
+}
+
+/**
+ * A command that ends the call through Twilio: the call ends with `reason` once Twilio
+ * took the update (even if its stream stops first); if Twilio refused it, the call goes on
+ * and the supervisor hears why.
+ */
+async function endThroughTwilio(call: SupervisedCall, reason: string, update: () => Promise<void>): Promise<SupervisorCommandResult> {
+  let result: SupervisorCommandResult = { acted: true, error: null };
+  await call.endThrough(reason, async () => {
+    try {
+      await update();
+      return { reason };
+    } catch (error) {
+      result = { acted: false, error: describeError(error) };
+      return null;
+    }
+  });
+  return result;
 }

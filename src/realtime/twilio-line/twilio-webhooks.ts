@@ -157,7 +157,8 @@ async function outboundVoice(deps: TwilioWebhookDeps, params: Record<string, str
 }
 
 /**
- * Twilio's call status callback: keep the call row's status (and final duration) current,
+ * Twilio's call status callback: keep the call row's status current (with its end time and
+ * duration, when the session did not write them),
  * and for a call the dialer placed (its URL names the job) move the job on.
  */
 async function status({ services }: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse, query: URLSearchParams): Promise<void> {
@@ -165,15 +166,14 @@ async function status({ services }: TwilioWebhookDeps, params: Record<string, st
   const jobId = query.get('outboundJob');
   if (params.CallSid && callStatus && jobId && isUuid(jobId)) await settleOutboundStatus(services, jobId, params.CallSid, callStatus, params.AnsweredBy ?? null);
   if (params.CallSid && callStatus) {
-    const duration = Number.parseInt(params.CallDuration ?? '', 10);
-    const changes = Number.isFinite(duration) ? { status: callStatus, durationSec: duration } : { status: callStatus };
     const em = services.orm.em.fork();
     // A call the session marked failed (the voice agent was lost) stays failed when Twilio
     // reports it completed: Twilio only knows the line was up.
     const status = callStatus === 'completed' ? raw<CallStatus>`case when "status" = 'failed' then "status" else ${callStatus} end` : callStatus;
+    const final = finalCallStatuses.includes(callStatus);
     // Callbacks can arrive out of order: a late `ringing` must not reopen a finished call.
-    let update = sql(em).updateTable('Call').set({ ...changes, status }).where('callSid', '=', params.CallSid);
-    if (!finalCallStatuses.includes(callStatus)) update = update.where('status', 'not in', finalCallStatuses);
+    let update = sql(em).updateTable('Call').set(final ? { status, ...finalTimes(params) } : { status }).where('callSid', '=', params.CallSid);
+    if (!final) update = update.where('status', 'not in', finalCallStatuses);
     await update.execute();
     const call = await em.findOne(Call, { callSid: params.CallSid });
     if (call) {
@@ -183,6 +183,21 @@ async function status({ services }: TwilioWebhookDeps, params: Record<string, st
     }
   }
   reply(res, 204, 'text/plain', '');
+}
+
+/**
+ * When the call ended and how long it lasted, by Twilio's final status callback — only
+ * where the call session has not written its own (it never will if its process died; if it
+ * comes later, it overwrites these). Twilio's `Timestamp` is when it sent the callback.
+ */
+function finalTimes(params: Record<string, string>) {
+  const duration = Number.parseInt(params.CallDuration ?? '', 10);
+  const sentAt = params.Timestamp ? new Date(params.Timestamp) : new Date();
+  const endedAt = Number.isNaN(sentAt.getTime()) ? new Date() : sentAt;
+  return {
+    endedAt: raw<Date>`coalesce(${raw.ref('endedAt')}, ${endedAt})`,
+    ...(Number.isFinite(duration) && duration >= 0 ? { durationSec: raw<number>`coalesce(${raw.ref('durationSec')}, ${duration})` } : {}),
+  };
 }
 
 /**
