@@ -26,8 +26,7 @@ async function greeted(harness: CallHarness, reply = 'כן?'): Promise<PlacedCal
 }
 
 async function hangUp(harness: CallHarness, placed: PlacedCall): Promise<Call> {
-  placed.caller.stop();
-  await placed.caller.closed;
+  await harness.twilioApi.hangUp(placed.callSid);
   return eventually(() => harness.app.services.orm.em.fork().findOneOrFail(Call, { callSid: placed.callSid }), (row) => row.endedAt !== null && row.endedAt !== undefined, 'the call row');
 }
 
@@ -98,7 +97,7 @@ describe('keys the caller presses', () => {
     expect(item.text).toMatch(/pressed .*0/);
     await call.session.waitForReceived('response.create', 5_000, { after: item.index + 1 });
     const row = await hangUp(h, call);
-    expect(row.endReason).toBe('twilio stop');
+    expect(row.endReason).toBe('caller hung up');
     expect(h.twilioApi.requests.some((request) => request.method === 'POST' && request.path.endsWith(`/Calls/${call.callSid}.json`))).toBe(false);
   });
 

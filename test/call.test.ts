@@ -74,8 +74,8 @@ describe('a call through the bridge', () => {
     // Nothing on the call path touched the database.
     expect(harness.statements.slice(statementsAtStart)).toEqual([]);
 
-    caller.stop();
-    await caller.closed;
+    // The caller hangs up: Twilio stops the stream and closes it.
+    await harness.twilioApi.hangUp(callSid);
     const persisted = await eventually(() => callRow(harness, callSid), (row) => row.status === 'completed', 'the call row to be written');
     expect(persisted.transcriptTurns.map(({ speaker, text }) => ({ speaker, text }))).toEqual([
       { speaker: 'agent', text: fixtureText('agent-greeting') },
@@ -93,7 +93,7 @@ describe('a call through the bridge', () => {
     expect(events.map((event) => event.type)).toEqual(
       expect.arrayContaining(['call.started', 'transcript.delta', 'transcript.turn', 'speech.started', 'speech.stopped', 'call.ended']),
     );
-    expect(events.at(-1)).toMatchObject({ type: 'call.ended', callSid, reason: 'twilio stop' });
+    expect(events.at(-1)).toMatchObject({ type: 'call.ended', callSid, reason: 'caller hung up', status: 'completed' });
   });
 
   it('greets a caller it does not know without a name, in the default (masculine) form, and records them as a lead', async () => {
