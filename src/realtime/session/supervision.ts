@@ -38,7 +38,6 @@ export class CallSupervision {
       for (let next = await commands.next(); !next.done; next = await commands.next()) {
         const result = await supervise(next.value, call);
         bus.publish('call:command-results', next.value.requestId, result);
-        call.recorded(next.value, result);
       }
     })();
     void (async () => {
@@ -59,45 +58,62 @@ export class CallSupervision {
   }
 }
 
-/** Carries out a supervisor's command on a live call; never throws. */
+/**
+ * Carries out a supervisor's command on a live call and records it (for a command that
+ * ends the call, before the call is written); never throws.
+ */
 export async function supervise(command: SupervisorCommand, call: SupervisedCall): Promise<SupervisorCommandResult> {
-  if (!call.live()) return { acted: false, error: 'the call is not live' };
+  if (!call.live()) return recorded(command, call, { acted: false, error: 'the call is not live' });
   try {
     switch (command.action) {
       case 'whisper':
         call.whisper(command.text);
-        return { acted: true, error: null };
+        return recorded(command, call, { acted: true, error: null });
       case 'transfer': {
         const control = call.control;
-        if (!control) return { acted: false, error: 'Twilio is not configured' };
-        return await endThroughTwilio(call, 'transferred by a supervisor', () => control.transfer(call.context.callSid, command.to));
+        if (!control) return recorded(command, call, { acted: false, error: 'Twilio is not configured' });
+        return await endThroughTwilio(call, command, 'transferred by a supervisor', () => control.transfer(call.context.callSid, command.to));
       }
       case 'hangup': {
         const control = call.control;
-        if (!control) return { acted: false, error: 'Twilio is not configured' };
-        return await endThroughTwilio(call, 'hung up by a supervisor', () => control.hangUp(call.context.callSid));
+        if (!control) return recorded(command, call, { acted: false, error: 'Twilio is not configured' });
+        return await endThroughTwilio(call, command, 'hung up by a supervisor', () => control.hangUp(call.context.callSid));
       }
     }
   } catch (error) {
-    return { acted: false, error: describeError(error) };
+    return recorded(command, call, { acted: false, error: describeError(error) });
   }
+}
+
+function recorded(command: SupervisorCommand, call: SupervisedCall, result: SupervisorCommandResult): SupervisorCommandResult {
+  call.recorded(command, result);
+  return result;
 }
 
 /**
  * A command that ends the call through Twilio: the call ends with `reason` once Twilio
- * took the update (even if its stream stops first); if Twilio refused it, the call goes on
- * and the supervisor hears why.
+ * took the update (even if its stream stops first), with the command in its timeline; if
+ * Twilio refused it, the call goes on and the supervisor hears why. Resolves with the
+ * result as soon as Twilio has answered, not once the call is written.
  */
-async function endThroughTwilio(call: SupervisedCall, reason: string, update: () => Promise<void>): Promise<SupervisorCommandResult> {
-  let result: SupervisorCommandResult = { acted: true, error: null };
-  await call.endThrough(reason, async () => {
-    try {
-      await update();
-      return { reason };
-    } catch (error) {
-      result = { acted: false, error: describeError(error) };
-      return null;
-    }
+function endThroughTwilio(call: SupervisedCall, command: SupervisorCommand, reason: string, update: () => Promise<void>): Promise<SupervisorCommandResult> {
+  return new Promise((resolve) => {
+    let ran = false;
+    void call
+      .endThrough(reason, async () => {
+        ran = true;
+        let result: SupervisorCommandResult = { acted: true, error: null };
+        try {
+          await update();
+        } catch (error) {
+          result = { acted: false, error: describeError(error) };
+        }
+        resolve(recorded(command, call, result));
+        return result.acted ? { reason } : null;
+      })
+      // The call ended before the command could act: `endThrough` ran nothing.
+      .then(() => {
+        if (!ran) resolve(recorded(command, call, { acted: false, error: 'the call is not live' }));
+      });
   });
-  return result;
 }
