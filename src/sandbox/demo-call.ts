@@ -54,6 +54,8 @@ export async function playDemoCall(world: DemoWorld, signal: AbortSignal): Promi
   const callSid = twilioSid('CA');
   const twilio = { appUrl: publicUrl, publicUrl, authToken };
   print(`☎  Sarah (${sarahPhone}) calls ${demoPhoneNumber}`);
+  // Twilio has the call from now on: its REST API answers for it (recording, hang-up).
+  twilioApi.addCall({ sid: callSid, from: sarahPhone, to: demoPhoneNumber, direction: 'inbound', status: 'in-progress' });
   const response = await sendTwilioWebhook(twilio, '/twilio/voice', inboundCallParams({ accountSid, callSid, from: sarahPhone, to: demoPhoneNumber }));
   if (response.status !== 200) throw new Error(`the voice webhook answered ${response.status}: ${response.body}`);
   const streamToken = streamOf(response.body).token;
@@ -71,6 +73,7 @@ export async function playDemoCall(world: DemoWorld, signal: AbortSignal): Promi
   signal.addEventListener('abort', hangUp, { once: true });
   try {
     caller = await SimulatedCaller.connect(`${publicUrl.replace('http', 'ws')}/twilio/media`, { callSid, accountSid, customParameters: { token: streamToken } });
+    twilioApi.attachStream(callSid, caller);
     if (signal.aborted) return;
     caller.start();
     // A new connection is a new session, and each session starts from the top of the script the stand-in was started with.

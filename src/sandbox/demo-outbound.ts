@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { createTwilioClient } from '../core/twilio-client.ts';
 import { Call } from '../entities/call.entity.ts';
 import { Lead } from '../entities/lead.entity.ts';
 import { converse, describeCallEvent, print, recordingDelivered, type DemoWorld } from './demo-call.ts';
@@ -43,7 +42,7 @@ interface JobUpdate {
  * aborts, Sarah hangs up at once and the waits reject as their owners close.
  */
 export async function playOutboundCall(world: DemoWorld, signal: AbortSignal): Promise<void> {
-  const { app, openai, openaiApi, twilioApi, publicUrl, accountSid, authToken, apiKey } = world;
+  const { app, openai, openaiApi, twilioApi, publicUrl, accountSid, apiKey } = world;
   print(`📞 Callwatch calls Sarah back (${callbackPurpose})`);
   const sarah = await app.services.orm.em.fork().findOneOrFail(Lead, { phone: sarahPhone });
   const jobs = watchJobs(publicUrl, apiKey);
@@ -73,14 +72,15 @@ export async function playOutboundCall(world: DemoWorld, signal: AbortSignal): P
     // Awaited below; should the demo stop before that, its rejection is not an unhandled one.
     nextSession.catch(() => {});
     caller = await SimulatedCaller.connect(`${publicUrl.replace('http', 'ws')}/twilio/media`, { callSid, accountSid, customParameters: { token: streamOf(twiml).token } });
+    twilioApi.attachStream(callSid, caller);
     if (signal.aborted) return;
     caller.start();
     const session = await nextSession;
     session.script({ replies: [{ text: agentGreeting }, { text: agentGoodbye }], callerTranscripts: [sarahAnswer] });
     // The booking fixture is the only caller audio at hand; the stand-in's transcript says what she answers here.
     await converse(caller, session, 500, signal);
-    // Sarah hung up: Twilio reports the call completed.
-    await createTwilioClient({ accountSid, authToken, apiUrl: twilioApi.url }).calls(callSid).update({ status: 'completed' });
+    // Sarah hangs up: Twilio stops the stream and reports the call completed.
+    await twilioApi.hangUp(callSid);
     const done = await until(async () => {
       const row = await app.services.orm.em.fork().findOneOrFail(Call, { callSid });
       return row.status === 'completed' ? row : null;
