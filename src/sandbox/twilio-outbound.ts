@@ -51,6 +51,8 @@ export interface OutboundCallsOptions {
   apiUrl: () => string;
   /** Registers the recording of a call created with `Record=true`, once it ends. */
   addRecording: (callSid: string, durationSec: number) => RecordingState;
+  /** The call ended, however (hang-up, TwiML, no answer): its API-started recordings stop. */
+  ended?: (callSid: string) => void;
   ringMs?: number;
 }
 
@@ -237,6 +239,7 @@ export class OutboundCalls {
     run.abort.abort();
     const now = new Date();
     Object.assign(run.call, { status, endedAt: now, updatedAt: now });
+    this.#options.ended?.(run.call.sid);
     const answeredAt = run.call.answeredAt;
     const durationSec = answeredAt ? Math.round((now.getTime() - answeredAt.getTime()) / 1000) : 0;
     this.#track(this.#reportEnd(run, status, durationSec));
@@ -304,13 +307,19 @@ export class OutboundCalls {
     };
   }
 
+  /** A request about the run's call. */
+  #send(run: CallRun, kind: TwilioCallback['kind'], url: string, method: 'GET' | 'POST', params: Record<string, string>, signal?: AbortSignal): Promise<TwilioCallback> {
+    return this.deliver(run.call.sid, kind, url, method, params, signal);
+  }
+
   /**
    * One signed request, as Twilio makes it: X-Twilio-Signature over the URL as configured
    * (for GET, with the parameters in its query) and the POST parameters. A failed delivery
-   * is recorded, never thrown — Twilio logs it and the call goes on.
+   * is recorded, never thrown, and never retried — Twilio logs it and the call goes on.
+   * Also sends the callbacks of calls this class did not place (inbound calls' recordings).
    */
-  async #send(
-    run: CallRun,
+  async deliver(
+    callSid: string,
     kind: TwilioCallback['kind'],
     url: string,
     method: 'GET' | 'POST',
@@ -322,7 +331,7 @@ export class OutboundCalls {
     const signedUrl = method === 'GET' ? `${url}${url.includes('?') ? '&' : '?'}${query}` : url;
     const signature = twilio.getExpectedTwilioSignature(this.#options.authToken, signedUrl, method === 'POST' ? params : {});
     const signals = [this.#closing.signal, AbortSignal.timeout(WEBHOOK_TIMEOUT_MS), ...(signal ? [signal] : [])];
-    const callback: TwilioCallback = { callSid: run.call.sid, kind, url, method, params, status: null, body: '' };
+    const callback: TwilioCallback = { callSid, kind, url, method, params, status: null, body: '' };
     try {
       const response = await fetch(this.#rewrite(signedUrl), {
         method,
