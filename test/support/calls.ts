@@ -10,7 +10,7 @@ import { startTwilioApiStandIn, type TwilioApiStandIn } from '../../src/sandbox/
 import { startWebhookReceiver, type WebhookReceiver } from '../../src/sandbox/webhook-receiver.ts';
 import { startTestApp, type TestApp } from './app.ts';
 import { createBusiness, createLead } from './factories.ts';
-import { callEnvironment, inboundCallParams, postTwilioWebhook, streamOf, twilioAccountSid, twilioAuthToken } from './twilio.ts';
+import { callEnvironment, inboundCallParams, postTwilioWebhook, publicUrl, streamOf, twilioAccountSid, twilioAuthToken } from './twilio.ts';
 
 export const businessNumber = '+97233824100';
 export const sarahsNumber = '+972501234567';
@@ -48,6 +48,8 @@ export async function startCallHarness(
     preopenTtlMs: options.preopenTtlMs,
     ...(pipeline ? {} : { jobHandlers: {} }),
   });
+  // Twilio's callbacks (a recording's status) are signed for PUBLIC_URL and reach the app where it listens.
+  twilioApi.routeOrigin(publicUrl, app.url);
   const business = await createBusiness(app.services.orm.em, { phone: businessNumber, name: 'שיפוצי הגליל' });
   const sarah = await createLead(app.services.orm.em, business, { phone: sarahsNumber, fullName: 'ד״ר שרה לוי', firstName: 'שרה', gender: 'female' });
   const em = app.services.orm.em.fork();
