@@ -6,6 +6,9 @@ import { createTwilioClient } from '../../core/twilio-client.ts';
 import { sql } from '../../entities/sql.ts';
 import { enqueuePipeline } from '../../realtime/call-outcome.ts';
 
+/** Statuses of a recording that ended without a file. */
+const noFile = new Set<string>(['absent', 'failed']);
+
 /** What the call's recordings at Twilio say. */
 type Found = { kind: 'completed'; recording: RecordingInstance } | { kind: 'still recording' } | { kind: 'none' };
 
@@ -36,7 +39,8 @@ export function reconcileRecording(services: Services): JobHandler<'recording.re
     // Newest first, as Twilio lists them: the latest complete recording is the call's.
     const completed = recordings.find((recording) => recording.status === 'completed');
     if (completed) return { kind: 'completed', recording: completed };
-    const unfinished = recordings.some((recording) => recording.status !== 'absent');
+    // `failed` is not in the SDK's status list, but Twilio's callbacks report it: nothing to wait for either.
+    const unfinished = recordings.some((recording) => !noFile.has(recording.status));
     return unfinished ? { kind: 'still recording' } : { kind: 'none' };
   }
 
