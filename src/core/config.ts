@@ -94,6 +94,13 @@ const envSchema = z.object({
   TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, { error: 'must look like AC + 32 hex digits' }).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   TWILIO_API_URL: httpUrl.default('https://api.twilio.com'),
+  // Twilio sends a recording's status callback once, with no retry: a call whose callback
+  // has not come this long after it ended is reconciled through the REST API.
+  RECORDING_CALLBACK_GRACE_SEC: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .min(1, { error: 'must be at least 1' })
+    .default(600),
   OUTBOUND_CALLS_PER_SECOND: z.coerce
     .number({ error: 'must be a number' })
     .positive({ error: 'must be more than 0' })
@@ -193,6 +200,8 @@ export interface Config {
     apiUrl: string;
     /** New outbound calls per second across every worker (Twilio's account limit is 1 unless raised). */
     callsPerSecond: number;
+    /** How long after a recorded call ended its recording callback may take before the call is reconciled. */
+    recordingCallbackGraceSec: number;
   };
   /** Schema introspection and GraphiQL at /graphql: on by default except in production. */
   graphqlIntrospection: boolean;
@@ -289,6 +298,7 @@ export function loadConfig(
       authToken: vars.TWILIO_AUTH_TOKEN,
       apiUrl: vars.TWILIO_API_URL,
       callsPerSecond: vars.OUTBOUND_CALLS_PER_SECOND,
+      recordingCallbackGraceSec: vars.RECORDING_CALLBACK_GRACE_SEC,
     },
     graphqlIntrospection: vars.GRAPHQL_INTROSPECTION ?? vars.NODE_ENV !== 'production',
     graphqlLimits: { maxBodyBytes: vars.GRAPHQL_MAX_BODY_BYTES, maxTokens: vars.GRAPHQL_MAX_TOKENS },

@@ -17,6 +17,18 @@ export const jobDefinitions = {
     queue: { retryLimit: 10, retryDelay: 2, retryBackoff: true, retryDelayMax: 600, expireInSeconds: 900, heartbeatSeconds: 10, notify: true },
   },
   /**
+   * The recording safety net of one recorded call, due RECORDING_CALLBACK_GRACE_SEC after it
+   * ended: when Twilio's recording callback has not started the pipeline by then, the call's
+   * recordings are listed through Twilio's REST API and the pipeline is started. Retried
+   * while Twilio is unreachable or the recording is still being made (a transferred call
+   * goes on): 1, 2, 4, 8, 16 then 30-minute waits, about 2 h; the last attempt starts the
+   * pipeline whatever it finds.
+   */
+  'recording.reconcile': {
+    payload: z.object({ callId: z.uuid() }),
+    queue: { retryLimit: 8, retryDelay: 60, retryBackoff: true, retryDelayMax: 1800, expireInSeconds: 120, notify: true },
+  },
+  /**
    * One attempt to deliver a webhook. The handler schedules the next attempt itself (its
    * own backoff over 24 h, workers/webhooks/retry-policy.ts); the queue's retries only
    * cover a handler that crashed before it could record its attempt.

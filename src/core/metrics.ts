@@ -36,6 +36,8 @@ export const counterNames = [
   'frames_to_twilio_total',
   'pipeline_runs_total',
   'pipeline_steps_failed_total',
+  /** Recorded calls whose recording callback never came: the safety net started their pipeline. */
+  'recording_callbacks_missed_total',
   'webhook_attempts_total',
   'webhook_delivered_total',
   'webhook_failed_total',

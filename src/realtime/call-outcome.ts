@@ -12,11 +12,13 @@ import type { LeadCapture } from './agent/tools/call-tools.ts';
  * Writes what a call produced in one transaction: status (failed when the voice agent was
  * lost), times, duration, transcript turns, timeline, why it ended, and the lead details
  * the agent captured (first name derived from a captured full name, city normalised, notes
- * appended). When the business does not record calls, the post-call pipeline is enqueued
- * in the same transaction (with recording on, Twilio's recording callback enqueues it).
- * The job's id is the call's id, so a second trigger for the same call is a no-op.
+ * appended). In the same transaction, the call's way to the post-call pipeline: a call
+ * Twilio is not recording (recording off, or it could not start) enqueues the pipeline now;
+ * a recorded one waits for Twilio's recording callback, and enqueues the safety net that
+ * reconciles it if the callback has not come `recordingCallbackGraceSec` after the end.
+ * The pipeline job's id is the call's id, so a second trigger for the same call is a no-op.
  */
-export async function persistCallOutcome(orm: Orm, queue: JobQueue, outcome: CallOutcome): Promise<void> {
+export async function persistCallOutcome(orm: Orm, queue: JobQueue, outcome: CallOutcome, options: { recordingCallbackGraceSec: number }): Promise<void> {
   const { context } = outcome;
   await orm.em.fork().transactional(async (em) => {
     await sql(em)
@@ -41,7 +43,11 @@ export async function persistCallOutcome(orm: Orm, queue: JobQueue, outcome: Cal
         .where('id', '=', context.lead.id)
         .execute();
     }
-    if (!context.settings.recordCalls) await enqueuePipeline(queue, context.callId, em);
+    if (!outcome.recordingStarted) await enqueuePipeline(queue, context.callId, em);
+    else {
+      const startAfter = new Date(outcome.endedAt.getTime() + options.recordingCallbackGraceSec * 1000);
+      await queue.send('recording.reconcile', { callId: context.callId }, { em, startAfter, id: reconcileJobId(context.callId) });
+    }
   });
 }
 
@@ -70,8 +76,17 @@ export function enqueuePipeline(queue: JobQueue, callId: string, em: EntityManag
 
 /** A UUID (version 8, name-based on SHA-256) for a call's pipeline job of one revision. */
 export function pipelineJobId(callId: string, revision: number): string {
-  if (revision === 0) return callId;
-  const bytes = createHash('sha256').update(`call.process:${callId}:${revision}`).digest().subarray(0, 16);
+  return revision === 0 ? callId : namedUuid(`call.process:${callId}:${revision}`);
+}
+
+/** The id of a call's recording safety net job: one per call. */
+export function reconcileJobId(callId: string): string {
+  return namedUuid(`recording.reconcile:${callId}`);
+}
+
+/** A UUID (version 8) derived from `name` by SHA-256. */
+function namedUuid(name: string): string {
+  const bytes = createHash('sha256').update(name).digest().subarray(0, 16);
   bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x80;
   bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
   const hex = bytes.toString('hex');

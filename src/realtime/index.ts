@@ -67,12 +67,18 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       loadContext: (claims) => contexts.take(claims.callSid) ?? loadCallContext(services.orm, claims),
       openRealtime: (callSid) => preopened.take(callSid) ?? { socket: openRealtime() },
       onStarted: (context) => {
-        if (!context.settings.recordCalls || !options.startRecording) return;
-        options.startRecording(context.callSid).catch((error: unknown) =>
-          logger.error({ callSid: context.callSid, err: describeError(error) }, 'cannot start the call recording'),
+        if (!context.settings.recordCalls || !options.startRecording) return undefined;
+        // Refused (21220: the caller already hung up; 429, 5xx) or unreachable: the call is
+        // not recorded, and its pipeline starts at its end instead of at Twilio's callback.
+        return options.startRecording(context.callSid).then(
+          () => true,
+          (error: unknown) => {
+            logger.error({ callSid: context.callSid, err: describeError(error) }, 'cannot start the call recording: the pipeline starts at the call\'s end');
+            return false;
+          },
         );
       },
-      persist: (outcome) => persistCallOutcome(services.orm, services.queue, outcome),
+      persist: (outcome) => persistCallOutcome(services.orm, services.queue, outcome, { recordingCallbackGraceSec: config.twilio.recordingCallbackGraceSec }),
       agent: {
         callControl,
         // The one write a call makes while it runs, off the audio path.

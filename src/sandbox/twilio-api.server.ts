@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { EventLog } from './event-log.ts';
 import { twilioSid } from './ids.ts';
 import { callResource, recordingResource, twilioError, type CallState, type RecordingState } from './twilio-api.resources.ts';
-import { silentWavFile, wavDurationSec } from './wav.ts';
+import { CallRecordings, recordingsPage } from './twilio-recordings.ts';
 import { closeServer, listenOnLoopback, readBody } from './http.ts';
 import { OutboundCalls, type OutboundOutcome, type PlacedCall, type TwilioCallback } from './twilio-outbound.ts';
 import { CallLifecycle, type MediaStreamPeer, type StreamStopTiming } from './twilio-call-lifecycle.ts';
@@ -40,6 +40,11 @@ export interface TwilioApiStandInOptions {
   streamStop?: StreamStopTiming;
   /** How long after a call ends its final status callback goes out (`delayStatusCallbacks`). Default 0. */
   statusCallbackDelayMs?: number;
+  /**
+   * From a call's end to its recording's `completed` (or `absent`) and the status callback
+   * (`processRecordingsIn`). Default 3 s, as Twilio takes seconds to process a recording.
+   */
+  recordingProcessingMs?: number;
 }
 
 export interface TwilioApiStandIn {
@@ -73,6 +78,16 @@ export interface TwilioApiStandIn {
    * whose media is then served at `/2010-04-01/Accounts/{AccountSid}/Recordings/{sid}.wav`.
    */
   addRecording(recording: { callSid: string; sid?: string; status?: RecordingState['status']; audio?: Buffer; durationSec?: number; channels?: 1 | 2 }): RecordingState;
+  /** The media the call's API-started recordings hold once completed (a WAV, `wav.ts`); default silence. */
+  recordingAudio(callSid: string, wav: Buffer): void;
+  /** From now on, recordings complete (and call back) `ms` after their call ends. */
+  processRecordingsIn(ms: number): void;
+  /** The next recording status callback due is never sent, as happens at Twilio (which does not retry). */
+  loseNextRecordingCallback(): void;
+  /** Recording SIDs whose status callback was lost. */
+  readonly lostRecordingCallbacks: readonly string[];
+  /** A snapshot of the first recording state matching (started, processing, completed, absent), seen or still to come. */
+  waitForRecording(predicate: (recording: RecordingState) => boolean, timeoutMs?: number): Promise<RecordingState>;
   /** How many times the recording's media was downloaded successfully (status 200). */
   downloads(recordingSid: string): number;
   /** The next request fails with `status` and Twilio's error body (code 20000 + status unless given). */
@@ -104,6 +119,7 @@ export interface TwilioApiStandIn {
 const CALLS = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Calls\.json$/;
 const CALL = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Calls\/(CA[0-9a-f]{32})\.json$/;
 const RECORDINGS = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Calls\/(CA[0-9a-f]{32})\/Recordings\.json$/;
+const ACCOUNT_RECORDINGS = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Recordings\.json$/;
 const RECORDING = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Recordings\/(RE[0-9a-f]{32})\.(json|wav|mp3)$/;
 
 /**
@@ -124,7 +140,6 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
   const authToken = options.authToken ?? randomBytes(16).toString('hex');
   const requests = new EventLog<TwilioApiRequest>('Twilio API request');
   const calls = new Map<string, CallState>();
-  const recordings: RecordingState[] = [];
   const downloads = new Map<string, number>();
   let nextFailure: { status: number; code: number; message: string } | undefined;
   let baseUrl = '';
@@ -132,7 +147,7 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     accountSid,
     authToken,
     apiUrl: () => baseUrl,
-    addRecording: (callSid, durationSec) => addRecording({ callSid, durationSec }),
+    addRecording: (callSid, durationSec) => recordings.add({ callSid, durationSec }),
     onEnded: (call) => lifecycle.notifyEnded(call),
     ringMs: options.ringMs,
   });
@@ -142,29 +157,19 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     endOutbound: (call) => outbound.hungUp(call),
     deliver: (...args) => outbound.deliver(...args),
   });
+  const recordings = new CallRecordings({
+    accountSid,
+    apiUrl: () => baseUrl,
+    deliver: (callSid, url, method, params) => outbound.deliver(callSid, 'recording', url, method, params),
+    processingMs: options.recordingProcessingMs,
+  });
+  // However a call ends (the caller, a REST hang-up, TwiML, no answer), its recordings stop.
+  lifecycle.onCallEnded((call) => recordings.callEnded(call.sid));
 
   function addCall(call: Partial<CallState> & { sid: string }): CallState {
     const now = new Date();
     const state: CallState = { accountSid, from: '+15005550006', to: '+15005550001', direction: 'inbound', status: 'in-progress', createdAt: now, updatedAt: now, endedAt: null, ...call };
     calls.set(state.sid, state);
-    return state;
-  }
-
-  function addRecording(recording: Parameters<TwilioApiStandIn['addRecording']>[0]): RecordingState {
-    const channels = recording.channels ?? 1;
-    const audio = recording.audio ?? silentWavFile(recording.durationSec ?? 1, { sampleRate: 8000, channels });
-    const state: RecordingState = {
-      sid: recording.sid ?? twilioSid('RE'),
-      accountSid,
-      callSid: recording.callSid,
-      channels,
-      track: 'both',
-      status: recording.status ?? 'completed',
-      createdAt: new Date(),
-      audio,
-      durationSec: recording.durationSec ?? wavDurationSec(audio),
-    };
-    recordings.push(state);
     return state;
   }
 
@@ -177,7 +182,7 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     let match = RECORDING.exec(path);
     if (match && method === 'GET') {
       const sid = match[2];
-      const recording = recordings.find((candidate) => candidate.sid === sid);
+      const recording = recordings.find(sid ?? '');
       if (!recording) return notFound(path);
       if (match[3] === 'json') return { status: 200, body: recordingResource(recording) };
       // Twilio has media only once the recording completed; the stand-in keeps WAV only.
@@ -186,21 +191,21 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
       return { status: 200, audio: recording.audio };
     }
     match = RECORDINGS.exec(path);
+    if (match && method === 'GET') {
+      const callSid = match[2] ?? '';
+      return { status: 200, body: recordingsPage(recordings.ofCall(callSid), path, {}, { page: param('Page'), pageSize: param('PageSize') }) };
+    }
     if (match && method === 'POST') {
       const call = calls.get(match[2] ?? '');
       if (!call) return notFound(path);
       if (call.status !== 'in-progress') return { status: 400, body: twilioError(400, 21220, 'Requested resource is not eligible for recording') };
-      const recording: RecordingState = {
-        sid: twilioSid('RE'),
-        accountSid,
-        callSid: call.sid,
-        channels: param('RecordingChannels') === 'dual' ? 2 : 1,
-        track: param('RecordingTrack') ?? 'both',
-        status: 'in-progress',
-        createdAt: new Date(),
-      };
-      recordings.push(recording);
-      return { status: 201, body: recordingResource(recording) };
+      return { status: 201, body: recordingResource(recordings.start(call, params)) };
+    }
+    match = ACCOUNT_RECORDINGS.exec(path);
+    if (match && method === 'GET') {
+      const callSid = param('CallSid');
+      const listed = callSid ? recordings.ofCall(callSid) : [...recordings.all].reverse();
+      return { status: 200, body: recordingsPage(listed, path, callSid ? { CallSid: callSid } : {}, { page: param('Page'), pageSize: param('PageSize') }) };
     }
     match = CALL.exec(path);
     if (match && (method === 'POST' || method === 'GET')) {
@@ -245,7 +250,9 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
-    const params = parseForm((await readBody(req)).toString('utf8'));
+    const body = parseForm((await readBody(req)).toString('utf8'));
+    // A GET's parameters (list filters, paging) are in its query string.
+    const params = req.method === 'GET' ? { ...parseForm(new URL(req.url ?? '/', 'http://127.0.0.1').search.slice(1)), ...body } : body;
     const auth = parseBasicAuth(req.headers.authorization);
     const method = req.method ?? 'GET';
     const pathAccountSid = /^\/2010-04-01\/Accounts\/([^/.]+)/.exec(path)?.[1];
@@ -286,9 +293,16 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     authToken,
     requests: requests.items,
     calls,
-    recordings,
+    recordings: recordings.all,
     addCall,
-    addRecording,
+    addRecording: (recording) => recordings.add(recording),
+    recordingAudio: (callSid, wav) => recordings.audioFor(callSid, wav),
+    processRecordingsIn: (ms) => recordings.processIn(ms),
+    loseNextRecordingCallback: () => recordings.loseNextCallback(),
+    get lostRecordingCallbacks() {
+      return recordings.lost;
+    },
+    waitForRecording: (predicate, timeoutMs) => recordings.updates.waitFor(predicate, timeoutMs),
     attachStream: (callSid, stream) => lifecycle.attachStream(callSid, stream),
     stopStreams(timing) {
       lifecycle.streamStop = timing;
@@ -322,7 +336,8 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     async close() {
       requests.close('stand-in closed');
       await lifecycle.close();
-      await outbound.close();
+      await outbound.close(); // aborts callbacks in flight, so closing the recordings waits for none
+      await recordings.close();
       await closeServer(server);
     },
   };

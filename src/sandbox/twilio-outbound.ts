@@ -307,6 +307,7 @@ export class OutboundCalls {
     };
   }
 
+  /** A request about the run's call. */
   #send(run: CallRun, kind: TwilioCallback['kind'], url: string, method: 'GET' | 'POST', params: Record<string, string>, signal?: AbortSignal): Promise<TwilioCallback> {
     return this.deliver(run.call.sid, kind, url, method, params, signal);
   }
@@ -314,8 +315,9 @@ export class OutboundCalls {
   /**
    * One signed request, as Twilio makes it: X-Twilio-Signature over the URL as configured
    * (for GET, with the parameters in its query) and the POST parameters. A failed delivery
-   * is recorded, never thrown — Twilio logs it and the call goes on. Also used for the
-   * status callbacks of inbound calls (`twilio-call-lifecycle.ts`).
+   * is recorded, never thrown, and never retried — Twilio logs it and the call goes on.
+   * Also sends the callbacks of calls this class did not place (inbound calls' status and
+   * recording callbacks).
    */
   async deliver(
     callSid: string,

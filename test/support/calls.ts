@@ -50,6 +50,8 @@ export async function startCallHarness(
     preopenTtlMs: options.preopenTtlMs,
     ...(pipeline ? {} : { jobHandlers: {} }),
   });
+  // Twilio's callbacks (a recording's status) are signed for PUBLIC_URL and reach the app where it listens.
+  twilioApi.routeOrigin(publicUrl, app.url);
   const business = await createBusiness(app.services.orm.em, { phone: businessNumber, name: 'שיפוצי הגליל' });
   const sarah = await createLead(app.services.orm.em, business, { phone: sarahsNumber, fullName: 'ד״ר שרה לוי', firstName: 'שרה', gender: 'female' });
   const em = app.services.orm.em.fork();
@@ -58,8 +60,6 @@ export async function startCallHarness(
   if (pipeline) settings.inboundWebhookUrl = `${pipeline.receiver.url}/callwatch`;
   await em.flush();
   pipeline?.receiver.setSecret(settings.webhookSecret);
-  // Twilio signs for PUBLIC_URL; its callbacks go to where the app listens.
-  twilioApi.routeOrigin(publicUrl, app.url);
   return {
     statusCallback: options.statusCallback ?? false,
     app,

@@ -43,6 +43,8 @@ export interface CallOutcome {
   timeline: CallEvent[];
   /** Lead details the agent captured (save_lead_details). */
   lead: LeadCapture;
+  /** Twilio is recording the call (its recording callback, or the safety net, starts the pipeline). */
+  recordingStarted: boolean;
 }
 
 export interface CallSessionDeps {
@@ -58,8 +60,12 @@ export interface CallSessionDeps {
    * on this instance, or a new one. Called only once the stream's token has been checked.
    */
   openRealtime: (callSid: string) => RealtimeConnection;
-  /** Called once, when the call has started on both sides (e.g. to start recording). */
-  onStarted?: (context: CallContext) => void;
+  /**
+   * Called once, when the call has started on both sides, to start its recording. Resolves
+   * (never rejects) to whether the recording started — known by the call's end, which waits
+   * for it; undefined when the call is not recorded.
+   */
+  onStarted?: (context: CallContext) => Promise<boolean> | undefined;
   /** Persists the outcome. Called exactly once per started call, never for a rejected one. */
   persist: (outcome: CallOutcome) => Promise<void>;
   /** Tools' booking and Twilio call control for the agent. */
@@ -165,6 +171,7 @@ export class CallSession {
   #playedOut: (() => void)[] = [];
   readonly #timeline: CallEvent[] = [];
   #failed = false;
+  #recordingStarted: Promise<boolean> | undefined;
   /** The call is being handed over or apologised for (#giveUp): nothing more to recover. */
   #givenUp = false;
   #recovering = false;
@@ -399,7 +406,8 @@ export class CallSession {
     const turns = this.#transcript.turns();
     const lead = this.#agent?.tools.lead ?? {};
     try {
-      await this.#deps.persist({ context, startedAt: this.#startedAt, endedAt, durationSec, turns, reason, failed: this.#failed, timeline: this.#timeline, lead });
+      const recordingStarted = (await this.#recordingStarted) ?? false;
+      await this.#deps.persist({ context, startedAt: this.#startedAt, endedAt, durationSec, turns, reason, failed: this.#failed, timeline: this.#timeline, lead, recordingStarted });
       this.#log.info({ reason, durationSec, turns: turns.length }, 'call ended');
     } catch (error) {
       this.#log.error({ err: describeError(error) }, 'failed to persist the call');
@@ -589,7 +597,7 @@ export class CallSession {
         }),
     });
     this.#publishLifecycle({ type: 'call.started', callId: context.callId, callSid: context.callSid, direction: context.direction, at: this.#startedAt.toISOString() });
-    this.#deps.onStarted?.(context);
+    this.#recordingStarted = this.#deps.onStarted?.(context);
     this.#rollover.schedule();
   }
 

@@ -201,22 +201,26 @@ function finalTimes(params: Record<string, string>) {
 }
 
 /**
- * Twilio's recording status callback. `completed`: store the recording and start the
- * post-call pipeline, in one transaction. `absent` / `failed` (nothing usable was
- * recorded): start the pipeline anyway — it falls back to the realtime transcript. The
- * pipeline job's id is the call's, so a repeated callback does not start a second one.
+ * Twilio's recording status callback. `completed`: start the post-call pipeline and store
+ * the recording, in one transaction. `absent` / `failed` (nothing usable was recorded):
+ * start the pipeline anyway — it falls back to the realtime transcript. The pipeline job's
+ * id is the call's: once it exists (an earlier callback, or the recording safety net after
+ * a lost one), a callback changes nothing — neither a second run nor the recording the
+ * pipeline works on.
  */
 async function recording({ services }: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse): Promise<void> {
   const { CallSid: callSid, RecordingSid: recordingSid, RecordingUrl: recordingUrl, RecordingStatus: recordingStatus } = params;
   const finished = recordingStatus === 'completed' || recordingStatus === 'absent' || recordingStatus === 'failed';
   if (callSid && finished) {
     await services.orm.em.fork().transactional(async (em) => {
-      const update = sql(em).updateTable('Call').where('callSid', '=', callSid).returning('id');
-      const call =
-        recordingStatus === 'completed' && recordingSid
-          ? await update.set({ recordingSid, recordingUrl: recordingUrl ?? null }).executeTakeFirst()
-          : await sql(em).selectFrom('Call').select('id').where('callSid', '=', callSid).executeTakeFirst();
-      if (call) await enqueuePipeline(services.queue, call.id, em);
+      const call = await sql(em).selectFrom('Call').select('id').where('callSid', '=', callSid).executeTakeFirst();
+      if (!call) return;
+      // The job insert waits on a concurrent one for the same call until it commits, so
+      // exactly one of two racing triggers enqueues, and only that one stores a recording.
+      const enqueued = await enqueuePipeline(services.queue, call.id, em);
+      if (enqueued !== null && recordingStatus === 'completed' && recordingSid) {
+        await sql(em).updateTable('Call').set({ recordingSid, recordingUrl: recordingUrl ?? null }).where('id', '=', call.id).execute();
+      }
     });
   }
   reply(res, 204, 'text/plain', '');
