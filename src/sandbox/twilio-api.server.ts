@@ -5,10 +5,10 @@ import { twilioSid } from './ids.ts';
 import { callResource, recordingResource, twilioError, type CallState, type RecordingState } from './twilio-api.resources.ts';
 import { silentWavFile, wavDurationSec } from './wav.ts';
 import { closeServer, listenOnLoopback, readBody } from './http.ts';
-import { OutboundCalls, type OutboundOutcome, type PlacedCall, type TwilioCallback } from './twilio-outbound.ts';
+import { OutboundCalls, type AmdTiming, type OutboundOutcome, type PlacedCall, type TwilioCallback } from './twilio-outbound.ts';
 
 export type { CallState, RecordingState } from './twilio-api.resources.ts';
-export type { OutboundOutcome, PlacedCall, TwilioCallback } from './twilio-outbound.ts';
+export type { AmdTiming, OutboundOutcome, PlacedCall, TwilioCallback } from './twilio-outbound.ts';
 
 /** One request the stand-in received: form parameters keep Twilio's names; repeated ones become arrays. */
 export interface TwilioApiRequest {
@@ -30,6 +30,8 @@ export interface TwilioApiStandInOptions {
   port?: number;
   /** How long an outbound call rings before it is answered or rings out (`ringFor`). Default 20 ms. */
   ringMs?: number;
+  /** How long answering-machine detection takes (`amdFor`). Default `DEFAULT_AMD`: 3 s, a 10 s greeting. */
+  amd?: Partial<AmdTiming>;
 }
 
 export interface TwilioApiStandIn {
@@ -64,8 +66,14 @@ export interface TwilioApiStandIn {
   outcomeFor(number: string, outcome: OutboundOutcome): void;
   /** The next call created ends this way, whatever its number (queued: one per call). */
   nextOutcome(outcome: OutboundOutcome): void;
-  /** How long outbound calls ring before they are answered or ring out; also the async AMD delay. */
+  /** How long outbound calls ring before they are answered or ring out. */
   ringFor(ms: number): void;
+  /**
+   * How long AMD takes from the answer to its verdict (a person, or a machine under `Enable`);
+   * under `DetectMessageEnd` a machine's greeting then lasts `greetingMs` more and ends with
+   * `messageEnd` (beep by default). Synchronous AMD fetches the voice URL only then.
+   */
+  amdFor(detectionMs: number, more?: Partial<Omit<AmdTiming, 'detectionMs'>>): void;
   /**
    * Sends requests for URLs on `publicOrigin` (e.g. Callwatch's PUBLIC_URL) to `realOrigin`
    * (where it listens) instead. The signature still covers the URL as given, as Twilio signs it.
@@ -108,6 +116,7 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     apiUrl: () => baseUrl,
     addRecording: (callSid, durationSec) => addRecording({ callSid, durationSec }),
     ringMs: options.ringMs,
+    amd: options.amd,
   });
 
   function addCall(call: Partial<CallState> & { sid: string }): CallState {
@@ -187,6 +196,8 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
         call.endedAt = new Date();
         outbound.hungUp(call);
       }
+      const twiml = param('Twiml');
+      if (twiml !== undefined && call.status === 'in-progress') outbound.redirected(call, twiml);
       call.updatedAt = new Date();
       return { status: 200, body: callResource(call) };
     }
@@ -267,6 +278,7 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     outcomeFor: (number, outcome) => outbound.outcomeFor(number, outcome),
     nextOutcome: (outcome) => outbound.nextOutcome(outcome),
     ringFor: (ms) => outbound.ringFor(ms),
+    amdFor: (detectionMs, more) => outbound.amdFor(detectionMs, more),
     routeOrigin: (publicOrigin, realOrigin) => outbound.routeOrigin(publicOrigin, realOrigin),
     waitForVoiceTwiml: (callSid, timeoutMs) => outbound.waitForVoiceTwiml(callSid, timeoutMs),
     waitForCallback: (predicate, timeoutMs) => outbound.callbacks.waitFor(predicate, timeoutMs),
