@@ -1,4 +1,4 @@
-import type { EventBus, SupervisorCommand, SupervisorCommandResult } from '../../core/events.ts';
+import type { CallCommand, EventBus, SupervisorCommand, SupervisorCommandResult } from '../../core/events.ts';
 import { describeError } from '../../core/errors.ts';
 import type { CallContext } from '../call-context.ts';
 import type { CallControl } from '../twilio-line/call-control.ts';
@@ -32,9 +32,11 @@ export class CallSupervision {
     this.#iterators.push(commands, listeners);
     void (async () => {
       for (let next = await commands.next(); !next.done; next = await commands.next()) {
-        const result = await supervise(next.value, call);
-        bus.publish('call:command-results', next.value.requestId, result);
-        call.recorded(next.value, result);
+        const command = next.value;
+        const result = await supervise(command, call);
+        bus.publish('call:command-results', command.requestId, result);
+        // The machine's verdict shows as the call's end reason; the timeline records people's actions.
+        if (command.action !== 'answering-machine') call.recorded(command, result);
       }
     })();
     void (async () => {
@@ -55,8 +57,8 @@ export class CallSupervision {
   }
 }
 
-/** Carries out a supervisor's command on a live call; never throws. */
-export async function supervise(command: SupervisorCommand, call: SupervisedCall): Promise<SupervisorCommandResult> {
+/** Carries out a supervisor's command, or the answering-machine verdict, on a live call; never throws. */
+export async function supervise(command: CallCommand, call: SupervisedCall): Promise<SupervisorCommandResult> {
   if (!call.live()) return { acted: false, error: 'the call is not live' };
   try {
     switch (command.action) {
@@ -72,6 +74,16 @@ export async function supervise(command: SupervisorCommand, call: SupervisedCall
         if (!call.control) return { acted: false, error: 'Twilio is not configured' };
         await call.control.hangUp(call.context.callSid);
         call.end('hung up by a supervisor');
+        return { acted: true, error: null };
+      case 'answering-machine':
+        if (!call.control) return { acted: false, error: 'Twilio is not configured' };
+        if (command.voicemail) {
+          await call.control.sayAndHangUp(call.context.callSid, command.voicemail.text, command.voicemail.language);
+          call.end('voicemail left');
+        } else {
+          await call.control.hangUp(call.context.callSid);
+          call.end('answering machine');
+        }
         return { acted: true, error: null };
     }
   } catch (error) {
