@@ -3,6 +3,7 @@ import { Migration20261122000000CallSearch } from './Migration20261122000000Call
 import { Migration20261123000000PostCallPipeline } from './Migration20261123000000PostCallPipeline.ts';
 import { Migration20261124000000CallTimeline } from './Migration20261124000000CallTimeline.ts';
 import { Migration20261125000000OutboundCalling } from './Migration20261125000000OutboundCalling.ts';
+import { Migration20261203000000VoicemailMessage } from './Migration20261203000000VoicemailMessage.ts';
 
 /**
  * Every migration, in the order they run. Listed explicitly (rather than found by globbing
@@ -14,4 +15,5 @@ export const migrations = [
   { name: 'Migration20261123000000PostCallPipeline', class: Migration20261123000000PostCallPipeline },
   { name: 'Migration20261124000000CallTimeline', class: Migration20261124000000CallTimeline },
   { name: 'Migration20261125000000OutboundCalling', class: Migration20261125000000OutboundCalling },
+  { name: 'Migration20261203000000VoicemailMessage', class: Migration20261203000000VoicemailMessage },
 ];

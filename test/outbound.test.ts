@@ -61,7 +61,7 @@ describe('outbound calls', () => {
     const jobId = await schedule(h.sarah.id, 'לאשר את ביקור הערכת המחיר של מחר', 'אם היא לא זמינה מחר, הצע יום אחר השבוע');
     const placed = await eventually(() => h.twilioApi.placedCalls.find((call) => call.to === h.sarah.phone), Boolean, 'the call at Twilio');
     const create = creates(h.sarah.phone)[0]!;
-    expect(create.params).toMatchObject({ From: '+97233824100', Url: `${publicUrl}/twilio/voice?outboundJob=${jobId}`, StatusCallback: `${publicUrl}/twilio/status?outboundJob=${jobId}`, MachineDetection: 'Enable' });
+    expect(create.params).toMatchObject({ From: '+97233824100', Url: `${publicUrl}/twilio/voice?outboundJob=${jobId}`, StatusCallback: `${publicUrl}/twilio/status?outboundJob=${jobId}`, MachineDetection: 'Enable', AsyncAmd: 'true' });
     expect(create.params.StatusCallbackEvent).toEqual(['initiated', 'ringing', 'answered', 'completed']);
 
     // Sarah picks up: Twilio fetches the voice URL and streams the call to the agent.
@@ -107,16 +107,21 @@ describe('outbound calls', () => {
     expect(creates(lead.phone)).toHaveLength(3);
   });
 
-  it('counts a voicemail as no answer: hangs up at once, no agent, retries', async () => {
-    const lead = await createLead(h.app.services.orm.em, h.business, { fullName: 'דנה לוי' });
-    h.twilioApi.outcomeFor(lead.phone, 'machine');
-    const sessionsBefore = h.openai.sessions.length;
-    const jobId = await schedule(lead.id, 'לתאם ביקור');
-    await eventually(() => job(jobId), (row) => row.status === 'NO_ANSWER', 'the attempts to run out', 20_000);
-    expect(await job(jobId)).toMatchObject({ attempts: 3, lastOutcome: 'VOICEMAIL' });
-    const calls = h.twilioApi.placedCalls.filter((call) => call.to === lead.phone);
-    expect(calls.map((call) => call.voiceTwiml)).toEqual(calls.map(() => expect.stringContaining('<Hangup/>')));
-    expect(h.openai.sessions.length).toBe(sessionsBefore);
+  it('counts a voicemail as no answer: the AMD verdict hangs up, and the attempt is retried', async () => {
+    h.twilioApi.amdFor(200);
+    try {
+      const lead = await createLead(h.app.services.orm.em, h.business, { fullName: 'דנה לוי' });
+      h.twilioApi.outcomeFor(lead.phone, 'machine');
+      const jobId = await schedule(lead.id, 'לתאם ביקור');
+      await eventually(() => job(jobId), (row) => row.status === 'NO_ANSWER', 'the attempts to run out', 20_000);
+      expect(await job(jobId)).toMatchObject({ attempts: 3, lastOutcome: 'VOICEMAIL' });
+      // Each call was hung up through the API once AMD said it was a machine (no stream ever started here).
+      const calls = h.twilioApi.placedCalls.filter((call) => call.to === lead.phone);
+      const hangUps = calls.map((call) => h.twilioApi.requests.filter((r) => r.path.endsWith(`/Calls/${call.sid}.json`) && r.params.Status === 'completed').length);
+      expect(hangUps).toEqual([1, 1, 1]);
+    } finally {
+      h.twilioApi.amdFor(3_000);
+    }
   });
 
   it('fails the job with Twilio’s reason when Twilio refuses the number, with no retry', async () => {

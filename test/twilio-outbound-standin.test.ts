@@ -147,20 +147,27 @@ describe('Twilio REST stand-in: outbound calls', () => {
     expect(twilioApi.placedCalls).toHaveLength(before);
   });
 
-  it('reports AnsweredBy to the voice URL when AMD is asked for: human, machine_start, machine_end_beep', async () => {
+  it('synchronous AMD: silence until the verdict, then the voice URL with AnsweredBy and the real MachineDetectionDuration', async () => {
+    twilioApi.amdFor(200, { greetingMs: 300 });
     const human = await dial('+972501110007', { machineDetection: 'Enable' });
     twilioApi.nextOutcome('machine');
     const machine = await dial('+972501110008', { machineDetection: 'Enable' });
-    await twilioApi.waitForCallback(isFinal(machine.sid));
     twilioApi.nextOutcome('machine');
     const beep = await dial('+972501110009', { machineDetection: 'DetectMessageEnd' });
-    await twilioApi.waitForCallback(isFinal(beep.sid));
+    for (const sid of [machine.sid, beep.sid]) await twilioApi.waitForCallback(isFinal(sid));
     expect(await twilioApi.waitForVoiceTwiml(human.sid)).toBe(STREAM_TWIML);
 
     const voiceOf = (sid: string) => received.find((r) => r.path === '/voice' && r.params.CallSid === sid);
-    expect(voiceOf(human.sid)?.params).toMatchObject({ AnsweredBy: 'human', MachineDetectionDuration: expect.stringMatching(/^\d+$/) });
+    // The duration is what really passed: the detection time, plus the greeting to its end.
+    expect(voiceOf(human.sid)?.params).toMatchObject({ AnsweredBy: 'human' });
+    expect(Number(voiceOf(human.sid)?.params.MachineDetectionDuration)).toBeGreaterThanOrEqual(200);
     expect(voiceOf(machine.sid)?.params.AnsweredBy).toBe('machine_start');
     expect(voiceOf(beep.sid)?.params.AnsweredBy).toBe('machine_end_beep');
+    expect(Number(voiceOf(beep.sid)?.params.MachineDetectionDuration)).toBeGreaterThanOrEqual(500);
+    // Answered first (no verdict yet), the voice URL only after detection.
+    const order = twilioApi.callbacks.filter((c) => c.callSid === human.sid).map((c) => (c.kind === 'status' ? c.params.CallStatus : c.kind));
+    expect(order).toEqual(['initiated', 'ringing', 'in-progress', 'voice']);
+    expect(statusCallbacks(human.sid).find((r) => r.params.CallStatus === 'in-progress')?.params.AnsweredBy).toBeUndefined();
     // <Hangup/> ends the call at once: completed, with the verdict
     expect(statusCallbacks(machine.sid).map((r) => r.params.CallStatus)).toEqual(['initiated', 'ringing', 'in-progress', 'completed']);
     expect(statusCallbacks(machine.sid).at(-1)?.params).toMatchObject({ AnsweredBy: 'machine_start', CallStatus: 'completed' });
@@ -169,16 +176,52 @@ describe('Twilio REST stand-in: outbound calls', () => {
     await twilioApi.waitForCallback(isFinal(human.sid));
   });
 
-  it('with AsyncAmd, runs the TwiML at once and posts the verdict to AsyncAmdStatusCallback', async () => {
+  it('with AsyncAmd, runs the TwiML at once and posts the verdict to AsyncAmdStatusCallback after detection', async () => {
+    twilioApi.amdFor(200);
     twilioApi.nextOutcome('machine');
     const call = await dial('+972501110010', { machineDetection: 'Enable', asyncAmd: 'true', asyncAmdStatusCallback: `${appUrl}/amd` });
     expect(await twilioApi.waitForVoiceTwiml(call.sid)).toBe(STREAM_TWIML);
     await twilioApi.waitForCallback((c) => c.callSid === call.sid && c.kind === 'amd');
+    expect(twilioApi.callbacks.filter((c) => c.callSid === call.sid).map((c) => c.kind)).toEqual(['status', 'status', 'status', 'voice', 'amd']);
     expect(received.find((r) => r.path === '/voice' && r.params.CallSid === call.sid)?.params.AnsweredBy).toBeUndefined();
     const amd = received.find((r) => r.path === '/amd' && r.params.CallSid === call.sid);
     expect(amd).toMatchObject({ signatureValid: true, params: { AccountSid: twilioApi.accountSid, CallSid: call.sid, AnsweredBy: 'machine_start' } });
+    expect(Number(amd?.params.MachineDetectionDuration)).toBeGreaterThanOrEqual(200);
     await client().calls(call.sid).update({ status: 'completed' });
     await twilioApi.waitForCallback(isFinal(call.sid));
+  });
+
+  it('with AsyncAmd and DetectMessageEnd, a machine’s verdict waits for its greeting to end; a person’s does not', async () => {
+    twilioApi.amdFor(100, { greetingMs: 400, messageEnd: 'silence' });
+    try {
+      const amdOptions = { machineDetection: 'DetectMessageEnd', asyncAmd: 'true', asyncAmdStatusCallback: `${appUrl}/amd` };
+      const human = await dial('+972501110015', amdOptions);
+      twilioApi.nextOutcome('machine');
+      const machine = await dial('+972501110016', amdOptions);
+      const amdOf = async (sid: string) => (await twilioApi.waitForCallback((c) => c.callSid === sid && c.kind === 'amd')).params;
+      const [person, voicemail] = [await amdOf(human.sid), await amdOf(machine.sid)];
+      expect(person.AnsweredBy).toBe('human');
+      expect(voicemail.AnsweredBy).toBe('machine_end_silence');
+      expect(Number(voicemail.MachineDetectionDuration)).toBeGreaterThanOrEqual(500);
+      // The verdict may come too late: past MachineDetectionTimeout it is `unknown`.
+      twilioApi.amdFor(100, { greetingMs: 60_000 });
+      twilioApi.nextOutcome('machine');
+      const long = await dial('+972501110017', { ...amdOptions, machineDetectionTimeout: 1 });
+      expect((await amdOf(long.sid)).AnsweredBy).toBe('unknown');
+      for (const sid of [human.sid, machine.sid, long.sid]) await client().calls(sid).update({ status: 'completed' });
+    } finally {
+      twilioApi.amdFor(3_000, { greetingMs: 10_000, messageEnd: 'beep' });
+    }
+  });
+
+  it('runs TwiML replaced through the API: <Say>…<Hangup/> ends the call once spoken', async () => {
+    const call = await dial('+972501110018');
+    await twilioApi.waitForVoiceTwiml(call.sid);
+    const leave = '<?xml version="1.0" encoding="UTF-8"?><Response><Say language="he-IL" voice="Google.he-IL-Standard-A">שלום</Say><Hangup/></Response>';
+    await client().calls(call.sid).update({ twiml: leave });
+    await twilioApi.waitForCallback(isFinal(call.sid));
+    expect(twilioApi.placedCalls.find((p) => p.sid === call.sid)?.twimlUpdates).toEqual([leave]);
+    expect(statusCallbacks(call.sid).at(-1)?.params).toMatchObject({ CallStatus: 'completed', SipResponseCode: '200' });
   });
 
   it('cancels a ringing call: canceled, and the voice URL is never fetched', async () => {

@@ -63,9 +63,11 @@ describe('Twilio webhooks', () => {
     expect(tampered.status).toBe(403);
     const status = await postTwilioWebhook(app.url, '/twilio/status', { CallSid: 'CA1', CallStatus: 'completed' }, { signature: null });
     expect(status.status).toBe(403);
+    const amd = await postTwilioWebhook(app.url, '/twilio/amd', { CallSid: 'CA1', AnsweredBy: 'machine_start' }, { signature: null });
+    expect(amd.status).toBe(403);
 
     expect(await calls()).toBe(before);
-    expect(app.services.metrics.get('twilio_webhook_rejected_total') - rejectedBefore).toBe(4);
+    expect(app.services.metrics.get('twilio_webhook_rejected_total') - rejectedBefore).toBe(5);
   });
 
   it('connects a call to a known number to the agent over a signed media stream', async () => {

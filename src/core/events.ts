@@ -70,6 +70,24 @@ export type SupervisorCommand = { requestId: string; apiKeyId: string } & (
   | { action: 'hangup' }
 );
 
+/**
+ * Twilio's answering-machine detection found a machine on a live call (`/twilio/amd`). Like a
+ * supervisor's command it goes to whichever instance holds the call (`call:commands`), which
+ * leaves `voicemail` after the beep, or hangs up, ends the session with its own reason, and
+ * answers on `call:command-results` by `requestId`.
+ */
+export interface AnsweringMachineCommand {
+  requestId: string;
+  action: 'answering-machine';
+  /** AMD's verdict: `machine_start`, `machine_end_beep`, `fax`, … */
+  answeredBy: string;
+  /** What to say after the beep, in the business's language; null: hang up. */
+  voicemail: { text: string; language: string } | null;
+}
+
+/** What the instance holding a call is asked to do to it. */
+export type CallCommand = SupervisorCommand | AnsweringMachineCommand;
+
 /** 20 ms of one side of a call: μ-law 8 kHz, base64, numbered per track in order. */
 export interface AudioChunk {
   track: 'caller' | 'agent';
@@ -136,7 +154,7 @@ export type BusEvents = {
   /** Progress of the business's outbound call jobs. */
   'business:outbound': [businessId: string, event: OutboundJobEvent];
   'call:events': [callId: string, event: CallEvent];
-  'call:commands': [callId: string, command: SupervisorCommand];
+  'call:commands': [callId: string, command: CallCommand];
   /** Listen-in audio of a call, published only while someone listens (`call:listeners`). */
   'call:audio': [callId: string, chunk: AudioChunk];
   /**

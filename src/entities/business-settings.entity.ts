@@ -70,6 +70,12 @@ export const BusinessSettings = defineEntity({
     outboundMaxConcurrent: p.integer().default(2),
     /** The agent's first sentence on an outbound call; the same placeholders as `greetingTemplate`. The reason for the call follows it. */
     outboundGreetingTemplate: p.text().default('שלום {firstName}, מדברים מ{businessName}.'),
+    /**
+     * Left on an answering machine that picks up an outbound call, after its beep, in the
+     * business's language; null: hang up on machines. Outbound calls wait for the end of the
+     * machine's greeting only when it is set (AMD `DetectMessageEnd`).
+     */
+    voicemailMessage: p.text().nullable(),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },
 });

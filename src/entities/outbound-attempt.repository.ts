@@ -49,7 +49,7 @@ export type DialDecision =
   | { action: 'skip'; reason: string }
   | { action: 'later'; job: Row<OutboundCallJob>; at: Date; reason: 'calling hours' | 'lines busy' }
   | { action: 'closed'; job: Row<OutboundCallJob> }
-  | { action: 'dial'; job: Row<OutboundCallJob>; to: string; from: string | null };
+  | { action: 'dial'; job: Row<OutboundCallJob>; to: string; from: string | null; voicemailMessage: string | null };
 
 /**
  * Decides, for a due `outbound.dial` job, whether to place the call now. Outside calling
@@ -78,7 +78,7 @@ export async function claimDialAttempt(em: EntityManager, queue: JobQueue, jobId
     const settings = await sql(tx)
       .selectFrom('BusinessSettings')
       .innerJoin('Business', 'Business.id', 'BusinessSettings.business')
-      .select(['BusinessSettings.callingHours', 'BusinessSettings.callOnHolidays', 'BusinessSettings.outboundMaxConcurrent', 'BusinessSettings.maxCallDurationSec', 'Business.timezone'])
+      .select(['BusinessSettings.callingHours', 'BusinessSettings.callOnHolidays', 'BusinessSettings.outboundMaxConcurrent', 'BusinessSettings.maxCallDurationSec', 'BusinessSettings.voicemailMessage', 'Business.timezone'])
       .where('BusinessSettings.business', '=', job.business)
       .executeTakeFirstOrThrow();
     const allowed = nextCallingTime(now, settings.callingHours, settings.timezone, { skipHolidays: !settings.callOnHolidays });
@@ -106,7 +106,7 @@ export async function claimDialAttempt(em: EntityManager, queue: JobQueue, jobId
       .executeTakeFirstOrThrow();
     const lead = await sql(tx).selectFrom('Lead').select('phone').where('id', '=', job.lead).executeTakeFirstOrThrow();
     const number = await sql(tx).selectFrom('PhoneNumber').select('e164').where('business', '=', job.business).orderBy('createdAt').orderBy('e164').limit(1).executeTakeFirst();
-    return { action: 'dial', job: dialing, to: lead.phone, from: number?.e164 ?? null };
+    return { action: 'dial', job: dialing, to: lead.phone, from: number?.e164 ?? null, voicemailMessage: settings.voicemailMessage ?? null };
   });
 }
 

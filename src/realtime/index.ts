@@ -106,7 +106,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
   });
 
   return {
-    handleHttp: (req, res, path) => handleTwilioWebhook({ services, contexts, preopen: (callSid) => preopened.preopen(callSid) }, req, res, path),
+    handleHttp: (req, res, path) => handleTwilioWebhook({ services, contexts, preopen: (callSid) => preopened.preopen(callSid), callControl }, req, res, path),
     handleUpgrade(req, socket, head, path) {
       if (path !== '/twilio/media') return false;
       if (closing) {

@@ -5,11 +5,11 @@ import { twilioSid } from './ids.ts';
 import { callResource, recordingResource, twilioError, type CallState, type RecordingState } from './twilio-api.resources.ts';
 import { CallRecordings, recordingsPage } from './twilio-recordings.ts';
 import { closeServer, listenOnLoopback, readBody } from './http.ts';
-import { OutboundCalls, type OutboundOutcome, type PlacedCall, type TwilioCallback } from './twilio-outbound.ts';
+import { OutboundCalls, type AmdTiming, type OutboundOutcome, type PlacedCall, type TwilioCallback } from './twilio-outbound.ts';
 import { CallLifecycle, type MediaStreamPeer, type StreamStopTiming } from './twilio-call-lifecycle.ts';
 
 export type { CallState, RecordingState } from './twilio-api.resources.ts';
-export type { OutboundOutcome, PlacedCall, TwilioCallback } from './twilio-outbound.ts';
+export type { AmdTiming, OutboundOutcome, PlacedCall, TwilioCallback } from './twilio-outbound.ts';
 export type { MediaStreamPeer, StreamStopTiming } from './twilio-call-lifecycle.ts';
 
 /** One request the stand-in received: form parameters keep Twilio's names; repeated ones become arrays. */
@@ -45,6 +45,8 @@ export interface TwilioApiStandInOptions {
    * (`processRecordingsIn`). Default 3 s, as Twilio takes seconds to process a recording.
    */
   recordingProcessingMs?: number;
+  /** How long answering-machine detection takes (`amdFor`). Default `DEFAULT_AMD`: 3 s, a 10 s greeting. */
+  amd?: Partial<AmdTiming>;
 }
 
 export interface TwilioApiStandIn {
@@ -102,8 +104,14 @@ export interface TwilioApiStandIn {
   outcomeFor(number: string, outcome: OutboundOutcome): void;
   /** The next call created ends this way, whatever its number (queued: one per call). */
   nextOutcome(outcome: OutboundOutcome): void;
-  /** How long outbound calls ring before they are answered or ring out; also the async AMD delay. */
+  /** How long outbound calls ring before they are answered or ring out. */
   ringFor(ms: number): void;
+  /**
+   * How long AMD takes from the answer to its verdict (a person, or a machine under `Enable`);
+   * under `DetectMessageEnd` a machine's greeting then lasts `greetingMs` more and ends with
+   * `messageEnd` (beep by default). Synchronous AMD fetches the voice URL only then.
+   */
+  amdFor(detectionMs: number, more?: Partial<Omit<AmdTiming, 'detectionMs'>>): void;
   /**
    * Sends requests for URLs on `publicOrigin` (e.g. Callwatch's PUBLIC_URL) to `realOrigin`
    * (where it listens) instead. The signature still covers the URL as given, as Twilio signs it.
@@ -150,6 +158,7 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     addRecording: (callSid, durationSec) => recordings.add({ callSid, durationSec }),
     onEnded: (call) => lifecycle.notifyEnded(call),
     ringMs: options.ringMs,
+    amd: options.amd,
   });
   const lifecycle = new CallLifecycle({
     streamStop: options.streamStop,
@@ -225,6 +234,8 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
       // `completed` hangs up any live call; `canceled` only stops one not yet answered.
       if ((status === 'completed' && (ringing || live)) || (status === 'canceled' && ringing)) lifecycle.ended(call, status);
       else call.updatedAt = new Date();
+      const twiml = param('Twiml');
+      if (twiml !== undefined && live) outbound.redirected(call, twiml);
       // The answer shows the call as it is now: a redirect's TwiML runs once the stream is gone.
       const body = callResource(call);
       if (!live || (status === undefined && redirect === undefined)) return { status: 200, body };
@@ -330,6 +341,7 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     outcomeFor: (number, outcome) => outbound.outcomeFor(number, outcome),
     nextOutcome: (outcome) => outbound.nextOutcome(outcome),
     ringFor: (ms) => outbound.ringFor(ms),
+    amdFor: (detectionMs, more) => outbound.amdFor(detectionMs, more),
     routeOrigin: (publicOrigin, realOrigin) => outbound.routeOrigin(publicOrigin, realOrigin),
     waitForVoiceTwiml: (callSid, timeoutMs) => outbound.waitForVoiceTwiml(callSid, timeoutMs),
     waitForCallback: (predicate, timeoutMs) => outbound.callbacks.waitFor(predicate, timeoutMs),

@@ -50,6 +50,14 @@ export function twimlEndsCall(twiml: string): boolean {
   return /<Hangup\s*\/?>/.test(twiml) || !/<Response>\s*<(?!\/)/.test(twiml);
 }
 
+/** How fast `<Say>` speaks (ms per character): text-to-speech reads about 15 characters a second. */
+const SAY_MS_PER_CHARACTER = 65;
+
+/** How long the TwiML's `<Say>`s take to speak. */
+export function sayDurationMs(twiml: string): number {
+  return [...twiml.matchAll(/<Say\b[^>]*>([^<]*)<\/Say>/g)].reduce((total, match) => total + (match[1]?.length ?? 0), 0) * SAY_MS_PER_CHARACTER;
+}
+
 /** The live calls' streams and the end of every call, for one Twilio REST stand-in. */
 export class CallLifecycle {
   #streams = new Map<string, MediaStreamPeer>();
@@ -101,8 +109,13 @@ export class CallLifecycle {
   async updated(call: CallState, twiml: string | undefined): Promise<void> {
     const end = async () => {
       await this.#endStream(call.sid);
-      // A redirect runs its TwiML once the stream is gone; `<Dial>` keeps the caller on the line.
-      if (twiml !== undefined && twimlEndsCall(twiml) && call.status === 'in-progress') this.ended(call, 'completed');
+      // A redirect runs its TwiML once the stream is gone — its `<Say>` spoken, then the
+      // hang-up; `<Dial>` keeps the caller on the line.
+      if (twiml === undefined || !twimlEndsCall(twiml)) return;
+      const hangUp = () => {
+        if (call.status === 'in-progress') this.ended(call, 'completed');
+      };
+      this.#track(pause(sayDurationMs(twiml), undefined, { signal: this.#closing.signal }).then(hangUp, () => undefined));
     };
     const timing = this.#streamStop;
     if (timing === 'before-response') return end();

@@ -3,6 +3,7 @@ import twilio from 'twilio';
 import { EventLog } from './event-log.ts';
 import { rfc2822, type CallState, type RecordingState } from './twilio-api.resources.ts';
 import { recordingCallbackParams } from './twilio-webhook.ts';
+import { twimlEndsCall } from './twilio-call-lifecycle.ts';
 
 /**
  * What Twilio does after `POST …/Calls.json` creates an outbound call: dial, ring, answer
@@ -28,6 +29,8 @@ export interface PlacedCall {
   outcome: OutboundOutcome;
   /** The TwiML the call ran: the voice URL's answer, or the `Twiml` parameter; null until answered. */
   voiceTwiml: string | null;
+  /** TwiML the application replaced it with through the API (`Twiml`), in order. */
+  twimlUpdates: string[];
 }
 
 /** One request the stand-in made to the application. */
@@ -54,7 +57,27 @@ export interface OutboundCallsOptions {
   /** The call reached a final status (the stand-in's "call ended" hook). */
   onEnded?: (call: CallState) => void;
   ringMs?: number;
+  /** AMD's time from answer to its verdict (`amdFor`); default {@link DEFAULT_AMD}. */
+  amd?: Partial<AmdTiming>;
 }
+
+/**
+ * How long answering-machine detection takes. Twilio listens to the first words: a person's
+ * short "Hello?" then silence (SpeechEndThreshold 1200 ms) or a machine's long greeting
+ * (speech past SpeechThreshold 2400 ms) decides — a few seconds either way. With
+ * `DetectMessageEnd`, a machine's verdict waits for its greeting to end as well.
+ */
+export interface AmdTiming {
+  /** Answer to verdict for a person, or a machine under `Enable` (`machine_start`). */
+  detectionMs: number;
+  /** A machine's greeting after detection, until its end is heard (`DetectMessageEnd` only). */
+  greetingMs: number;
+  /** How a machine's greeting ends: `machine_end_beep`, `_silence` or `_other`. */
+  messageEnd: 'beep' | 'silence' | 'other';
+}
+
+/** Realistic AMD timing: about 3 s to tell, and a 10 s voicemail greeting. */
+export const DEFAULT_AMD: AmdTiming = { detectionMs: 3_000, greetingMs: 10_000, messageEnd: 'beep' };
 
 interface CallRun {
   call: CallState;
@@ -63,6 +86,8 @@ interface CallRun {
   amd: 'Enable' | 'DetectMessageEnd' | null;
   asyncAmd: boolean;
   answeredBy: string | null;
+  /** MachineDetectionDuration: the milliseconds from answer to the verdict, as they really passed. */
+  detectionMs: number | null;
   sequence: number;
   ended: boolean;
   /** Aborts the ringing and the voice fetch when the call ends early (hang-up, close). */
@@ -80,8 +105,8 @@ const SIP_CODES: Record<string, string> = { completed: '200', busy: '486', 'no-a
  */
 const WEBHOOK_TIMEOUT_MS = 15_000;
 
-/** What the stand-in reports as AMD's MachineDetectionDuration (ms): a plausible greeting length. */
-const DETECTION_MS = '2400';
+/** Twilio's default MachineDetectionTimeout (s): no verdict by then is `unknown`. */
+const AMD_TIMEOUT_SEC = 30;
 
 /** Drives the outbound calls of one Twilio REST stand-in; `close()` stops every call and request. */
 export class OutboundCalls {
@@ -89,6 +114,7 @@ export class OutboundCalls {
   readonly callbacks = new EventLog<TwilioCallback>('Twilio callback');
   #options: OutboundCallsOptions;
   #ringMs: number;
+  #amd: AmdTiming;
   #byNumber = new Map<string, OutboundOutcome>();
   #next: OutboundOutcome[] = [];
   #origins = new Map<string, string>();
@@ -101,6 +127,7 @@ export class OutboundCalls {
   constructor(options: OutboundCallsOptions) {
     this.#options = options;
     this.#ringMs = options.ringMs ?? 20;
+    this.#amd = { ...DEFAULT_AMD, ...options.amd };
   }
 
   /** Steering, as documented on `TwilioApiStandIn`. */
@@ -116,6 +143,10 @@ export class OutboundCalls {
     this.#ringMs = ms;
   }
 
+  amdFor(detectionMs: number, more: Partial<Omit<AmdTiming, 'detectionMs'>> = {}): void {
+    this.#amd = { ...this.#amd, ...more, detectionMs };
+  }
+
   routeOrigin(publicOrigin: string, realOrigin: string): void {
     this.#origins.set(new URL(publicOrigin).origin, new URL(realOrigin).origin);
   }
@@ -123,7 +154,7 @@ export class OutboundCalls {
   /** Starts dialing a call just created (status `queued`); the API has already answered 201. */
   place(call: CallState, params: Record<string, string | string[]>): PlacedCall {
     const outcome = this.#next.shift() ?? this.#byNumber.get(call.to) ?? 'answer';
-    const placed: PlacedCall = { sid: call.sid, to: call.to, from: call.from, params, outcome, voiceTwiml: null };
+    const placed: PlacedCall = { sid: call.sid, to: call.to, from: call.from, params, outcome, voiceTwiml: null, twimlUpdates: [] };
     this.placed.push(placed);
     const detection = first(params.MachineDetection);
     const run: CallRun = {
@@ -133,6 +164,7 @@ export class OutboundCalls {
       amd: detection === 'Enable' || detection === 'DetectMessageEnd' ? detection : null,
       asyncAmd: first(params.AsyncAmd) === 'true',
       answeredBy: null,
+      detectionMs: null,
       sequence: 0,
       ended: false,
       abort: new AbortController(),
@@ -148,6 +180,17 @@ export class OutboundCalls {
   hungUp(call: CallState): void {
     const run = this.#runs.get(call.sid);
     if (run && !run.ended && FINAL_STATUSES.has(call.status)) this.#end(run, call.status);
+  }
+
+  /**
+   * The call's TwiML was replaced through the API (`Twiml`): recorded in `twimlUpdates`.
+   * (The call lifecycle runs it: a hang-up ends the call once its `<Say>`s are spoken.)
+   * AMD goes on: its verdict still comes.
+   */
+  redirected(call: CallState, twiml: string): void {
+    const run = this.#runs.get(call.sid);
+    if (!run || run.ended || !run.call.answeredAt) return;
+    run.placed.twimlUpdates.push(twiml);
   }
 
   /** The TwiML the call runs once answered. */
@@ -177,20 +220,42 @@ export class OutboundCalls {
     await pause(this.#ringMs, undefined, { signal });
     if (outcome === 'no-answer') return this.#end(run, 'no-answer');
     this.#answer(run);
+    // Async AMD listens in the background from the answer on; the TwiML runs at once.
+    if (run.amd && run.asyncAmd) {
+      this.#track(this.#reportAsyncAmd(run).catch((error: unknown) => {
+        if (!run.abort.signal.aborted) throw error; // ended before the verdict: none is sent
+      }));
+    }
     await this.#progress(run, 'answered', 'in-progress');
+    // Synchronous AMD holds the call, in silence, until its verdict: only then is the voice URL asked.
+    if (run.amd && !run.asyncAmd) await this.#detect(run);
     const twiml = await this.#runTwiml(run);
-    // TwiML that hangs up, or has nothing to do, ends the call as Twilio does.
-    if (twiml === null || /<Hangup\s*\/?>/.test(twiml) || !/<Response>\s*<(?!\/)/.test(twiml)) return this.#end(run, 'completed');
-    if (run.amd && run.asyncAmd) await this.#reportAsyncAmd(run);
+    if (twiml === null || twimlEndsCall(twiml)) return this.#end(run, 'completed');
   }
 
   #answer(run: CallRun): void {
     run.call.status = 'in-progress';
     run.call.answeredAt = new Date();
     run.call.updatedAt = run.call.answeredAt;
-    if (!run.amd || run.asyncAmd) return;
-    run.answeredBy = answeredBy(run);
+  }
+
+  /** Waits, from the answer, for AMD to tell a person from a machine (or to time out), and records its verdict. */
+  async #detect(run: CallRun): Promise<void> {
+    const { detectionMs, greetingMs } = this.#amd;
+    const machine = run.placed.outcome === 'machine';
+    const needed = detectionMs + (machine && run.amd === 'DetectMessageEnd' ? greetingMs : 0);
+    const timeoutMs = (Number(first(run.placed.params.MachineDetectionTimeout)) || AMD_TIMEOUT_SEC) * 1000;
+    const elapsed = Date.now() - (run.call.answeredAt?.getTime() ?? Date.now());
+    await pause(Math.max(0, Math.min(needed, timeoutMs) - elapsed), undefined, { signal: run.abort.signal });
+    run.answeredBy = needed > timeoutMs ? 'unknown' : this.#verdict(run);
+    run.detectionMs = Date.now() - (run.call.answeredAt?.getTime() ?? Date.now());
     run.call.answeredBy = run.answeredBy;
+  }
+
+  /** What AMD reports: a person, or a machine at its greeting's start or after its end. */
+  #verdict(run: CallRun): string {
+    if (run.placed.outcome !== 'machine') return 'human';
+    return run.amd === 'DetectMessageEnd' ? `machine_end_${this.#amd.messageEnd}` : 'machine_start';
   }
 
   /** Fetches the voice URL (or takes the inline `Twiml`; Url wins over it) and records what the call runs. */
@@ -206,23 +271,25 @@ export class OutboundCalls {
     const url = first(params.Url);
     if (!url) return first(params.Twiml) ?? null;
     const voiceParams = { ...this.#callParams(run), CallStatus: 'in-progress' };
-    if (run.answeredBy) Object.assign(voiceParams, { AnsweredBy: run.answeredBy, MachineDetectionDuration: DETECTION_MS });
+    if (run.answeredBy) Object.assign(voiceParams, { AnsweredBy: run.answeredBy, MachineDetectionDuration: String(run.detectionMs) });
     const method = first(params.Method) === 'GET' ? 'GET' : 'POST';
     const answer = await this.#send(run, 'voice', url, method, voiceParams, run.abort.signal);
     // An error answer is Twilio's "application error" message and a hang-up: no TwiML ran.
     return answer.status !== null && answer.status < 300 ? answer.body : null;
   }
 
-  /** Async AMD: the call already runs its TwiML; the verdict arrives on its own callback. */
+  /**
+   * Async AMD: the call runs its TwiML meanwhile; the verdict arrives on its own callback. A
+   * call that ended first gets none. Once sent, the request runs to its answer even if the
+   * application ends the call while handling it, as Twilio's would.
+   */
   async #reportAsyncAmd(run: CallRun): Promise<void> {
-    await pause(this.#ringMs, undefined, { signal: run.abort.signal });
-    run.answeredBy = answeredBy(run);
-    run.call.answeredBy = run.answeredBy;
+    await this.#detect(run);
     const url = first(run.placed.params.AsyncAmdStatusCallback);
-    if (!url) return;
+    if (!url || !run.answeredBy) return;
     const method = first(run.placed.params.AsyncAmdStatusCallbackMethod) === 'GET' ? 'GET' : 'POST';
-    const params = { AccountSid: run.call.accountSid, CallSid: run.call.sid, AnsweredBy: run.answeredBy, MachineDetectionDuration: DETECTION_MS };
-    await this.#send(run, 'amd', url, method, params, run.abort.signal);
+    const params = { AccountSid: run.call.accountSid, CallSid: run.call.sid, AnsweredBy: run.answeredBy, MachineDetectionDuration: String(run.detectionMs) };
+    await this.#send(run, 'amd', url, method, params);
   }
 
   /** A progress status callback, sent only when its event was asked for. */
@@ -364,12 +431,6 @@ export class OutboundCalls {
     const tracked = promise.finally(() => this.#inflight.delete(tracked));
     this.#inflight.add(tracked);
   }
-}
-
-/** What AMD reports: a person, or a machine at its greeting's start or after the beep. */
-function answeredBy(run: CallRun): string {
-  if (run.placed.outcome !== 'machine') return 'human';
-  return run.amd === 'DetectMessageEnd' ? 'machine_end_beep' : 'machine_start';
 }
 
 function first(value: string | string[] | undefined): string | undefined {

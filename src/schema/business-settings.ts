@@ -55,6 +55,10 @@ BusinessSettingsRef.implement({
     outboundRetrySpacingSec: t.exposeInt('outboundRetrySpacingSec', { description: 'Least time between two attempts; a retry outside calling hours moves to the next window.' }),
     outboundMaxConcurrent: t.exposeInt('outboundMaxConcurrent', { description: 'Outbound calls ringing or in progress at once.' }),
     outboundGreetingTemplate: t.exposeString('outboundGreetingTemplate', { description: 'The agent’s first sentence when it calls; the reason for the call follows.' }),
+    voicemailMessage: t.exposeString('voicemailMessage', {
+      nullable: true,
+      description: 'Said, in the business’s language, after the beep when an answering machine picks up an outbound call; null: hang up on machines. Either way the attempt counts as voicemail (no answer).',
+    }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
@@ -87,10 +91,21 @@ const callingHours = hoursOfWeek(z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:
   'must allow calls on at least one day',
 );
 
+/**
+ * Twilio's `<Say>` reads it: 500 characters is about half a minute, more than most
+ * voicemail boxes keep; blank clears it like null.
+ */
+const voicemailMessage = z
+  .string()
+  .trim()
+  .max(500, 'must be at most 500 characters')
+  .transform((text) => text || null)
+  .nullish();
+
 const int = (min: number, max: number) => z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
 const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInput', {
-  description: 'Fields left out stay as they are; only the webhook URLs and the transfer number can be cleared (null).',
+  description: 'Fields left out stay as they are; only the webhook URLs, the transfer number and the voicemail message can be cleared (null).',
   validate: noNulls([
     'agentInstructions',
     'greetingTemplate',
@@ -131,6 +146,7 @@ const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInp
     outboundRetrySpacingSec: t.int({ validate: int(60, 7 * 86_400) }),
     outboundMaxConcurrent: t.int({ validate: int(1, 100) }),
     outboundGreetingTemplate: t.string({ validate: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters') }),
+    voicemailMessage: t.string({ validate: voicemailMessage }),
   }),
 });
 

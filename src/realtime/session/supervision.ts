@@ -1,4 +1,4 @@
-import type { EventBus, SupervisorCommand, SupervisorCommandResult } from '../../core/events.ts';
+import type { CallCommand, EventBus, SupervisorCommand, SupervisorCommandResult } from '../../core/events.ts';
 import { describeError } from '../../core/errors.ts';
 import type { CallContext } from '../call-context.ts';
 import type { CallControl } from '../twilio-line/call-control.ts';
@@ -59,10 +59,10 @@ export class CallSupervision {
 }
 
 /**
- * Carries out a supervisor's command on a live call and records it (for a command that
- * ends the call, before the call is written); never throws.
+ * Carries out a supervisor's command, or the answering-machine verdict, on a live call and
+ * records it (for a command that ends the call, before the call is written); never throws.
  */
-export async function supervise(command: SupervisorCommand, call: SupervisedCall): Promise<SupervisorCommandResult> {
+export async function supervise(command: CallCommand, call: SupervisedCall): Promise<SupervisorCommandResult> {
   if (!call.live()) return recorded(command, call, { acted: false, error: 'the call is not live' });
   try {
     switch (command.action) {
@@ -79,14 +79,24 @@ export async function supervise(command: SupervisorCommand, call: SupervisedCall
         if (!control) return recorded(command, call, { acted: false, error: 'Twilio is not configured' });
         return await endThroughTwilio(call, command, 'hung up by a supervisor', () => control.hangUp(call.context.callSid));
       }
+      case 'answering-machine': {
+        const control = call.control;
+        if (!control) return recorded(command, call, { acted: false, error: 'Twilio is not configured' });
+        const { voicemail } = command;
+        if (voicemail) {
+          return await endThroughTwilio(call, command, 'voicemail left', () => control.sayAndHangUp(call.context.callSid, voicemail.text, voicemail.language));
+        }
+        return await endThroughTwilio(call, command, 'answering machine', () => control.hangUp(call.context.callSid));
+      }
     }
   } catch (error) {
     return recorded(command, call, { acted: false, error: describeError(error) });
   }
 }
 
-function recorded(command: SupervisorCommand, call: SupervisedCall, result: SupervisorCommandResult): SupervisorCommandResult {
-  call.recorded(command, result);
+function recorded(command: CallCommand, call: SupervisedCall, result: SupervisorCommandResult): SupervisorCommandResult {
+  // The machine's verdict shows as the call's end reason; the timeline records people's actions.
+  if (command.action !== 'answering-machine') call.recorded(command, result);
   return result;
 }
 
@@ -96,7 +106,7 @@ function recorded(command: SupervisorCommand, call: SupervisedCall, result: Supe
  * Twilio refused it, the call goes on and the supervisor hears why. Resolves with the
  * result as soon as Twilio has answered, not once the call is written.
  */
-function endThroughTwilio(call: SupervisedCall, command: SupervisorCommand, reason: string, update: () => Promise<void>): Promise<SupervisorCommandResult> {
+function endThroughTwilio(call: SupervisedCall, command: CallCommand, reason: string, update: () => Promise<void>): Promise<SupervisorCommandResult> {
   return new Promise((resolve) => {
     let ran = false;
     void call

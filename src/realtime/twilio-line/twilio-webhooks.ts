@@ -11,11 +11,13 @@ import { findBusinessByNumber } from '../../entities/phone-number.repository.ts'
 import { sql } from '../../entities/sql.ts';
 import type { CallContextCache } from '../call-context.ts';
 import { enqueuePipeline } from '../call-outcome.ts';
+import { handleAmdVerdict, isMachine } from './answering-machine.ts';
+import type { CallControl } from './call-control.ts';
 import { signStreamToken, type CallRef } from './stream-token.ts';
 
 /**
  * Twilio's HTTP webhooks: the voice webhook that connects a call to the agent, and the
- * status and recording callbacks. Every request must carry a valid X-Twilio-Signature for
+ * status, answering-machine detection and recording callbacks. Every request must carry a valid X-Twilio-Signature for
  * PUBLIC_URL + path: anything else gets 403 and nothing is read or written.
  */
 
@@ -29,11 +31,13 @@ export interface TwilioWebhookDeps {
   contexts: CallContextCache;
   /** Opens the call's OpenAI Realtime session while Twilio connects its stream. */
   preopen: (callSid: string) => void;
+  /** Ends a call a machine answered when no session holds it; undefined without Twilio credentials. */
+  callControl: CallControl | undefined;
 }
 
-/** Handles POST /twilio/voice, /twilio/status and /twilio/recording; false for other paths. */
+/** Handles POST /twilio/voice, /twilio/status, /twilio/amd and /twilio/recording; false for other paths. */
 export async function handleTwilioWebhook(deps: TwilioWebhookDeps, req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
-  const handler = { '/twilio/voice': voice, '/twilio/status': status, '/twilio/recording': recording }[path];
+  const handler = { '/twilio/voice': voice, '/twilio/status': status, '/twilio/amd': amd, '/twilio/recording': recording }[path];
   if (!handler) return false;
   const { services } = deps;
   if (req.method !== 'POST') return reply(res, 405, 'text/plain', 'method not allowed'), true;
@@ -120,10 +124,11 @@ function connectToAgent({ services, contexts, preopen }: TwilioWebhookDeps, clai
 }
 
 /**
- * A call the dialer placed was answered (its voice URL names the job). A machine — Twilio's
- * answering-machine detection says so before the agent speaks — is hung up on at once, and
- * the attempt counts as no answer. A person is connected to the agent, which loads the
- * job's purpose and the lead with the rest of the context.
+ * A call the dialer placed was answered (its voice URL names the job): it is connected to
+ * the agent at once, which loads the job's purpose and the lead with the rest of the
+ * context. The dialer asks for asynchronous AMD, so the verdict comes later (`amd`); a
+ * voice request that already carries one (synchronous AMD, a call placed before that) hangs
+ * up on a machine, and the attempt counts as no answer.
  */
 async function outboundVoice(deps: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse, jobId: string | null): Promise<void> {
   const { services } = deps;
@@ -154,6 +159,12 @@ async function outboundVoice(deps: TwilioWebhookDeps, params: Record<string, str
   }
   connectToAgent(deps, { callSid, callId: call.id, businessId: job.business, leadId: job.lead, outboundJobId: job.id }, res);
   log.info({ direction: 'outbound' }, 'call connected to the agent');
+}
+
+/** Twilio's asynchronous answering-machine detection verdict (AsyncAmdStatusCallback): see answering-machine.ts. */
+async function amd({ services, callControl }: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse): Promise<void> {
+  if (params.CallSid && params.AnsweredBy) await handleAmdVerdict(services, callControl, params.CallSid, params.AnsweredBy);
+  reply(res, 204, 'text/plain', '');
 }
 
 /**
@@ -243,11 +254,6 @@ async function settleOutboundStatus(services: Services, jobId: string, callSid: 
     job = await settleAttempt(em, services.queue, { jobId, callSid, outcome, error: status === 'failed' ? 'Twilio could not connect the call' : null });
   }
   if (job) publishOutboundJob(services.bus, job);
-}
-
-/** Answering-machine detection's verdicts for anything but a person. */
-function isMachine(answeredBy: string | null): boolean {
-  return answeredBy !== null && (answeredBy.startsWith('machine') || answeredBy === 'fax');
 }
 
 function isUuid(value: string): boolean {

@@ -9,7 +9,7 @@ import { claimDialAttempt, publishOutboundJob, recordPlacedCall, releaseClaim, r
  * The `outbound.dial` job: one attempt of an outbound call. The attempt is claimed first
  * (calling hours, the business's free lines — outbound-attempt.repository.ts), then waits
  * for its slot in the global calls-per-second budget, then Twilio places the call with the
- * voice and status URLs naming the job, and answering-machine detection on. Twilio's
+ * voice and status URLs naming the job, and asynchronous answering-machine detection on. Twilio's
  * status callback settles the attempt (realtime/twilio-webhooks.ts).
  *
  * Twilio refusing the call outright (an invalid number, a number not allowed) fails the job
@@ -31,7 +31,7 @@ export function dialOutboundCall(services: Services): JobHandler<'outbound.dial'
       if (decision.action === 'closed' || decision.reason === 'calling hours') publishOutboundJob(bus, decision.job);
       return void logger.debug({ decision: decision.action, at: decision.action === 'later' ? decision.at : undefined }, 'outbound dial deferred');
     }
-    const { job, to, from } = decision;
+    const { job, to, from, voicemailMessage } = decision;
     publishOutboundJob(bus, job);
 
     const fail = async (error: string, retryable: boolean) => {
@@ -64,8 +64,14 @@ export function dialOutboundCall(services: Services): JobHandler<'outbound.dial'
         statusCallback: `${config.publicUrl}/twilio/status${query}`,
         statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
         statusCallbackMethod: 'POST',
-        // A voicemail is told from a person before the agent speaks; it counts as no answer.
-        machineDetection: 'Enable',
+        // Asynchronous AMD: the voice URL connects the agent at answer, so a person hears it at
+        // once instead of seconds of detection silence; the verdict comes to /twilio/amd while
+        // the call runs. A machine counts as no answer. Waiting for its greeting's end
+        // (DetectMessageEnd) is needed only to leave a message after the beep.
+        machineDetection: voicemailMessage ? 'DetectMessageEnd' : 'Enable',
+        asyncAmd: 'true',
+        asyncAmdStatusCallback: `${config.publicUrl}/twilio/amd${query}`,
+        asyncAmdStatusCallbackMethod: 'POST',
         timeout: 30,
       });
       callSid = call.sid;
