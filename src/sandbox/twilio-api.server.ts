@@ -6,9 +6,11 @@ import { callResource, recordingResource, twilioError, type CallState, type Reco
 import { silentWavFile, wavDurationSec } from './wav.ts';
 import { closeServer, listenOnLoopback, readBody } from './http.ts';
 import { OutboundCalls, type OutboundOutcome, type PlacedCall, type TwilioCallback } from './twilio-outbound.ts';
+import { sayAlerts, type TwilioAlert } from './twiml-say.ts';
 
 export type { CallState, RecordingState } from './twilio-api.resources.ts';
 export type { OutboundOutcome, PlacedCall, TwilioCallback } from './twilio-outbound.ts';
+export type { TwilioAlert } from './twiml-say.ts';
 
 /** One request the stand-in received: form parameters keep Twilio's names; repeated ones become arrays. */
 export interface TwilioApiRequest {
@@ -73,6 +75,12 @@ export interface TwilioApiStandIn {
   routeOrigin(publicOrigin: string, realOrigin: string): void;
   /** The TwiML an outbound call runs once answered (its voice URL's answer). */
   waitForVoiceTwiml(callSid: string, timeoutMs?: number): Promise<string>;
+  /**
+   * Twilio's Monitor alerts for the TwiML calls ran (a call update's `Twiml`, an outbound
+   * call's voice TwiML): a `<Say>` whose voice cannot speak its language is 13511, an empty
+   * one 13520 (twiml-say.ts). Empty when every `<Say>` played.
+   */
+  readonly alerts: readonly TwilioAlert[];
   /** The first request to the application matching, already made or still to come. */
   waitForCallback(predicate: (callback: TwilioCallback) => boolean, timeoutMs?: number): Promise<TwilioCallback>;
   close(): Promise<void>;
@@ -102,7 +110,10 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
   const downloads = new Map<string, number>();
   let nextFailure: { status: number; code: number; message: string } | undefined;
   let baseUrl = '';
+  const alerts: TwilioAlert[] = [];
+  const runTwiml = (callSid: string, twiml: string) => alerts.push(...sayAlerts(callSid, twiml));
   const outbound = new OutboundCalls({
+    onTwiml: runTwiml,
     accountSid,
     authToken,
     apiUrl: () => baseUrl,
@@ -180,6 +191,8 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
       if (redirect !== undefined && call.status !== 'in-progress' && call.status !== 'queued' && call.status !== 'ringing') {
         return { status: 400, body: twilioError(400, 21220, 'Call is not in-progress. Cannot redirect.') };
       }
+      const twiml = param('Twiml');
+      if (twiml !== undefined) runTwiml(call.sid, twiml);
       const ringing = call.status === 'queued' || call.status === 'ringing';
       // `completed` hangs up any live call; `canceled` only stops one not yet answered.
       if ((status === 'completed' && (ringing || call.status === 'in-progress')) || (status === 'canceled' && ringing)) {
@@ -269,6 +282,7 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     ringFor: (ms) => outbound.ringFor(ms),
     routeOrigin: (publicOrigin, realOrigin) => outbound.routeOrigin(publicOrigin, realOrigin),
     waitForVoiceTwiml: (callSid, timeoutMs) => outbound.waitForVoiceTwiml(callSid, timeoutMs),
+    alerts,
     waitForCallback: (predicate, timeoutMs) => outbound.callbacks.waitFor(predicate, timeoutMs),
     async close() {
       requests.close('stand-in closed');

@@ -52,6 +52,8 @@ export interface OutboundCallsOptions {
   /** Registers the recording of a call created with `Record=true`, once it ends. */
   addRecording: (callSid: string, durationSec: number) => RecordingState;
   ringMs?: number;
+  /** Sees the TwiML each answered call runs (the `<Say>` check, twiml-say.ts). */
+  onTwiml?: (callSid: string, twiml: string) => void;
 }
 
 interface CallRun {
@@ -195,6 +197,7 @@ export class OutboundCalls {
   async #runTwiml(run: CallRun): Promise<string | null> {
     const twiml = await this.#fetchTwiml(run);
     run.placed.voiceTwiml = twiml;
+    if (twiml !== null) this.#options.onTwiml?.(run.call.sid, twiml);
     this.#twiml.push({ callSid: run.call.sid, twiml });
     return twiml;
   }

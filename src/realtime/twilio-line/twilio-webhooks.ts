@@ -11,6 +11,7 @@ import { findBusinessByNumber } from '../../entities/phone-number.repository.ts'
 import { sql } from '../../entities/sql.ts';
 import type { CallContextCache } from '../call-context.ts';
 import { enqueuePipeline } from '../call-outcome.ts';
+import { sayVoice } from './say-voice.ts';
 import { signStreamToken, type CallRef } from './stream-token.ts';
 
 /**
@@ -76,7 +77,7 @@ async function voice(deps: TwilioWebhookDeps, params: Record<string, string>, re
   if (!settings || !callSid) {
     log.warn({ pii: { to: params.To } }, 'call to a number no business owns');
     const response = new twilio.twiml.VoiceResponse();
-    response.say({ language: 'he-IL' }, unknownNumberMessage);
+    response.say(sayVoice('he'), unknownNumberMessage);
     response.hangup();
     return reply(res, 200, 'text/xml', response.toString());
   }
