@@ -132,6 +132,7 @@ describe('the voice agent’s connection failing', () => {
 
     const apology = await hangUpRequest(h, callSid);
     expect(apology.params.Twiml).toMatch(/<Say language="he-IL" voice="Google\.he-IL-Standard-A">מצטערים, יש לנו תקלה טכנית\..*<\/Say><Hangup\/>/);
+    expect(h.twilioApi.alerts.filter((alert) => alert.resourceSid === callSid)).toEqual([]);
     const row = await endedCall(h, callSid);
     expect(row.status).toBe('failed');
     expect(row.endReason).toMatch(/^voice agent unavailable: /);

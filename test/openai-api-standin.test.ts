@@ -1,7 +1,8 @@
-import OpenAI, { APIConnectionError, AuthenticationError, BadRequestError, InternalServerError, NotFoundError, toFile } from 'openai';
+import OpenAI, { APIConnectionError, AuthenticationError, BadRequestError, InternalServerError, NotFoundError, RateLimitError, toFile } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MODELS, DEFAULT_TRANSCRIPT, startOpenAIApiStandIn, type OpenAIApiStandIn, type TranscriptionRequest } from '../src/sandbox/openai-api.server.ts';
 import { silentWavFile } from '../src/sandbox/wav.ts';
+import { jsonSchema } from '../src/workers/pipeline/extract.ts';
 
 const LEAD_SCHEMA = {
   type: 'object',
@@ -123,6 +124,62 @@ describe('OpenAI REST stand-in with the official SDK', () => {
     await expect(noRetries.responses.create({ model: 'gpt-5-mini', input: 'x' })).rejects.toMatchObject({ status: 400, code: 'invalid_json_schema' });
     standIn.handle({ respond: () => Promise.reject(new Error('boom')) });
     await expect(noRetries.responses.create({ model: 'gpt-5-mini', input: 'x' })).rejects.toMatchObject({ status: 500, type: 'server_error' });
+  });
+
+  it('tells an account out of quota (insufficient_quota, no retry headers) from a rate limit (rate_limit_exceeded, x-ratelimit headers)', async () => {
+    const noRetries = new OpenAI({ apiKey: standIn.apiKey, baseURL: standIn.url, maxRetries: 0 });
+    standIn.failNext('responses', { status: 429, code: 'insufficient_quota' });
+    const quota = await noRetries.responses.create({ model: 'gpt-5-mini', input: 'x' }).catch((error: unknown) => error);
+    expect(quota).toBeInstanceOf(RateLimitError);
+    expect(quota).toMatchObject({
+      status: 429,
+      type: 'insufficient_quota',
+      code: 'insufficient_quota',
+      param: null,
+      message: expect.stringMatching(/^429 You exceeded your current quota, please check your plan and billing details\./),
+    });
+    expect((quota as RateLimitError).headers.get('x-ratelimit-remaining-requests')).toBeNull();
+
+    standIn.failNext('responses', { status: 429 });
+    const limited = await noRetries.responses.create({ model: 'gpt-5-mini', input: 'x' }).catch((error: unknown) => error);
+    expect(limited).toMatchObject({ status: 429, type: 'requests', code: 'rate_limit_exceeded', message: expect.stringMatching(/^429 Rate limit reached/) });
+    expect((limited as RateLimitError).headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    expect((limited as RateLimitError).headers.get('x-ratelimit-reset-requests')).toMatch(/^\d+m?s$/);
+  });
+
+  it('answers a strict json_schema by default with what the schema allows: nullable → null, objects → objects, enums → their first value', async () => {
+    const defaults = await startOpenAIApiStandIn();
+    const client = new OpenAI({ apiKey: defaults.apiKey, baseURL: defaults.url });
+    try {
+      const schema = jsonSchema([
+        { name: 'budget_nis', description: 'budget', type: 'number' },
+        { name: 'urgency', description: 'urgency', type: 'string', enum: ['low', 'high'] },
+      ]);
+      const answer = await client.responses.create({ model: 'gpt-5-mini', input: 'x', text: { format: { type: 'json_schema', name: 'call_fields', schema, strict: true } } });
+      expect(JSON.parse(answer.output_text)).toEqual({ city: null, service_category: null, fields: { budget_nis: null, urgency: null } });
+      const strictEnum = { type: 'object', additionalProperties: false, required: ['tone', 'tags', 'count'], properties: { tone: { type: 'string', enum: ['warm', 'cold'] }, tags: { type: 'array', items: { type: 'string' } }, count: { type: 'integer' } } };
+      const enums = await client.responses.create({ model: 'gpt-5-mini', input: 'x', text: { format: { type: 'json_schema', name: 'tone', schema: strictEnum, strict: true } } });
+      expect(JSON.parse(enums.output_text)).toEqual({ tone: 'warm', tags: [], count: 0 });
+    } finally {
+      await defaults.close();
+    }
+  });
+
+  it('refuses a test\'s strict json_schema answer the real API could never send, saying why', async () => {
+    const noRetries = new OpenAI({ apiKey: standIn.apiKey, baseURL: standIn.url, maxRetries: 0 });
+    const format = { type: 'json_schema' as const, name: 'lead', schema: LEAD_SCHEMA, strict: true };
+    standIn.handle({ respond: () => ({ name: 'דנה', city: null }) });
+    await expect(noRetries.responses.create({ model: 'gpt-5-mini', input: 'x', text: { format } })).rejects.toMatchObject({
+      status: 500,
+      message: "500 The stand-in's handler failed: the answer does not match the strict json_schema 'lead' ((root): missing required property 'urgent')",
+    });
+    expect(standIn.calls.at(-1)?.standInError).toMatch(/missing required property 'urgent'/);
+    standIn.handle({ respond: () => ({ name: 'דנה', city: null, urgent: 'yes' }) });
+    await expect(noRetries.responses.create({ model: 'gpt-5-mini', input: 'x', text: { format } })).rejects.toMatchObject({ message: expect.stringContaining('urgent: expected boolean or null, got string') });
+    standIn.handle({ respond: () => 'not json' });
+    await expect(noRetries.responses.create({ model: 'gpt-5-mini', input: 'x', text: { format } })).rejects.toMatchObject({ message: expect.stringContaining("the answer to the strict json_schema 'lead' is not JSON") });
+    // Without strict, OpenAI does not promise the schema: the answer goes through as it is.
+    expect((await noRetries.responses.create({ model: 'gpt-5-mini', input: 'x', text: { format: { ...format, strict: false } } })).output_text).toBe('not json');
   });
 
   it('refuses a wrong key, a malformed request and an unknown path as OpenAI does', async () => {

@@ -8,7 +8,7 @@ import { transientFailure, type PipelineStepModule, type StepDeps } from '../src
 describe('a pipeline step that fails', () => {
   const call = {} as PipelineCall;
   const deps = {} as StepDeps;
-  const failing = (error: Error): PipelineStepModule => ({ name: 'download', run: () => Promise.reject(error) });
+  const failing = (error: Error): PipelineStepModule => ({ name: 'download', produces: [], run: () => Promise.reject(error) });
 
   it('retries a failure a retry may fix, until the last attempt, then ends failed with the error', async () => {
     const step = failing(transientFailure('recording download', new Error('Twilio answered 503')));

@@ -3,6 +3,7 @@ import { BusinessSettings } from '../src/entities/business-settings.entity.ts';
 import { Call } from '../src/entities/call.entity.ts';
 import { Lead } from '../src/entities/lead.entity.ts';
 import { verifyStreamToken } from '../src/realtime/twilio-line/stream-token.ts';
+import { sayAlerts } from '../src/sandbox/twiml-say.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { createBusiness } from './support/factories.ts';
 import { callEnvironment, postTwilioWebhook, publicUrl, streamOf, twilioAccountSid } from './support/twilio.ts';
@@ -96,11 +97,14 @@ describe('Twilio webhooks', () => {
     expect(await em.count(Lead, { phone: '+972507770000' })).toBe(1);
   });
 
-  it('answers a number nobody owns politely in Hebrew and hangs up', async () => {
+  it('answers a number nobody owns politely in Hebrew, in a voice that speaks Hebrew, and hangs up (regression: no voice, so Twilio\'s default `man` could not say it)', async () => {
     const before = await calls();
-    const response = await postTwilioWebhook(app.url, '/twilio/voice', voiceParams('CA00000000000000000000000000000012', { To: '+97239999999' }));
+    const callSid = 'CA00000000000000000000000000000012';
+    const response = await postTwilioWebhook(app.url, '/twilio/voice', voiceParams(callSid, { To: '+97239999999' }));
     expect(response.status).toBe(200);
-    expect(response.body).toContain('<Say language="he-IL">');
+    // Twilio raises no alert running it: the <Say> plays.
+    expect(sayAlerts(callSid, response.body)).toEqual([]);
+    expect(response.body).toContain('<Say language="he-IL" voice="Google.he-IL-Standard-A">');
     expect(response.body).toContain('<Hangup/>');
     expect(response.body).not.toContain('<Stream');
     expect(await calls()).toBe(before);

@@ -12,6 +12,8 @@ export interface OpenAIErrorBody {
 export interface ErrorAnswer {
   status: number;
   body: OpenAIErrorBody;
+  /** Headers OpenAI sends with it (a rate limit's `x-ratelimit-*`). */
+  headers?: Record<string, string>;
 }
 
 /** A failure a test scripts; fields left out take what OpenAI sends for that status. */
@@ -38,13 +40,39 @@ const DEFAULT_FAILURES: Record<number, { message: string; type: string; code: st
   503: { message: 'The engine is currently overloaded, please try again later.', type: 'server_error', code: null },
 };
 
+/**
+ * An account out of credit: a 429 like a rate limit, but no wait will fix it (the SDK still
+ * retries it, as any 429). Body as OpenAI sends it (e.g. NextChat#4101, 2024).
+ */
+const INSUFFICIENT_QUOTA = {
+  message: 'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
+  type: 'insufficient_quota',
+  code: 'insufficient_quota',
+};
+
+/**
+ * A rate limit's headers: the request budget spent, and when it refills (OpenAI sends these
+ * `x-ratelimit-*` headers on every answer; the SDK backs off by itself, it reads only
+ * `retry-after(-ms)`, which OpenAI does not document).
+ */
+const RATE_LIMIT_HEADERS = {
+  'x-ratelimit-limit-requests': '5000',
+  'x-ratelimit-remaining-requests': '0',
+  'x-ratelimit-reset-requests': '20ms',
+  'x-ratelimit-limit-tokens': '4000000',
+  'x-ratelimit-remaining-tokens': '3999000',
+  'x-ratelimit-reset-tokens': '0s',
+};
+
 export function failureAnswer(failure: FailureSpec): ErrorAnswer {
-  const fallback = DEFAULT_FAILURES[failure.status] ?? {
+  const quota = failure.status === 429 && (failure.code === 'insufficient_quota' || failure.type === 'insufficient_quota');
+  const fallback = (quota ? INSUFFICIENT_QUOTA : DEFAULT_FAILURES[failure.status]) ?? {
     message: `Stand-in failure ${failure.status}`,
     type: failure.status >= 500 ? 'server_error' : 'invalid_request_error',
     code: null,
   };
-  return errorAnswer(failure.status, failure.message ?? fallback.message, { type: failure.type ?? fallback.type, code: failure.code === undefined ? fallback.code : failure.code });
+  const answer = errorAnswer(failure.status, failure.message ?? fallback.message, { type: failure.type ?? fallback.type, code: failure.code === undefined ? fallback.code : failure.code });
+  return failure.status === 429 && !quota ? { ...answer, headers: RATE_LIMIT_HEADERS } : answer;
 }
 
 /** OpenAI's 401 for a missing or wrong key; a wrong key is echoed masked, as OpenAI does. */
@@ -141,12 +169,4 @@ export function responseObject(request: ResponseRequest, text: string): Omit<Res
 /** About four characters a token — close enough for usage a test reads. */
 function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
-}
-
-/** The default json_schema answer: every top-level property null (Callwatch's schemas make each nullable). */
-export function nullObjectFor(schema: Record<string, unknown>): Record<string, null> {
-  const properties = schema.properties;
-  const answer: Record<string, null> = {};
-  if (typeof properties === 'object' && properties !== null) for (const name of Object.keys(properties)) answer[name] = null;
-  return answer;
 }

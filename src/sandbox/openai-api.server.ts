@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { EventLog } from './event-log.ts';
 import { DEFAULT_MODELS, modelList, modelNotFoundAnswer, modelObject, requestedModelMissingAnswer, type StandInModel } from './openai-api.models.ts';
 import { parseResponseRequest, parseTranscriptionRequest, type ResponseRequest, type TranscriptionRequest } from './openai-api.requests.ts';
-import { errorAnswer, failureAnswer, nullObjectFor, responseObject, transcriptionObject, unauthorizedAnswer, type ErrorAnswer } from './openai-api.resources.ts';
+import { defaultAnswerFor, schemaMismatch } from './openai-api.json-schema.ts';
+import { errorAnswer, failureAnswer, responseObject, transcriptionObject, unauthorizedAnswer, type ErrorAnswer } from './openai-api.resources.ts';
 import { closeServer, listenOnLoopback, readBody } from './http.ts';
 
 export type { ResponseRequest, TranscriptionRequest } from './openai-api.requests.ts';
@@ -34,6 +35,8 @@ export interface OpenAIApiCall {
   response?: ResponseRequest;
   /** The model a `GET /v1/models/{model}` asked for. */
   model?: string;
+  /** Why the stand-in refused a test's answer (one the real API can never send); the request got a 500. */
+  standInError?: string;
 }
 
 export interface OpenAIApiStandInOptions {
@@ -82,7 +85,7 @@ type Answer = { status: number; json: unknown } | { status: 200; text: string };
 
 const defaultTranscribe: TranscriptionHandler = () => DEFAULT_TRANSCRIPT;
 const defaultRespond: ResponseHandler = (request) =>
-  request.format.type === 'json_schema' ? nullObjectFor(request.format.schema) : `סיכום: ${request.inputText.slice(0, 80)}`;
+  request.format.type === 'json_schema' ? (defaultAnswerFor(request.format.schema) as Record<string, unknown>) : `סיכום: ${request.inputText.slice(0, 80)}`;
 
 /**
  * Starts a local stand-in for the OpenAI REST endpoints Callwatch uses — the post-call
@@ -139,7 +142,13 @@ export async function startOpenAIApiStandIn(options: OpenAIApiStandInOptions = {
     if (failure) return failureAnswer(failure);
     const output = await respond(request);
     if (isFailure(output)) return failureAnswer(output.fail);
-    return { status: 200, json: responseObject(request, typeof output === 'string' ? output : JSON.stringify(output)) };
+    const text = typeof output === 'string' ? output : JSON.stringify(output);
+    const impossible = impossibleAnswer(request, text);
+    if (impossible) {
+      call.standInError = impossible;
+      return errorAnswer(500, `The stand-in's handler failed: ${impossible}`, { type: 'server_error' });
+    }
+    return { status: 200, json: responseObject(request, text) };
   }
 
   async function serve({ endpoint, model }: Route, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -222,6 +231,22 @@ function routeOf(method: string, path: string): Route | undefined {
   }
 }
 
+/**
+ * Why a handler's answer could never come from OpenAI, or null: a strict json_schema answer
+ * always parses and matches its schema.
+ */
+function impossibleAnswer(request: ResponseRequest, text: string): string | null {
+  if (request.format.type !== 'json_schema' || request.format.strict !== true) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return `the answer to the strict json_schema '${request.format.name}' is not JSON`;
+  }
+  const mismatch = schemaMismatch(request.format.schema, value);
+  return mismatch && `the answer does not match the strict json_schema '${request.format.name}' (${mismatch})`;
+}
+
 /** A handler's failure, told apart from a json_schema answer by its `fail.status` number. */
 function isFailure(output: string | Record<string, unknown> | StandInFailure): output is StandInFailure {
   if (typeof output !== 'object' || !('fail' in output)) return false;
@@ -236,6 +261,7 @@ function send(res: ServerResponse, answer: Answer | ErrorAnswer): void {
     'Content-Type': text ? 'text/plain; charset=utf-8' : 'application/json',
     'Content-Length': Buffer.byteLength(payload),
     'x-request-id': `req_${randomBytes(16).toString('hex')}`,
+    ...('headers' in answer ? answer.headers : {}),
   });
   res.end(payload);
 }

@@ -7,10 +7,12 @@ import { CallRecordings, recordingsPage } from './twilio-recordings.ts';
 import { closeServer, listenOnLoopback, readBody } from './http.ts';
 import { OutboundCalls, type AmdTiming, type OutboundOutcome, type PlacedCall, type TwilioCallback } from './twilio-outbound.ts';
 import { CallLifecycle, type MediaStreamPeer, type StreamStopTiming } from './twilio-call-lifecycle.ts';
+import { sayAlerts, type TwilioAlert } from './twiml-say.ts';
 
 export type { CallState, RecordingState } from './twilio-api.resources.ts';
 export type { AmdTiming, OutboundOutcome, PlacedCall, TwilioCallback } from './twilio-outbound.ts';
 export type { MediaStreamPeer, StreamStopTiming } from './twilio-call-lifecycle.ts';
+export type { TwilioAlert } from './twiml-say.ts';
 
 /** One request the stand-in received: form parameters keep Twilio's names; repeated ones become arrays. */
 export interface TwilioApiRequest {
@@ -119,6 +121,12 @@ export interface TwilioApiStandIn {
   routeOrigin(publicOrigin: string, realOrigin: string): void;
   /** The TwiML an outbound call runs once answered (its voice URL's answer). */
   waitForVoiceTwiml(callSid: string, timeoutMs?: number): Promise<string>;
+  /**
+   * Twilio's Monitor alerts for the TwiML calls ran (a call update's `Twiml`, an outbound
+   * call's voice TwiML): a `<Say>` whose voice cannot speak its language is 13511, an empty
+   * one 13520 (twiml-say.ts). Empty when every `<Say>` played.
+   */
+  readonly alerts: readonly TwilioAlert[];
   /** The first request to the application matching, already made or still to come. */
   waitForCallback(predicate: (callback: TwilioCallback) => boolean, timeoutMs?: number): Promise<TwilioCallback>;
   close(): Promise<void>;
@@ -151,7 +159,10 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
   const downloads = new Map<string, number>();
   let nextFailure: { status: number; code: number; message: string } | undefined;
   let baseUrl = '';
+  const alerts: TwilioAlert[] = [];
+  const runTwiml = (callSid: string, twiml: string) => alerts.push(...sayAlerts(callSid, twiml));
   const outbound = new OutboundCalls({
+    onTwiml: runTwiml,
     accountSid,
     authToken,
     apiUrl: () => baseUrl,
@@ -229,17 +240,18 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
       if (redirect !== undefined && call.status !== 'in-progress' && call.status !== 'queued' && call.status !== 'ringing') {
         return { status: 400, body: twilioError(400, 21220, 'Call is not in-progress. Cannot redirect.') };
       }
+      const twiml = param('Twiml');
+      if (twiml !== undefined) runTwiml(call.sid, twiml);
       const ringing = call.status === 'queued' || call.status === 'ringing';
       const live = call.status === 'in-progress';
       // `completed` hangs up any live call; `canceled` only stops one not yet answered.
       if ((status === 'completed' && (ringing || live)) || (status === 'canceled' && ringing)) lifecycle.ended(call, status);
       else call.updatedAt = new Date();
-      const twiml = param('Twiml');
       if (twiml !== undefined && live) outbound.redirected(call, twiml);
       // The answer shows the call as it is now: a redirect's TwiML runs once the stream is gone.
       const body = callResource(call);
       if (!live || (status === undefined && redirect === undefined)) return { status: 200, body };
-      return { status: 200, body, effect: () => lifecycle.updated(call, status === undefined ? param('Twiml') : undefined) };
+      return { status: 200, body, effect: () => lifecycle.updated(call, status === undefined ? twiml : undefined) };
     }
     match = CALLS.exec(path);
     if (match && method === 'POST') {
@@ -344,6 +356,7 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     amdFor: (detectionMs, more) => outbound.amdFor(detectionMs, more),
     routeOrigin: (publicOrigin, realOrigin) => outbound.routeOrigin(publicOrigin, realOrigin),
     waitForVoiceTwiml: (callSid, timeoutMs) => outbound.waitForVoiceTwiml(callSid, timeoutMs),
+    alerts,
     waitForCallback: (predicate, timeoutMs) => outbound.callbacks.waitFor(predicate, timeoutMs),
     async close() {
       requests.close('stand-in closed');

@@ -59,6 +59,8 @@ export interface OutboundCallsOptions {
   ringMs?: number;
   /** AMD's time from answer to its verdict (`amdFor`); default {@link DEFAULT_AMD}. */
   amd?: Partial<AmdTiming>;
+  /** Sees the TwiML each answered call runs (the `<Say>` check, twiml-say.ts). */
+  onTwiml?: (callSid: string, twiml: string) => void;
 }
 
 /**
@@ -262,6 +264,7 @@ export class OutboundCalls {
   async #runTwiml(run: CallRun): Promise<string | null> {
     const twiml = await this.#fetchTwiml(run);
     run.placed.voiceTwiml = twiml;
+    if (twiml !== null) this.#options.onTwiml?.(run.call.sid, twiml);
     this.#twiml.push({ callSid: run.call.sid, twiml });
     return twiml;
   }

@@ -1,6 +1,7 @@
 import twilio from 'twilio';
 import type { Config } from '../../core/config.ts';
 import { createTwilioClient } from '../../core/twilio-client.ts';
+import { sayVoice } from './say-voice.ts';
 
 /**
  * What the agent does to the phone call itself, through Twilio's REST API (the media
@@ -14,16 +15,6 @@ export interface CallControl {
   /** Says `text` with Twilio's voice for `language`, then hangs up. */
   sayAndHangUp(callSid: string, text: string, language: string): Promise<void>;
 }
-
-type SayAttributes = Required<Pick<NonNullable<Parameters<twilio.twiml.VoiceResponse['say']>[0]>, 'language' | 'voice'>>;
-
-/** Twilio's `<Say>` language and voice per conversation language. */
-const sayVoices: Record<string, SayAttributes> = {
-  he: { language: 'he-IL', voice: 'Google.he-IL-Standard-A' },
-  en: { language: 'en-US', voice: 'Polly.Joanna' },
-  ar: { language: 'arb', voice: 'Polly.Zeina' },
-  ru: { language: 'ru-RU', voice: 'Polly.Tatyana' },
-};
 
 /** Twilio call control for the configured account; undefined without Twilio credentials. */
 export function twilioCallControl(config: Config): CallControl | undefined {
@@ -41,8 +32,7 @@ export function twilioCallControl(config: Config): CallControl | undefined {
     },
     async sayAndHangUp(callSid, text, language) {
       const response = new twilio.twiml.VoiceResponse();
-      const voice = sayVoices[language] ?? sayVoices.en!;
-      response.say(voice, text);
+      response.say(sayVoice(language), text);
       response.hangup();
       await client.calls(callSid).update({ twiml: response.toString() });
     },

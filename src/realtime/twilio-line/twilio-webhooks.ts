@@ -13,6 +13,7 @@ import type { CallContextCache } from '../call-context.ts';
 import { enqueuePipeline } from '../call-outcome.ts';
 import { handleAmdVerdict, isMachine } from './answering-machine.ts';
 import type { CallControl } from './call-control.ts';
+import { sayVoice } from './say-voice.ts';
 import { signStreamToken, type CallRef } from './stream-token.ts';
 
 /**
@@ -80,7 +81,7 @@ async function voice(deps: TwilioWebhookDeps, params: Record<string, string>, re
   if (!settings || !callSid) {
     log.warn({ pii: { to: params.To } }, 'call to a number no business owns');
     const response = new twilio.twiml.VoiceResponse();
-    response.say({ language: 'he-IL' }, unknownNumberMessage);
+    response.say(sayVoice('he'), unknownNumberMessage);
     response.hangup();
     return reply(res, 200, 'text/xml', response.toString());
   }

@@ -11,6 +11,7 @@ const downloadTimeoutMs = 60_000;
  */
 export const download: PipelineStepModule = {
   name: 'download',
+  produces: [],
   async run(call, { config, signal }) {
     if (!call.recordingSid) return { outcome: 'skipped', reason: 'the call has no recording' };
     if (call.recordingStored) return { outcome: 'done' };

@@ -12,6 +12,7 @@ import { callText, type PipelineStepModule } from './step.ts';
  */
 export const extract: PipelineStepModule = {
   name: 'extract',
+  produces: ['extractedCity', 'extractedService', 'extracted'],
   async run(call, deps) {
     const text = callText(call);
     if (!text) return { outcome: 'skipped', reason: 'nothing was said' };

@@ -6,7 +6,7 @@ import { createOpenAIClient } from './ai.ts';
 import { download } from './download.ts';
 import { extract } from './extract.ts';
 import { save } from './save.ts';
-import { loadPipelineCall, recordStep, type PipelineCall, type Recording } from './state.ts';
+import { loadPipelineCall, recordStep, type CallChanges, type PipelineCall, type Recording } from './state.ts';
 import type { PipelineStepModule, StepDeps, StepOutcome } from './step.ts';
 import { summarize } from './summarize.ts';
 import { transcribe } from './transcribe.ts';
@@ -43,7 +43,7 @@ export function processCall(services: Services): JobHandler<'call.process'> {
       if (call.pipelineSteps[step.name]) continue;
       const outcome = await runStep(step, call, { em, config: services.config, openai, signal, recording }, lastAttempt);
       const state = stepState(outcome);
-      const changes = outcome.outcome === 'failed' ? {} : (outcome.changes ?? {});
+      const changes = stepChanges(step, outcome);
       const done = outcome.outcome === 'done' ? outcome : null;
       if (!(await recordStep(em, call, step.name, state, changes, { dropRecording: done?.dropRecording === true, storeRecording: done?.recording }))) {
         return logger.info({ callId, step: step.name }, 'pipeline: the call was reprocessed meanwhile; this run stops');
@@ -77,6 +77,16 @@ export async function runStep(step: PipelineStepModule, call: PipelineCall, deps
     if (lastAttempt && isAppError(error) && error.retryable) return { outcome: 'failed', error: `${error.message} (gave up after the last retry)` };
     throw error;
   }
+}
+
+/**
+ * What a step writes on the call: its changes, and null for every column it produces that
+ * it did not fill — on a reprocess, a failed or skipped step must not leave the previous
+ * revision's value standing beside its error (the webhook promises null for what is missing).
+ */
+function stepChanges(step: PipelineStepModule, outcome: StepOutcome): CallChanges {
+  const cleared: CallChanges = Object.fromEntries(step.produces.map((column) => [column, null]));
+  return outcome.outcome === 'failed' ? cleared : { ...cleared, ...outcome.changes };
 }
 
 function stepState(outcome: StepOutcome): PipelineStepState {

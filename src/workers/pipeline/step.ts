@@ -44,6 +44,11 @@ export type StepOutcome =
  */
 export interface PipelineStepModule {
   name: PipelineStep;
+  /**
+   * The call's columns this step writes. When it fails or is skipped they are written null,
+   * so a reprocessed call never shows an earlier revision's value beside this run's error.
+   */
+  produces: readonly (keyof CallChanges)[];
   run(call: PipelineCall, deps: StepDeps): Promise<StepOutcome>;
 }
 
@@ -52,7 +57,10 @@ export function transientFailure(what: string, error: unknown): AppError {
   return new AppError('UPSTREAM_FAILED', `${what}: ${describeError(error)}`, { retryable: true, cause: error });
 }
 
-/** OpenAI's HTTP statuses that no retry will fix (bad request, auth, not found, too large). */
+/**
+ * OpenAI's HTTP statuses that no retry will fix (bad request, auth, not found, too large).
+ * A 429 here is a rate limit; ai.ts tells an account out of quota (also a 429) apart.
+ */
 export function isPermanentStatus(status: number | undefined): boolean {
   return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 409 && status !== 429;
 }

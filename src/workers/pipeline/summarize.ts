@@ -9,6 +9,7 @@ import { callText, type PipelineStepModule } from './step.ts';
  */
 export const summarize: PipelineStepModule = {
   name: 'summarize',
+  produces: ['summary'],
   async run(call, deps) {
     const text = callText(call);
     if (!text) return { outcome: 'skipped', reason: 'nothing was said' };

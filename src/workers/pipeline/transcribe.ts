@@ -12,6 +12,7 @@ import type { PipelineStepModule } from './step.ts';
  */
 export const transcribe: PipelineStepModule = {
   name: 'transcribe',
+  produces: ['finalTranscript'],
   async run(call, deps) {
     if (call.pipelineSteps.download?.status !== 'done') return { outcome: 'skipped', reason: 'no recording to transcribe' };
     const recording =
