@@ -36,6 +36,7 @@ describe('a 40-minute two-channel call', () => {
     expect(await h.recordingCallback(row, recordingSid)).toBe(204);
     const delivery = await h.receiver.waitForDelivery((d) => d.payload?.call_id === row.callSid, 100_000);
 
+    expect(delivery.payload?.errors).toEqual({});
     expect(delivery.payload).toMatchObject({ transcript: call.transcript, transcript_source: 'recording', city: call.callerCity, errors: {} });
     const stored = await h.app.services.orm.em.fork().findOneOrFail(Call, { id: row.id });
     expect(stored.finalTranscript).toBe(call.transcript);
