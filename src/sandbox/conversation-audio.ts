@@ -13,21 +13,23 @@ export interface AudioTurn {
 const TONE_HZ = 400;
 
 /**
- * A dual-channel recording as Twilio stores one (8 kHz 16-bit PCM WAV) with silence
- * everywhere but `turns`. Cheap to build at any length — a 40-minute call is 77 MB — and
- * loud enough for an energy detector, so the pipeline cuts it at the turns.
+ * A recording as Twilio stores one (8 kHz 16-bit PCM WAV, dual-channel unless told) with
+ * silence everywhere but `turns`. Cheap to build at any length — a 40-minute dual-channel
+ * call is 77 MB — and loud enough for an energy detector, so the pipeline cuts it at the
+ * turns. In a mono file every turn is on the one channel.
  */
-export function conversationWavFile(turns: readonly AudioTurn[], durationSec: number, sampleRate = 8000): Buffer {
+export function conversationWavFile(turns: readonly AudioTurn[], durationSec: number, format: { sampleRate?: number; channels?: 1 | 2 } = {}): Buffer {
+  const { sampleRate = 8000, channels = 2 } = format;
   const frames = Math.round(durationSec * sampleRate);
-  const pcm = new Int16Array(frames * 2);
+  const pcm = new Int16Array(frames * channels);
   const halfPeriod = Math.max(1, Math.round(sampleRate / TONE_HZ / 2));
   for (const turn of turns) {
     const from = Math.round(turn.startSec * sampleRate);
     const to = Math.min(frames, Math.round((turn.startSec + turn.lengthSec) * sampleRate));
-    for (let frame = from; frame < to; frame++) pcm[frame * 2 + turn.channel] = Math.floor((frame - from) / halfPeriod) % 2 === 0 ? turn.level : -turn.level;
+    for (let frame = from; frame < to; frame++) pcm[frame * channels + Math.min(turn.channel, channels - 1)] = Math.floor((frame - from) / halfPeriod) % 2 === 0 ? turn.level : -turn.level;
   }
   // The PCM as little-endian bytes: every host Node runs on is little-endian.
-  return wavFile(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength), { sampleRate, channels: 2 });
+  return wavFile(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength), { sampleRate, channels });
 }
 
 /**
