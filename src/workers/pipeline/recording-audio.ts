@@ -40,6 +40,11 @@ const FRAME_SEC = 0.02;
  */
 const MIN_SPEECH_RMS = 160;
 const NOISE_FLOOR_FACTOR = 4;
+/**
+ * The threshold never rises above this (about −30 dBFS), whatever the noise floor reads: in
+ * a channel where one person talks nearly all the time, the "quiet" frames are speech.
+ */
+const MAX_SPEECH_THRESHOLD = 1000;
 
 /**
  * Reads a 16-bit PCM WAV: the `fmt ` and `data` chunks wherever they are, the data size
@@ -88,7 +93,7 @@ export function speechSpans(samples: Int16Array, sampleRate: number, channel: nu
     for (let i = from; i < to; i++) sum += samples[i]! * samples[i]!;
     rms[frame] = Math.sqrt(sum / Math.max(1, to - from));
   }
-  const threshold = Math.max(MIN_SPEECH_RMS, noiseFloor(rms) * NOISE_FLOOR_FACTOR);
+  const threshold = Math.min(MAX_SPEECH_THRESHOLD, Math.max(MIN_SPEECH_RMS, noiseFloor(rms) * NOISE_FLOOR_FACTOR));
 
   const maxGapFrames = Math.round(options.minSilenceSec / FRAME_SEC);
   const runs: [number, number][] = [];
