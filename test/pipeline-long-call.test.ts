@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Call } from '../src/entities/call.entity.ts';
 import { burstLevels, conversationWavFile } from '../src/sandbox/conversation-audio.ts';
 import { MAX_TRANSCRIPTION_UPLOAD_BYTES } from '../src/sandbox/openai-api.resources.ts';
+import { silentWavFile } from '../src/sandbox/wav.ts';
 import { cityFromCallerLines, longCall, type LongCall } from './support/long-call.ts';
 import { startPipelineHarness, type PipelineHarness } from './support/pipeline.ts';
 
@@ -65,6 +66,15 @@ describe('a 40-minute two-channel call', () => {
     const delivery = await h.receiver.waitForDelivery((d) => d.payload?.call_id === row.callSid);
     expect(delivery.payload).toMatchObject({ transcript: 'קטע 1. קטע 2. קטע 3.', transcript_source: 'recording', errors: {} });
     expect(h.openai.count('transcriptions') - before).toBe(3);
+  });
+
+  it('sends nothing for a recording in which nobody is heard: the realtime transcript stands in', { timeout: 60_000 }, async () => {
+    const before = h.openai.count('transcriptions');
+    const { call: row, recordingSid } = await h.recordedCall({}, { audio: silentWavFile(30, { sampleRate: 8000, channels: 2 }) });
+    await h.recordingCallback(row, recordingSid);
+    const delivery = await h.receiver.waitForDelivery((d) => d.payload?.call_id === row.callSid);
+    expect(delivery.payload).toMatchObject({ transcript: expect.stringMatching(/^Agent: שלום מיכל/), transcript_source: 'realtime', errors: {} });
+    expect(h.openai.count('transcriptions')).toBe(before);
   });
 
   it('retries a piece OpenAI rate-limits, and fails the step when OpenAI refuses a piece for good', { timeout: 60_000 }, async () => {
