@@ -9,7 +9,9 @@
  * with `concurrency` calls in flight end to end. Measures calls per second, latency
  * callback → webhook, CPU of each pipeline process and of Postgres; checks that every call
  * was delivered exactly once, signed and answered 200, and exits 1 otherwise (leaving
- * BENCHMARKS.md alone). Prints a table and writes it into BENCHMARKS.md.
+ * BENCHMARKS.md alone). Prints a table and writes it into BENCHMARKS.md. After the measured
+ * rounds, one 40-minute two-channel call goes through Callwatch alone: its wall time, its
+ * OpenAI transcription requests and the bytes they uploaded (section bench:pipeline-long-call).
  *
  * WORKER_CONCURRENCY in the environment reaches Callwatch (its figures go to a section of
  * their own); BENCH_CHILD_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) reaches
@@ -26,6 +28,7 @@ import { twilioAccountSid, twilioAuthToken } from '../test/support/twilio.ts';
 import { deadline, numberOptions, until } from './support/args.ts';
 import { startBenchDatabase, type BenchDatabase } from './support/database.ts';
 import { Arrivals, driveRound, PipelineTally } from './support/pipeline-load.ts';
+import { measureLongCall, renderLongCallReport, type LongCallFigures } from './support/pipeline-long-call.ts';
 import { renderPipelineReport, type PipelineFigures } from './support/pipeline-report.ts';
 import { registerRecordings, seedFinishedCalls, seedPipelineBusiness, type SeededCall } from './support/pipeline-seed.ts';
 import { startBarePipeline, startCallwatchPipeline, type PipelineTarget, type PipelineWorld } from './support/pipeline-targets.ts';
@@ -107,6 +110,14 @@ async function main(): Promise<void> {
     const unknown = receiver.deliveries.filter((d) => !sent.has(String(d.payload?.call_id)));
     if (unknown.length > 0) figures[0]?.problems.push(`${unknown.length} webhook(s) for calls nobody sent`);
 
+    let longCall: LongCallFigures | undefined;
+    let longCallProblem: string | undefined;
+    try {
+      longCall = await measureLongCall(callwatch.target, { em: orm.em, twilio, openai, arrivals, businessId: business.businessId, run });
+    } catch (error) {
+      longCallProblem = error instanceof Error ? error.message : String(error);
+    }
+
     for (const { target } of contenders) {
       const code = await target.child.stop();
       if (code !== 0) figures.find((f) => f.name === target.name)?.problems.push(`${target.name} exited with code ${code}:\n${target.child.output()}`);
@@ -123,6 +134,11 @@ async function main(): Promise<void> {
     const id = isDefault ? 'pipeline' : `pipeline:${options.calls}-calls-${options.concurrency}-in-flight${workers}`;
     writeSection(id, isDefault ? 'Post-call pipeline' : `Post-call pipeline, ${options.calls} calls, ${options.concurrency} in flight${workers.replace('-workers-', ', WORKER_CONCURRENCY=')}`, report);
     process.stdout.write(`\nwritten to BENCHMARKS.md (section bench:${id})\n`);
+    if (!longCall) throw new Error(`the 40-minute call: ${longCallProblem ?? 'not measured'}`);
+    const longReport = renderLongCallReport(longCall, startedAt);
+    process.stdout.write(`\n${longReport}\n`);
+    writeSection('pipeline-long-call', 'Post-call pipeline, one 40-minute two-channel call', longReport);
+    process.stdout.write('\nwritten to BENCHMARKS.md (section bench:pipeline-long-call)\n');
   } finally {
     for (const { target } of contenders) await target.child.stop();
     await receiver?.close();

@@ -48,13 +48,43 @@ describe('OpenAI REST stand-in with the official SDK', () => {
       language: 'he',
       prompt: 'שיחה עם עסק קטן',
     });
-    expect(transcription).toMatchObject({ text: 'אני צריך חשמלאי בתל אביב', usage: { type: 'duration', seconds: 3 } });
-    expect(received).toMatchObject({ filename: 'recording.wav', contentType: 'audio/wav', model: 'gpt-4o-transcribe', language: 'he', prompt: 'שיחה עם עסק קטן', responseFormat: null });
+    // gpt-4o-transcribe bills by tokens: 2.5 s of audio at ten a second, the prompt as text.
+    expect(transcription).toMatchObject({
+      text: 'אני צריך חשמלאי בתל אביב',
+      usage: { type: 'tokens', input_token_details: { audio_tokens: 25, text_tokens: 4 }, input_tokens: 29, output_tokens: 6, total_tokens: 35 },
+    });
+    expect(received).toMatchObject({ filename: 'recording.wav', contentType: 'audio/wav', model: 'gpt-4o-transcribe', language: 'he', prompt: 'שיחה עם עסק קטן', responseFormat: null, durationSec: 2.5, channels: 1, keywords: [] });
     expect(received?.audio.equals(recording)).toBe(true);
     expect(standIn.calls.at(-1)).toMatchObject({ endpoint: 'transcriptions', status: 200, transcription: { language: 'he' } });
 
     const text = await openai.audio.transcriptions.create({ file: await toFile(recording, 'recording.wav'), model: 'gpt-4o-transcribe', response_format: 'text' });
     expect(text).toBe('אני צריך חשמלאי בתל אביב');
+  });
+
+  it('bills gpt-transcribe and whisper-1 by the second, and hands the handler gpt-transcribe\'s keywords', async () => {
+    let received: TranscriptionRequest | undefined;
+    standIn.handle({ transcribe: (request) => ((received = request), 'שלום') });
+    const file = await toFile(recording, 'recording.wav', { type: 'audio/wav' });
+    const transcription = await openai.audio.transcriptions.create({ file, model: 'gpt-transcribe', keywords: ['אינסטלציה גולן', 'נתניה'] });
+    expect(transcription.usage).toEqual({ type: 'duration', seconds: 3 });
+    expect(received?.keywords).toEqual(['אינסטלציה גולן', 'נתניה']);
+    expect((await openai.audio.transcriptions.create({ file: await toFile(recording, 'recording.wav'), model: 'whisper-1' })).usage).toEqual({ type: 'duration', seconds: 3 });
+  });
+
+  it('refuses an upload over 25 MiB with 413 and audio longer than the model takes with 400, as OpenAI words them', async () => {
+    const long = silentWavFile(1500.5, { sampleRate: 8000, channels: 1 }); // 24 MB: under the upload cap
+    const tooLong = await openai.audio.transcriptions.create({ file: await toFile(long, 'long.wav'), model: 'gpt-transcribe' }).catch((error: unknown) => error);
+    expect(tooLong).toBeInstanceOf(BadRequestError);
+    expect((tooLong as BadRequestError).error).toEqual({ message: 'audio duration 1500.5 seconds is longer than 1500 seconds which is the maximum for this model', type: 'invalid_request_error', param: null, code: null });
+    const diarized = await openai.audio.transcriptions.create({ file: await toFile(silentWavFile(1401, { sampleRate: 8000, channels: 1 }), 'a.wav'), model: 'gpt-4o-transcribe-diarize' }).catch((error: unknown) => error);
+    expect((diarized as BadRequestError).message).toMatch(/1401 seconds is longer than 1400 seconds/);
+    // whisper-1 has no duration cap.
+    expect((await openai.audio.transcriptions.create({ file: await toFile(long, 'long.wav'), model: 'whisper-1' })).text).toBe(DEFAULT_TRANSCRIPT);
+
+    const stereo = silentWavFile(820, { sampleRate: 8000, channels: 2 }); // 26,240,044 bytes
+    const tooLarge = await openai.audio.transcriptions.create({ file: await toFile(stereo, 'call.wav'), model: 'gpt-transcribe' }).catch((error: unknown) => error);
+    expect(tooLarge).toMatchObject({ status: 413, error: { type: 'server_error', code: null, message: expect.stringMatching(/^Maximum content size limit \(26214400\) exceeded \(\d+ bytes read\)$/) } });
+    expect(standIn.calls.at(-1)).toMatchObject({ endpoint: 'transcriptions', status: 413 });
   });
 
   it('answers a json_schema request with a Response whose output_text the SDK builds', async () => {

@@ -81,7 +81,7 @@ describe('post-call pipeline after a worker crash', () => {
     expect(seen.map((d) => d.status)).toEqual([503, 200]);
     expect(new Set(seen.map((d) => d.webhookId)).size).toBe(1);
     expect(seen.every((d) => d.verified)).toBe(true);
-    expect(seen[1]?.payload).toMatchObject({ summary, transcript: 'יש לי נזילה בתל אביב', city: 'תל אביב-יפו', service_category: 'אינסטלציה' });
+    expect(seen[1]?.payload).toMatchObject({ summary, transcript: 'Caller: יש לי נזילה בתל אביב', city: 'תל אביב-יפו', service_category: 'אינסטלציה' });
     const finished = await h.app.services.orm.em.fork().findOneOrFail(Call, { id: call.id });
     expect(finished.pipelineStatus).toBe('completed');
   });

@@ -13,7 +13,9 @@ import { startPipelineHarness, type PipelineHarness } from './support/pipeline.t
  * with the `standardwebhooks` library.
  */
 
-const transcript = 'סוכן: שלום מיכל. לקוחה: יש לי נזילה בתל אביב, זה דחוף, התקציב 500 שקל.';
+const said = 'יש לי נזילה בתל אביב, זה דחוף, התקציב 500 שקל.';
+/** The harness's recording has the caller speak once: one request, one labelled line. */
+const transcript = `Caller: ${said}`;
 const summary = 'מיכל כהן מתל אביב דיווחה על נזילה דחופה; תקציב 500 ₪.';
 
 describe('post-call pipeline', () => {
@@ -22,7 +24,7 @@ describe('post-call pipeline', () => {
   beforeAll(async () => {
     h = await startPipelineHarness();
     h.openai.handle({
-      transcribe: () => transcript,
+      transcribe: () => said,
       respond: (request) =>
         request.format.type === 'json_schema' ? { city: 'ת"א', service_category: 'תיקון נזילה', fields: { budget_nis: 500, urgent: true } } : summary,
     });
@@ -79,10 +81,15 @@ describe('post-call pipeline', () => {
       extract: 'done',
       deliver: 'done',
     });
-    // The transcription request carried the recording and the business language.
+    // The transcription request carried the caller's speech (a mono WAV of it), the business
+    // language, and the vocabulary hints: the business's name and city names.
     const transcription = h.openai.calls.find((c) => c.endpoint === 'transcriptions')?.transcription;
-    expect(transcription).toMatchObject({ language: 'he', filename: 'recording.wav', model: 'gpt-transcribe' });
+    expect(transcription).toMatchObject({ language: 'he', filename: 'recording.wav', model: 'gpt-transcribe', channels: 1 });
     expect(transcription?.audio.subarray(0, 4).toString()).toBe('RIFF');
+    expect(transcription?.durationSec).toBeCloseTo(1.4, 1);
+    expect(transcription?.prompt).toMatch(/^אינסטלציה גולן, .*תל אביב-יפו, ירושלים, חיפה/);
+    expect(transcription?.prompt?.length).toBeLessThanOrEqual(600);
+    expect(transcription?.keywords.slice(0, 3)).toEqual(['אינסטלציה גולן', 'תל אביב-יפו', 'ירושלים']);
   });
 
   it('retries a receiver that answers 500 twice: delivered once, the same webhook-id on all three attempts', async () => {
@@ -190,7 +197,7 @@ describe('post-call pipeline', () => {
     expect(reprocessed.data?.reprocessCall).toEqual({ __typename: 'Call', pipelineRevision: 1, pipelineStatus: 'PENDING' });
     const second = await h.receiver.waitForDelivery((d) => d.payload?.call_id === call.callSid && d.payload?.revision === 1);
     expect(second.webhookId).not.toBe(first.webhookId);
-    expect(second.payload).toMatchObject({ transcript: 'תמליל מתוקן', revision: 1 });
+    expect(second.payload).toMatchObject({ transcript: 'Caller: תמליל מתוקן', revision: 1 });
     expect(h.twilioApi.downloads(recordingSid)).toBe(2);
 
     const refused = await graphql(h.app.url, viewer, 'mutation($id: ID!) { reprocessCall(callId: $id) { __typename } }', { id: call.id });

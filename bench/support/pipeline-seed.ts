@@ -4,7 +4,7 @@ import { Business } from '../../src/entities/business.entity.ts';
 import { PhoneNumber } from '../../src/entities/phone-number.entity.ts';
 import { sql } from '../../src/entities/sql.ts';
 import type { TwilioApiStandIn } from '../../src/sandbox/twilio-api.server.ts';
-import { silentWavFile } from '../../src/sandbox/wav.ts';
+import { conversationWavFile } from '../../src/sandbox/conversation-audio.ts';
 import { benchCallSid } from './scenario.ts';
 
 /** The number the pipeline benchmark's business answers (apart from seedScenario's). */
@@ -50,16 +50,22 @@ export interface SeededCall {
  * are registered at the Twilio stand-in, which serves the recording's WAV to whoever
  * downloads it. Call SIDs are `run`-unique: `benchCallSid(run, first + i)`.
  */
+/**
+ * 1 s of mono 8 kHz recording in which the caller speaks for 0.8 s: one transcription
+ * request, as a short call makes (a silent one would make none — nothing is said in it).
+ */
+export const shortCallAudio = conversationWavFile([{ channel: 0, startSec: 0.1, lengthSec: 0.8, level: 8000 }], 1, { channels: 1 });
+
 export async function seedFinishedCalls(
   rootEm: EntityManager,
   twilio: TwilioApiStandIn,
   businessId: string,
-  options: { count: number; run: number; first: number },
+  options: { count: number; run: number; first: number; audio?: Buffer; channels?: 1 | 2; durationSec?: number },
 ): Promise<SeededCall[]> {
   const db = sql(rootEm.fork());
-  const audio = silentWavFile(1, { sampleRate: 8000, channels: 1 });
+  const { audio = shortCallAudio, channels = 1, durationSec = 95 } = options;
   const startedAt = new Date(Date.now() - 3_600_000);
-  const endedAt = new Date(startedAt.getTime() + 95_000);
+  const endedAt = new Date(startedAt.getTime() + durationSec * 1000);
   const turns = [
     { speaker: 'agent' as const, text: 'שלום, הגעת לאינסטלציה גולן. במה אפשר לעזור?', at: startedAt.toISOString() },
     { speaker: 'caller' as const, text: 'יש לי נזילה בתל אביב, זה דחוף, התקציב 500 שקל', at: new Date(startedAt.getTime() + 4_000).toISOString() },
@@ -87,26 +93,26 @@ export async function seedFinishedCalls(
           status: 'completed' as const,
           startedAt,
           endedAt,
-          durationSec: 95,
+          durationSec,
           transcriptTurns: turns,
         })),
       )
       .execute();
-    seeded.push(...registerRecordings(twilio, { run: options.run, indexes, audio }));
+    seeded.push(...registerRecordings(twilio, { run: options.run, indexes, audio, channels }));
   }
   return seeded;
 }
 
 /**
  * Registers finished calls `benchCallSid(run, i)` for each of `indexes` at the Twilio
- * stand-in, each with a completed recording of `audio` (default 1 s of silence, mono 8 kHz).
+ * stand-in, each with a completed recording of `audio` (default `shortCallAudio`).
  */
-export function registerRecordings(twilio: TwilioApiStandIn, options: { run: number; indexes: number[]; audio?: Buffer }): SeededCall[] {
+export function registerRecordings(twilio: TwilioApiStandIn, options: { run: number; indexes: number[]; audio?: Buffer; channels?: 1 | 2 }): SeededCall[] {
   // One WAV for every recording: the stand-in serves the buffer, nothing copies it.
-  const audio = options.audio ?? silentWavFile(1, { sampleRate: 8000, channels: 1 });
+  const audio = options.audio ?? shortCallAudio;
   return options.indexes.map((i) => {
     const callSid = benchCallSid(options.run, i);
     twilio.addCall({ sid: callSid, to: businessNumber, status: 'completed' });
-    return { callSid, recordingSid: twilio.addRecording({ callSid, audio, channels: 1 }).sid };
+    return { callSid, recordingSid: twilio.addRecording({ callSid, audio, channels: options.channels ?? 1 }).sid };
   });
 }

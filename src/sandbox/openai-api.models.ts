@@ -51,3 +51,13 @@ export function modelNotFoundAnswer(id: string): ErrorAnswer {
 export function requestedModelMissingAnswer(id: string): ErrorAnswer {
   return errorAnswer(400, `The requested model '${id}' does not exist.`, { param: 'model', code: 'model_not_found' });
 }
+
+/**
+ * The longest audio one transcription request may carry, by model: 1500 s for the gpt-4o
+ * transcribe models (and, the stand-in assumes, gpt-transcribe, whose page states no cap),
+ * 1400 s for the diarize variant; whisper-1 has only the 25 MiB upload cap.
+ */
+export function maxTranscriptionSec(model: string): number | undefined {
+  if (model === 'whisper-1') return undefined;
+  return model.includes('diarize') ? 1400 : 1500;
+}

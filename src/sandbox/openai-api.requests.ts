@@ -1,4 +1,5 @@
 import { errorAnswer, type ErrorAnswer } from './openai-api.resources.ts';
+import { wavFormat } from './wav.ts';
 
 /** `POST /v1/audio/transcriptions` as the stand-in read it. */
 export interface TranscriptionRequest {
@@ -8,7 +9,13 @@ export interface TranscriptionRequest {
   model: string;
   language: string | null;
   prompt: string | null;
+  /** `keywords[]`, in the order sent (gpt-transcribe's keyword hints). */
+  keywords: string[];
   responseFormat: string | null;
+  /** The audio's length: from a WAV header, else taken as Twilio's 8 kHz μ-law (one byte a sample). */
+  durationSec: number;
+  /** From a WAV header; null for other containers. */
+  channels: number | null;
 }
 
 /** `POST /v1/responses` as the stand-in read it. */
@@ -47,9 +54,12 @@ export function parseTranscriptionRequest(contentType: string | undefined, body:
   }
   let file: FormPart | undefined;
   const fields = new Map<string, string>();
+  const keywords: string[] = [];
   for (const part of parts) {
     if (part.filename !== null) {
       if (part.name === 'file') file ??= part;
+    } else if (part.name === 'keywords[]') {
+      keywords.push(part.data.toString('utf8'));
     } else if (!fields.has(part.name)) {
       fields.set(part.name, part.data.toString('utf8'));
     }
@@ -70,6 +80,7 @@ export function parseTranscriptionRequest(contentType: string | undefined, body:
     return errorAnswer(400, `response_format '${responseFormat}' is not compatible with model '${model}'. Use 'json' or 'text' instead.`, { param: 'response_format', code: 'unsupported_value' });
   }
   if (fields.get('stream') === 'true') return errorAnswer(400, 'The stand-in does not stream transcriptions.', { param: 'stream', code: 'unsupported_value' });
+  const wav = wavFormat(file.data);
   return {
     audio: file.data,
     filename: file.filename ?? '',
@@ -77,7 +88,10 @@ export function parseTranscriptionRequest(contentType: string | undefined, body:
     model,
     language: fields.get('language') ?? null,
     prompt: fields.get('prompt') ?? null,
+    keywords,
     responseFormat,
+    durationSec: wav?.durationSec ?? file.data.length / 8000,
+    channels: wav?.channels ?? null,
   };
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Transcription } from 'openai/resources/audio/transcriptions';
 import type { Response } from 'openai/resources/responses/responses';
-import type { ResponseRequest } from './openai-api.requests.ts';
+import type { ResponseRequest, TranscriptionRequest } from './openai-api.requests.ts';
 
 /** The body of every OpenAI error answer. */
 export interface OpenAIErrorBody {
@@ -88,28 +88,50 @@ export function unauthorizedAnswer(given: string | null): ErrorAnswer {
   return errorAnswer(401, `Incorrect API key provided: ${masked}. You can find your API key at https://platform.openai.com/account/api-keys.`, { code: 'invalid_api_key' });
 }
 
-/** The body of `POST /v1/audio/transcriptions` with the default `json` format. */
-export function transcriptionObject(text: string, audio: Buffer): Transcription {
-  return { text, usage: { type: 'duration', seconds: audioSeconds(audio) } };
+/**
+ * The body of `POST /v1/audio/transcriptions` with the default `json` format. The gpt-4o
+ * transcribe models bill by tokens (`usage.type: 'tokens'`, audio at about ten tokens a
+ * second as the Realtime API counts it, the prompt as text); whisper-1 and gpt-transcribe
+ * bill by the second (`usage.type: 'duration'`, whole seconds rounded up).
+ */
+export function transcriptionObject(text: string, request: Pick<TranscriptionRequest, 'model' | 'durationSec' | 'prompt'>): Transcription {
+  if (!request.model.startsWith('gpt-4o')) return { text, usage: { type: 'duration', seconds: Math.ceil(request.durationSec) } };
+  const audioTokens = Math.ceil(request.durationSec * 10);
+  const textTokens = estimateTokens(request.prompt ?? '');
+  const outputTokens = estimateTokens(text);
+  return {
+    text,
+    usage: {
+      type: 'tokens',
+      input_tokens: audioTokens + textTokens,
+      input_token_details: { audio_tokens: audioTokens, text_tokens: textTokens },
+      output_tokens: outputTokens,
+      total_tokens: audioTokens + textTokens + outputTokens,
+    },
+  };
+}
+
+/** OpenAI's upload cap for `/v1/audio/transcriptions`: 25 MiB of request body. */
+export const MAX_TRANSCRIPTION_UPLOAD_BYTES = 26_214_400;
+
+/**
+ * OpenAI's 413 for an upload over 25 MiB, as its gateway words it — a `server_error`, no
+ * code — e.g. "Maximum content size limit (26214400) exceeded (26306794 bytes read)"
+ * (github.com/StanGirard/speechdigest/issues/1, chidiwilliams/buzz#381). The real count is
+ * of what the gateway read before it gave up; the stand-in reads the whole body and says so.
+ */
+export function uploadTooLargeAnswer(bytesRead: number): ErrorAnswer {
+  return errorAnswer(413, `Maximum content size limit (${MAX_TRANSCRIPTION_UPLOAD_BYTES}) exceeded (${bytesRead} bytes read)`, { type: 'server_error' });
 }
 
 /**
- * Whole seconds of audio, rounded up, as OpenAI bills them: from the header of a WAV file;
- * any other container is taken as Twilio's native 8 kHz μ-law, one byte a sample.
+ * OpenAI's 400 for audio longer than the model takes, with the duration unrounded, e.g.
+ * "audio duration 1537.57625 seconds is longer than 1400 seconds which is the maximum for
+ * this model" (quoted from real answers in public code; the gpt-4o-transcribe cap of 1500 s:
+ * community.openai.com/t/gpt4-0-transcribe-max-1500-seconds/1306684).
  */
-export function audioSeconds(audio: Buffer): number {
-  if (audio.length >= 12 && audio.toString('latin1', 0, 4) === 'RIFF' && audio.toString('latin1', 8, 12) === 'WAVE') {
-    let byteRate = 0;
-    for (let offset = 12; offset + 8 <= audio.length; ) {
-      const id = audio.toString('latin1', offset, offset + 4);
-      const size = audio.readUInt32LE(offset + 4);
-      if (id === 'fmt ' && offset + 16 <= audio.length) byteRate = audio.readUInt32LE(offset + 16);
-      // A streamed WAV may leave the data size unset (0 or 0xFFFFFFFF): count to the end.
-      if (id === 'data' && byteRate > 0) return Math.ceil(Math.min(size, audio.length - offset - 8) / byteRate);
-      offset += 8 + size + (size % 2);
-    }
-  }
-  return Math.ceil(audio.length / 8000);
+export function audioTooLongAnswer(durationSec: number, maxSec: number): ErrorAnswer {
+  return errorAnswer(400, `audio duration ${durationSec} seconds is longer than ${maxSec} seconds which is the maximum for this model`);
 }
 
 /** A Response object as `POST /v1/responses` returns it; the SDK adds `output_text` from `output`. */

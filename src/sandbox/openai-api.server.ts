@@ -1,10 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { EventLog } from './event-log.ts';
-import { DEFAULT_MODELS, modelList, modelNotFoundAnswer, modelObject, requestedModelMissingAnswer, type StandInModel } from './openai-api.models.ts';
+import { DEFAULT_MODELS, maxTranscriptionSec, modelList, modelNotFoundAnswer, modelObject, requestedModelMissingAnswer, type StandInModel } from './openai-api.models.ts';
 import { parseResponseRequest, parseTranscriptionRequest, type ResponseRequest, type TranscriptionRequest } from './openai-api.requests.ts';
 import { defaultAnswerFor, schemaMismatch } from './openai-api.json-schema.ts';
-import { errorAnswer, failureAnswer, responseObject, transcriptionObject, unauthorizedAnswer, type ErrorAnswer } from './openai-api.resources.ts';
+import {
+  audioTooLongAnswer,
+  errorAnswer,
+  failureAnswer,
+  MAX_TRANSCRIPTION_UPLOAD_BYTES,
+  responseObject,
+  transcriptionObject,
+  unauthorizedAnswer,
+  uploadTooLargeAnswer,
+  type ErrorAnswer,
+} from './openai-api.resources.ts';
 import { closeServer, listenOnLoopback, readBody } from './http.ts';
 
 export type { ResponseRequest, TranscriptionRequest } from './openai-api.requests.ts';
@@ -124,15 +134,19 @@ export async function startOpenAIApiStandIn(options: OpenAIApiStandInOptions = {
       return model ? { status: 200, json: modelObject(model) } : modelNotFoundAnswer(call.model);
     }
     if (endpoint === 'transcriptions') {
+      // OpenAI's gateway refuses the body before anything reads it.
+      if (body.length > MAX_TRANSCRIPTION_UPLOAD_BYTES) return uploadTooLargeAnswer(body.length);
       const request = parseTranscriptionRequest(req.headers['content-type'], body);
       if ('status' in request) return request;
       call.transcription = request;
       if (retired.has(request.model)) return requestedModelMissingAnswer(request.model);
+      const maxSec = maxTranscriptionSec(request.model);
+      if (maxSec !== undefined && request.durationSec > maxSec) return audioTooLongAnswer(request.durationSec, maxSec);
       const failure = takeFailure(endpoint);
       if (failure) return failureAnswer(failure);
       const text = await transcribe(request);
       if (typeof text !== 'string') return failureAnswer(text.fail);
-      return request.responseFormat === 'text' ? { status: 200, text } : { status: 200, json: transcriptionObject(text, request.audio) };
+      return request.responseFormat === 'text' ? { status: 200, text } : { status: 200, json: transcriptionObject(text, request) };
     }
     const request = parseResponseRequest(body);
     if ('status' in request) return request;

@@ -46,6 +46,30 @@ export function silentWavFile(durationSec: number, format: { sampleRate: number;
   return wavFile(Buffer.alloc(frames * format.channels * BYTES_PER_SAMPLE), format);
 }
 
+/**
+ * What a WAV file's header says: its channels, sample rate and length in seconds (the
+ * `fmt ` and `data` chunks wherever they are; a data size left unset by a streaming writer,
+ * 0 or 0xFFFFFFFF, counts to the end of the file). Undefined when `file` is not a WAV.
+ */
+export function wavFormat(file: Buffer): { channels: number; sampleRate: number; durationSec: number } | undefined {
+  if (file.length < 12 || file.toString('latin1', 0, 4) !== 'RIFF' || file.toString('latin1', 8, 12) !== 'WAVE') return undefined;
+  let format: { channels: number; sampleRate: number; byteRate: number } | undefined;
+  for (let offset = 12; offset + 8 <= file.length; ) {
+    const id = file.toString('latin1', offset, offset + 4);
+    const size = file.readUInt32LE(offset + 4);
+    if (id === 'fmt ' && offset + 24 <= file.length) {
+      format = { channels: file.readUInt16LE(offset + 10), sampleRate: file.readUInt32LE(offset + 12), byteRate: file.readUInt32LE(offset + 16) };
+    }
+    if (id === 'data') {
+      if (!format || format.byteRate === 0) return undefined;
+      const bytes = size === 0 ? file.length - offset - 8 : Math.min(size, file.length - offset - 8);
+      return { channels: format.channels, sampleRate: format.sampleRate, durationSec: bytes / format.byteRate };
+    }
+    offset += 8 + size + (size % 2);
+  }
+  return undefined;
+}
+
 /** The length in seconds of a WAV file `wavFile` wrote, or undefined when `file` is not one. */
 export function wavDurationSec(file: Buffer): number | undefined {
   if (file.length < HEADER_BYTES || file.toString('ascii', 0, 4) !== 'RIFF' || file.toString('ascii', 36, 40) !== 'data') return undefined;

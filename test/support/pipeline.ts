@@ -1,6 +1,7 @@
 import { BusinessSettings } from '../../src/entities/business-settings.entity.ts';
 import type { Call } from '../../src/entities/call.entity.ts';
 import type { Row } from '../../src/entities/sql.ts';
+import { conversationWavFile } from '../../src/sandbox/conversation-audio.ts';
 import { startOpenAIApiStandIn, type OpenAIApiStandIn } from '../../src/sandbox/openai-api.server.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn } from '../../src/sandbox/twilio-api.server.ts';
 import { recordingCallbackParams } from '../../src/sandbox/twilio-webhook.ts';
@@ -18,14 +19,21 @@ export interface PipelineHarness {
   leadId: string;
   /** The environment the app runs with (a worker process started by a test gets the same). */
   env: Record<string, string>;
-  /** A finished inbound call with a completed recording at the Twilio stand-in. */
-  recordedCall(overrides?: Partial<Omit<Row<Call>, 'id' | 'business'>>): Promise<{ call: Row<Call>; recordingSid: string }>;
+  /**
+   * A finished inbound call with a completed dual-channel recording at the Twilio stand-in:
+   * `audio`, or by default 2 s in which the caller speaks once (one transcription request,
+   * so the recording's transcript is `Caller: <the handler's text>`).
+   */
+  recordedCall(overrides?: Partial<Omit<Row<Call>, 'id' | 'business'>>, recording?: { audio?: Buffer }): Promise<{ call: Row<Call>; recordingSid: string }>;
   /** Twilio's recording status callback for `call`. */
   recordingCallback(call: Row<Call>, recordingSid: string, status?: 'completed' | 'absent' | 'failed'): Promise<number>;
   /** Deliveries the receiver got for `call` (by its SID). */
   deliveriesFor(call: Row<Call>): ReceivedWebhook[];
   stop(): Promise<void>;
 }
+
+/** 2 s of a dual-channel call in which the caller speaks from 0.5 s to 1.5 s. */
+const defaultRecording = conversationWavFile([{ channel: 0, startSec: 0.5, lengthSec: 1, level: 8000 }], 2);
 
 export const extractionSchema = [
   { name: 'budget_nis', description: 'The budget the caller mentioned, in shekels', type: 'number' as const },
@@ -72,7 +80,7 @@ export async function startPipelineHarness(options: { env?: Record<string, strin
     businessId: business.id,
     leadId: lead.id,
     env: { ...env, DATABASE_URL: app.database.url },
-    async recordedCall(overrides = {}) {
+    async recordedCall(overrides = {}, { audio = defaultRecording } = {}) {
       const startedAt = new Date('2026-11-22T08:00:00Z');
       const call = await createCall(em, business.id, {
         lead: lead.id,
@@ -88,7 +96,7 @@ export async function startPipelineHarness(options: { env?: Record<string, strin
         ...overrides,
       });
       twilioApi.addCall({ sid: call.callSid, from: call.fromNumber, to: call.toNumber, status: 'completed' });
-      const recording = twilioApi.addRecording({ callSid: call.callSid, durationSec: 2, channels: 2 });
+      const recording = twilioApi.addRecording({ callSid: call.callSid, channels: 2, audio });
       return { call, recordingSid: recording.sid };
     },
     async recordingCallback(call, recordingSid, status = 'completed') {

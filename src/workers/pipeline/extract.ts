@@ -24,6 +24,8 @@ export const extract: PipelineStepModule = {
           store: false,
           instructions: [
             'Extract facts from this phone call transcript into the JSON schema.',
+            'Lines starting "Caller:" are the person on the phone; lines starting "Agent:" are the business\'s AI receptionist. A transcript without these labels does not say who spoke.',
+            'Facts about the caller come only from what the caller said or confirmed; a city, name or need the agent mentions (its own location, an example, a place it serves) is not the caller\'s.',
             'Use null for anything the transcript does not state explicitly. Never guess.',
             `city: the caller's city in Israel, in Hebrew, spelled as the Central Bureau of Statistics does (for example: ${israeliCities.slice(0, 6).join(', ')}).`,
             'service_category: what the caller needs, as a short noun phrase in the language of the call.',

@@ -9,7 +9,9 @@ import { realtimeTranscript } from './step.ts';
 export function callCompletedPayload(call: PipelineCall, at: Date): Record<string, unknown> {
   const steps = call.pipelineSteps;
   const fromRecording = steps.transcribe?.status === 'done' && call.finalTranscript !== null;
-  const fromRealtime = !fromRecording && steps.transcribe?.status === 'skipped' ? realtimeTranscript(call) : null;
+  // No recording, or one in which nobody was heard: the realtime transcript stands in, as it
+  // did for the summary and extraction (callText). A failed transcription leaves it null.
+  const fromRealtime = !fromRecording && steps.transcribe !== undefined && steps.transcribe.status !== 'failed' ? realtimeTranscript(call) : null;
   const errors = Object.fromEntries(Object.entries(steps).flatMap(([step, state]) => (state?.status === 'failed' ? [[step, state.error ?? 'failed']] : [])));
   return {
     event_type: 'call.completed',

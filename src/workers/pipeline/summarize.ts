@@ -22,6 +22,7 @@ export const summarize: PipelineStepModule = {
           instructions: [
             `You summarise phone calls between callers and the AI receptionist of ${call.settings.businessName}.`,
             `Write the summary in ${language}, in two to four sentences: who called, what they need, what was agreed (appointment, callback, transfer) and anything the business must follow up on.`,
+            'Lines starting "Caller:" are the caller, lines starting "Agent:" the receptionist: attribute facts to whoever said them.',
             'Use only what the transcript says. Do not invent names, dates or prices.',
           ].join('\n'),
           input: `Transcript of a ${call.direction} call:\n${text}`,
