@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Call } from '../src/entities/call.entity.ts';
 import { recordingCallbackParams } from '../src/sandbox/twilio-webhook.ts';
-import { silentWavFile } from '../src/sandbox/wav.ts';
+import { burstLevels, conversationWavFile } from '../src/sandbox/conversation-audio.ts';
 import { endedCall, eventually, placeCall, useCallHarness } from './support/calls.ts';
 import { postTwilioWebhook, twilioAccountSid } from './support/twilio.ts';
 
@@ -15,17 +15,26 @@ import { postTwilioWebhook, twilioAccountSid } from './support/twilio.ts';
 describe('the recording safety net', () => {
   const h = useCallHarness({}, { recordCalls: true, pipeline: true, env: { RECORDING_CALLBACK_GRACE_SEC: '1' } });
   const recordingTranscript = 'Agent: שלום, כאן שיפוצי הגליל\nCaller: רציתי לשאול על שיפוץ מטבח';
+  // Two seconds of dual-channel audio, long enough to be kept: the agent speaks on Twilio's
+  // second channel, then the caller on the first; each turn is transcribed on its own.
+  const recordingAudio = () =>
+    conversationWavFile(
+      [
+        { channel: 1, startSec: 0.1, lengthSec: 0.6, level: 3000 },
+        { channel: 0, startSec: 1.0, lengthSec: 0.6, level: 9000 },
+      ],
+      2,
+    );
 
   beforeAll(() => {
     h.twilioApi.processRecordingsIn(50);
-    h.pipeline!.openaiApi.handle({ transcribe: () => recordingTranscript });
+    h.pipeline!.openaiApi.handle({ transcribe: (r) => ((burstLevels(r.audio)[0] ?? 0) < 6000 ? 'שלום, כאן שיפוצי הגליל' : 'רציתי לשאול על שיפוץ מטבח') });
   });
 
   /** A short call with recording on, up to the caller hanging up; the call row once written. */
   async function recordedCall(callSid: string, before: () => void = () => {}) {
     h.twilioApi.addCall({ sid: callSid, from: '+972501234567', to: '+97233824100' });
-    // Two seconds of (silent) dual-channel audio: the recording is long enough to be kept.
-    h.twilioApi.recordingAudio(callSid, silentWavFile(2, { sampleRate: 8000, channels: 2 }));
+    h.twilioApi.recordingAudio(callSid, recordingAudio());
     const call = await placeCall(h, callSid);
     call.session.script({ replies: [{ text: 'שלום, כאן שיפוצי הגליל' }] });
     before();
