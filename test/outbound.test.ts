@@ -124,6 +124,27 @@ describe('outbound calls', () => {
     }
   });
 
+  it('keeps a finished call and its attempt finished when its progress callbacks arrive after the final one', async () => {
+    const lead = await createLead(h.app.services.orm.em, h.business, { fullName: 'רון אברהם' });
+    h.twilioApi.delayProgressCallbacks(1_500);
+    try {
+      const jobId = await schedule(lead.id, 'לאשר את הפגישה');
+      const placed = await eventually(() => h.twilioApi.placedCalls.find((call) => call.to === lead.phone), Boolean, 'the call at Twilio');
+      await h.twilioApi.waitForVoiceTwiml(placed!.sid);
+      // The lead hangs up before Twilio's initiated / ringing / answered callbacks have arrived.
+      await createTwilioClient({ accountSid: twilioAccountSid, authToken: twilioAuthToken, apiUrl: h.twilioApi.url }).calls(placed!.sid).update({ status: 'completed' });
+      const statuses = () => h.twilioApi.callbacks.filter((c) => c.callSid === placed!.sid && c.kind === 'status').map((c) => c.params.CallStatus);
+      await eventually(statuses, (seen) => seen.length === 4, 'all four status callbacks');
+      expect(statuses()).toEqual(['completed', 'initiated', 'ringing', 'in-progress']);
+      expect(h.twilioApi.callbacks.filter((c) => c.callSid === placed!.sid && c.kind === 'status').every((c) => c.status === 204)).toBe(true);
+      expect(await job(jobId)).toMatchObject({ status: 'COMPLETED', attempts: 1, lastOutcome: 'ANSWERED' });
+      const row = await sql(h.app.services.orm.em.fork()).selectFrom('Call').select(['status']).where('callSid', '=', placed!.sid).executeTakeFirstOrThrow();
+      expect(row.status).toBe('completed');
+    } finally {
+      h.twilioApi.delayProgressCallbacks(null);
+    }
+  });
+
   it('fails the job with Twilio’s reason when Twilio refuses the number, with no retry', async () => {
     const lead = await createLead(h.app.services.orm.em, h.business, { fullName: 'אבי כהן' });
     h.twilioApi.failNext(400, { code: 21211, message: `The 'To' number ${lead.phone} is not a valid phone number.` });

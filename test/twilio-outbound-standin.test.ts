@@ -68,6 +68,26 @@ describe('Twilio REST stand-in: outbound calls', () => {
     return (c: TwilioCallback) => c.callSid === callSid && c.kind === 'status' && ['completed', 'busy', 'no-answer', 'failed', 'canceled'].includes(c.params.CallStatus ?? '');
   }
 
+  it('sends late progress callbacks after the final one when told, numbered in the order the statuses happened', async () => {
+    twilioApi.delayProgressCallbacks(300);
+    try {
+      const call = await dial('+972501110099');
+      await twilioApi.waitForVoiceTwiml(call.sid);
+      await client().calls(call.sid).update({ status: 'completed' });
+      await twilioApi.waitForCallback((c) => c.callSid === call.sid && c.kind === 'status' && c.params.CallStatus === 'in-progress');
+      const arrived = statusCallbacks(call.sid).map((r) => [r.params.CallStatus, r.params.SequenceNumber]);
+      expect(arrived).toEqual([
+        ['completed', '3'],
+        ['initiated', '0'],
+        ['ringing', '1'],
+        ['in-progress', '2'],
+      ]);
+      expect(statusCallbacks(call.sid).every((r) => r.signatureValid)).toBe(true);
+    } finally {
+      twilioApi.delayProgressCallbacks(null);
+    }
+  });
+
   it('answers: initiated, ringing, in-progress, fetches the voice URL, and reports completed on hang-up', async () => {
     const call = await dial('+972501110001');
     expect(call).toMatchObject({ status: 'queued', direction: 'outbound-api', to: '+972501110001', from: FROM });

@@ -75,7 +75,7 @@ export const Call = defineEntity({
     transcriptTurns: p.json<TranscriptTurn[]>().onCreate(() => []),
     /** What the agent did during the call: tools, reprompts, hand-overs, failures (AgentEvent). */
     timeline: p.json<CallEvent[]>().onCreate(() => []),
-    /** Why the call ended, as the call session saw it (e.g. "twilio stop", "transferred"). */
+    /** Why the call ended, as the call session saw it (e.g. "caller hung up", "transferred"; README lists them). */
     endReason: p.text().nullable(),
     finalTranscript: p.text().nullable(),
     summary: p.text().nullable(),

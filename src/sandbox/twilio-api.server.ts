@@ -109,6 +109,12 @@ export interface TwilioApiStandIn {
   /** How long outbound calls ring before they are answered or ring out. */
   ringFor(ms: number): void;
   /**
+   * Outbound calls' progress callbacks (`initiated`, `ringing`, `answered`) go out `ms`
+   * later, in the background, so later ones — the final status — overtake them, as separate
+   * requests at Twilio can; null: in order (the default).
+   */
+  delayProgressCallbacks(ms: number | null): void;
+  /**
    * How long AMD takes from the answer to its verdict (a person, or a machine under `Enable`);
    * under `DetectMessageEnd` a machine's greeting then lasts `greetingMs` more and ends with
    * `messageEnd` (beep by default). Synchronous AMD fetches the voice URL only then.
@@ -353,6 +359,7 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     outcomeFor: (number, outcome) => outbound.outcomeFor(number, outcome),
     nextOutcome: (outcome) => outbound.nextOutcome(outcome),
     ringFor: (ms) => outbound.ringFor(ms),
+    delayProgressCallbacks: (ms) => outbound.delayProgressCallbacks(ms),
     amdFor: (detectionMs, more) => outbound.amdFor(detectionMs, more),
     routeOrigin: (publicOrigin, realOrigin) => outbound.routeOrigin(publicOrigin, realOrigin),
     waitForVoiceTwiml: (callSid, timeoutMs) => outbound.waitForVoiceTwiml(callSid, timeoutMs),

@@ -116,6 +116,8 @@ export class OutboundCalls {
   readonly callbacks = new EventLog<TwilioCallback>('Twilio callback');
   #options: OutboundCallsOptions;
   #ringMs: number;
+  /** Progress callbacks go out this much later, in the background (null: in order, awaited). */
+  #progressDelayMs: number | null = null;
   #amd: AmdTiming;
   #byNumber = new Map<string, OutboundOutcome>();
   #next: OutboundOutcome[] = [];
@@ -143,6 +145,10 @@ export class OutboundCalls {
 
   ringFor(ms: number): void {
     this.#ringMs = ms;
+  }
+
+  delayProgressCallbacks(ms: number | null): void {
+    this.#progressDelayMs = ms;
   }
 
   amdFor(detectionMs: number, more: Partial<Omit<AmdTiming, 'detectionMs'>> = {}): void {
@@ -297,7 +303,13 @@ export class OutboundCalls {
 
   /** A progress status callback, sent only when its event was asked for. */
   async #progress(run: CallRun, event: 'initiated' | 'ringing' | 'answered', callStatus: string): Promise<void> {
-    if (run.events.has(event)) await this.#statusCallback(run, { CallStatus: callStatus });
+    if (run.events.has(event) && this.#progressDelayMs !== null) {
+      // Each callback is a request of its own: Twilio does not wait for one before the next,
+      // so a slow one arrives after later ones (its SequenceNumber still tells the order).
+      const params = this.#statusParams(run, { CallStatus: callStatus });
+      const delayMs = this.#progressDelayMs;
+      this.#track(pause(delayMs, undefined, { signal: this.#closing.signal }).then(() => this.#sendStatus(run, params), () => undefined));
+    } else if (run.events.has(event)) await this.#statusCallback(run, { CallStatus: callStatus });
     // A hang-up while the callback was out ended the call: the run must not move it on.
     run.abort.signal.throwIfAborted();
   }
@@ -347,8 +359,11 @@ export class OutboundCalls {
   }
 
   async #statusCallback(run: CallRun, fields: Record<string, string>): Promise<void> {
-    const url = first(run.placed.params.StatusCallback);
-    if (!url) return;
+    await this.#sendStatus(run, this.#statusParams(run, fields));
+  }
+
+  /** A status callback's parameters, numbered (SequenceNumber) when the status happens. */
+  #statusParams(run: CallRun, fields: Record<string, string>): Record<string, string> {
     const params: Record<string, string> = {
       ...this.#callParams(run),
       ...fields,
@@ -357,6 +372,12 @@ export class OutboundCalls {
       SequenceNumber: String(run.sequence++),
     };
     if (run.answeredBy && fields.CallStatus !== 'initiated' && fields.CallStatus !== 'ringing') params.AnsweredBy = run.answeredBy;
+    return params;
+  }
+
+  async #sendStatus(run: CallRun, params: Record<string, string>): Promise<void> {
+    const url = first(run.placed.params.StatusCallback);
+    if (!url) return;
     const method = first(run.placed.params.StatusCallbackMethod) === 'GET' ? 'GET' : 'POST';
     await this.#send(run, 'status', url, method, params);
   }

@@ -111,16 +111,16 @@ const maxBufferedFrames = 1500;
 
 /**
  * One phone call: the Twilio media stream and, once its `start` carries a valid token, the
- * OpenAI Realtime socket (pre-opened by the voice webhook, or opened then). (About 900
+ * OpenAI Realtime socket (pre-opened by the voice webhook, or opened then). (About 970
  * lines, on purpose: this is the one place the two sockets meet, and what needs both stays
  * here — the relay, one short handler per OpenAI event (`#onRealtimeMessage`), the OpenAI
  * socket's lifecycle (configure, reconnect, expiry, the move to a rolled-over session) and
- * the call's own (start, give up, end). Everything that can be decided without the sockets
- * lives beside it as a unit with its own tests: when the agent speaks (agent/response-queue),
- * what it says (agent/agent-lines), what the caller heard (playback-clock), when to roll
- * over (session-rollover), what a new session is told (session-restore), the transcript,
- * supervision. The OpenAI socket's lifecycle is the next thing to move out, as a class of
- * its own, if this grows.) The session owns both
+ * the call's own (start, give up, end — also through Twilio's REST API, `endThrough`).
+ * Everything that can be decided without the sockets lives beside it as a unit with its
+ * own tests: when the agent speaks (agent/response-queue), what it says (agent/agent-lines),
+ * what the caller heard (playback-clock), when to roll over (session-rollover), what a new
+ * session is told (session-restore), the transcript, supervision. The OpenAI socket's
+ * lifecycle is the next thing to move out, as a class of its own.) The session owns both
  * sockets — when either closes, both close — and holds everything the call produces in
  * memory until the end. Nothing here touches the database. Every handler is contained: what
  * one throws ends this call, never the process.
