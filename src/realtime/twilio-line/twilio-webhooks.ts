@@ -224,19 +224,29 @@ async function recording({ services }: TwilioWebhookDeps, params: Record<string,
   const { CallSid: callSid, RecordingSid: recordingSid, RecordingUrl: recordingUrl, RecordingStatus: recordingStatus } = params;
   const finished = recordingStatus === 'completed' || recordingStatus === 'absent' || recordingStatus === 'failed';
   if (callSid && finished) {
-    await services.orm.em.fork().transactional(async (em) => {
-      const call = await sql(em).selectFrom('Call').select('id').where('callSid', '=', callSid).executeTakeFirst();
-      if (!call) return;
-      // The job insert waits on a concurrent one for the same call until it commits, so
-      // exactly one of two racing triggers enqueues, and only that one stores a recording.
-      const enqueued = await enqueuePipeline(services.queue, call.id, em);
-      if (enqueued !== null && recordingStatus === 'completed' && recordingSid) {
-        await sql(em).updateTable('Call').set({ recordingSid, recordingUrl: recordingUrl ?? null }).where('id', '=', call.id).execute();
-      }
-    });
+    try {
+      await services.orm.em.fork().transactional(async (em) => {
+        // The call's row is locked first (by the update, or the select), then the job is
+        // inserted: the recording safety net takes them in the same order, so the two never
+        // deadlock, and the job insert decides which of them started the pipeline.
+        const stores = recordingStatus === 'completed' && recordingSid;
+        const call = stores
+          ? await sql(em).updateTable('Call').set({ recordingSid, recordingUrl: recordingUrl ?? null }).where('callSid', '=', callSid).returning('id').executeTakeFirst()
+          : await sql(em).selectFrom('Call').select('id').where('callSid', '=', callSid).forUpdate().executeTakeFirst();
+        if (!call) return;
+        const enqueued = await enqueuePipeline(services.queue, call.id, em);
+        // Started already (an earlier callback, or the safety net): the recording it works on stays.
+        if (enqueued === null && stores) throw new PipelineAlreadyStarted();
+      });
+    } catch (error) {
+      if (!(error instanceof PipelineAlreadyStarted)) throw error;
+    }
   }
   reply(res, 204, 'text/plain', '');
 }
+
+/** Rolls back a late recording callback's write: the pipeline had already started. */
+class PipelineAlreadyStarted extends Error {}
 
 /**
  * What a status callback means for the outbound job: answered → in progress; a final

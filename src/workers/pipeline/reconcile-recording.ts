@@ -65,6 +65,8 @@ export function reconcileRecording(services: Services): JobHandler<'recording.re
 
     const recording = found.kind === 'completed' ? found.recording : null;
     const enqueued = await em.transactional(async (tx) => {
+      // The call's row first, then the job: the recording callback's order (no deadlock).
+      await sql(tx).selectFrom('Call').select('id').where('id', '=', callId).forUpdate().executeTakeFirst();
       const id = await enqueuePipeline(services.queue, callId, tx);
       if (id !== null && recording) {
         const recordingUrl = `${apiUrl}/2010-04-01/Accounts/${recording.accountSid}/Recordings/${recording.sid}`;
