@@ -21,6 +21,8 @@ export const counterNames = [
   'media_buffer_overflow_total',
   /** Gaps in a call's inbound timestamps (audio lost on the way) filled with silence for OpenAI. */
   'media_gap_filled_total',
+  /** Media streams closed for sending more frames than Twilio does (FrameBudget). */
+  'media_rate_exceeded_total',
   'openai_invalid_event_total',
   'openai_error_event_total',
   'openai_transcription_failed_total',

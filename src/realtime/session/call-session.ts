@@ -26,6 +26,7 @@ import { ResponseQueue, type ResponseRequest } from '../agent/response-queue.ts'
 import type { LeadCapture } from '../agent/tools/call-tools.ts';
 import type { CallRef, TokenCheck } from '../twilio-line/stream-token.ts';
 import { InboundAudioGaps, silenceFrameAppend, silenceFramePayload } from '../twilio-line/inbound-audio-gaps.ts';
+import { FrameBudget } from '../twilio-line/frame-budget.ts';
 import { PlaybackClock } from './playback-clock.ts';
 import { parseTwilioMessage, twilioClearMessage, twilioMarkMessage, twilioMediaMessage } from '../twilio-line/twilio-media.protocol.ts';
 
@@ -93,6 +94,9 @@ export interface Ending {
  * dropped); a close without a `stop` is a stream lost on the way, the call maybe still up.
  */
 export const streamEndReasons = { stop: 'caller hung up', close: 'media stream lost' } as const;
+
+/** Why a stream sending more media than Twilio does was closed (1008), and the call's end reason. */
+export const mediaRateExceeded = 'media rate exceeded';
 
 /**
  * How long a Twilio stop or close that came while our own REST update was in flight waits
@@ -189,6 +193,10 @@ export class CallSession {
   readonly #audioSeq = { caller: 0, agent: 0 };
   /** Where Twilio's inbound timestamps jump: audio lost on the way, replaced with silence. */
   readonly #inboundGaps = new InboundAudioGaps();
+  /** Twilio's 50 frames a second plus a burst: a stream sending more is not Twilio, and is closed. */
+  readonly #frameBudget = new FrameBudget(performance.now());
+  /** The stream went over its frame budget: closed, its frames still in flight dropped. */
+  #overBudgetClosed = false;
 
   constructor(twilio: WebSocket, deps: CallSessionDeps) {
     this.#twilio = twilio;
@@ -425,7 +433,9 @@ export class CallSession {
     switch (message.event) {
       case 'media': {
         if (this.#state === 'awaiting-start') return this.#deps.metrics.increment('media_before_start_total');
-        if (this.#state === 'ended' || message.track !== 'inbound') return;
+        if (this.#state === 'ended' || this.#overBudgetClosed) return;
+        if (!this.#frameBudget.take(performance.now())) return this.#overBudget();
+        if (message.track !== 'inbound') return;
         // Audio lost on the way is silence to OpenAI, so its VAD hears the caller stop.
         const silentFrames = this.#inboundGaps.silenceBefore(message.timestamp, message.payload);
         if (silentFrames > 0) {
@@ -450,6 +460,18 @@ export class CallSession {
       case 'connected':
         return;
     }
+  }
+
+  /**
+   * The stream sent more frames than Twilio does: closed (1008) before more of its audio is
+   * billed, and the call ends as any other, written with the reason.
+   */
+  #overBudget(): void {
+    this.#overBudgetClosed = true;
+    this.#deps.metrics.increment('media_rate_exceeded_total');
+    this.#log.warn('media stream closed: media rate exceeded');
+    closeTwilio(this.#twilio, 1008, mediaRateExceeded);
+    void this.end(mediaRateExceeded);
   }
 
   /** Sends one caller frame to OpenAI, or holds it while the session is not ready (at most `maxBufferedFrames`). */
