@@ -42,11 +42,16 @@ export async function handleTwilioWebhook(deps: TwilioWebhookDeps, req: Incoming
   if (!handler) return false;
   const { services } = deps;
   if (req.method !== 'POST') return reply(res, 405, 'text/plain', 'method not allowed'), true;
-  let params: Record<string, string>;
+  let params: Record<string, string> | undefined;
   try {
-    params = Object.fromEntries(new URLSearchParams(await readBody(req)));
+    params = uniqueParams(new URLSearchParams(await readBody(req)));
   } catch {
     return reply(res, 413, 'text/plain', 'body too large'), true;
+  }
+  if (!params) {
+    services.metrics.increment('twilio_webhook_rejected_total');
+    services.logger.warn({ path }, 'twilio webhook rejected: a parameter name is repeated');
+    return reply(res, 403, 'text/plain', 'repeated parameter'), true;
   }
   if (!isSigned(services, req, params)) {
     services.metrics.increment('twilio_webhook_rejected_total');
@@ -60,6 +65,20 @@ export async function handleTwilioWebhook(deps: TwilioWebhookDeps, req: Incoming
     if (!res.headersSent) reply(res, 500, 'text/plain', 'internal error');
   }
   return true;
+}
+
+/**
+ * The body's parameters, or undefined when a name is repeated. Twilio never repeats one
+ * in a webhook; a repeat would make the signed object ambiguous (which value counts), so
+ * such a request is refused, not read (security review F8).
+ */
+function uniqueParams(body: URLSearchParams): Record<string, string> | undefined {
+  const params: Record<string, string> = {};
+  for (const [name, value] of body) {
+    if (Object.hasOwn(params, name)) return undefined;
+    params[name] = value;
+  }
+  return params;
 }
 
 function isSigned(services: Services, req: IncomingMessage, params: Record<string, string>): boolean {
