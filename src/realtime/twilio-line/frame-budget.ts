@@ -12,13 +12,15 @@ import { frameMs } from './inbound-audio-gaps.ts';
 export const framesPerSecond = 1000 / frameMs;
 
 /**
- * What may arrive at once beyond the steady rate: 5 s of audio (250 frames). After a
- * hiccup on the way — a lost TCP segment waits for retransmission, 1 s and then 2 s more
- * (RFC 6298's initial timeout, doubled) — Twilio's queued frames arrive together, on time
- * by their timestamps (inbound-audio-gaps.ts fills only audio that never comes). 5 s covers
- * two lost retransmissions with room to spare, and caps what a flood costs at 5 s of audio.
+ * What may arrive at once beyond the steady rate: 10 s of audio (500 frames). After a
+ * hiccup on the way — a lost TCP segment waits for retransmission, 1 s, then 2 s, then
+ * 4 s more (RFC 6298's initial timeout, doubled each time) — Twilio's queued frames arrive
+ * together, on time by their timestamps (inbound-audio-gaps.ts fills only audio that never
+ * comes). 10 s covers three lost retransmissions in a row. Hanging up on a real caller
+ * costs far more than the most a flood can now cost: 10 s of audio, then 50 frames a second
+ * until the socket is closed — a fraction of a second.
  */
-export const burstFrames = 5 * framesPerSecond;
+export const burstFrames = 10 * framesPerSecond;
 
 /**
  * A token bucket of `burstFrames` frames, refilled at `framesPerSecond`. Cheap enough for
