@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { sql } from '../../src/entities/sql.ts';
+import { UsedStreamTokens, type StreamClaims } from '../../src/realtime/twilio-line/stream-token.ts';
 import { SimulatedCaller } from '../../src/sandbox/simulated-caller.ts';
 import { endedCall, eventually, placeCall, sarahsNumber, businessNumber, useCallHarness, type CallHarness } from '../support/calls.ts';
+import { createCall } from '../support/factories.ts';
 import { inboundCallParams, postTwilioWebhook, twilioAccountSid } from '../support/twilio.ts';
 
 /**
@@ -102,5 +105,47 @@ describe('a stream token is single-use', () => {
     expect(h.app.services.metrics.get('realtime_preopened_total')).toBe(preopenedBefore);
     expect(h.openai.connections).toBe(connectionsBefore);
     expect((await endedCall(h, callSid)).status).toBe('completed');
+  });
+});
+
+describe('a replayed outbound voice request', () => {
+  const h = useCallHarness();
+
+  it('for a call that already ended is hung up: no <Stream>, and the call stays ended', async () => {
+    const em = h.app.services.orm.em.fork();
+    const job = await sql(em)
+      .insertInto('OutboundCallJob')
+      .values({ business: h.business.id, lead: h.sarah.id, purpose: 'לאשר את הפגישה', scheduledAt: new Date(), status: 'completed', attempts: 1 })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const callSid = nextSid();
+    await createCall(em, h.business.id, { callSid, lead: h.sarah.id, outboundJob: job.id, direction: 'outbound', status: 'completed', endedAt: new Date() });
+    const preopenedBefore = h.app.services.metrics.get('realtime_preopened_total');
+
+    const params = { AccountSid: twilioAccountSid, CallSid: callSid, From: businessNumber, To: sarahsNumber, Direction: 'outbound-api', CallStatus: 'in-progress' };
+    const response = await postTwilioWebhook(h.app.url, `/twilio/voice?outboundJob=${job.id}`, params);
+    expect(response.status).toBe(200);
+    expect(response.body).not.toContain('<Stream');
+    expect(h.app.services.metrics.get('realtime_preopened_total')).toBe(preopenedBefore);
+    const row = await sql(em).selectFrom('Call').select(['status']).where('callSid', '=', callSid).executeTakeFirstOrThrow();
+    expect(row.status).toBe('completed');
+  });
+});
+
+describe('the registry of used stream tokens', () => {
+  const claims = (jti: string, exp: number): StreamClaims => ({ callSid: 'CA1', callId: 'c', businessId: 'b', leadId: null, outboundJobId: null, jti, exp });
+
+  it('admits a token once and forgets it when the token expires, so its memory stays bounded', () => {
+    const used = new UsedStreamTokens();
+    const now = 1_800_000_000_000;
+    const exp = now / 1000 + 120;
+    expect(used.claim(claims('a', exp), now)).toBe(true);
+    expect(used.claim(claims('a', exp), now + 1_000)).toBe(false);
+    expect(used.claim(claims('b', exp + 1), now + 2_000)).toBe(true);
+    // Past a's expiry (verifyStreamToken refuses it as expired from then on): a is dropped.
+    expect(used.claim(claims('c', exp + 130), now + 120_500)).toBe(true);
+    expect(used.size).toBe(2);
+    expect(used.claim(claims('x', exp + 400), now + 10 * 60_000)).toBe(true);
+    expect(used.size).toBe(1);
   });
 });
