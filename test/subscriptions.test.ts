@@ -194,11 +194,11 @@ describe('live monitoring subscriptions', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/event-stream');
     const reader = response.body!.getReader();
-    const { caller, callSid } = await placeCall(h, 'CA00000000000000000000000000000905');
+    const { caller, callSid } = await placeCall(h, 'CA00000000000000000000000000000906');
     caller.start();
     let text = '';
     while (!text.includes(callSid)) text += new TextDecoder().decode((await reader.read()).value);
-    expect(text).toMatch(/event: next\ndata: \{"data":\{"liveCalls":\{"type":"call\.(live|started)","callSid":"CA0+905"\}\}\}/);
+    expect(text).toMatch(/event: next\ndata: \{"data":\{"liveCalls":\{"type":"call\.(live|started)","callSid":"CA0+906"\}\}\}/);
     controller.abort();
     await reader.cancel().catch(() => {});
     caller.stop();

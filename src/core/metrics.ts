@@ -15,6 +15,8 @@ export const counterNames = [
   'media_oversized_frame_total',
   'media_duplicate_start_total',
   'media_bad_token_total',
+  /** Media streams refused because their (valid) stream token had already opened one. */
+  'media_token_reused_total',
   'media_start_timeout_total',
   'media_sockets_refused_total',
   'media_buffered_frames_total',

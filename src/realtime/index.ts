@@ -9,7 +9,7 @@ import { twilioCallControl, type CallControl } from './twilio-line/call-control.
 import { persistCallOutcome } from './call-outcome.ts';
 import { CallSession } from './session/call-session.ts';
 import { PreopenedSessions } from './session/preopened-sessions.ts';
-import { verifyStreamToken } from './twilio-line/stream-token.ts';
+import { UsedStreamTokens, verifyStreamToken } from './twilio-line/stream-token.ts';
 import { handleTwilioWebhook } from './twilio-line/twilio-webhooks.ts';
 
 /**
@@ -42,6 +42,7 @@ export interface Realtime {
 export function createRealtime(services: Services, options: RealtimeOptions = {}): Realtime {
   const { config, logger } = services;
   const contexts = new CallContextCache();
+  const usedTokens = new UsedStreamTokens();
   const sessions = new Set<CallSession>();
   const endings = new Set<Promise<void>>();
   const server = new WebSocketServer({ noServer: true, maxPayload: maxMediaMessageBytes, perMessageDeflate: false });
@@ -64,6 +65,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       transcriptionModel: config.openai.inputTranscribeModel,
       sessionMaxMs: config.openai.sessionMaxSec * 1000,
       verifyToken: (token) => verifyStreamToken(token, config.appSecret),
+      claimToken: (claims) => usedTokens.claim(claims),
       loadContext: (claims) => contexts.take(claims.callSid) ?? loadCallContext(services.orm, claims),
       openRealtime: (callSid) => preopened.take(callSid) ?? { socket: openRealtime() },
       onStarted: (context) => {

@@ -24,7 +24,7 @@ import { appendAudioMessage, sessionUpdate, truncateEvent } from './openai-realt
 import { parseServerEvent, type ServerEventOf } from './openai-realtime.server-events.ts';
 import { ResponseQueue, type ResponseRequest } from '../agent/response-queue.ts';
 import type { LeadCapture } from '../agent/tools/call-tools.ts';
-import type { CallRef, TokenCheck } from '../twilio-line/stream-token.ts';
+import type { CallRef, StreamClaims, TokenCheck } from '../twilio-line/stream-token.ts';
 import { InboundAudioGaps, silenceFrameAppend, silenceFramePayload } from '../twilio-line/inbound-audio-gaps.ts';
 import { FrameBudget } from '../twilio-line/frame-budget.ts';
 import { PlaybackClock } from './playback-clock.ts';
@@ -54,6 +54,8 @@ export interface CallSessionDeps {
   bus: EventBus;
   transcriptionModel: string;
   verifyToken: (token: unknown) => TokenCheck;
+  /** Binds a verified token to this stream: false when another stream presented it first. */
+  claimToken: (claims: StreamClaims) => boolean;
   /** The pre-warmed context, or a fresh load (one batched tick) when none waits here. */
   loadContext: (claims: CallRef) => Promise<CallContext>;
   /**
@@ -496,6 +498,12 @@ export class CallSession {
       this.#deps.metrics.increment('media_bad_token_total');
       this.#log.warn({ reason: check.ok ? 'token for another call' : check.reason }, 'media stream rejected');
       return this.#reject('invalid stream token');
+    }
+    if (!this.#deps.claimToken(check.claims)) {
+      // A replay (a second socket, or the call already ended): no OpenAI session, no write.
+      this.#deps.metrics.increment('media_token_reused_total');
+      this.#log.warn({ callSid }, 'media stream rejected: stream token already used');
+      return this.#reject('stream token already used');
     }
     clearTimeout(this.#startTimer);
     this.#state = 'starting';

@@ -122,6 +122,10 @@ async function voice(deps: TwilioWebhookDeps, params: Record<string, string>, re
       status: 'in-progress',
     });
     await em.flush();
+  } else if (hasEnded(call)) {
+    // A replayed signed voice request for a call that is over: no stream token, no OpenAI session.
+    log.warn({ status: call.status }, 'voice request for a call that already ended: hanging up');
+    return hangUpReply(res);
   }
 
   const claims = { callSid, callId: call.id, businessId, leadId: call.lead?.id ?? null, outboundJobId: call.outboundJob?.id ?? null };
@@ -156,11 +160,7 @@ async function outboundVoice(deps: TwilioWebhookDeps, params: Record<string, str
   const log = services.logger.child({ callSid });
   const em = services.orm.em.fork();
   const job = jobId && isUuid(jobId) ? await sql(em).selectFrom('OutboundCallJob').select(['id', 'business', 'lead']).where('id', '=', jobId).executeTakeFirst() : undefined;
-  const hangUp = () => {
-    const response = new twilio.twiml.VoiceResponse();
-    response.hangup();
-    reply(res, 200, 'text/xml', response.toString());
-  };
+  const hangUp = () => hangUpReply(res);
   if (!job || !callSid) {
     log.warn({ jobId }, 'outbound call Callwatch did not place: hanging up');
     return hangUp();
@@ -170,9 +170,14 @@ async function outboundVoice(deps: TwilioWebhookDeps, params: Record<string, str
   const call = await sql(em)
     .insertInto('Call')
     .values({ business: job.business, lead: job.lead, outboundJob: job.id, callSid, direction: 'outbound', fromNumber: params.From ?? '', toNumber: params.To ?? '', status: 'in-progress', answeredBy })
-    .onConflict((oc) => oc.column('callSid').doUpdateSet({ status: 'in-progress', answeredBy }))
+    // A call that already ended (a replayed signed voice request) is not revived: no row back, no token.
+    .onConflict((oc) => oc.column('callSid').doUpdateSet({ status: 'in-progress', answeredBy }).where('Call.status', 'not in', finalCallStatuses).where('Call.endedAt', 'is', null))
     .returning('id')
-    .executeTakeFirstOrThrow();
+    .executeTakeFirst();
+  if (!call) {
+    log.warn({ jobId }, 'voice request for an outbound call that already ended: hanging up');
+    return hangUp();
+  }
   if (isMachine(answeredBy)) {
     log.info({ answeredBy }, 'outbound call reached a machine: hanging up');
     return hangUp();
@@ -296,6 +301,16 @@ export function mediaStreamUrl(publicUrl: string): string {
 }
 
 const finalCallStatuses: CallStatus[] = ['completed', 'busy', 'no-answer', 'failed', 'canceled'];
+
+function hasEnded(call: Pick<Call, 'status' | 'endedAt'>): boolean {
+  return finalCallStatuses.includes(call.status) || (call.endedAt !== null && call.endedAt !== undefined);
+}
+
+function hangUpReply(res: ServerResponse): void {
+  const response = new twilio.twiml.VoiceResponse();
+  response.hangup();
+  reply(res, 200, 'text/xml', response.toString());
+}
 
 function asCallStatus(value: string | undefined): CallStatus | undefined {
   return callStatuses.find((status) => status === value);
