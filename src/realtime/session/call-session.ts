@@ -117,7 +117,7 @@ const maxBufferedFrames = 1500;
 
 /**
  * One phone call: the Twilio media stream and, once its `start` carries a valid token, the
- * OpenAI Realtime socket (pre-opened by the voice webhook, or opened then). (About 970
+ * OpenAI Realtime socket (pre-opened by the voice webhook, or opened then). (About 1000
  * lines, on purpose: this is the one place the two sockets meet, and what needs both stays
  * here — the relay, one short handler per OpenAI event (`#onRealtimeMessage`), the OpenAI
  * socket's lifecycle (configure, reconnect, expiry, the move to a rolled-over session) and
