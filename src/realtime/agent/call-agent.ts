@@ -8,7 +8,7 @@ import { transferKey } from '../twilio-line/key-press.ts';
 import type { CallContext } from '../call-context.ts';
 import type { CallControl } from '../twilio-line/call-control.ts';
 import type { ResponseRequest } from './response-queue.ts';
-import type { Ending } from '../session/call-session.ts';
+import type { Ending } from '../session/call-ending.ts';
 import { SilenceWatchdog } from './silence-watchdog.ts';
 import { CallTools, type CallToolsDeps } from './tools/call-tools.ts';
 

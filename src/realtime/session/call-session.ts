@@ -28,6 +28,7 @@ import type { CallRef, StreamClaims, TokenCheck } from '../twilio-line/stream-to
 import { InboundAudioGaps, silenceFrameAppend, silenceFramePayload } from '../twilio-line/inbound-audio-gaps.ts';
 import { FrameBudget } from '../twilio-line/frame-budget.ts';
 import { PlaybackClock } from './playback-clock.ts';
+import { CallEnding, type Ending } from './call-ending.ts';
 import { parseTwilioMessage, twilioClearMessage, twilioMarkMessage, twilioMediaMessage } from '../twilio-line/twilio-media.protocol.ts';
 
 /** What a finished call produced; persisted in one transaction by the owner of the session. */
@@ -84,27 +85,8 @@ export interface CallSessionDeps {
   sessionMaxMs?: number;
 }
 
-/** How a call ended: the reason stored (Call.endReason), and whether the call failed. */
-export interface Ending {
-  reason: string;
-  failed?: boolean;
-}
-
-/**
- * Why a call ended when Twilio ended its media stream and Callwatch had not asked it to:
- * Twilio's `stop` comes when the call ends at Twilio — the caller hung up (or their line
- * dropped); a close without a `stop` is a stream lost on the way, the call maybe still up.
- */
-export const streamEndReasons = { stop: 'caller hung up', close: 'media stream lost' } as const;
-
 /** Why a stream sending more media than Twilio does was closed (1008), and the call's end reason. */
 export const mediaRateExceeded = 'media rate exceeded';
-
-/**
- * How long a Twilio stop or close that came while our own REST update was in flight waits
- * for its answer before the call is written anyway (with the intended reason).
- */
-const endThroughTimeoutMs = 10_000;
 
 /** An OpenAI Realtime socket, open or opening, with what it received before the call took it. */
 export interface RealtimeConnection {
@@ -117,11 +99,11 @@ const maxBufferedFrames = 1500;
 
 /**
  * One phone call: the Twilio media stream and, once its `start` carries a valid token, the
- * OpenAI Realtime socket (pre-opened by the voice webhook, or opened then). (About 1000
+ * OpenAI Realtime socket (pre-opened by the voice webhook, or opened then). (About 950
  * lines, on purpose: this is the one place the two sockets meet, and what needs both stays
  * here — the relay, one short handler per OpenAI event (`#onRealtimeMessage`), the OpenAI
  * socket's lifecycle (configure, reconnect, expiry, the move to a rolled-over session) and
- * the call's own (start, give up, end — also through Twilio's REST API, `endThrough`).
+ * the call's own (start, give up, end; which reason wins when endings race is call-ending).
  * Everything that can be decided without the sockets lives beside it as a unit with its
  * own tests: when the agent speaks (agent/response-queue), what it says (agent/agent-lines),
  * what the caller heard (playback-clock), when to roll over (session-rollover), what a new
@@ -169,9 +151,7 @@ export class CallSession {
   readonly #transcript = new CallTranscript();
   /** What the caller has heard of the agent (Twilio's marks), and which responses' audio to drop. */
   readonly #playback = new PlaybackClock();
-  #ending: Promise<void> | undefined;
-  /** The ending asked of Twilio (endThrough), settled once its REST call has answered. */
-  #endingThrough: Promise<Ending | null> | undefined;
+  readonly #ending: CallEnding;
   #agent: CallAgent | undefined;
   /** Resolved when the agent audio sent so far has played (its mark came back). */
   #playedOut: (() => void)[] = [];
@@ -204,6 +184,7 @@ export class CallSession {
     this.#twilio = twilio;
     this.#deps = deps;
     this.#log = deps.logger.child({ component: 'call-session' });
+    this.#ending = new CallEnding((ending) => this.#finish(ending), this.#log);
     this.#responses = new ResponseQueue({
       send: (event) => {
         if (this.#openai && isOpen(this.#openai)) this.#openai.send(JSON.stringify(event));
@@ -345,56 +326,26 @@ export class CallSession {
   #reject(reason: string): void {
     clearTimeout(this.#startTimer);
     this.#state = 'ended';
-    this.#ending = Promise.resolve();
+    this.#ending.abandon();
     closeTwilio(this.#twilio, 1008, reason);
   }
 
   /** Ends the call: closes both sockets, then persists what it produced. Idempotent: the first reason stays. */
   end(reason: string, failed = false): Promise<void> {
-    this.#ending ??= this.#finish(reason, failed);
-    return this.#ending;
+    return this.#ending.end(reason, failed);
   }
 
-  /**
-   * Ends the phone call through Twilio's REST API, then the session. `act` makes the REST
-   * call and says how the call ended (null: it did not, the call goes on); `intended` is
-   * the reason meanwhile. Twilio ends the media stream when the update takes effect, often
-   * before its REST answer arrives: a `stop` or close in between is this ending, not the
-   * caller hanging up, and the call is written once `act` has settled, with what it recorded
-   * (a `call.transfer`) in the timeline. `act` should not throw; if it does, the call goes on.
-   */
+  /** Ends the phone call through Twilio's REST API, then the session (CallEnding.endThrough). */
   endThrough(intended: string, act: () => Promise<Ending | null>): Promise<void> {
-    if (this.#ending) return this.#ending;
-    const acting = act().catch((error: unknown) => {
-      this.#log.error({ err: describeError(error) }, 'ending the call through Twilio failed');
-      return null;
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<Ending>((resolve) => {
-      timer = setTimeout(() => resolve({ reason: intended }), endThroughTimeoutMs);
-    });
-    const through = Promise.race([acting, timedOut]).finally(() => clearTimeout(timer));
-    this.#endingThrough = through;
-    return acting.then((ending) => {
-      if (this.#endingThrough === through) this.#endingThrough = undefined;
-      return ending ? this.end(ending.reason, ending.failed) : (this.#ending ?? Promise.resolve());
-    });
+    return this.#ending.endThrough(intended, act);
   }
 
-  /**
-   * Twilio ended the media stream (`stop`, or the socket closed). After our own REST update
-   * that is its effect — the call ends as that update says, once it has answered; otherwise
-   * the call ended at Twilio's side (streamEndReasons).
-   */
+  /** Twilio ended the media stream (`stop`, or the socket closed): CallEnding.streamEnded. */
   streamEnded(how: 'stop' | 'close'): Promise<void> {
-    if (this.#ending) return this.#ending;
-    const through = this.#endingThrough;
-    if (!through) return this.end(streamEndReasons[how]);
-    this.#ending = through.then((ending) => this.#finish(ending?.reason ?? streamEndReasons[how], ending?.failed ?? false));
-    return this.#ending;
+    return this.#ending.streamEnded(how);
   }
 
-  async #finish(reason: string, failed: boolean): Promise<void> {
+  async #finish({ reason, failed }: Ending): Promise<void> {
     if (failed) this.#failed = true;
     this.#state = 'ended';
     clearTimeout(this.#startTimer);
@@ -518,7 +469,7 @@ export class CallSession {
     try {
       const context = await this.#deps.loadContext(check.claims);
       // The call may have ended while the context loaded.
-      if (this.#ending) return;
+      if (this.#ending.started) return;
       this.#context = context;
     } catch (error) {
       this.#log.error({ err: describeError(error) }, 'cannot load the call context');

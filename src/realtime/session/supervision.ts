@@ -2,7 +2,7 @@ import type { CallCommand, EventBus, SupervisorCommand, SupervisorCommandResult 
 import { describeError } from '../../core/errors.ts';
 import type { CallContext } from '../call-context.ts';
 import type { CallControl } from '../twilio-line/call-control.ts';
-import type { Ending } from './call-session.ts';
+import type { Ending } from './call-ending.ts';
 
 /** What supervisors' commands need from the call session holding the call. */
 export interface SupervisedCall {
