@@ -256,7 +256,9 @@ export class OutboundCalls {
     const elapsed = Date.now() - (run.call.answeredAt?.getTime() ?? Date.now());
     await pause(Math.max(0, Math.min(needed, timeoutMs) - elapsed), undefined, { signal: run.abort.signal });
     run.answeredBy = needed > timeoutMs ? 'unknown' : this.#verdict(run);
-    run.detectionMs = Date.now() - (run.call.answeredAt?.getTime() ?? Date.now());
+    // Node's timers may fire a millisecond before Date.now() says the time is up; detection
+    // never ends before it needed to.
+    run.detectionMs = Math.max(Date.now() - (run.call.answeredAt?.getTime() ?? Date.now()), Math.min(needed, timeoutMs));
     run.call.answeredBy = run.answeredBy;
   }
 
