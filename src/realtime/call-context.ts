@@ -146,9 +146,15 @@ export class CallContextCache {
     return entry && entry.expires > Date.now() ? entry.context : undefined;
   }
 
-  close(): void {
+  /**
+   * Stops the sweeper and waits for the loads still running: shutdown closes the ORM next,
+   * and a pool ended under a query in flight can wait for it forever.
+   */
+  async close(): Promise<void> {
     clearInterval(this.#sweeper);
+    const loads = [...this.#entries.values()].map((entry) => entry.context);
     this.#entries.clear();
+    await Promise.allSettled(loads);
   }
 
   #sweep(): void {

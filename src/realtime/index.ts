@@ -132,7 +132,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       while (sessions.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
       await Promise.all([...sessions].map((session) => session.end('server shutting down')));
       await Promise.all([...endings]);
-      contexts.close();
+      await contexts.close();
       preopened.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
