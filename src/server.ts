@@ -11,6 +11,7 @@ import type { Realtime } from './realtime/index.ts';
 import { DocumentCache, documentCachePlugin, noErrorCache } from './graphql-document-cache.ts';
 import { documentLimitsPlugin } from './graphql-document-limits.ts';
 import { readGraphQLRequestBody } from './graphql-request-body.ts';
+import { LiveAccess, liveAccessPlugin } from './graphql-live-access.ts';
 import { createGraphQLWebSocket } from './graphql-ws.ts';
 import { createMonitorHandler } from './monitor/serve.ts';
 import { createContext, type GraphQLContext } from './schema/context.ts';
@@ -37,8 +38,10 @@ export interface HttpServer {
 export async function startServer(services: Services, realtime: Realtime): Promise<HttpServer> {
   const { config, logger } = services;
 
-  const yoga = createGraphQLHandler(services);
-  const graphqlWs = createGraphQLWebSocket(services, yoga);
+  // Sockets and SSE streams held open by API keys: revoking a key ends them (on every instance).
+  const live = new LiveAccess(services);
+  const yoga = createGraphQLHandler(services, live);
+  const graphqlWs = createGraphQLWebSocket(services, yoga, live);
   const monitor = createMonitorHandler();
 
   const server = createServer((req, res) => {
@@ -92,6 +95,7 @@ export async function startServer(services: Services, realtime: Realtime): Promi
     stopAccepting,
     async close(timeoutMs = config.shutdownTimeoutMs) {
       stopAccepting();
+      await live.close();
       await graphqlWs.close();
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
@@ -114,7 +118,7 @@ export const queryLimits = { maxDepth: 10, maxBreadth: 300, maxComplexity: 40_00
  * checked before execution; introspection and GraphiQL follow GRAPHQL_INTROSPECTION. The
  * parse cache is bounded and keeps only valid documents.
  */
-function createGraphQLHandler(services: Services) {
+function createGraphQLHandler(services: Services, live: LiveAccess) {
   const { config, logger, metrics } = services;
   const documents = new DocumentCache();
   metrics.gauge('graphql_document_cache_entries', () => documents.size);
@@ -134,6 +138,7 @@ function createGraphQLHandler(services: Services) {
       documentCachePlugin(documents),
       limitsPlugin(config.graphqlIntrospection),
       mutationsNeedAKey(),
+      liveAccessPlugin(live),
     ],
   });
 }

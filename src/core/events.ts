@@ -164,6 +164,8 @@ export type BusEvents = {
    */
   'call:listeners': [callId: string, change: { listenerId: string; listening: boolean }];
   'call:command-results': [requestId: string, result: SupervisorCommandResult];
+  /** An API key was revoked: every instance ends the sockets and streams it holds open. */
+  'api-key:revoked': [event: { apiKeyId: string }];
 };
 
 export interface EventBus extends PubSub<BusEvents> {

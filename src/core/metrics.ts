@@ -49,6 +49,8 @@ export const counterNames = [
   'webhook_refused_total',
   'subscription_audio_dropped_total',
   'subscription_slow_disconnected_total',
+  /** graphql-ws sockets (4403) and SSE streams ended because their API key was revoked. */
+  'subscriptions_revoked_closed_total',
   'bus_publish_failures_total',
   'graphql_request_too_large_total',
   'graphql_document_too_large_total',

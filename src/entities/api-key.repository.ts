@@ -77,3 +77,10 @@ export async function revokeApiKey(em: EntityManager, businessId: string, apiKey
   if (!row) throw new AppError('NOT_FOUND', 'no such API key', { userMessage: 'No API key with that id.' });
   return row;
 }
+
+/** Which of `apiKeyIds` are revoked now (the re-check of keys holding sockets open). */
+export async function revokedApiKeyIds(em: EntityManager, apiKeyIds: string[]): Promise<string[]> {
+  if (apiKeyIds.length === 0) return [];
+  const rows = await sql(em).selectFrom('ApiKey').select('id').where('id', 'in', apiKeyIds).where('revokedAt', 'is not', null).execute();
+  return rows.map((row) => row.id);
+}

@@ -55,9 +55,15 @@ builder.mutationFields((t) => ({
   revokeApiKey: t.field({
     type: ApiKeyRef,
     authScopes: { admin: true },
-    description: 'Revokes a key at once; requests with it fail from now on.',
+    description: 'Revokes a key at once: requests with it fail from now on, and its open subscriptions end (graphql-ws sockets close with 4403).',
     errors: { types: [FieldValidationError, NotFoundError], directResult: true },
     args: { id: t.arg.id({ required: true, validate: z.uuid('is not an API key id') }) },
-    resolve: (_root, args, ctx) => domain(() => revokeApiKey(ctx.em, businessIdOf(ctx), String(args.id))),
+    resolve: (_root, args, ctx) =>
+      domain(async () => {
+        const apiKey = await revokeApiKey(ctx.em, businessIdOf(ctx), String(args.id));
+        // Every instance ends the sockets and streams it holds for the key (graphql-live-access.ts).
+        ctx.services.bus.publish('api-key:revoked', { apiKeyId: apiKey.id });
+        return apiKey;
+      }),
   }),
 }));

@@ -36,6 +36,9 @@ export const builder = new SchemaBuilder<{
   scopeAuth: {
     // Type-level scopes (a row's tenant) are checked once per object, not once per field.
     runScopesOnType: true,
+    // A subscription is authorised once, when it subscribes: a refused one gets one error and
+    // nothing starts (no bus topic, no listen-in audio), instead of an error per event.
+    authorizeOnSubscribe: true,
     authScopes: ({ auth }) => {
       const role = auth?.kind === 'business' ? auth.role : null;
       return {
@@ -46,9 +49,12 @@ export const builder = new SchemaBuilder<{
         tenant: (businessId) => auth?.kind === 'business' && auth.businessId === businessId,
       };
     },
-    unauthorizedError: (_parent, { auth }) =>
+    // An anonymous subscription over SSE is answered 401: its one error is the whole response.
+    unauthorizedError: (_parent, { auth }, info) =>
       auth === null
-        ? new GraphQLError('Send an API key: Authorization: Bearer <key>.', { extensions: { code: 'UNAUTHENTICATED' } })
+        ? new GraphQLError('Send an API key: Authorization: Bearer <key>.', {
+            extensions: { code: 'UNAUTHENTICATED', ...(info.operation.operation === 'subscription' ? { http: { status: 401 } } : {}) },
+          })
         : new GraphQLError('This API key is not allowed to do that.', { extensions: { code: 'FORBIDDEN' } }),
   },
   errors: {
