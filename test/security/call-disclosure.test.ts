@@ -11,7 +11,8 @@ import { graphql } from '../support/graphql.ts';
  * Defence: every call opens with a disclosure, part of the greeting (loaded with the call's
  * context before the call: no statement on the call path) — in the business's language, the
  * recording named only when the call is recorded, worded per business, on by default
- * (`callDisclosureEnabled`, `callDisclosure`).
+ * (`callDisclosureEnabled`, `callDisclosure`). Outbound calls open with it too: see the
+ * end-to-end outbound test (test/outbound.test.ts), which runs the dialer.
  */
 
 const greeting = 'שלום שרה, ברוכה הבאה לשיפוצי הגליל';
