@@ -34,6 +34,7 @@ describe('schema and migrations', () => {
       expect(expected).toEqual([
         'api_keys',
         'appointments',
+        'audit_log',
         'business_settings',
         'businesses',
         'call_recordings',

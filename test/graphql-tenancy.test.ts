@@ -52,6 +52,8 @@ const aroundNow = () => ({ from: iso(new Date(Date.now() - 86_400_000)), to: iso
 const typedLocally = (e164: string) => `0${e164.slice(4, 6)}-${e164.slice(6, 9)}-${e164.slice(9)}`;
 const keyIdOf = (tenant: SeededTenant, role: Role) => tenant.apiKeys.find((key) => key.role === role)!.id;
 
+const auditLog = '{ auditLog(first: 100) { nodes { operation apiKeyId } } }';
+
 /** Everything by which a response could give `tenant`'s data away. */
 function tracesOf(tenant: SeededTenant): string[] {
   const { lead, call, appointment, job, delivery } = tenant;
@@ -183,7 +185,8 @@ describe('the tables below cover the whole schema', () => {
   it('lists every root query and every mutation', async () => {
     const response = await ask(null, '{ __schema { queryType { fields { name } } mutationType { fields { name } } } }');
     const names = (type: { fields: { name: string }[] }) => type.fields.map((field) => field.name).sort();
-    expect(names(response.data?.__schema.queryType)).toEqual(Object.keys(rootQueries).sort());
+    // auditLog: admins only, with its own tests below.
+    expect(names(response.data?.__schema.queryType)).toEqual([...Object.keys(rootQueries), 'auditLog'].sort());
     expect(names(response.data?.__schema.mutationType)).toEqual([...mutations.map((m) => m.mutation), 'createBusiness'].sort());
   });
 });
@@ -445,7 +448,7 @@ describe('the platform key', () => {
     expect((await ask(platformKey(), '{ viewer { role business { id } apiKey { id } } }')).data).toEqual({ viewer: { role: 'PLATFORM_ADMIN', business: null, apiKey: null } });
   });
 
-  const businessData = Object.entries(rootQueries).filter(([field]) => field !== 'health' && field !== 'viewer');
+  const businessData = [...Object.entries(rootQueries).filter(([field]) => field !== 'health' && field !== 'viewer'), ['auditLog', { query: auditLog, variables: undefined }] as const];
   it.each(businessData)('cannot read %s', async (field, { query, variables }) => {
     const response = await ask(platformKey(), query, variables?.(tenant));
     expectError(response, 'FORBIDDEN', field);
@@ -479,6 +482,21 @@ describe('roles: reading', () => {
   it.each(cases)('a $role key reads $field', async ({ role, field, query, variables, answer }) => {
     const response = await ask(tenant.keys[role], query, variables?.(tenant));
     expect(response).toEqual({ status: 200, data: { [field]: answer(tenant) }, errors: undefined });
+  });
+
+  it.each(roles)('auditLog: admins only, and only their own business’s entries (%s)', async (role) => {
+    const other = await seedTenant(em(), 'India');
+    await ask(other.keys.admin, 'mutation { rotateWebhookSecret { __typename } }');
+    await ask(tenant.keys.admin, 'mutation { rotateWebhookSecret { __typename } }');
+    const response = await ask(tenant.keys[role], auditLog);
+    if (role === 'admin') {
+      expect(response.errors).toBeUndefined();
+      expect(response.data?.auditLog.nodes[0]).toEqual({ operation: 'rotateWebhookSecret', apiKeyId: keyIdOf(tenant, 'admin') });
+      expectNoTraceOf(other, response);
+    } else {
+      expectError(response, 'FORBIDDEN', 'auditLog');
+      expect(response.data?.auditLog ?? null).toBeNull();
+    }
   });
 
   it.each(roles)('business.apiKeys: admins only (%s)', async (role) => {
@@ -530,6 +548,7 @@ describe('authentication', () => {
 
   const guarded = [
     ...Object.entries(rootQueries).filter(([field]) => field !== 'health').map(([field, read]) => ({ field, query: read.query, prepare: read.variables })),
+    { field: 'auditLog', query: auditLog, prepare: undefined },
     ...mutations.map(({ mutation, query, prepare }) => ({ field: mutation, query, prepare })),
     { field: 'createBusiness', query: createBusiness, prepare: () => ({ input: { name: 'Nobody Ltd', phoneNumbers: [] } }) },
   ];

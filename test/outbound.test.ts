@@ -72,7 +72,8 @@ describe('outbound calls', () => {
     await eventually(() => h.openai.sessions.length, (n) => n > sessionsBefore, 'the OpenAI session');
     const session = h.openai.sessions[sessionsBefore]!;
     const greeting = (await session.waitForReceived('response.create')) as { response: { instructions: string } };
-    expect(greeting.response.instructions).toContain('שלום שרה, מדברים משיפוצי הגליל.');
+    // The call disclosure opens outbound calls too (test/security/call-disclosure.test.ts).
+    expect(greeting.response.instructions).toContain('"לידיעתכם, השיחה מתנהלת מול עוזר דיגיטלי מבוסס בינה מלאכותית. שלום שרה, מדברים משיפוצי הגליל."');
     expect(greeting.response.instructions).toContain('why you are calling: לאשר את ביקור הערכת המחיר של מחר');
     const update = (await session.waitForReceived('session.update')) as unknown as { session: { instructions: string } };
     expect(update.session.instructions).toContain('You placed this call. Reason: לאשר את ביקור הערכת המחיר של מחר');

@@ -54,6 +54,8 @@ export const counterNames = [
   'bus_publish_failures_total',
   'graphql_request_too_large_total',
   'graphql_document_too_large_total',
+  /** Audit log entries that could not be written (the mutation itself went through). */
+  'audit_log_write_failed_total',
 ] as const;
 export type CounterName = (typeof counterNames)[number];
 

@@ -26,6 +26,8 @@ export interface ApiKeyIdentity {
   apiKeyId: string;
   businessId: string;
   role: ApiKeyRole;
+  /** The key's public prefix: names it in the audit log without revealing it. */
+  prefix: string;
 }
 
 /** How stale `lastUsedAt` may get: refreshing it on every request would write on every read. */
@@ -50,11 +52,11 @@ export async function authenticateApiKey(em: EntityManager, key: string): Promis
         .returning('id'),
     )
     .selectFrom('ApiKey')
-    .select(['id', 'business', 'role'])
+    .select(['id', 'business', 'role', 'prefix'])
     .where('keyHash', '=', keyHash)
     .where('revokedAt', 'is', null)
     .executeTakeFirst();
-  return row ? { apiKeyId: row.id, businessId: row.business, role: row.role } : null;
+  return row ? { apiKeyId: row.id, businessId: row.business, role: row.role, prefix: row.prefix } : null;
 }
 
 /** A business's API keys, newest first (revoked ones included, marked). */

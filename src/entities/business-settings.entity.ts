@@ -76,6 +76,13 @@ export const BusinessSettings = defineEntity({
      * machine's greeting only when it is set (AMD `DetectMessageEnd`).
      */
     voicemailMessage: p.text().nullable(),
+    /**
+     * Whether calls open with the disclosure (AI assistant; recorded, when `recordCalls`).
+     * On by default: the law that requires it is the business's, not an option of ours.
+     */
+    callDisclosureEnabled: p.boolean().default(true),
+    /** The business's own wording of the disclosure, said as it is; null: the default wording for its language. */
+    callDisclosure: p.text().nullable(),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },
 });

@@ -1,4 +1,5 @@
 import { ApiKey } from './api-key.entity.ts';
+import { AuditLogEntry } from './audit-log.entity.ts';
 import { Appointment } from './appointment.entity.ts';
 import { BusinessSettings } from './business-settings.entity.ts';
 import { Business } from './business.entity.ts';
@@ -25,4 +26,5 @@ export const entities = [
   Appointment,
   WebhookDelivery,
   DialerPace,
+  AuditLogEntry,
 ];

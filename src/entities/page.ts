@@ -34,7 +34,7 @@ export function toPage<T>(rows: T[], first: number, totalCount: number | null): 
 }
 
 /** Tables listed newest first, by `(createdAt, id)`. */
-type PagedTable = 'Lead' | 'OutboundCallJob';
+type PagedTable = 'Lead' | 'OutboundCallJob' | 'AuditLogEntry';
 
 /**
  * A newest-first page of the rows `matching` selects from `table`, and — when asked, on

@@ -3,6 +3,7 @@ import { freeSlots } from '../core/business-hours.ts';
 import type { Orm } from '../core/db.ts';
 import { AppError } from '../core/errors.ts';
 import { createLoaders } from '../loaders/index.ts';
+import { callDisclosure, openingLine } from './agent/call-disclosure.ts';
 import { buildInstructions, renderGreeting, type Gender } from './agent/prompt.ts';
 import type { CallRef } from './twilio-line/stream-token.ts';
 
@@ -32,6 +33,7 @@ export interface CallContext {
   outboundJob: { id: string; purpose: string; instructions: string | null } | null;
   /** Free appointment slots of the coming days, soonest first. */
   slots: Slot[];
+  /** The agent's first sentence: the call disclosure (unless the business turned it off), then the greeting. */
   greeting: string;
   instructions: string;
 }
@@ -59,7 +61,8 @@ export async function loadCallContext(orm: Orm, claims: CallRef, now = new Date(
   const gender = lead?.gender ?? null;
   // On a call the agent placed, it introduces the business; the reason follows (greetingResponse).
   const template = call.direction === 'outbound' ? settings.outboundGreetingTemplate : settings.greetingTemplate;
-  const greeting = renderGreeting({ template, businessName: business.name, firstName, gender });
+  // The disclosure is part of the greeting: loaded with the settings, said in the first sentence.
+  const greeting = openingLine(callDisclosure(settings), renderGreeting({ template, businessName: business.name, firstName, gender }));
   const outboundJob = job ? { id: job.id, purpose: job.purpose, instructions: job.instructions ?? null } : null;
   const instructions = buildInstructions({
     agentInstructions: settings.agentInstructions,

@@ -59,6 +59,13 @@ BusinessSettingsRef.implement({
       nullable: true,
       description: 'Said, in the business’s language, after the beep when an answering machine picks up an outbound call; null: hang up on machines. Either way the attempt counts as voicemail (no answer).',
     }),
+    callDisclosureEnabled: t.exposeBoolean('callDisclosureEnabled', {
+      description: 'Whether every call (inbound and outbound) opens with the disclosure: an AI assistant answers, and the call is recorded when recordCalls is on. On by default.',
+    }),
+    callDisclosure: t.exposeString('callDisclosure', {
+      nullable: true,
+      description: 'The business’s own wording of the disclosure, said as it is before the greeting (keep it true to recordCalls); null: the default wording for the business’s language.',
+    }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
@@ -91,21 +98,25 @@ const callingHours = hoursOfWeek(z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:
   'must allow calls on at least one day',
 );
 
-/**
- * Twilio's `<Say>` reads it: 500 characters is about half a minute, more than most
- * voicemail boxes keep; blank clears it like null.
- */
-const voicemailMessage = z
-  .string()
-  .trim()
-  .max(500, 'must be at most 500 characters')
-  .transform((text) => text || null)
-  .nullish();
+/** Text that may be cleared: trimmed, at most `max` characters; blank clears it like null. */
+const clearableText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max, `must be at most ${max} characters`)
+    .transform((text) => text || null)
+    .nullish();
+
+/** Twilio's `<Say>` reads it: 500 characters is about half a minute, more than most voicemail boxes keep. */
+const voicemailMessage = clearableText(500);
+
+/** Said before every greeting: a sentence or two; cleared, the default wording. */
+const callDisclosure = clearableText(300);
 
 const int = (min: number, max: number) => z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
 const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInput', {
-  description: 'Fields left out stay as they are; only the webhook URLs, the transfer number and the voicemail message can be cleared (null).',
+  description: 'Fields left out stay as they are; only the webhook URLs, the transfer number, the voicemail message and the call disclosure’s wording can be cleared (null).',
   validate: noNulls([
     'agentInstructions',
     'greetingTemplate',
@@ -124,6 +135,7 @@ const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInp
     'outboundRetrySpacingSec',
     'outboundMaxConcurrent',
     'outboundGreetingTemplate',
+    'callDisclosureEnabled',
   ]),
   fields: (t) => ({
     agentInstructions: t.string({ validate: z.string().max(20_000, 'must be at most 20000 characters') }),
@@ -147,6 +159,8 @@ const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInp
     outboundMaxConcurrent: t.int({ validate: int(1, 100) }),
     outboundGreetingTemplate: t.string({ validate: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters') }),
     voicemailMessage: t.string({ validate: voicemailMessage }),
+    callDisclosureEnabled: t.boolean(),
+    callDisclosure: t.string({ validate: callDisclosure }),
   }),
 });
 

@@ -10,7 +10,7 @@ import { authenticateApiKey } from '../entities/api-key.repository.ts';
 import { createLoaders, type LoaderOptions, type Loaders } from '../loaders/index.ts';
 
 /** Who is asking: a business's API key with its role, or the platform operator's key. */
-export type Auth = { kind: 'business'; businessId: string; role: ApiKeyRole; apiKeyId: string } | { kind: 'platform' };
+export type Auth = { kind: 'business'; businessId: string; role: ApiKeyRole; apiKeyId: string; prefix: string } | { kind: 'platform' };
 
 /** What every resolver receives. Built once per request. */
 export interface GraphQLContext {

@@ -1,4 +1,5 @@
 import { lexicographicSortSchema, printSchema } from 'graphql';
+import { auditOperations } from './audited-operations.ts';
 import { builder } from './builder.ts';
 import './scalars.ts';
 import './errors.ts';
@@ -15,9 +16,13 @@ import './campaign.ts';
 import './webhook-delivery.ts';
 import './subscriptions.ts';
 import './supervisor.ts';
+import './audit-log.ts';
 
-/** The executable schema. Importing a type's file is what adds it. */
-export const schema = builder.toSchema();
+/**
+ * The executable schema. Importing a type's file is what adds it; every mutation (and the
+ * listen-in) is then audited (audited-operations.ts).
+ */
+export const schema = auditOperations(builder.toSchema());
 
 /** The SDL committed as schema.graphql, sorted so diffs show only real changes. */
 export function printSortedSchema(): string {

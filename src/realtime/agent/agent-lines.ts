@@ -23,7 +23,7 @@ function language(context: CallContext): string {
   return languageName(context.settings.language);
 }
 
-/** The agent speaks first: exactly the greeting; on a call the agent placed, then why it calls. */
+/** The agent speaks first: exactly the greeting (the call disclosure included); on a call the agent placed, then why it calls. */
 export function greetingDirective(context: CallContext): string {
   const job = context.direction === 'outbound' ? context.outboundJob : null;
   return job
