@@ -135,7 +135,7 @@ describe('a revoked API key', () => {
       const { apiKey } = await supervisorKey('racing');
       live.revoked(apiKey.id);
       let ended = 0;
-      live.hold({ kind: 'business', businessId: tenant.businessId, role: 'supervisor', apiKeyId: apiKey.id }, () => void (ended += 1));
+      live.hold({ kind: 'business', businessId: tenant.businessId, role: 'supervisor', apiKeyId: apiKey.id, prefix: apiKey.prefix }, () => void (ended += 1));
       expect(ended).toBe(1);
     } finally {
       await live.close();
@@ -148,8 +148,8 @@ describe('a revoked API key', () => {
       const { apiKey } = await supervisorKey('outage');
       const { apiKey: kept } = await supervisorKey('kept');
       const ended: string[] = [];
-      live.hold({ kind: 'business', businessId: tenant.businessId, role: 'supervisor', apiKeyId: apiKey.id }, () => void ended.push('revoked'));
-      live.hold({ kind: 'business', businessId: tenant.businessId, role: 'supervisor', apiKeyId: kept.id }, () => void ended.push('kept'));
+      live.hold({ kind: 'business', businessId: tenant.businessId, role: 'supervisor', apiKeyId: apiKey.id, prefix: apiKey.prefix }, () => void ended.push('revoked'));
+      live.hold({ kind: 'business', businessId: tenant.businessId, role: 'supervisor', apiKeyId: kept.id, prefix: kept.prefix }, () => void ended.push('kept'));
       await revokeApiKey(a.services.orm.em.fork(), tenant.businessId, apiKey.id);
       await live.recheck();
       expect(ended).toEqual(['revoked']);
