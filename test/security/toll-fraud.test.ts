@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialingCountries, dialRefusal } from '../../src/core/dialable-numbers.ts';
 import { createLogger } from '../../src/core/logger.ts';
 import { issueApiKey } from '../../src/entities/api-key.repository.ts';
 import { BusinessSettings } from '../../src/entities/business-settings.entity.ts';
 import { sql } from '../../src/entities/sql.ts';
 import { dialOutboundCall } from '../../src/workers/outbound/dial.ts';
-import { endedCall, placeCall, startCallHarness, type CallHarness, type PlacedCall } from '../support/calls.ts';
+import { fixtureText, loadFixture } from '../../src/sandbox/fixtures.ts';
+import { endedCall, eventually, placeCall, startCallHarness, type CallHarness, type PlacedCall } from '../support/calls.ts';
 import { createLead } from '../support/factories.ts';
 import { graphql } from '../support/graphql.ts';
 
@@ -41,6 +43,36 @@ const transfer =
 
 let sequence = 1900;
 const nextSid = () => `CA${String(++sequence).padStart(32, '0')}`;
+
+describe('which numbers may be dialed (the rule, without the database)', () => {
+  it('refuses premium-rate, shared-cost and personal numbers even in an allowed country, and numbers of no country', () => {
+    const everywhere = ['IL', 'US', 'GB', 'ES'];
+    expect(dialRefusal('+19005550123', everywhere)).toMatch(/premium-rate/);
+    expect(dialRefusal('+448712345678', everywhere)).toMatch(/premium-rate/);
+    expect(dialRefusal('+9721700123456', everywhere)).toMatch(/shared-cost/); // Israel's 1-700
+    expect(dialRefusal('+34902123456', everywhere)).toMatch(/shared-cost/);
+    expect(dialRefusal('+447012345678', everywhere)).toMatch(/personal/);
+    expect(dialRefusal('+15005550006', everywhere)).toMatch(/personal/); // Twilio's magic test number is a US 500 number
+    expect(dialRefusal('+8821612345678', everywhere)).toMatch(/no country/);
+    expect(dialRefusal('+881612345678', everywhere)).toMatch(/no country/);
+  });
+
+  it('allows fixed lines, mobiles, VoIP, UAN and numbers in ranges the metadata does not know yet, in an allowed country only', () => {
+    for (const e164 of ['+97233824100', '+972529998877', '+972733456789', '+972501234567']) {
+      expect(dialRefusal(e164, ['IL']), e164).toBeNull();
+      expect(dialRefusal(e164, ['US']), e164).toMatch(/is in IL, which is not among the business's allowed countries \(US\)/);
+    }
+    expect(dialRefusal('+443001234567', ['GB'])).toBeNull();
+  });
+
+  it('defaults to the countries of the business’s phone numbers, then its locale’s region', () => {
+    expect(dialingCountries([], ['+97233824100'], 'he-IL')).toEqual(['IL']);
+    expect(dialingCountries([], ['+97233824100', '+442079460000'], 'he-IL')).toEqual(['GB', 'IL']);
+    expect(dialingCountries([], [], 'en-GB')).toEqual(['GB']);
+    expect(dialingCountries([], [], 'he')).toEqual(['IL']);
+    expect(dialingCountries(['US'], ['+97233824100'], 'he-IL')).toEqual(['US']);
+  });
+});
 
 describe('toll fraud: only numbers in the business’s allowed countries, never premium rate', () => {
   let h: CallHarness;
@@ -178,6 +210,29 @@ describe('toll fraud: only numbers in the business’s allowed countries, never 
       expect((await endedCall(h, call.callSid)).endReason).toBe('transferred by a supervisor');
       call.caller.stop();
     });
+  });
+
+  it('a transfer number saved before the rule is not dialed during a call: the agent hears there is no one to transfer to', async () => {
+    const em = h.app.services.orm.em.fork();
+    const row = await em.findOneOrFail(BusinessSettings, { business: h.business.id });
+    row.transferNumber = refused.usPremium.phone;
+    await em.flush();
+
+    const call = await placeCall(h, nextSid());
+    call.session.script({
+      callerTranscripts: [fixtureText('caller-booking')],
+      replies: [{ text: 'שלום' }, { toolCall: { name: 'transfer_to_human', arguments: { reason: 'wants a person' } } }, { text: 'אין נציג זמין' }],
+    });
+    call.caller.start();
+    await eventually(() => call.caller.heardMs(), (ms) => ms >= 500, 'the greeting to play');
+    await call.caller.play(loadFixture('caller-booking'), { pace: 'instant' });
+    await call.caller.silence(800, { pace: 'instant' });
+    expect(JSON.parse((await call.session.waitForToolOutput()).output)).toMatchObject({ transferred: false });
+    call.caller.stop();
+    expect((await endedCall(h, call.callSid)).endReason).not.toMatch(/transfer/);
+    expect(h.twilioApi.requests.filter((request) => request.path.endsWith(`/Calls/${call.callSid}.json`) && /<Dial/.test(String(request.params.Twiml ?? '')))).toEqual([]);
+    row.transferNumber = null;
+    await em.flush();
   });
 
   it('the dialer checks again at dial time: a job for a number no longer allowed fails with the reason, is not retried and is never dialed', async () => {
