@@ -17,7 +17,7 @@ function context(overrides: Partial<CallContext['settings']> = {}): CallContext 
     callSid: `CA${'1'.repeat(32)}`,
     direction: 'inbound',
     business: { id: 'b-1', name: 'שיפוצי הגליל', timeZone, locale: 'he-IL' },
-    settings: { voice: 'alloy', language: 'he', recordCalls: false, silenceTimeoutSec: 8, silenceReprompts: 2, maxCallDurationSec: 900, transferNumber: null, appointmentSlotMinutes: 60, ...overrides },
+    settings: { voice: 'alloy', language: 'he', recordCalls: false, silenceTimeoutSec: 8, silenceReprompts: 2, maxCallDurationSec: 900, transferNumber: null, appointmentSlotMinutes: 60, dialingCountries: ['IL'], ...overrides },
     lead: null,
     outboundJob: null,
     slots,

@@ -14,7 +14,7 @@ const callContext: CallContext = {
   callSid: `CA${'1'.repeat(32)}`,
   direction: 'inbound',
   business: { id: 'biz-1', name: 'שיפוצי הגליל', timeZone: 'Asia/Jerusalem', locale: 'he-IL' },
-  settings: { voice: 'alloy', language: 'he', recordCalls: false, silenceTimeoutSec: 8, silenceReprompts: 2, maxCallDurationSec: 900, transferNumber: null, appointmentSlotMinutes: 30 },
+  settings: { voice: 'alloy', language: 'he', recordCalls: false, silenceTimeoutSec: 8, silenceReprompts: 2, maxCallDurationSec: 900, transferNumber: null, appointmentSlotMinutes: 30, dialingCountries: ['IL'] },
   lead: null,
   outboundJob: null,
   slots: [],

@@ -98,6 +98,11 @@ export interface AudioChunk {
 export interface SupervisorCommandResult {
   acted: boolean;
   error: string | null;
+  /**
+   * Set when the command's input was refused rather than failed — a transfer to a number
+   * the business may not dial — saying why; the API answers with a ValidationError.
+   */
+  refused?: string;
 }
 
 /** Events that make up a call's stored timeline. */

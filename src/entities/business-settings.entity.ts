@@ -56,6 +56,12 @@ export const BusinessSettings = defineEntity({
     extractionSchema: p.json<ExtractionField[]>().onCreate(() => []),
     /** E.164 number a caller is transferred to when they ask for a person. */
     transferNumber: p.string().length(16).nullable(),
+    /**
+     * ISO 3166-1 alpha-2 countries outbound calls, campaigns and transfers may reach; empty:
+     * the business's own country (core/dialable-numbers.ts). Premium-rate and shared-cost
+     * numbers are refused whatever this lists.
+     */
+    allowedCountries: p.array().default([]),
     workingHours: p.json<WorkingHours>().onCreate(() => structuredClone(defaultWorkingHours)),
     appointmentSlotMinutes: p.integer().default(30),
     /** When the agent may place outbound calls, in the business's zone (default Sun–Thu 09–20, Fri 09–13). */

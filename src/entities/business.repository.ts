@@ -4,6 +4,7 @@ import { generateWebhookSecret, type BusinessSettings } from './business-setting
 import type { ApiKey } from './api-key.entity.ts';
 import { issueApiKey } from './api-key.repository.ts';
 import type { Business } from './business.entity.ts';
+import { assertDialable, businessDialingCountries } from './dialing-policy.repository.ts';
 import { isUniqueViolation } from './postgres-errors.ts';
 import { hasChanges, sql, type Row } from './sql.ts';
 
@@ -56,14 +57,24 @@ export async function createBusiness(em: EntityManager, input: CreateBusinessInp
 /** Settings a business may change (the webhook secret only rotates). */
 export type SettingsChanges = Partial<Omit<Row<BusinessSettings>, 'business' | 'webhookSecret' | 'updatedAt'>>;
 
-/** Changes a business's settings and returns them. */
+/**
+ * Changes a business's settings and returns them. The transfer number must stay one the
+ * business may dial (core/dialable-numbers.ts): a change of it, or of the allowed countries,
+ * that would leave a refused one is VALIDATION_FAILED and changes nothing.
+ */
 export async function updateBusinessSettings(em: EntityManager, businessId: string, changes: SettingsChanges): Promise<Row<BusinessSettings>> {
-  const db = sql(em);
-  const row = hasChanges(changes)
-    ? await db.updateTable('BusinessSettings').set(changes).where('business', '=', businessId).returningAll().executeTakeFirst()
-    : await db.selectFrom('BusinessSettings').selectAll().where('business', '=', businessId).executeTakeFirst();
-  if (!row) throw new AppError('NOT_FOUND', 'business has no settings');
-  return row;
+  return em.fork().transactional(async (tx) => {
+    const db = sql(tx);
+    const row = hasChanges(changes)
+      ? await db.updateTable('BusinessSettings').set(changes).where('business', '=', businessId).returningAll().executeTakeFirst()
+      : await db.selectFrom('BusinessSettings').selectAll().where('business', '=', businessId).executeTakeFirst();
+    if (!row) throw new AppError('NOT_FOUND', 'business has no settings');
+    if (row.transferNumber && (changes.transferNumber !== undefined || changes.allowedCountries !== undefined)) {
+      const field = changes.transferNumber ? 'input.transferNumber' : 'input.allowedCountries';
+      assertDialable([{ e164: row.transferNumber, field, label: 'The transfer number' }], await businessDialingCountries(tx, businessId));
+    }
+    return row;
+  });
 }
 
 /**

@@ -1,7 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { dialRefusal } from '../core/dialable-numbers.ts';
 import { AppError } from '../core/errors.ts';
 import type { JobQueue } from '../core/queue.ts';
 import type { Campaign } from './campaign.entity.ts';
+import { businessDialingCountries } from './dialing-policy.repository.ts';
 import { leadsMatching, type LeadFilter } from './lead.repository.ts';
 import { startNextDue } from './outbound-attempt.repository.ts';
 import { finishedOutboundStatuses, type OutboundCallJob } from './outbound-call-job.entity.ts';
@@ -42,6 +44,7 @@ export async function createCampaign(em: EntityManager, queue: JobQueue, input: 
   return em.fork().transactional(async (tx) => {
     const leads = await campaignLeads(tx, input);
     if (leads.length === 0) throw new AppError('VALIDATION_FAILED', 'no leads to call', { userMessage: 'No leads match: the campaign would call nobody.', details: { field: 'input' } });
+    refuseUndialable(leads, input.leadIds?.length ? 'input.leadIds' : 'input.filter', await businessDialingCountries(tx, input.businessId));
     const campaign = await sql(tx)
       .insertInto('Campaign')
       .values({ business: input.businessId, name: input.name, purpose: input.purpose, instructions: input.instructions ?? null, windowStart: from, windowEnd: input.window.to ?? null })
@@ -52,7 +55,7 @@ export async function createCampaign(em: EntityManager, queue: JobQueue, input: 
       .values(
         leads.map((lead) => ({
           business: input.businessId,
-          lead,
+          lead: lead.id,
           campaign: campaign.id,
           purpose: input.purpose,
           instructions: input.instructions ?? null,
@@ -67,21 +70,48 @@ export async function createCampaign(em: EntityManager, queue: JobQueue, input: 
   });
 }
 
-async function campaignLeads(tx: EntityManager, input: CreateCampaignInput): Promise<string[]> {
+interface CampaignLead {
+  id: string;
+  phone: string;
+}
+
+async function campaignLeads(tx: EntityManager, input: CreateCampaignInput): Promise<CampaignLead[]> {
   if (input.leadIds?.length) {
     const wanted = [...new Set(input.leadIds)];
-    const found = await sql(tx).selectFrom('Lead').select('id').where('business', '=', input.businessId).where('id', 'in', wanted).execute();
+    const found = await sql(tx).selectFrom('Lead').select(['id', 'phone']).where('business', '=', input.businessId).where('id', 'in', wanted).execute();
     const missing = wanted.filter((id) => !found.some((row) => row.id === id));
     if (missing.length > 0) {
       throw new AppError('NOT_FOUND', 'no such lead', { userMessage: 'No lead with that id.', details: { field: 'input.leadIds', missing } });
     }
-    return wanted;
+    return wanted.map((id) => found.find((row) => row.id === id)!);
   }
-  const rows = await leadsMatching(tx, input.businessId, input.filter ?? {}).select('id').orderBy('createdAt').limit(maxCampaignLeads + 1).execute();
+  const rows = await leadsMatching(tx, input.businessId, input.filter ?? {}).select(['id', 'phone']).orderBy('createdAt').limit(maxCampaignLeads + 1).execute();
   if (rows.length > maxCampaignLeads) {
     throw new AppError('VALIDATION_FAILED', 'too many leads', { userMessage: `More than ${maxCampaignLeads} leads match; narrow the filter.`, details: { field: 'input.filter' } });
   }
-  return rows.map((row) => row.id);
+  return rows;
+}
+
+/** How many refused leads a refusal names; the count says how many there are in all. */
+const namedRefusals = 5;
+
+/**
+ * Refuses the whole campaign (VALIDATION_FAILED on `field`) when any lead's number may not
+ * be dialed (core/dialable-numbers.ts), naming the first few leads and why: a campaign is
+ * where a stolen key would dial a thousand premium numbers at once.
+ */
+function refuseUndialable(leads: readonly CampaignLead[], field: string, countries: readonly string[]): void {
+  const refused = leads.flatMap((lead) => {
+    const refusal = dialRefusal(lead.phone, countries);
+    return refusal ? [`lead ${lead.id} ${refusal}`] : [];
+  });
+  if (refused.length === 0) return;
+  const named = refused.slice(0, namedRefusals).join('; ');
+  const more = refused.length > namedRefusals ? ` (and ${refused.length - namedRefusals} more)` : '';
+  throw new AppError('VALIDATION_FAILED', 'campaign leads refused to dial', {
+    userMessage: `${refused.length} of the leads may not be called: ${named}${more}. Remove them from the campaign.`,
+    details: { field },
+  });
 }
 
 /**

@@ -1,9 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql as raw, type ExpressionBuilder } from 'kysely';
 import { nextCallingTime, retryTime } from '../core/calling-hours.ts';
+import { dialRefusal } from '../core/dialable-numbers.ts';
 import { AppError } from '../core/errors.ts';
 import type { EventBus } from '../core/events.ts';
 import type { JobQueue } from '../core/queue.ts';
+import { businessDialingCountries } from './dialing-policy.repository.ts';
 import type { AttemptOutcome, OutboundCallJob, OutboundJobStatus } from './outbound-call-job.entity.ts';
 import { sql, type Database, type Row } from './sql.ts';
 
@@ -49,14 +51,17 @@ export type DialDecision =
   | { action: 'skip'; reason: string }
   | { action: 'later'; job: Row<OutboundCallJob>; at: Date; reason: 'calling hours' | 'lines busy' }
   | { action: 'closed'; job: Row<OutboundCallJob> }
+  /** The lead's number may not be dialed (core/dialable-numbers.ts): the job failed for good. */
+  | { action: 'refused'; job: Row<OutboundCallJob>; reason: string }
   | { action: 'dial'; job: Row<OutboundCallJob>; to: string; from: string | null; voicemailMessage: string | null };
 
 /**
  * Decides, for a due `outbound.dial` job, whether to place the call now. Outside calling
  * hours the job moves to the next window; with all the business's lines taken it looks
- * again shortly (neither uses up an attempt); past its window it ends. Otherwise it takes a
- * line (status `dialing`, one more attempt). The per-business advisory lock makes the
- * count-then-take atomic across every worker process.
+ * again shortly (neither uses up an attempt); past its window it ends; a number the business
+ * may not dial fails it, with the reason. Otherwise it takes a line (status `dialing`, one
+ * more attempt). The per-business advisory lock makes the count-then-take atomic across
+ * every worker process.
  */
 export async function claimDialAttempt(em: EntityManager, queue: JobQueue, jobId: string, now = new Date()): Promise<DialDecision> {
   return em.fork().transactional(async (tx) => {
@@ -74,6 +79,14 @@ export async function claimDialAttempt(em: EntityManager, queue: JobQueue, jobId
     if (job.notAfter && now >= job.notAfter) {
       const closed = await finish(tx, job.id, job.lastOutcome ? outcomeStatus(job.lastOutcome) : 'canceled', job.lastOutcome ? job.lastError : 'the campaign window closed before the call was placed');
       return { action: 'closed', job: closed };
+    }
+    // Checked again at every dial, not only when scheduled: the lead may predate the rule,
+    // or the business's allowed countries may have changed since.
+    const lead = await sql(tx).selectFrom('Lead').select('phone').where('id', '=', job.lead).executeTakeFirstOrThrow();
+    const refusal = dialRefusal(lead.phone, await businessDialingCountries(tx, job.business));
+    if (refusal) {
+      const reason = `refused to dial: the lead's number ${refusal}`;
+      return { action: 'refused', job: await finish(tx, job.id, 'failed', reason), reason };
     }
     const settings = await sql(tx)
       .selectFrom('BusinessSettings')
@@ -104,7 +117,6 @@ export async function claimDialAttempt(em: EntityManager, queue: JobQueue, jobId
       .where('id', '=', job.id)
       .returningAll()
       .executeTakeFirstOrThrow();
-    const lead = await sql(tx).selectFrom('Lead').select('phone').where('id', '=', job.lead).executeTakeFirstOrThrow();
     const number = await sql(tx).selectFrom('PhoneNumber').select('e164').where('business', '=', job.business).orderBy('createdAt').orderBy('e164').limit(1).executeTakeFirst();
     return { action: 'dial', job: dialing, to: lead.phone, from: number?.e164 ?? null, voicemailMessage: settings.voicemailMessage ?? null };
   });

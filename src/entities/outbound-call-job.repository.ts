@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AppError } from '../core/errors.ts';
 import type { JobQueue } from '../core/queue.ts';
+import { assertDialable, businessDialingCountries } from './dialing-policy.repository.ts';
 import { finishedOutboundStatuses, type OutboundCallJob, type OutboundJobStatus } from './outbound-call-job.entity.ts';
 import { startNextDue } from './outbound-attempt.repository.ts';
 import { fetchPage, type Page, type PageRequest } from './page.ts';
@@ -23,8 +24,9 @@ export interface ScheduleOutboundCallInput {
 export async function scheduleOutboundCall(em: EntityManager, queue: JobQueue, input: ScheduleOutboundCallInput): Promise<Row<OutboundCallJob>> {
   const scheduledAt = input.at ?? new Date();
   return em.fork().transactional(async (tx) => {
-    const lead = await sql(tx).selectFrom('Lead').select('id').where('id', '=', input.leadId).where('business', '=', input.businessId).executeTakeFirst();
+    const lead = await sql(tx).selectFrom('Lead').select(['id', 'phone']).where('id', '=', input.leadId).where('business', '=', input.businessId).executeTakeFirst();
     if (!lead) throw new AppError('NOT_FOUND', 'no such lead', { userMessage: 'No lead with that id.', details: { field: 'input.leadId' } });
+    assertDialable([{ e164: lead.phone, field: 'input.leadId', label: "The lead's number" }], await businessDialingCountries(tx, input.businessId));
     const job = await sql(tx)
       .insertInto('OutboundCallJob')
       .values({ business: input.businessId, lead: input.leadId, purpose: input.purpose, instructions: input.instructions ?? null, scheduledAt })

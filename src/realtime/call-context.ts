@@ -1,4 +1,5 @@
 import type { Slot } from '../core/business-hours.ts';
+import { dialingCountries, dialRefusal } from '../core/dialable-numbers.ts';
 import { freeSlots } from '../core/business-hours.ts';
 import type { Orm } from '../core/db.ts';
 import { AppError } from '../core/errors.ts';
@@ -26,8 +27,11 @@ export interface CallContext {
     silenceTimeoutSec: number;
     silenceReprompts: number;
     maxCallDurationSec: number;
+    /** Only a number the business may dial now (core/dialable-numbers.ts); null otherwise. */
     transferNumber: string | null;
     appointmentSlotMinutes: number;
+    /** Countries a transfer may reach, so a supervisor's transfer is checked without the database. */
+    dialingCountries: string[];
   };
   lead: { id: string; phone: string; fullName: string | null; firstName: string | null; gender: Gender | null } | null;
   outboundJob: { id: string; purpose: string; instructions: string | null } | null;
@@ -39,12 +43,12 @@ export interface CallContext {
 }
 
 /**
- * Loads a call's context in one batched tick: call, business, settings, lead, outbound job
- * and the business's bookings are requested together, so the wall time is about one
- * database round trip. The prompt is built here too, once.
+ * Loads a call's context in one batched tick: call, business, settings, lead, outbound job,
+ * the business's bookings and phone numbers are requested together, so the wall time is
+ * about one database round trip. The prompt is built here too, once.
  */
 export async function loadCallContext(orm: Orm, claims: CallRef, now = new Date()): Promise<CallContext> {
-  const [call, business, settings, lead, job, booked] = await fetchCallRows(orm, claims, now);
+  const [call, business, settings, lead, job, booked, phoneNumbers] = await fetchCallRows(orm, claims, now);
   if (!call || !business || !settings || call.callSid !== claims.callSid) {
     throw new AppError('NOT_FOUND', `call ${claims.callSid} has no call row, business or settings`);
   }
@@ -61,6 +65,10 @@ export async function loadCallContext(orm: Orm, claims: CallRef, now = new Date(
   const gender = lead?.gender ?? null;
   // On a call the agent placed, it introduces the business; the reason follows (greetingResponse).
   const template = call.direction === 'outbound' ? settings.outboundGreetingTemplate : settings.greetingTemplate;
+  const countries = dialingCountries(settings.allowedCountries, phoneNumbers, business.locale);
+  // A transfer number saved before the rule, or since made unreachable by a change of
+  // countries, is as good as none: the caller hears that no one can take the call.
+  const transferNumber = settings.transferNumber && !dialRefusal(settings.transferNumber, countries) ? settings.transferNumber : null;
   // The disclosure is part of the greeting: loaded with the settings, said in the first sentence.
   const greeting = openingLine(callDisclosure(settings), renderGreeting({ template, businessName: business.name, firstName, gender }));
   const outboundJob = job ? { id: job.id, purpose: job.purpose, instructions: job.instructions ?? null } : null;
@@ -91,8 +99,9 @@ export async function loadCallContext(orm: Orm, claims: CallRef, now = new Date(
       silenceTimeoutSec: settings.silenceTimeoutSec,
       silenceReprompts: settings.silenceReprompts,
       maxCallDurationSec: settings.maxCallDurationSec,
-      transferNumber: settings.transferNumber ?? null,
+      transferNumber,
       appointmentSlotMinutes: settings.appointmentSlotMinutes,
+      dialingCountries: countries,
     },
     lead: lead ? { id: lead.id, phone: lead.phone, fullName: lead.fullName ?? null, firstName, gender } : null,
     outboundJob,
@@ -117,6 +126,7 @@ export function fetchCallRows(orm: Orm, claims: CallRef, now = new Date()) {
     claims.leadId ? loaders.leadById.load(claims.leadId) : null,
     claims.outboundJobId ? loaders.outboundJobById.load(claims.outboundJobId) : null,
     loaders.bookedAppointmentsByBusinessId.load(claims.businessId),
+    loaders.phoneNumbersByBusinessId.load(claims.businessId),
   ]);
 }
 

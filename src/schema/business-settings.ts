@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isDialingCountry } from '../core/dialable-numbers.ts';
 import { extractionFieldTypes, type ExtractionField } from '../entities/business-settings.entity.ts';
 import { rotateWebhookSecret, updateBusinessSettings, type SettingsChanges } from '../entities/business.repository.ts';
 import { builder } from './builder.ts';
@@ -40,7 +41,11 @@ BusinessSettingsRef.implement({
     inboundWebhookUrl: t.exposeString('inboundWebhookUrl', { nullable: true }),
     outboundWebhookUrl: t.exposeString('outboundWebhookUrl', { nullable: true }),
     extractionSchema: t.field({ type: [ExtractionFieldRef], resolve: (settings) => settings.extractionSchema }),
-    transferNumber: t.exposeString('transferNumber', { nullable: true }),
+    transferNumber: t.exposeString('transferNumber', { nullable: true, description: 'Where callers are transferred; always a number the business may dial (see allowedCountries).' }),
+    allowedCountries: t.exposeStringList('allowedCountries', {
+      description:
+        'ISO 3166-1 alpha-2 countries outbound calls, campaigns and transfers may reach; empty: the business’s own country (that of its phone numbers). Premium-rate, shared-cost and personal numbers, and numbers of no country (satellite), are refused whatever it lists.',
+    }),
     workingHours: t.expose('workingHours', {
       type: 'JSON',
       description: 'By weekday "0" (Sunday) … "6": [{ open: "09:00", close: "18:00" }], in the business’s time zone.',
@@ -113,6 +118,12 @@ const voicemailMessage = clearableText(500);
 /** Said before every greeting: a sentence or two; cleared, the default wording. */
 const callDisclosure = clearableText(300);
 
+/** ISO 3166-1 alpha-2 codes (any case), stored upper case, each once; empty: the business's own country. */
+const allowedCountries = z
+  .array(z.string().trim().toUpperCase().refine(isDialingCountry, 'is not an ISO 3166-1 alpha-2 country code (e.g. IL, US)'))
+  .max(50, 'at most 50 countries')
+  .transform((codes) => [...new Set(codes)]);
+
 const int = (min: number, max: number) => z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
 const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInput', {
@@ -136,6 +147,7 @@ const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInp
     'outboundMaxConcurrent',
     'outboundGreetingTemplate',
     'callDisclosureEnabled',
+    'allowedCountries',
   ]),
   fields: (t) => ({
     agentInstructions: t.string({ validate: z.string().max(20_000, 'must be at most 20000 characters') }),
@@ -150,6 +162,7 @@ const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInp
     outboundWebhookUrl: t.string({ validate: webhookUrl }),
     extractionSchema: t.field({ type: [ExtractionFieldInput], validate: z.array(z.any()).max(20, 'at most 20 fields') }),
     transferNumber: t.string({ validate: phoneNumber.nullish() }),
+    allowedCountries: t.stringList({ validate: allowedCountries, description: 'ISO 3166-1 alpha-2 codes, e.g. ["IL", "US"]; empty: the business’s own country.' }),
     workingHours: t.field({ type: 'JSON', validate: workingHours }),
     appointmentSlotMinutes: t.int({ validate: int(5, 480) }),
     callingHours: t.field({ type: 'JSON', validate: callingHours }),

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { dialRefusal } from '../core/dialable-numbers.ts';
 import type { SupervisorCommand, SupervisorCommandResult } from '../core/events.ts';
 import { isLiveCall } from '../entities/call.entity.ts';
 import { builder } from './builder.ts';
@@ -31,10 +32,19 @@ builder.mutationFields((t) => ({
   transferCall: t.field({
     type: SupervisorActionResultRef,
     authScopes: { supervisor: true },
-    description: 'Transfers a live call to a phone number (Twilio <Dial>); the agent leaves the call.',
+    description:
+      'Transfers a live call to a phone number (Twilio <Dial>); the agent leaves the call. A number the business may not dial (premium rate, a country not in allowedCountries) is a ValidationError on `to`.',
     errors: { types: [FieldValidationError, NotFoundError], directResult: true },
     args: { callId: t.arg.id({ required: true, validate: z.uuid('is not a call id') }), to: t.arg.string({ required: true, validate: phoneNumber }) },
-    resolve: (_root, args, ctx) => command(ctx, String(args.callId), { action: 'transfer', to: args.to }),
+    resolve: async (_root, args, ctx) => {
+      // Types refused everywhere (premium rate, …) are refused here; the business's countries
+      // are checked by the instance holding the call, against the context it loaded.
+      const refusal = dialRefusal(args.to, null);
+      if (refusal) throw new FieldValidationError([{ path: ['to'], message: refusal }]);
+      const result = await command(ctx, String(args.callId), { action: 'transfer', to: args.to });
+      if (result.refused) throw new FieldValidationError([{ path: ['to'], message: result.refused }]);
+      return result;
+    },
   }),
   hangUpCall: t.field({
     type: SupervisorActionResultRef,

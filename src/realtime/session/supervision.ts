@@ -1,4 +1,5 @@
 import type { CallCommand, EventBus, SupervisorCommand, SupervisorCommandResult } from '../../core/events.ts';
+import { dialRefusal } from '../../core/dialable-numbers.ts';
 import { describeError } from '../../core/errors.ts';
 import type { CallContext } from '../call-context.ts';
 import type { CallControl } from '../twilio-line/call-control.ts';
@@ -70,6 +71,9 @@ export async function supervise(command: CallCommand, call: SupervisedCall): Pro
         call.whisper(command.text);
         return recorded(command, call, { acted: true, error: null });
       case 'transfer': {
+        // Checked here, against the context the call loaded: no statement is added to the call.
+        const refusal = dialRefusal(command.to, call.context.settings.dialingCountries);
+        if (refusal) return recorded(command, call, { acted: false, error: `refused to dial: the number ${refusal}`, refused: refusal });
         const control = call.control;
         if (!control) return recorded(command, call, { acted: false, error: 'Twilio is not configured' });
         return await endThroughTwilio(call, command, 'transferred by a supervisor', () => control.transfer(call.context.callSid, command.to));

@@ -12,7 +12,10 @@ import { claimDialAttempt, publishOutboundJob, recordPlacedCall, releaseClaim, r
  * voice and status URLs naming the job, and asynchronous answering-machine detection on. Twilio's
  * status callback settles the attempt (realtime/twilio-webhooks.ts).
  *
- * Twilio refusing the call outright (an invalid number, a number not allowed) fails the job
+ * A number the business may not dial (premium rate, a country it does not allow —
+ * core/dialable-numbers.ts) fails the job before it takes a line, with the reason and no
+ * retry: it is checked again here because the lead or the settings may have changed since
+ * the call was scheduled. Twilio refusing the call outright (an invalid number, a number not allowed) fails the job
  * with Twilio's reason and no retry — trying again would fail the same way. A network
  * failure or a Twilio 5xx is an attempt that did not reach the lead, retried per policy.
  */
@@ -27,6 +30,11 @@ export function dialOutboundCall(services: Services): JobHandler<'outbound.dial'
     const em = services.orm.em.fork();
     const decision = await claimDialAttempt(em, services.queue, outboundJobId);
     if (decision.action === 'skip') return void logger.debug({ reason: decision.reason }, 'outbound dial skipped');
+    if (decision.action === 'refused') {
+      // A refusal is final: failed with its reason, never retried.
+      publishOutboundJob(bus, decision.job);
+      return void logger.warn({ reason: decision.reason }, 'outbound dial refused: the number may not be dialed');
+    }
     if (decision.action !== 'dial') {
       if (decision.action === 'closed' || decision.reason === 'calling hours') publishOutboundJob(bus, decision.job);
       return void logger.debug({ decision: decision.action, at: decision.action === 'later' ? decision.at : undefined }, 'outbound dial deferred');
