@@ -59,6 +59,12 @@ BusinessSettingsRef.implement({
       nullable: true,
       description: 'Said, in the business’s language, after the beep when an answering machine picks up an outbound call; null: hang up on machines. Either way the attempt counts as voicemail (no answer).',
     }),
+    recordingRetentionDays: t.exposeInt('recordingRetentionDays', {
+      description: 'Days a call’s recording is kept after the call (default 30); then the daily retention job deletes it at Twilio and here.',
+    }),
+    transcriptRetentionDays: t.exposeInt('transcriptRetentionDays', {
+      description: 'Days a call’s transcript, summary, extracted fields and timeline are kept (default 365); then the retention job clears them. The call still counts.',
+    }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
@@ -104,6 +110,9 @@ const voicemailMessage = z
 
 const int = (min: number, max: number) => z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
+/** Ten years: the longest retention a business may set. */
+const maxRetentionDays = 3650;
+
 const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInput', {
   description: 'Fields left out stay as they are; only the webhook URLs, the transfer number and the voicemail message can be cleared (null).',
   validate: noNulls([
@@ -124,6 +133,8 @@ const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInp
     'outboundRetrySpacingSec',
     'outboundMaxConcurrent',
     'outboundGreetingTemplate',
+    'recordingRetentionDays',
+    'transcriptRetentionDays',
   ]),
   fields: (t) => ({
     agentInstructions: t.string({ validate: z.string().max(20_000, 'must be at most 20000 characters') }),
@@ -147,6 +158,8 @@ const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInp
     outboundMaxConcurrent: t.int({ validate: int(1, 100) }),
     outboundGreetingTemplate: t.string({ validate: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters') }),
     voicemailMessage: t.string({ validate: voicemailMessage }),
+    recordingRetentionDays: t.int({ validate: int(1, maxRetentionDays) }),
+    transcriptRetentionDays: t.int({ validate: int(1, maxRetentionDays) }),
   }),
 });
 
