@@ -35,7 +35,7 @@ export interface LeadErasure {
 /** The lead of this business, or NOT_FOUND — another business's lead looks like none. */
 async function ownLead(em: EntityManager, businessId: string, leadId: string): Promise<Row<Lead>> {
   const lead = await sql(em).selectFrom('Lead').selectAll().where('id', '=', leadId).where('business', '=', businessId).executeTakeFirst();
-  if (!lead) throw new AppError('NOT_FOUND', 'lead not found', { userMessage: 'This business has no lead with that id.' });
+  if (!lead) throw new AppError('NOT_FOUND', 'lead not found', { userMessage: 'No lead with that id.' });
   return lead;
 }
 
