@@ -127,6 +127,9 @@ describe('retention of recordings and transcripts', () => {
     const fourDays = await pastCall(4, true);
     await applyRetention(h.app.services)({}, jobContext(h));
     expect(await reload(monthsOld.call.id)).toMatchObject({ summary: null });
+    // Nothing is left to process again: reprocessing a cleared call is refused.
+    const reprocess = await graphql(h.app.url, admin, 'mutation ($id: ID!) { reprocessCall(callId: $id) { __typename ... on Error { message } } }', { id: monthsOld.call.id });
+    expect(reprocess.data?.reprocessCall.__typename).toBe('ConflictError');
     expect(await reload(fourDays.call.id)).toMatchObject({ recordingSid: null });
     expect(h.twilioApi.deletedRecordings).toContain(fourDays.recordingSid);
   });
