@@ -40,9 +40,7 @@ describe('exporting and erasing a lead', () => {
 
     const content = { summary: 'מיכל: נזילה בתל אביב', finalTranscript: 'Caller: יש לי נזילה', extracted: { budget_nis: 500 }, extractedCity: 'תל אביב', timeline: [{ type: 'tool', name: 'book_appointment' }] as never };
     const { call, recordingSid } = await h.recordedCall(content);
-    const recordingUrl = `${h.twilioApi.url}/2010-04-01/Accounts/${h.twilioApi.accountSid}/Recordings/${recordingSid}`;
-    await sql(em()).updateTable('Call').set({ recordingSid, recordingUrl }).where('id', '=', call.id).execute();
-    await sql(em()).insertInto('CallRecording').values({ call: call.id, contentType: 'audio/x-wav', audio: Buffer.from('RIFF....WAVE') }).execute();
+    await h.storeRecording(call, recordingSid, 12);
     await sql(em()).insertInto('WebhookDelivery').values({ business: h.businessId, call: call.id, event: 'call.completed', url: 'https://crm.example/hook', payload: { from: michalsNumber, summary: content.summary } }).execute();
     await sql(em()).insertInto('Appointment').values({ business: h.businessId, lead: h.leadId, call: call.id, startsAt: new Date('2031-05-01T08:00:00Z'), endsAt: new Date('2031-05-01T08:30:00Z'), notes: 'מיכל, קומה 3' }).execute();
     await sql(em()).insertInto('OutboundCallJob').values({ business: h.businessId, lead: h.leadId, purpose: 'לחזור למיכל לגבי הנזילה', scheduledAt: new Date('2031-05-02T08:00:00Z') }).execute();

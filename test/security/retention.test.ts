@@ -43,9 +43,7 @@ describe('retention of recordings and transcripts', () => {
     };
     if (!recorded) return { call: await createCall(em(), h.businessId, { ...content, lead: h.leadId }), recordingSid: null };
     const { call, recordingSid } = await h.recordedCall(content);
-    const recordingUrl = `${h.twilioApi.url}/2010-04-01/Accounts/${h.twilioApi.accountSid}/Recordings/${recordingSid}`;
-    await sql(em()).updateTable('Call').set({ recordingSid, recordingUrl }).where('id', '=', call.id).execute();
-    await sql(em()).insertInto('CallRecording').values({ call: call.id, contentType: 'audio/x-wav', audio: Buffer.from('RIFF') }).execute();
+    await h.storeRecording(call, recordingSid);
     return { call, recordingSid };
   }
 
