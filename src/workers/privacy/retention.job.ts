@@ -103,10 +103,7 @@ async function clearOldContent(em: EntityManager, businessId: string, cutoff: Da
       .orderBy('createdAt')
       .limit(RETENTION_BATCH)
       .execute();
-    await clearCallContent(
-      em,
-      rows.map((row) => row.id),
-    );
+    await clearCallContent(em, rows.map((row) => row.id));
     cleared += rows.length;
     if (rows.length < RETENTION_BATCH) return cleared;
   }
