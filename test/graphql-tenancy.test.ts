@@ -69,8 +69,8 @@ function expectError(response: GraphQLResponse, code: 'FORBIDDEN' | 'UNAUTHENTIC
   expect(response.errors?.map((error) => ({ code: error.extensions?.code, path: error.path }))).toEqual([{ code, path: [field] }]);
 }
 
-/** Every root query, asking for `tenant`'s own rows, with what it answers when it may. */
-const rootQueries: Record<string, { query: string; variables?: (tenant: SeededTenant) => Variables; answer: (tenant: SeededTenant) => unknown }> = {
+/** Every root query, asking for `tenant`'s own rows, with what it answers when it may (every role unless `least` says otherwise). */
+const rootQueries: Record<string, { query: string; variables?: (tenant: SeededTenant) => Variables; answer: (tenant: SeededTenant) => unknown; least?: Role }> = {
   health: { query: '{ health { ready } }', answer: () => ({ ready: true }) },
   viewer: { query: '{ viewer { business { id settings { agentInstructions } } } }', answer: (t) => ({ business: { id: t.businessId, settings: { agentInstructions: t.instructions } } }) },
   calls: { query: '{ calls { totalCount nodes { id } } }', answer: (t) => ({ totalCount: 1, nodes: [{ id: t.call.id }] }) },
@@ -88,6 +88,12 @@ const rootQueries: Record<string, { query: string; variables?: (tenant: SeededTe
   campaign: { query: 'query($id: ID!) { campaign(id: $id) { id } }', variables: (t) => ({ id: t.campaign.id }), answer: (t) => ({ id: t.campaign.id }) },
   webhookDeliveries: { query: 'query($id: ID!) { webhookDeliveries(callId: $id) { id } }', variables: (t) => ({ id: t.call.id }), answer: (t) => [{ id: t.delivery.id }] },
   callStats: { query: 'query($from: DateTime!, $to: DateTime!) { callStats(from: $from, to: $to) { total } }', variables: aroundNow, answer: () => ({ total: 1 }) },
+  exportLeadData: {
+    query: 'query($id: ID!) { exportLeadData(leadId: $id) { __typename } }',
+    variables: (t) => ({ id: t.lead.id }),
+    answer: () => ({ __typename: 'LeadDataExport' }),
+    least: 'admin',
+  },
 };
 
 /**
@@ -174,6 +180,13 @@ const mutations: {
     answers: 'WebhookDelivery',
     query: 'mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { __typename } }',
     prepare: (t) => ({ id: t.delivery.id }),
+  },
+  {
+    mutation: 'eraseLead',
+    least: 'admin',
+    answers: 'LeadErasure',
+    query: 'mutation($id: ID!) { eraseLead(leadId: $id) { __typename } }',
+    prepare: async (t) => ({ id: (await leadWithPhone(em(), t.businessId, nextPhone())).id }),
   },
 ];
 
@@ -345,6 +358,7 @@ describe("tenant isolation: writing with A's admin key", () => {
     { mutation: 'hangUpCall', field: 'hangUpCall', query: `mutation($id: ID!) { hangUpCall(callId: $id) ${result} }`, variables: (t) => ({ id: t.call.id }), message: 'No call with that id.' },
     { mutation: 'reprocessCall', field: 'reprocessCall', query: `mutation($id: ID!) { reprocessCall(callId: $id) ${result} }`, variables: (t) => ({ id: t.call.id }), message: 'No call with that id.' },
     { mutation: 'redeliverWebhook', field: 'redeliverWebhook', query: `mutation($id: ID!) { redeliverWebhook(deliveryId: $id) ${result} }`, variables: (t) => ({ id: t.delivery.id }), message: 'No webhook delivery with that id.' },
+    { mutation: 'eraseLead', field: 'eraseLead', query: `mutation($id: ID!) { eraseLead(leadId: $id) ${result} }`, variables: (t) => ({ id: t.lead.id }), message: 'No lead with that id.' },
   ];
 
   it.each(withBsIds)("$mutation with B's id is a NotFoundError and writes nothing", async ({ field, query, variables, message }) => {
@@ -479,9 +493,14 @@ describe('roles: reading', () => {
   });
 
   const cases = roles.flatMap((role) => Object.entries(rootQueries).map(([field, read]) => ({ role, field, ...read })));
-  it.each(cases)('a $role key reads $field', async ({ role, field, query, variables, answer }) => {
+  it.each(cases)('a $role key reads $field', async ({ role, field, query, variables, answer, least = 'viewer' }) => {
     const response = await ask(tenant.keys[role], query, variables?.(tenant));
-    expect(response).toEqual({ status: 200, data: { [field]: answer(tenant) }, errors: undefined });
+    if (rank[role] >= rank[least]) {
+      expect(response).toEqual({ status: 200, data: { [field]: answer(tenant) }, errors: undefined });
+    } else {
+      expectError(response, 'FORBIDDEN', field);
+      expect(response.data).toBeNull();
+    }
   });
 
   it.each(roles)('auditLog: admins only, and only their own business’s entries (%s)', async (role) => {

@@ -106,6 +106,21 @@ describe('Twilio REST stand-in: recording download', () => {
     ]);
   });
 
+  it('deletes a recording through the official SDK (204), after which it is gone (404, code 20404); failNext fails a delete once', async () => {
+    const client = createTwilioClient({ accountSid: twilioApi.accountSid, authToken: twilioApi.authToken, apiUrl: twilioApi.url });
+    const recording = twilioApi.addRecording({ callSid });
+    twilioApi.failNext(500);
+    await expect(client.recordings(recording.sid).remove()).rejects.toMatchObject({ status: 500, code: 20500 });
+    expect(twilioApi.deletedRecordings).not.toContain(recording.sid);
+
+    expect(await client.recordings(recording.sid).remove()).toBe(true);
+    expect(twilioApi.requests.at(-1)).toMatchObject({ method: 'DELETE', path: `/2010-04-01/Accounts/${twilioApi.accountSid}/Recordings/${recording.sid}.json`, status: 204 });
+    expect(twilioApi.deletedRecordings).toContain(recording.sid);
+    expect(twilioApi.recordings.some((kept) => kept.sid === recording.sid)).toBe(false);
+    expect((await download(recordingUrl(recording.sid))).status).toBe(404);
+    await expect(client.recordings(recording.sid).remove()).rejects.toMatchObject({ status: 404, code: 20404 });
+  });
+
   it('builds the RecordingStatusCallback parameters whose RecordingUrl + .wav downloads', async () => {
     const recording = twilioApi.addRecording({ callSid, channels: 2, durationSec: 3 });
     const params = recordingCallbackParams({

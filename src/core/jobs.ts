@@ -52,6 +52,19 @@ export const jobDefinitions = {
     payload: z.object({ callSid: z.string().regex(/^CA[0-9a-f]{32}$/) }),
     queue: { retryLimit: 5, retryDelay: 2, retryBackoff: true, expireInSeconds: 60, notify: true },
   },
+  /**
+   * Data kept only as long as allowed: deletes the recordings (at Twilio and here) of calls
+   * older than each business's `recordingRetentionDays`, and clears the transcripts,
+   * summaries, extracted fields and timelines of calls older than `transcriptRetentionDays`
+   * (workers/privacy/retention.job.ts). Daily at 02:30 UTC, one job across every instance
+   * (pg-boss's cron); in bounded batches, idempotent. A recording Twilio did not confirm
+   * deleted fails the attempt after the rest is done, and the retry tries it again.
+   */
+  'privacy.retention': {
+    payload: z.object({}),
+    queue: { retryLimit: 5, retryDelay: 60, retryBackoff: true, retryDelayMax: 1800, expireInSeconds: 3600, heartbeatSeconds: 30, notify: true },
+    schedule: { cron: '30 2 * * *', tz: 'UTC' },
+  },
 } as const;
 
 export type JobName = keyof typeof jobDefinitions;

@@ -94,10 +94,14 @@ export class JobQueue {
     try {
       await boss.start();
       for (const name of jobNames) {
-        const options = jobDefinitions[name].queue;
+        const definition = jobDefinitions[name];
+        const options = definition.queue;
         // createQueue leaves an existing queue as it is: bring its policy up to this build's.
         await boss.createQueue(name, { ...options });
         await boss.updateQueue(name, { ...options });
+        // An upsert of the queue's one schedule: every instance may write it, pg-boss's cron
+        // pass sends one job per occurrence across them all.
+        if ('schedule' in definition) await boss.schedule(name, definition.schedule.cron, {}, { tz: definition.schedule.tz });
       }
     } catch (error) {
       await queue.stop(0);

@@ -26,6 +26,11 @@ export const defaultWorkingHours: WorkingHours = {
   '5': [{ open: '09:00', close: '13:00' }],
 };
 
+/** Recordings are deleted this many days after their call unless the business says otherwise. */
+export const DEFAULT_RECORDING_RETENTION_DAYS = 30;
+/** Transcripts, summaries, extracted fields and timelines are cleared this many days after their call by default. */
+export const DEFAULT_TRANSCRIPT_RETENTION_DAYS = 365;
+
 /** A new Standard Webhooks signing secret (`whsec_` + base64 of 32 random bytes). */
 export function generateWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
@@ -89,6 +94,10 @@ export const BusinessSettings = defineEntity({
     callDisclosureEnabled: p.boolean().default(true),
     /** The business's own wording of the disclosure, said as it is; null: the default wording for its language. */
     callDisclosure: p.text().nullable(),
+    /** Days a call's recording is kept (at Twilio and here) after the call; then the retention job deletes it. */
+    recordingRetentionDays: p.integer().default(DEFAULT_RECORDING_RETENTION_DAYS),
+    /** Days a call's transcript, summary, extracted fields and timeline are kept; then the retention job clears them. */
+    transcriptRetentionDays: p.integer().default(DEFAULT_TRANSCRIPT_RETENTION_DAYS),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },
 });

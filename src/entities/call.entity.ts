@@ -72,6 +72,16 @@ export const Call = defineEntity({
     durationSec: p.integer().nullable(),
     recordingSid: p.string().length(34).nullable(),
     recordingUrl: p.text().nullable(),
+    /**
+     * When the recording was deleted (at Twilio and here: sid, URL and downloaded audio gone),
+     * by the retention job or a lead's erasure. Null while it is kept, or there never was one.
+     */
+    recordingDeletedAt: p.datetime().nullable(),
+    /**
+     * When the transcript, summary, extracted fields and timeline were cleared (retention or
+     * erasure). The call's anonymous facts — times, duration, status, end reason — stay.
+     */
+    contentDeletedAt: p.datetime().nullable(),
     transcriptTurns: p.json<TranscriptTurn[]>().onCreate(() => []),
     /** What the agent did during the call: tools, reprompts, hand-overs, failures (AgentEvent). */
     timeline: p.json<CallEvent[]>().onCreate(() => []),

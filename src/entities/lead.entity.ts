@@ -8,6 +8,17 @@ export type LeadStatus = (typeof leadStatuses)[number];
 export const genders = ['male', 'female'] as const;
 export type Gender = (typeof genders)[number];
 
+/**
+ * The phone an erased lead keeps: `#` and 15 hex digits (60 random bits) of its id. Unique
+ * per business like a number (the unique key stays), unlike any of the person's, and never
+ * E.164, so no call can reach or match it.
+ */
+export function erasedLeadPhone(leadId: string): string {
+  const hex = leadId.replaceAll('-', '');
+  // Skip the version digit (position 12 of a v4 UUID), which is always 4.
+  return `#${(hex.slice(0, 12) + hex.slice(13)).slice(0, 15)}`;
+}
+
 /** A person who called or was called, one per phone number per business. */
 export const Lead = defineEntity({
   name: 'Lead',
@@ -26,6 +37,12 @@ export const Lead = defineEntity({
     serviceCategory: p.string().nullable(),
     status: p.enum(leadStatuses).default('new'),
     notes: p.text().nullable(),
+    /**
+     * When `eraseLead` removed this person's data: the phone is then a placeholder
+     * (`erasedLeadPhone`), never a number, and the name, city and notes are null. The row stays
+     * so the calls and appointments that point here still count.
+     */
+    erasedAt: p.datetime().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   },

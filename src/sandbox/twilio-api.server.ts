@@ -60,8 +60,10 @@ export interface TwilioApiStandIn {
   readonly requests: readonly TwilioApiRequest[];
   /** Calls by SID: registered with `addCall` (an inbound call Twilio received) or created through the API. Others are 404. */
   readonly calls: ReadonlyMap<string, CallState>;
-  /** Recordings started, in order. */
+  /** Recordings started or added, in order, less those deleted. */
   readonly recordings: readonly RecordingState[];
+  /** SIDs of the recordings deleted through `DELETE …/Recordings/{sid}.json`, in order. */
+  readonly deletedRecordings: readonly string[];
   /**
    * Registers a call Twilio has (e.g. an inbound call whose voice webhook went out); returns
    * its state. With `statusCallback` its final status is posted there, signed, when it ends.
@@ -148,11 +150,11 @@ const RECORDING = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Recordings\/(RE[0-
  * A JSON answer, or a recording's media. `effect` is what the request set going: it runs
  * before the answer is written, and may hold the answer (e.g. the stream stops first).
  */
-type RouteResult = ({ status: number; body: unknown } | { status: number; audio: Buffer }) & { effect?: () => Promise<void> };
+type RouteResult = ({ status: number; body: unknown } | { status: number; audio: Buffer } | { status: 204 }) & { effect?: () => Promise<void> };
 
 /**
  * Starts a local stand-in for the parts of Twilio's REST API Callwatch uses — start a call
- * recording, fetch a recording and download its WAV, update (redirect or hang up) a call,
+ * recording, fetch a recording and download its WAV, delete a recording, update (redirect or hang up) a call,
  * create and fetch calls — on 127.0.0.1, with Twilio's paths, form-encoded parameters,
  * Basic auth and JSON shapes. A created call is then dialed as Twilio would, with signed
  * callbacks to the application (see `twilio-outbound.ts`).
@@ -206,6 +208,11 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
   function route(method: string, path: string, params: Record<string, string | string[]>): RouteResult {
     const param = (name: string) => (Array.isArray(params[name]) ? params[name][0] : params[name]);
     let match = RECORDING.exec(path);
+    if (match && method === 'DELETE') {
+      // Twilio deletes a recording through its .json resource only: 204 with no body.
+      if (match[3] !== 'json' || !recordings.remove(match[2] ?? '')) return notFound(path);
+      return { status: 204 };
+    }
     if (match && method === 'GET') {
       const sid = match[2];
       const recording = recordings.find(sid ?? '');
@@ -302,6 +309,11 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
       res.end(result.audio);
       return;
     }
+    if (!('body' in result)) {
+      res.writeHead(result.status);
+      res.end();
+      return;
+    }
     const json = JSON.stringify(result.body);
     res.writeHead(result.status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
     res.end(json);
@@ -323,6 +335,7 @@ export async function startTwilioApiStandIn(options: TwilioApiStandInOptions = {
     requests: requests.items,
     calls,
     recordings: recordings.all,
+    deletedRecordings: recordings.deleted,
     addCall,
     addRecording: (recording) => recordings.add(recording),
     recordingAudio: (callSid, wav) => recordings.audioFor(callSid, wav),

@@ -43,6 +43,8 @@ const SHORTEST_RECORDING_SEC = 1;
 export class CallRecordings {
   /** Every recording, in the order started or added. */
   readonly all: RecordingState[] = [];
+  /** SIDs of the recordings deleted through the API, in order. */
+  readonly deleted: string[] = [];
   /** A snapshot of a recording each time its status changes (started, processing, completed, absent). */
   readonly updates = new EventLog<RecordingState>('Twilio recording update');
   #options: CallRecordingsOptions;
@@ -145,6 +147,18 @@ export class CallRecordings {
 
   find(sid: string): RecordingState | undefined {
     return this.all.find((recording) => recording.sid === sid);
+  }
+
+  /**
+   * `DELETE …/Recordings/{sid}.json`: the recording and its media are gone — no longer
+   * listed, fetched or downloadable. False when there is no such recording (Twilio's 404).
+   */
+  remove(sid: string): boolean {
+    const index = this.all.findIndex((recording) => recording.sid === sid);
+    if (index < 0) return false;
+    const [recording] = this.all.splice(index, 1);
+    if (recording) this.deleted.push(recording.sid);
+    return true;
   }
 
   async close(): Promise<void> {

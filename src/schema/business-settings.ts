@@ -71,6 +71,12 @@ BusinessSettingsRef.implement({
       nullable: true,
       description: 'The business’s own wording of the disclosure, said as it is before the greeting (keep it true to recordCalls); null: the default wording for the business’s language.',
     }),
+    recordingRetentionDays: t.exposeInt('recordingRetentionDays', {
+      description: 'Days a call’s recording is kept after the call (default 30); then the daily retention job deletes it at Twilio and here.',
+    }),
+    transcriptRetentionDays: t.exposeInt('transcriptRetentionDays', {
+      description: 'Days a call’s transcript, summary, extracted fields and timeline are kept (default 365); then the retention job clears them. The call still counts.',
+    }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
@@ -126,6 +132,9 @@ const allowedCountries = z
 
 const int = (min: number, max: number) => z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
+/** Ten years: the longest retention a business may set. */
+const maxRetentionDays = 3650;
+
 const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInput', {
   description: 'Fields left out stay as they are; only the webhook URLs, the transfer number, the voicemail message and the call disclosure’s wording can be cleared (null).',
   validate: noNulls([
@@ -148,6 +157,8 @@ const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInp
     'outboundGreetingTemplate',
     'callDisclosureEnabled',
     'allowedCountries',
+    'recordingRetentionDays',
+    'transcriptRetentionDays',
   ]),
   fields: (t) => ({
     agentInstructions: t.string({ validate: z.string().max(20_000, 'must be at most 20000 characters') }),
@@ -174,6 +185,8 @@ const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInp
     voicemailMessage: t.string({ validate: voicemailMessage }),
     callDisclosureEnabled: t.boolean(),
     callDisclosure: t.string({ validate: callDisclosure }),
+    recordingRetentionDays: t.int({ validate: int(1, maxRetentionDays) }),
+    transcriptRetentionDays: t.int({ validate: int(1, maxRetentionDays) }),
   }),
 });
 

@@ -64,6 +64,16 @@ CallRef.implement({
     endedAt: t.expose('endedAt', { type: 'DateTime', nullable: true }),
     durationSec: t.exposeInt('durationSec', { nullable: true }),
     recordingUrl: t.exposeString('recordingUrl', { nullable: true }),
+    recordingDeletedAt: t.expose('recordingDeletedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the recording was deleted, at Twilio and here (retention, or eraseLead); null while kept or when there was none.',
+    }),
+    contentDeletedAt: t.expose('contentDeletedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the transcript, summary, extracted fields and timeline were cleared (retention, or eraseLead); the call still counts.',
+    }),
     transcript: t.field({
       type: [TranscriptTurnRef],
       description: 'The conversation as it happened (realtime transcription).',

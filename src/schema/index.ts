@@ -8,6 +8,7 @@ import './business.ts';
 import './business-settings.ts';
 import './api-key.ts';
 import './lead.ts';
+import './lead-privacy.ts';
 import './call.ts';
 import './call-stats.ts';
 import './appointment.ts';

@@ -21,7 +21,7 @@ LeadRef.implement({
   authScopes: (lead) => ({ tenant: lead.business }),
   fields: (t) => ({
     id: t.exposeID('id'),
-    phone: t.exposeString('phone', { description: 'E.164, e.g. +972501234567.' }),
+    phone: t.exposeString('phone', { description: 'E.164, e.g. +972501234567; once erased, a placeholder (# and 15 hex digits).' }),
     fullName: t.exposeString('fullName', { nullable: true }),
     firstName: t.exposeString('firstName', { nullable: true, description: 'Derived from fullName, titles skipped.' }),
     gender: t.expose('gender', { type: Gender, nullable: true }),
@@ -31,6 +31,7 @@ LeadRef.implement({
     notes: t.exposeString('notes', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    erasedAt: t.expose('erasedAt', { type: 'DateTime', nullable: true, description: 'When eraseLead removed this person’s data; null otherwise.' }),
     calls: t.field({
       type: [CallRef],
       description: 'The lead’s most recent calls (up to 50), newest first.',

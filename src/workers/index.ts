@@ -4,6 +4,7 @@ import { dialOutboundCall } from './outbound/dial.ts';
 import { hangUpOutboundCall } from './outbound/hang-up.ts';
 import { processCall } from './pipeline/process-call.ts';
 import { reconcileRecording } from './pipeline/reconcile-recording.ts';
+import { applyRetention } from './privacy/retention.job.ts';
 import { deliverWebhook } from './webhooks/deliver.ts';
 
 /** Builds a job's handler from the shared services. */
@@ -18,4 +19,5 @@ export const jobHandlers: JobHandlers = {
   'webhook.deliver': deliverWebhook,
   'outbound.dial': dialOutboundCall,
   'outbound.hangup': hangUpOutboundCall,
+  'privacy.retention': applyRetention,
 };

@@ -1,6 +1,6 @@
 import { BusinessSettings } from '../../src/entities/business-settings.entity.ts';
 import type { Call } from '../../src/entities/call.entity.ts';
-import type { Row } from '../../src/entities/sql.ts';
+import { sql, type Row } from '../../src/entities/sql.ts';
 import { conversationWavFile } from '../../src/sandbox/conversation-audio.ts';
 import { startOpenAIApiStandIn, type OpenAIApiStandIn } from '../../src/sandbox/openai-api.server.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn } from '../../src/sandbox/twilio-api.server.ts';
@@ -25,6 +25,11 @@ export interface PipelineHarness {
    * so the recording's transcript is `Caller: <the handler's text>`).
    */
   recordedCall(overrides?: Partial<Omit<Row<Call>, 'id' | 'business'>>, recording?: { audio?: Buffer }): Promise<{ call: Row<Call>; recordingSid: string }>;
+  /**
+   * Stores `recordingSid` on `call` as the recording callback would (SID and URL), and a
+   * downloaded copy of its audio as the pipeline's download step would (`bytes` long).
+   */
+  storeRecording(call: Row<Call>, recordingSid: string, bytes?: number): Promise<void>;
   /** Twilio's recording status callback for `call`. */
   recordingCallback(call: Row<Call>, recordingSid: string, status?: 'completed' | 'absent' | 'failed'): Promise<number>;
   /** Deliveries the receiver got for `call` (by its SID). */
@@ -98,6 +103,11 @@ export async function startPipelineHarness(options: { env?: Record<string, strin
       twilioApi.addCall({ sid: call.callSid, from: call.fromNumber, to: call.toNumber, status: 'completed' });
       const recording = twilioApi.addRecording({ callSid: call.callSid, channels: 2, audio });
       return { call, recordingSid: recording.sid };
+    },
+    async storeRecording(call, recordingSid, bytes = 12) {
+      const recordingUrl = `${twilioApi.url}/2010-04-01/Accounts/${twilioApi.accountSid}/Recordings/${recordingSid}`;
+      await sql(em.fork()).updateTable('Call').set({ recordingSid, recordingUrl }).where('id', '=', call.id).execute();
+      await sql(em.fork()).insertInto('CallRecording').values({ call: call.id, contentType: 'audio/x-wav', audio: Buffer.alloc(bytes) }).execute();
     },
     async recordingCallback(call, recordingSid, status = 'completed') {
       const params = recordingCallbackParams({ accountSid: twilioAccountSid, callSid: call.callSid, recordingSid, status, durationSec: 2, channels: 2 });

@@ -19,11 +19,17 @@ export async function reprocessCall(em: EntityManager, queue: JobQueue, business
       .where('id', '=', callId)
       .where('business', '=', businessId)
       .where('status', 'not in', liveCallStatuses)
+      // Retention or erasure cleared what the pipeline works from: running it again would
+      // only send an empty webhook.
+      .where('contentDeletedAt', 'is', null)
       .returningAll()
       .executeTakeFirst();
     if (!call) {
-      const existing = await sql(tx).selectFrom('Call').select('status').where('id', '=', callId).where('business', '=', businessId).executeTakeFirst();
+      const existing = await sql(tx).selectFrom('Call').select(['status', 'contentDeletedAt']).where('id', '=', callId).where('business', '=', businessId).executeTakeFirst();
       if (!existing) throw new AppError('NOT_FOUND', 'no such call', { userMessage: 'No call with that id.' });
+      if (existing.contentDeletedAt !== null) {
+        throw new AppError('CONFLICT', 'call content deleted', { userMessage: 'The call’s transcript and summary were deleted (retention or erasure); there is nothing to process.' });
+      }
       throw new AppError('CONFLICT', 'call still live', { userMessage: 'The call is still in progress; it is processed when it ends.' });
     }
     await enqueuePipeline(queue, call.id, tx, call.pipelineRevision);
