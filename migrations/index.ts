@@ -4,6 +4,7 @@ import { Migration20261123000000PostCallPipeline } from './Migration202611230000
 import { Migration20261124000000CallTimeline } from './Migration20261124000000CallTimeline.ts';
 import { Migration20261125000000OutboundCalling } from './Migration20261125000000OutboundCalling.ts';
 import { Migration20261203000000VoicemailMessage } from './Migration20261203000000VoicemailMessage.ts';
+import { Migration20261204000200WebhookSecretEncryption } from './Migration20261204000200WebhookSecretEncryption.ts';
 
 /**
  * Every migration, in the order they run. Listed explicitly (rather than found by globbing
@@ -16,4 +17,5 @@ export const migrations = [
   { name: 'Migration20261124000000CallTimeline', class: Migration20261124000000CallTimeline },
   { name: 'Migration20261125000000OutboundCalling', class: Migration20261125000000OutboundCalling },
   { name: 'Migration20261203000000VoicemailMessage', class: Migration20261203000000VoicemailMessage },
+  { name: 'Migration20261204000200WebhookSecretEncryption', class: Migration20261204000200WebhookSecretEncryption },
 ];

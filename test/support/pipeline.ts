@@ -1,3 +1,5 @@
+import { secretBoxOf } from '../../src/core/secret-box.ts';
+import { rotateWebhookSecret } from '../../src/entities/webhook-secret.repository.ts';
 import { BusinessSettings } from '../../src/entities/business-settings.entity.ts';
 import type { Call } from '../../src/entities/call.entity.ts';
 import type { Row } from '../../src/entities/sql.ts';
@@ -70,7 +72,8 @@ export async function startPipelineHarness(options: { env?: Record<string, strin
   settings.inboundWebhookUrl = `${receiver.url}/callwatch`;
   settings.extractionSchema = extractionSchema;
   await fork.flush();
-  receiver.setSecret(settings.webhookSecret);
+  // The secret as an admin gets it (rotateWebhookSecret): stored sealed with the app's APP_SECRET.
+  receiver.setSecret((await rotateWebhookSecret(fork, business.id, secretBoxOf(app.services.config))).secret);
 
   return {
     app,
