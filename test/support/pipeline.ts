@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { secretBoxOf } from '../../src/core/secret-box.ts';
 import { rotateWebhookSecret } from '../../src/entities/webhook-secret.repository.ts';
 import { BusinessSettings } from '../../src/entities/business-settings.entity.ts';
@@ -61,6 +62,8 @@ export async function startPipelineHarness(options: { env?: Record<string, strin
     WEBHOOK_RETRY_BASE_MS: '100',
     WORKER_POLL_INTERVAL_MS: '500',
     WEBHOOK_TIMEOUT_MS: '2000',
+    // Shared with worker processes a test starts (h.env): they must open the webhook secret this app encrypted.
+    APP_SECRET: randomBytes(32).toString('base64url'),
     ...options.env,
   });
   const app = await startTestApp(env, { startRecording: async () => {}, ...(options.workers === false ? { jobHandlers: {} } : {}) });
