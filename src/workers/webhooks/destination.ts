@@ -49,12 +49,8 @@ export class WebhookDestinations {
     const refusal = this.urlRefusal(target);
     const literal = hostAddress(target);
     if (refusal || isIP(literal)) return { refusal, addresses: refusal ? [] : [literal] };
-    let addresses: LookupAddress[];
-    try {
-      addresses = await dnsPromises.lookup(literal, { all: true });
-    } catch {
-      return { refusal: null, addresses: [] };
-    }
+    const addresses = await lookupWithin(literal, saveLookupTimeoutMs);
+    if (!addresses) return { refusal: null, addresses: [] };
     const usable = addresses.filter((address) => this.refusal(address.address) === null);
     if (usable.length === 0) return { refusal: this.#refusedName(literal, addresses), addresses: [] };
     return { refusal: null, addresses: usable.map((address) => address.address) };
@@ -78,6 +74,27 @@ export class WebhookDestinations {
 
   #refusedName(hostname: string, addresses: LookupAddress[]): string {
     return `${hostname} resolves to ${addresses.map((a) => a.address).join(', ')}: ${this.refusal(addresses[0]?.address ?? '') ?? 'no address'}`;
+  }
+}
+
+/** A slow resolver must not hold up a settings change: past this the name counts as not resolving. */
+const saveLookupTimeoutMs = 3000;
+
+/** Every address `hostname` resolves to, or null when it does not resolve within `timeoutMs`. */
+async function lookupWithin(hostname: string, timeoutMs: number): Promise<LookupAddress[] | null> {
+  const lookup = dnsPromises.lookup(hostname, { all: true });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), timeoutMs);
+  });
+  try {
+    return await Promise.race([lookup, timeout]);
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+    // A lookup that fails after the timeout has no one to tell.
+    lookup.catch(() => {});
   }
 }
 
