@@ -17,9 +17,11 @@
  * their own); BENCH_CHILD_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) reaches
  * both pipeline processes.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { sql as raw } from 'kysely';
 import { migrate, openOrm, type Orm } from '../src/core/db.ts';
+import { SecretBox } from '../src/core/secret-box.ts';
 import { sql } from '../src/entities/sql.ts';
 import { startOpenAIApiStandIn, type OpenAIApiStandIn } from '../src/sandbox/openai-api.server.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn } from '../src/sandbox/twilio-api.server.ts';
@@ -72,7 +74,8 @@ async function main(): Promise<void> {
     const arrivals = new Arrivals();
     receiver = await startWebhookReceiver({ respond: arrivals.respond });
     const webhookUrl = `${receiver.url}/callwatch`;
-    const business = await seedPipelineBusiness(orm.em, webhookUrl);
+    const appSecret = randomBytes(32).toString('base64url');
+    const business = await seedPipelineBusiness(orm.em, webhookUrl, new SecretBox(appSecret));
     receiver.setSecret(business.webhookSecret);
     const run = Math.floor(Math.random() * 0xffff_ffff);
     const perTarget = options.warmup + options.calls;
@@ -82,7 +85,7 @@ async function main(): Promise<void> {
     const seedMs = performance.now() - seedStart;
     const postgresPid = await postmasterPid(orm);
 
-    const world: PipelineWorld = { databaseUrl: database.url, openai, twilio, webhookUrl, webhookSecret: business.webhookSecret, businessId: business.businessId };
+    const world: PipelineWorld = { databaseUrl: database.url, openai, twilio, webhookUrl, webhookSecret: business.webhookSecret, appSecret, businessId: business.businessId };
     contenders.push({ target: await startCallwatchPipeline(world), calls: callwatchCalls, tally: new PipelineTally() });
     contenders.push({ target: await startBarePipeline(world), calls: bareCalls, tally: new PipelineTally() });
     process.stdout.write(

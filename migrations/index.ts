@@ -5,6 +5,7 @@ import { Migration20261124000000CallTimeline } from './Migration20261124000000Ca
 import { Migration20261125000000OutboundCalling } from './Migration20261125000000OutboundCalling.ts';
 import { Migration20261203000000VoicemailMessage } from './Migration20261203000000VoicemailMessage.ts';
 import { Migration20261204000100AllowedCountries } from './Migration20261204000100AllowedCountries.ts';
+import { Migration20261204000200WebhookSecretEncryption } from './Migration20261204000200WebhookSecretEncryption.ts';
 import { Migration20261204000300Retention } from './Migration20261204000300Retention.ts';
 import { Migration20261204000400CallDisclosure } from './Migration20261204000400CallDisclosure.ts';
 import { Migration20261204000500AuditLog } from './Migration20261204000500AuditLog.ts';
@@ -21,6 +22,7 @@ export const migrations = [
   { name: 'Migration20261125000000OutboundCalling', class: Migration20261125000000OutboundCalling },
   { name: 'Migration20261203000000VoicemailMessage', class: Migration20261203000000VoicemailMessage },
   { name: 'Migration20261204000100AllowedCountries', class: Migration20261204000100AllowedCountries },
+  { name: 'Migration20261204000200WebhookSecretEncryption', class: Migration20261204000200WebhookSecretEncryption },
   { name: 'Migration20261204000300Retention', class: Migration20261204000300Retention },
   { name: 'Migration20261204000400CallDisclosure', class: Migration20261204000400CallDisclosure },
   { name: 'Migration20261204000500AuditLog', class: Migration20261204000500AuditLog },

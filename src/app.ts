@@ -1,5 +1,5 @@
 import type { Config } from './core/config.ts';
-import { migrate, openDatabaseServer, openOrm } from './core/db.ts';
+import { migrate, openDatabaseServer, openOrm, resealSecrets } from './core/db.ts';
 import { createEventBus } from './core/events.ts';
 import { openRedisBus } from './core/redis-bus.ts';
 import { Lifecycle } from './core/lifecycle.ts';
@@ -7,6 +7,7 @@ import { createLogger, type Logger } from './core/logger.ts';
 import { Metrics } from './core/metrics.ts';
 import { checkOpenAIModels } from './core/openai-models.ts';
 import { JobQueue } from './core/queue.ts';
+import { secretBoxOf } from './core/secret-box.ts';
 import type { Services } from './core/services.ts';
 import { createRealtime, type RealtimeOptions } from './realtime/index.ts';
 import { twilioRecorder } from './realtime/twilio-line/recording.ts';
@@ -63,9 +64,13 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
     const orm = await openOrm(database.url, { onStatement: options.onStatement });
     lifecycle.add('orm', () => orm.close());
     await modelCheck;
+    // Stored secrets are sealed with APP_SECRET before anything reads them; a key that
+    // opens none of them stops the start here, with an error naming APP_SECRET.
     if (config.migrateOnStart) {
-      const applied = await migrate(orm);
+      const applied = await migrate(orm, secretBoxOf(config));
       if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
+    } else {
+      await resealSecrets(orm, secretBoxOf(config));
     }
 
     const queue = await JobQueue.start({ url: database.url, logger });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { secretBoxOf } from '../src/core/secret-box.ts';
 import { sql } from '../src/entities/sql.ts';
 import { createLead } from './support/factories.ts';
 import { graphql, useApiTenant, type Tenant } from './support/graphql.ts';
@@ -180,9 +181,10 @@ describe('business settings and keys', () => {
     const before = await sql(em()).selectFrom('BusinessSettings').select('webhookSecret').where('business', '=', api.tenant.businessId).executeTakeFirstOrThrow();
     const { data } = await as('admin')('mutation { rotateWebhookSecret { webhookSecret } }');
     expect(data!.rotateWebhookSecret.webhookSecret).toMatch(/^whsec_/);
-    expect(data!.rotateWebhookSecret.webhookSecret).not.toBe(before.webhookSecret);
     const after = await sql(em()).selectFrom('BusinessSettings').select('webhookSecret').where('business', '=', api.tenant.businessId).executeTakeFirstOrThrow();
-    expect(after.webhookSecret).toBe(data!.rotateWebhookSecret.webhookSecret);
+    // Stored sealed (test/security/webhook-secret-at-rest.test.ts): it opens to what was shown.
+    expect(after.webhookSecret).not.toBe(before.webhookSecret);
+    expect(secretBoxOf(api.app.services.config).open(after.webhookSecret!, api.tenant.businessId)).toBe(data!.rotateWebhookSecret.webhookSecret);
   });
 
   it('creates a business for the platform admin, refusing a number another business has', async () => {

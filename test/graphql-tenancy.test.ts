@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey } from '../src/core/auth.ts';
+import { secretBoxOf } from '../src/core/secret-box.ts';
 import { sql } from '../src/entities/sql.ts';
 import { graphql, startApiApp, type GraphQLResponse } from './support/graphql.ts';
 import {
@@ -417,7 +418,7 @@ describe("tenant isolation: writing with A's admin key", () => {
       check: async (response) => {
         expect(response.data?.rotateWebhookSecret.webhookSecret).toMatch(/^whsec_/);
         const { webhookSecret } = await sql(em().fork()).selectFrom('BusinessSettings').select('webhookSecret').where('business', '=', a.businessId).executeTakeFirstOrThrow();
-        expect(webhookSecret).toBe(response.data?.rotateWebhookSecret.webhookSecret);
+        expect(secretBoxOf(app.services.config).open(webhookSecret!, a.businessId)).toBe(response.data?.rotateWebhookSecret.webhookSecret);
       },
     },
     {

@@ -2,7 +2,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { BusinessSettings } from '../../src/entities/business-settings.entity.ts';
 import { Business } from '../../src/entities/business.entity.ts';
 import { PhoneNumber } from '../../src/entities/phone-number.entity.ts';
+import type { SecretBox } from '../../src/core/secret-box.ts';
 import { sql } from '../../src/entities/sql.ts';
+import { rotateWebhookSecret } from '../../src/entities/webhook-secret.repository.ts';
 import type { TwilioApiStandIn } from '../../src/sandbox/twilio-api.server.ts';
 import { conversationWavFile } from '../../src/sandbox/conversation-audio.ts';
 import { benchCallSid } from './scenario.ts';
@@ -28,13 +30,15 @@ export interface PipelineBusiness {
  * A business whose inbound `call.completed` webhooks go to `webhookUrl`, with an extraction
  * schema of two fields, recording on.
  */
-export async function seedPipelineBusiness(rootEm: EntityManager, webhookUrl: string): Promise<PipelineBusiness> {
+export async function seedPipelineBusiness(rootEm: EntityManager, webhookUrl: string, secrets: SecretBox): Promise<PipelineBusiness> {
   const em = rootEm.fork();
   const business = em.create(Business, { name: 'אינסטלציה גולן', timezone: 'Asia/Jerusalem', locale: 'he-IL' });
   em.create(PhoneNumber, { e164: businessNumber, business, label: 'קו ראשי' });
-  const settings = em.create(BusinessSettings, { business, language: 'he', recordCalls: true, inboundWebhookUrl: webhookUrl, extractionSchema });
+  em.create(BusinessSettings, { business, language: 'he', recordCalls: true, inboundWebhookUrl: webhookUrl, extractionSchema });
   await em.flush();
-  return { businessId: business.id, webhookSecret: settings.webhookSecret };
+  // Sealed with the APP_SECRET the pipeline under test runs with (PipelineWorld.appSecret).
+  const { secret } = await rotateWebhookSecret(em, business.id, secrets);
+  return { businessId: business.id, webhookSecret: secret };
 }
 
 /** A finished call waiting for its recording callback. */

@@ -15,6 +15,8 @@ export interface PipelineWorld {
   /** Where the business's `call.completed` webhooks go. */
   webhookUrl: string;
   webhookSecret: string;
+  /** The APP_SECRET that sealed the webhook secret; Callwatch's pipeline runs with it. */
+  appSecret: string;
   businessId: string;
 }
 
@@ -39,6 +41,7 @@ export async function startCallwatchPipeline(world: PipelineWorld): Promise<Pipe
     ...process.env,
     ...benchEnvironment(world.databaseUrl, {
       ROLE: 'all',
+      APP_SECRET: world.appSecret,
       PORT: String(port),
       LOG_LEVEL: 'warn',
       OPENAI_API_KEY: world.openai.apiKey,

@@ -1,6 +1,7 @@
 import { loadConfig, type Config } from '../core/config.ts';
 import { migrate, openDatabaseServer, openOrm, type Orm } from '../core/db.ts';
 import { describeError } from '../core/errors.ts';
+import { secretBoxOf } from '../core/secret-box.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 
 export interface DatabaseTaskContext {
@@ -29,7 +30,7 @@ export async function runDatabaseTask(task: (context: DatabaseTaskContext) => Pr
     try {
       const orm = await openOrm(server.url);
       try {
-        const migrations = await migrate(orm);
+        const migrations = await migrate(orm, secretBoxOf(config));
         await task({ config, orm, logger, migrations });
       } finally {
         await orm.close();

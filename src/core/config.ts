@@ -73,6 +73,8 @@ const envSchema = z.object({
   REDIS_URL: redisUrl.optional(),
   ROLE: z.enum(roles, { error: 'must be all, api or worker' }).default('all'),
   APP_SECRET: secret.optional(),
+  // The APP_SECRET being rotated out: stored secrets sealed with it still open, and start-up re-seals them with APP_SECRET.
+  APP_SECRET_PREVIOUS: secret.optional(),
   ADMIN_API_KEY: secret.optional(),
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: httpUrl.default('https://api.openai.com/v1'),
@@ -176,6 +178,8 @@ export interface Config {
   redisUrl: string | undefined;
   role: Role;
   appSecret: string;
+  /** APP_SECRET_PREVIOUS: opens secrets sealed before a rotation of APP_SECRET; never seals. */
+  appSecretPrevious: string | undefined;
   adminApiKey: string;
   openai: {
     apiKey: string | undefined;
@@ -281,6 +285,7 @@ export function loadConfig(
     redisUrl: vars.REDIS_URL,
     role: vars.ROLE,
     appSecret: vars.APP_SECRET ?? secrets.appSecret,
+    appSecretPrevious: vars.APP_SECRET_PREVIOUS,
     adminApiKey: vars.ADMIN_API_KEY ?? secrets.adminApiKey,
     openai: {
       apiKey: vars.OPENAI_API_KEY,

@@ -4,9 +4,11 @@ import { Migrator } from '@mikro-orm/migrations';
 import pg from 'pg';
 import { migrations } from '../../migrations/index.ts';
 import { entities } from '../entities/index.ts';
+import { resealWebhookSecrets } from '../entities/webhook-secret.repository.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { AppError, describeError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import type { SecretBox } from './secret-box.ts';
 
 export type { EntityManager };
 export type Orm = MikroORM;
@@ -59,13 +61,30 @@ const migrationLockKey = 7_274_119_004;
  * that first takes a Postgres advisory lock; latecomers wait, then find nothing pending.
  * The migrator reads its bookkeeping on a second connection, so the ORM's pool needs at
  * least two (with one, this waits forever).
+ *
+ * With `secrets` (the configured APP_SECRET's box), the same transaction then seals stored
+ * secrets no migration can encrypt without the key: plaintext rows, and rows sealed with
+ * APP_SECRET_PREVIOUS (Migration20261204000200WebhookSecretEncryption).
  */
-export async function migrate(orm: Orm): Promise<string[]> {
-  const ran = await orm.em.fork().transactional(async (em) => {
-    await em.execute(`select pg_advisory_xact_lock(${migrationLockKey})`);
-    return orm.migrator.up({ transaction: em.getTransactionContext() });
+export async function migrate(orm: Orm, secrets?: SecretBox): Promise<string[]> {
+  const ran = await withMigrationLock(orm, async (em) => {
+    const applied = await orm.migrator.up({ transaction: em.getTransactionContext() });
+    if (secrets) await resealWebhookSecrets(em, secrets);
+    return applied;
   });
   return ran.map((migration) => migration.name);
+}
+
+/** Seals stored secrets with the configured key, as `migrate` does, for a start that applies no migrations. */
+export async function resealSecrets(orm: Orm, secrets: SecretBox): Promise<number> {
+  return withMigrationLock(orm, (em) => resealWebhookSecrets(em, secrets));
+}
+
+function withMigrationLock<T>(orm: Orm, work: (em: EntityManager) => Promise<T>): Promise<T> {
+  return orm.em.fork().transactional(async (em) => {
+    await em.execute(`select pg_advisory_xact_lock(${migrationLockKey})`);
+    return work(em);
+  });
 }
 
 interface KyselyConnection {

@@ -57,7 +57,12 @@ export const BusinessSettings = defineEntity({
     recordCalls: p.boolean().default(true),
     inboundWebhookUrl: p.text().nullable(),
     outboundWebhookUrl: p.text().nullable(),
-    webhookSecret: p.string().onCreate(() => generateWebhookSecret()).hidden(),
+    /**
+     * The Standard Webhooks signing secret, sealed (src/core/secret-box.ts, bound to the
+     * business id): never plaintext at rest. Null until first needed — inserts cannot seal
+     * without APP_SECRET; webhook-secret.repository.ts issues one on rotation or first delivery.
+     */
+    webhookSecret: p.string().nullable().hidden(),
     extractionSchema: p.json<ExtractionField[]>().onCreate(() => []),
     /** E.164 number a caller is transferred to when they ask for a person. */
     transferNumber: p.string().length(16).nullable(),

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AppError } from '../core/errors.ts';
-import { generateWebhookSecret, type BusinessSettings } from './business-settings.entity.ts';
+import type { BusinessSettings } from './business-settings.entity.ts';
 import type { ApiKey } from './api-key.entity.ts';
 import { issueApiKey } from './api-key.repository.ts';
 import type { Business } from './business.entity.ts';
@@ -75,20 +75,4 @@ export async function updateBusinessSettings(em: EntityManager, businessId: stri
     }
     return row;
   });
-}
-
-/**
- * Replaces the webhook signing secret and returns the new one — its only copy. Receivers
- * verifying with the old secret fail from now on: rotate, then update the receiver.
- */
-export async function rotateWebhookSecret(em: EntityManager, businessId: string): Promise<{ settings: Row<BusinessSettings>; secret: string }> {
-  const secret = generateWebhookSecret();
-  const settings = await sql(em)
-    .updateTable('BusinessSettings')
-    .set({ webhookSecret: secret })
-    .where('business', '=', businessId)
-    .returningAll()
-    .executeTakeFirst();
-  if (!settings) throw new AppError('NOT_FOUND', 'business has no settings');
-  return { settings, secret };
 }

@@ -37,8 +37,8 @@ export async function insertDelivery(em: EntityManager, delivery: NewDelivery): 
   return row?.id ?? null;
 }
 
-/** A delivery with what its handler needs to sign it; null when gone. */
-export async function loadDelivery(em: EntityManager, id: string): Promise<(Row<WebhookDelivery> & { secret: string }) | null> {
+/** A delivery with what its handler needs to sign it (the stored, sealed secret); null when gone. */
+export async function loadDelivery(em: EntityManager, id: string): Promise<(Row<WebhookDelivery> & { secret: string | null }) | null> {
   const row = await sql(em)
     .selectFrom('WebhookDelivery')
     .innerJoin('BusinessSettings', 'BusinessSettings.business', 'WebhookDelivery.business')
@@ -46,7 +46,7 @@ export async function loadDelivery(em: EntityManager, id: string): Promise<(Row<
     .select('BusinessSettings.webhookSecret as secret')
     .where('WebhookDelivery.id', '=', id)
     .executeTakeFirst();
-  return (row as (Row<WebhookDelivery> & { secret: string }) | undefined) ?? null;
+  return (row as (Row<WebhookDelivery> & { secret: string | null }) | undefined) ?? null;
 }
 
 export interface AttemptRecord {

@@ -4,8 +4,10 @@ import { startCallwatch, type Callwatch } from '../app.ts';
 import { demoPhoneNumber, seedDemoBusiness } from '../cli/demo-data.ts';
 import { loadConfig } from '../core/config.ts';
 import { describeError } from '../core/errors.ts';
+import { secretBoxOf } from '../core/secret-box.ts';
 import { issueApiKey } from '../entities/api-key.repository.ts';
 import { BusinessSettings } from '../entities/business-settings.entity.ts';
+import { rotateWebhookSecret } from '../entities/webhook-secret.repository.ts';
 import { playDemoCall, print, type DemoWorld } from './demo-call.ts';
 import { playOutboundCall } from './demo-outbound.ts';
 import { fixtureText, loadFixture } from './fixtures.ts';
@@ -127,7 +129,7 @@ async function main(): Promise<void> {
     settings.callingHours = Object.fromEntries(['0', '1', '2', '3', '4', '5', '6'].map((day) => [day, [{ open: '00:00', close: '24:00' }]]));
     settings.callOnHolidays = true;
     await em.flush();
-    crm.setSecret(settings.webhookSecret);
+    crm.setSecret((await rotateWebhookSecret(em, business.id, secretBoxOf(config))).secret);
 
     print(`Callwatch is running on ${publicUrl} (OpenAI and Twilio are local stand-ins)`);
     print(`  business: ${business.name}, answering ${demoPhoneNumber}`);

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { isDialingCountry } from '../core/dialable-numbers.ts';
 import { extractionFieldTypes, type ExtractionField } from '../entities/business-settings.entity.ts';
-import { rotateWebhookSecret, updateBusinessSettings, type SettingsChanges } from '../entities/business.repository.ts';
+import { secretBoxOf } from '../core/secret-box.ts';
+import { updateBusinessSettings, type SettingsChanges } from '../entities/business.repository.ts';
+import { rotateWebhookSecret } from '../entities/webhook-secret.repository.ts';
+import { checkSavedWebhookUrl } from '../workers/webhooks/saved-url.ts';
 import { builder } from './builder.ts';
 import { businessIdOf } from './context.ts';
 import { enumValues } from './enums.ts';
@@ -38,8 +41,10 @@ BusinessSettingsRef.implement({
     silenceReprompts: t.exposeInt('silenceReprompts'),
     maxCallDurationSec: t.exposeInt('maxCallDurationSec'),
     recordCalls: t.exposeBoolean('recordCalls'),
-    inboundWebhookUrl: t.exposeString('inboundWebhookUrl', { nullable: true }),
-    outboundWebhookUrl: t.exposeString('outboundWebhookUrl', { nullable: true }),
+    // Often capability URLs (a Zapier catch hook accepts whatever is posted to it): only
+    // the admins who set them may read them (security review F15).
+    inboundWebhookUrl: t.exposeString('inboundWebhookUrl', { nullable: true, authScopes: { admin: true }, description: 'Admin keys only (FORBIDDEN for others): such URLs often work as passwords.' }),
+    outboundWebhookUrl: t.exposeString('outboundWebhookUrl', { nullable: true, authScopes: { admin: true }, description: 'Admin keys only (FORBIDDEN for others): such URLs often work as passwords.' }),
     extractionSchema: t.field({ type: [ExtractionFieldRef], resolve: (settings) => settings.extractionSchema }),
     transferNumber: t.exposeString('transferNumber', { nullable: true, description: 'Where callers are transferred; always a number the business may dial (see allowedCountries).' }),
     allowedCountries: t.exposeStringList('allowedCountries', {
@@ -207,12 +212,19 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: UpdateBusinessSettingsInput, required: true }) },
     // GraphQL types every optional input field as nullable; noNulls (above) has refused
     // null wherever the column cannot hold one.
-    resolve: (_root, { input }, ctx) => domain(() => updateBusinessSettings(ctx.em, businessIdOf(ctx), input as SettingsChanges)),
+    resolve: (_root, { input }, ctx) =>
+      domain(async () => {
+        for (const field of ['inboundWebhookUrl', 'outboundWebhookUrl'] as const) {
+          const url = input[field];
+          if (url) await checkSavedWebhookUrl(ctx.services.config, `input.${field}`, url);
+        }
+        return updateBusinessSettings(ctx.em, businessIdOf(ctx), input as SettingsChanges);
+      }),
   }),
   rotateWebhookSecret: t.field({
     type: RotateWebhookSecretPayload,
     authScopes: { admin: true },
     description: 'Replaces the webhook signing secret; deliveries from now on are signed with the new one.',
-    resolve: (_root, _args, ctx) => rotateWebhookSecret(ctx.em, businessIdOf(ctx)),
+    resolve: (_root, _args, ctx) => rotateWebhookSecret(ctx.em, businessIdOf(ctx), secretBoxOf(ctx.services.config)),
   }),
 }));

@@ -17,6 +17,7 @@ import { ConflictError, FieldValidationError, NotFoundError, domain } from './er
 import { enumValues } from './enums.ts';
 import { connectionOf, pageArguments, pageComplexity, pageRequest, toConnection } from './pagination.ts';
 import { AppointmentRef, CallRef, LeadRef, OutboundCallJobRef, WebhookDeliveryRef } from './refs.ts';
+import { visibleEvent } from './supervisor-visibility.ts';
 
 export const CallDirection = builder.enumType('CallDirection', { values: enumValues(callDirections) });
 export const CallStatus = builder.enumType('CallStatus', { description: 'Twilio’s call status.', values: enumValues(callStatuses) });
@@ -85,9 +86,10 @@ CallRef.implement({
       description:
         'Why the call ended: "caller hung up", "caller silent", "maximum call duration", "transferred", "transfer failed", "hung up by a supervisor", "transferred by a supervisor", "voice agent unavailable: …", "media stream lost", "server shutting down", "context unavailable", "internal error", or the agent’s own words from end_call. Null while the call is live, or when Callwatch could not write its end (Twilio’s final status then still sets endedAt).',
     }),
-    timeline: t.expose('timeline', {
+    timeline: t.field({
       type: 'JSON',
-      description: 'What the agent did during the call, in order: tool calls and results, captured lead details, reprompts, the caller’s key presses, hand-overs, failures (each with `type` and `at`).',
+      description: 'What the agent did during the call, in order: tool calls and results, captured lead details, reprompts, the caller’s key presses, hand-overs, supervisors’ actions, failures (each with `type` and `at`). For viewer keys a `supervisor.action` has no whisper text (`detail`) and no `apiKeyId` (null).',
+      resolve: (call, _args, ctx) => call.timeline.map((event) => visibleEvent(ctx, event)),
     }),
     summary: t.exposeString('summary', { nullable: true }),
     city: t.exposeString('extractedCity', { nullable: true }),

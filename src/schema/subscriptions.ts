@@ -7,6 +7,7 @@ import { liveCallStatuses, type Call } from '../entities/call.entity.ts';
 import { builder } from './builder.ts';
 import { businessIdOf, ownRow, type GraphQLContext } from './context.ts';
 import { CallRef, OutboundCallJobRef } from './refs.ts';
+import { visibleEvent } from './supervisor-visibility.ts';
 
 /**
  * Live monitoring (issue 7, first part): a business's calls as they happen, over graphql-ws
@@ -22,7 +23,11 @@ const CallEventRef = builder.objectRef<CallEvent>('CallEvent').implement({
     type: t.exposeString('type', { description: 'e.g. transcript.delta, transcript.turn, tool.called, pipeline.step' }),
     callId: t.exposeID('callId'),
     at: t.field({ type: 'DateTime', resolve: (event) => new Date('at' in event ? event.at : event.turn.at) }),
-    data: t.field({ type: 'JSON', description: 'The whole event, as published (its fields depend on `type`).', resolve: (event) => event }),
+    data: t.field({
+      type: 'JSON',
+      description: 'The whole event, as published (its fields depend on `type`). For viewer keys a `supervisor.action` has no whisper text (`detail`) and no `apiKeyId` (null).',
+      resolve: (event, _args, ctx) => visibleEvent(ctx, event),
+    }),
   }),
 });
 
@@ -67,7 +72,8 @@ builder.subscriptionType({});
  * share one execution per event (shared-subscriptions.ts). A field may say so only when its
  * `subscribe` reads nothing but its arguments and the key's business (no first events of its
  * own, no side effects such as counting listeners), nothing it streams is droppable, and its
- * result depends on the event alone, not on who asks.
+ * result depends on the event and the key's role alone (the sharing key holds the role), not
+ * on which key asks.
  */
 builder.subscriptionFields((t) => ({
   liveCalls: t.field({

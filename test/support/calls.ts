@@ -1,4 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
+import { secretBoxOf } from '../../src/core/secret-box.ts';
+import { rotateWebhookSecret } from '../../src/entities/webhook-secret.repository.ts';
 import { BusinessSettings } from '../../src/entities/business-settings.entity.ts';
 import { Call } from '../../src/entities/call.entity.ts';
 import type { Business } from '../../src/entities/business.entity.ts';
@@ -59,7 +61,8 @@ export async function startCallHarness(
   settings.recordCalls = options.recordCalls ?? false;
   if (pipeline) settings.inboundWebhookUrl = `${pipeline.receiver.url}/callwatch`;
   await em.flush();
-  pipeline?.receiver.setSecret(settings.webhookSecret);
+  // The secret as an admin gets it (rotateWebhookSecret): stored sealed with the app's APP_SECRET.
+  if (pipeline) pipeline.receiver.setSecret((await rotateWebhookSecret(em, business.id, secretBoxOf(app.services.config))).secret);
   return {
     statusCallback: options.statusCallback ?? false,
     app,

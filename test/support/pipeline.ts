@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { secretBoxOf } from '../../src/core/secret-box.ts';
+import { rotateWebhookSecret } from '../../src/entities/webhook-secret.repository.ts';
 import { BusinessSettings } from '../../src/entities/business-settings.entity.ts';
 import type { Call } from '../../src/entities/call.entity.ts';
 import { sql, type Row } from '../../src/entities/sql.ts';
@@ -64,6 +67,8 @@ export async function startPipelineHarness(options: { env?: Record<string, strin
     WEBHOOK_RETRY_BASE_MS: '100',
     WORKER_POLL_INTERVAL_MS: '500',
     WEBHOOK_TIMEOUT_MS: '2000',
+    // Shared with worker processes a test starts (h.env): they must open the webhook secret this app encrypted.
+    APP_SECRET: randomBytes(32).toString('base64url'),
     ...options.env,
   });
   const app = await startTestApp(env, { startRecording: async () => {}, ...(options.workers === false ? { jobHandlers: {} } : {}) });
@@ -75,7 +80,8 @@ export async function startPipelineHarness(options: { env?: Record<string, strin
   settings.inboundWebhookUrl = `${receiver.url}/callwatch`;
   settings.extractionSchema = extractionSchema;
   await fork.flush();
-  receiver.setSecret(settings.webhookSecret);
+  // The secret as an admin gets it (rotateWebhookSecret): stored sealed with the app's APP_SECRET.
+  receiver.setSecret((await rotateWebhookSecret(fork, business.id, secretBoxOf(app.services.config))).secret);
 
   return {
     app,

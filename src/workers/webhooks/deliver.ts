@@ -1,7 +1,9 @@
 import type { JobHandler } from '../../core/queue.ts';
 import type { Services } from '../../core/services.ts';
 import type { WebhookAttempt, WebhookDeliveryStatus } from '../../entities/webhook-delivery.entity.ts';
+import { secretBoxOf } from '../../core/secret-box.ts';
 import { loadDelivery, recordAttempt } from '../../entities/webhook-delivery.repository.ts';
+import { webhookSigningSecret } from '../../entities/webhook-secret.repository.ts';
 import { WebhookDestinations } from './destination.ts';
 import { postWebhook } from './post.ts';
 import { classifyStatus, parseRetryAfter, retryDelayMs } from './retry-policy.ts';
@@ -26,7 +28,10 @@ export function deliverWebhook(services: Services): JobHandler<'webhook.deliver'
     const attemptsBefore = delivery.attempts.length;
     const at = new Date();
     const body = JSON.stringify(delivery.payload);
-    const headers = signatureHeaders(delivery.secret, delivery.webhookId, body, at);
+    // Opened only here, to sign. A secret no configured key opens throws (the job fails
+    // and is retried, logged with the reason): nothing is ever signed with a wrong key.
+    const secret = await webhookSigningSecret(em, delivery.business, delivery.secret, secretBoxOf(config));
+    const headers = signatureHeaders(secret, delivery.webhookId, body, at);
     const result = await postWebhook(delivery.url, headers, body, config.webhooks.timeoutMs, destinations);
     metrics.increment('webhook_attempts_total');
 

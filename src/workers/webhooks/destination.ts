@@ -1,4 +1,4 @@
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { lookup as dnsLookup, promises as dnsPromises, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 
 /**
@@ -25,6 +25,37 @@ export class WebhookDestinations {
     return null;
   }
 
+  /** Whether `address` is in WEBHOOK_ALLOWED_NETWORKS. */
+  allowListed(address: string): boolean {
+    const ip = unmapped(address);
+    return this.#allowed.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+  }
+
+  /** Why a URL's scheme or literal address may not receive webhooks (an address in the URL is never looked up), or null. */
+  urlRefusal(target: URL): string | null {
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') return `${target.protocol} URLs are not supported`;
+    const literal = hostAddress(target);
+    return isIP(literal) ? this.refusal(literal) : null;
+  }
+
+  /**
+   * Why `target` may not receive webhooks, checked now, when it is saved: its scheme, its
+   * literal address, or — for a name — the addresses it resolves to, by the rule the sender
+   * applies when it connects (refused when none is usable). A name that does not resolve
+   * now is not refused here (DNS may be down or not set up yet): the send-time check in
+   * `lookup` still holds every connection. Returns the usable addresses with the verdict.
+   */
+  async savedUrlRefusal(target: URL): Promise<{ refusal: string | null; addresses: string[] }> {
+    const refusal = this.urlRefusal(target);
+    const literal = hostAddress(target);
+    if (refusal || isIP(literal)) return { refusal, addresses: refusal ? [] : [literal] };
+    const addresses = await lookupWithin(literal, saveLookupTimeoutMs);
+    if (!addresses) return { refusal: null, addresses: [] };
+    const usable = addresses.filter((address) => this.refusal(address.address) === null);
+    if (usable.length === 0) return { refusal: this.#refusedName(literal, addresses), addresses: [] };
+    return { refusal: null, addresses: usable.map((address) => address.address) };
+  }
+
   /** A `lookup` for http.request that fails the connection when the name resolves to a refused address. */
   readonly lookup: LookupFunction = (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
@@ -32,7 +63,7 @@ export class WebhookDestinations {
       const usable = addresses.filter((address) => this.refusal(address.address) === null);
       const first = usable[0];
       if (!first) {
-        const refused = new Error(`refused: ${hostname} resolves to ${addresses.map((a) => a.address).join(', ')}: ${this.refusal(addresses[0]?.address ?? '') ?? 'no address'}`);
+        const refused = new Error(`refused: ${this.#refusedName(hostname, addresses)}`);
         (refused as NodeJS.ErrnoException).code = 'EWEBHOOKREFUSED';
         return callback(refused, '', 0);
       }
@@ -40,6 +71,36 @@ export class WebhookDestinations {
       callback(null, first.address, first.family);
     });
   };
+
+  #refusedName(hostname: string, addresses: LookupAddress[]): string {
+    return `${hostname} resolves to ${addresses.map((a) => a.address).join(', ')}: ${this.refusal(addresses[0]?.address ?? '') ?? 'no address'}`;
+  }
+}
+
+/** A slow resolver must not hold up a settings change: past this the name counts as not resolving. */
+const saveLookupTimeoutMs = 3000;
+
+/** Every address `hostname` resolves to, or null when it does not resolve within `timeoutMs`. */
+async function lookupWithin(hostname: string, timeoutMs: number): Promise<LookupAddress[] | null> {
+  const lookup = dnsPromises.lookup(hostname, { all: true });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), timeoutMs);
+  });
+  try {
+    return await Promise.race([lookup, timeout]);
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+    // A lookup that fails after the timeout has no one to tell.
+    lookup.catch(() => {});
+  }
+}
+
+/** The host of a URL without IPv6 brackets. */
+function hostAddress(target: URL): string {
+  return target.hostname.replace(/^\[|\]$/g, '');
 }
 
 /** Ranges no public webhook receiver lives in (IANA special-purpose registries). */

@@ -1,6 +1,5 @@
 import http from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
 import { describeError } from '../../core/errors.ts';
 import type { WebhookDestinations } from './destination.ts';
 
@@ -39,10 +38,8 @@ export function postWebhook(url: string, headers: Record<string, string>, body: 
   } catch {
     return Promise.resolve(result({ error: 'refused: not a valid URL', refused: true }));
   }
-  if (target.protocol !== 'http:' && target.protocol !== 'https:') return Promise.resolve(result({ error: `refused: ${target.protocol} URLs are not supported`, refused: true }));
   // An address in the URL itself is never looked up, so it is checked here.
-  const literal = target.hostname.replace(/^\[|\]$/g, '');
-  const refusal = isIP(literal) ? destinations.refusal(literal) : null;
+  const refusal = destinations.urlRefusal(target);
   if (refusal) return Promise.resolve(result({ error: `refused: ${refusal}`, refused: true }));
 
   return new Promise((resolve) => {
