@@ -101,6 +101,7 @@ describe('introspection in production', () => {
       OPENAI_CHECK_MODELS: 'false',
       TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`,
       TWILIO_AUTH_TOKEN: 'token',
+      METRICS_TOKEN: 'm'.repeat(32),
     };
     for (const [introspection, expected] of [[undefined, false], ['true', true]] as const) {
       const app = await startTestApp(introspection ? { ...production, GRAPHQL_INTROSPECTION: introspection } : production);

@@ -51,6 +51,10 @@ export const counterNames = [
   'subscription_slow_disconnected_total',
   'bus_publish_failures_total',
   'graphql_request_too_large_total',
+  /** Connections the HTTP server closed at once for being over HTTP_MAX_CONNECTIONS. */
+  'http_connections_refused_total',
+  /** /metrics requests without the METRICS_TOKEN. */
+  'metrics_unauthorized_total',
   'graphql_document_too_large_total',
 ] as const;
 export type CounterName = (typeof counterNames)[number];

@@ -39,3 +39,20 @@ export async function startTestApp(env: Record<string, string> = {}, options: St
     },
   };
 }
+
+/**
+ * What a production instance needs set (the API role; no OpenAI to ask about models), for
+ * tests of production-only behaviour. Pass it, with overrides, to startTestApp.
+ */
+export const productionEnvironment: Readonly<Record<string, string>> = {
+  NODE_ENV: 'production',
+  ROLE: 'api',
+  PUBLIC_URL: 'https://callwatch.test',
+  APP_SECRET: 'a'.repeat(32),
+  ADMIN_API_KEY: 'b'.repeat(32),
+  OPENAI_API_KEY: 'sk-test',
+  OPENAI_CHECK_MODELS: 'false',
+  TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`,
+  TWILIO_AUTH_TOKEN: 'token',
+  METRICS_TOKEN: 'm'.repeat(32),
+};
