@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../src/entities/sql.ts';
-import { startTestApp } from './support/app.ts';
+import { productionEnvironment, startTestApp } from './support/app.ts';
 import { createCall, createLead } from './support/factories.ts';
 import { graphql, useApiTenant } from './support/graphql.ts';
 
@@ -90,19 +90,7 @@ describe('query limits', () => {
 
 describe('introspection in production', () => {
   it('is off by default and GRAPHQL_INTROSPECTION=true turns it on', async () => {
-    const production = {
-      NODE_ENV: 'production',
-      ROLE: 'api',
-      PUBLIC_URL: 'https://callwatch.test',
-      APP_SECRET: 'a'.repeat(32),
-      ADMIN_API_KEY: 'b'.repeat(32),
-      OPENAI_API_KEY: 'sk-test',
-      // No OpenAI here to ask about the models.
-      OPENAI_CHECK_MODELS: 'false',
-      TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`,
-      TWILIO_AUTH_TOKEN: 'token',
-      METRICS_TOKEN: 'm'.repeat(32),
-    };
+    const production = productionEnvironment;
     for (const [introspection, expected] of [[undefined, false], ['true', true]] as const) {
       const app = await startTestApp(introspection ? { ...production, GRAPHQL_INTROSPECTION: introspection } : production);
       try {

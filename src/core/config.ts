@@ -289,6 +289,10 @@ export function loadConfig(
     throw configError(problems);
   }
   const vars = parsed.data;
+  // Node refuses a header timeout longer than the request's: the headers are part of it.
+  if (vars.HTTP_HEADERS_TIMEOUT_MS > vars.HTTP_REQUEST_TIMEOUT_MS) {
+    throw configError(['HTTP_HEADERS_TIMEOUT_MS must not be more than HTTP_REQUEST_TIMEOUT_MS']);
+  }
 
   if (vars.NODE_ENV === 'production') {
     const missing = requiredInProduction.filter((key) => vars[key] === undefined);
