@@ -1,10 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasControlCharacters } from '../../src/core/control-characters.ts';
 import { Call } from '../../src/entities/call.entity.ts';
 import { Lead } from '../../src/entities/lead.entity.ts';
 import { loadFixture } from '../../src/sandbox/fixtures.ts';
 import { graphql, useApiTenant } from '../support/graphql.ts';
 import { eventually, placeCall, useCallHarness } from '../support/calls.ts';
+import { startPipelineHarness, type PipelineHarness } from '../support/pipeline.ts';
 
 /**
  * Threat: a NUL (or another control character) in text makes Postgres fail the statement
@@ -107,5 +108,27 @@ describe('control characters from OpenAI during a call', () => {
     expect(called).toBeDefined();
     const lead = await h.app.services.orm.em.fork().findOneOrFail(Lead, { id: h.sarah.id });
     expect(lead.notes).toBe('prefers mornings');
+  });
+});
+
+describe('control characters from OpenAI after the call', () => {
+  let h: PipelineHarness;
+  beforeAll(async () => {
+    h = await startPipelineHarness();
+    h.openai.handle({
+      transcribe: () => 'a leak\u0000 in the kitchen\u0085',
+      respond: (request) =>
+        request.format.type === 'json_schema' ? { city: null, service_category: 'plumbing\u0000', fields: { budget_nis: null, urgent: null } } : 'A leak\u0000, urgent\u001b.',
+    });
+  });
+  afterAll(() => h?.stop());
+
+  it('are stripped from the transcript, the summary and the extraction before they are stored and sent', async () => {
+    const { call, recordingSid } = await h.recordedCall();
+    expect(await h.recordingCallback(call, recordingSid)).toBe(204);
+    const delivery = await h.receiver.waitForDelivery((d) => d.payload?.call_id === call.callSid);
+    expect(delivery.payload).toMatchObject({ transcript: 'Caller: a leak in the kitchen', summary: 'A leak, urgent.', service_category: 'plumbing' });
+    const stored = await h.app.services.orm.em.fork().findOneOrFail(Call, { id: call.id });
+    expect(stored).toMatchObject({ finalTranscript: 'Caller: a leak in the kitchen', summary: 'A leak, urgent.', extractedService: 'plumbing', pipelineStatus: 'completed' });
   });
 });
