@@ -35,8 +35,9 @@ export interface HttpServer {
 
 /**
  * Starts the HTTP server: /graphql (yoga over HTTP and SSE, graphql-ws over WebSocket),
- * the supervisor console at /monitor (where / leads), /health, /ready, /metrics, and the
- * call path — Twilio's webhooks and the /twilio/media websocket.
+ * the supervisor console at /monitor (where / leads), /health, /ready, /metrics (or that on
+ * a METRICS_PORT listener of its own), and the call path — Twilio's webhooks and the
+ * /twilio/media websocket.
  */
 export async function startServer(services: Services, realtime: Realtime): Promise<HttpServer> {
   const { config, logger } = services;
@@ -120,8 +121,12 @@ export async function startServer(services: Services, realtime: Realtime): Promi
     stopAccepting,
     async close(timeoutMs = config.shutdownTimeoutMs) {
       stopAccepting();
-      metricsServer?.closeAllConnections();
-      metricsServer?.close();
+      if (metricsServer) {
+        // Scrapes are short: the metrics listener does not wait for them.
+        const stopped = new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+        metricsServer.closeAllConnections();
+        await stopped;
+      }
       await graphqlWs.close();
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
