@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
+import { endedCall, eventually, placeCall, useCallHarness } from '../support/calls.ts';
 import { createTenant, graphql, graphqlWsClient, type Tenant } from '../support/graphql.ts';
 
 /**
@@ -96,6 +97,27 @@ describe('HTTP timeouts', () => {
   it('answers ordinary requests as before', async () => {
     const { data } = await graphql(app.url, tenant.keys.viewer, '{ viewer { role } }');
     expect(data).toEqual({ viewer: { role: 'VIEWER' } });
+  });
+});
+
+describe('a call’s media stream', () => {
+  const h = useCallHarness({}, { env: { HTTP_HEADERS_TIMEOUT_MS: '300', HTTP_REQUEST_TIMEOUT_MS: '600' } });
+
+  it('stays open past the request timeout, until the caller hangs up', async () => {
+    const placed = await placeCall(h, `CA${'d'.repeat(32)}`);
+    placed.session.script({ replies: [{ text: 'שלום' }] });
+    placed.caller.start();
+    let closed = false;
+    void placed.caller.closed.then(() => (closed = true));
+    await eventually(() => placed.caller.heardMs(), (ms) => ms > 0, 'the greeting to play');
+    // A slow body opened after the stream is timed out: the request timeout has passed for both.
+    const slow = await rawConnection(h.app.url);
+    slow.socket.write('POST /twilio/status HTTP/1.1\r\nHost: callwatch\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10\r\n\r\n');
+    await slow.closed;
+    expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
+    expect(closed).toBe(false);
+    placed.caller.stop();
+    expect((await endedCall(h, placed.callSid)).endReason).toBe('caller hung up');
   });
 });
 
