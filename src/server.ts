@@ -12,7 +12,9 @@ import { DocumentCache, documentCachePlugin, noErrorCache } from './graphql-docu
 import { documentLimitsPlugin } from './graphql-document-limits.ts';
 import { readGraphQLRequestBody } from './graphql-request-body.ts';
 import { LiveAccess, liveAccessPlugin } from './graphql-live-access.ts';
+import { corsPolicy, hasGraphQLMediaType, hideSuggestionsPlugin, quietJsonErrorsPlugin, refuseMediaType } from './graphql-http-policy.ts';
 import { createGraphQLWebSocket } from './graphql-ws.ts';
+import { createMetricsHandler, startMetricsServer } from './metrics-endpoint.ts';
 import { createMonitorHandler } from './monitor/serve.ts';
 import { createContext, type GraphQLContext } from './schema/context.ts';
 import { schema } from './schema/index.ts';
@@ -21,6 +23,8 @@ export interface HttpServer {
   /** Base URL the server listens on, e.g. http://127.0.0.1:3000. */
   url: string;
   port: number;
+  /** Base URL of the METRICS_PORT listener, when there is one. */
+  metricsUrl: string | undefined;
   /** Stops accepting new connections; open ones (calls' media streams too) carry on. */
   stopAccepting: () => void;
   /**
@@ -32,8 +36,9 @@ export interface HttpServer {
 
 /**
  * Starts the HTTP server: /graphql (yoga over HTTP and SSE, graphql-ws over WebSocket),
- * the supervisor console at /monitor (where / leads), /health, /ready, /metrics, and the
- * call path — Twilio's webhooks and the /twilio/media websocket.
+ * the supervisor console at /monitor (where / leads), /health, /ready, /metrics (or that on
+ * a METRICS_PORT listener of its own), and the call path — Twilio's webhooks and the
+ * /twilio/media websocket.
  */
 export async function startServer(services: Services, realtime: Realtime): Promise<HttpServer> {
   const { config, logger } = services;
@@ -43,38 +48,53 @@ export async function startServer(services: Services, realtime: Realtime): Promi
   const yoga = createGraphQLHandler(services, live);
   const graphqlWs = createGraphQLWebSocket(services, yoga, live);
   const monitor = createMonitorHandler();
+  const serveMetrics = createMetricsHandler(services);
+  const limits = config.http;
 
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (path === '/graphql') {
-      return void readGraphQLRequestBody(req, res, config.graphqlLimits.maxBodyBytes).then((outcome) => {
-        if (outcome === 'read') return yoga(req, res);
-        if (outcome === 'refused') services.metrics.increment('graphql_request_too_large_total');
-      });
-    }
-    if (path === '/monitor' || path.startsWith('/monitor/')) return monitor(req, res, path);
-    if (req.method === 'GET' && path === '/') {
-      res.writeHead(302, { location: '/monitor' });
-      return void res.end();
-    }
-    if (path.startsWith('/twilio/')) {
-      return void realtime.handleHttp(req, res, path).then((handled) => {
-        if (!handled) sendJson(res, 404, { error: 'not found', path });
-      });
-    }
-    if (req.method === 'GET' && path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      return void res.end(services.metrics.render());
-    }
-    if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok' });
-    if (req.method === 'GET' && path === '/ready') {
-      return void checkReadiness(services).then(
-        (readiness) => sendJson(res, readiness.ready ? 200 : 503, readiness),
-        () => sendJson(res, 503, { ready: false }),
-      );
-    }
-    sendJson(res, 404, { error: 'not found', path });
-  });
+  // Node applies the header and request timeouts to a request until it has been received
+  // (408 and close); an upgraded socket (graphql-ws, /twilio/media) has left HTTP by then
+  // and is exempt, as is a response still streaming (SSE). The timeouts are checked every
+  // connectionsCheckingInterval, so it is kept well under the shorter of them.
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4))),
+    },
+    (req, res) => {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      if (path === '/graphql') {
+        if (!hasGraphQLMediaType(req)) return refuseMediaType(res);
+        return void readGraphQLRequestBody(req, res, config.graphqlLimits.maxBodyBytes).then((outcome) => {
+          if (outcome === 'read') return yoga(req, res);
+          if (outcome === 'refused') services.metrics.increment('graphql_request_too_large_total');
+        });
+      }
+      if (path === '/monitor' || path.startsWith('/monitor/')) return monitor(req, res, path);
+      if (req.method === 'GET' && path === '/') {
+        res.writeHead(302, { location: '/monitor' });
+        return void res.end();
+      }
+      if (path.startsWith('/twilio/')) {
+        return void realtime.handleHttp(req, res, path).then((handled) => {
+          if (!handled) sendJson(res, 404, { error: 'not found', path });
+        });
+      }
+      if (path === '/metrics' && config.metrics.port === undefined) return serveMetrics(req, res);
+      if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok' });
+      if (req.method === 'GET' && path === '/ready') {
+        return void checkReadiness(services).then(
+          (readiness) => sendJson(res, readiness.ready ? 200 : 503, readiness),
+          () => sendJson(res, 503, { ready: false }),
+        );
+      }
+      sendJson(res, 404, { error: 'not found', path });
+    },
+  );
+  // Over the cap, Node closes a new connection as soon as it is accepted ('drop').
+  server.maxConnections = limits.maxConnections;
+  server.on('drop', () => services.metrics.increment('http_connections_refused_total'));
 
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -85,6 +105,14 @@ export async function startServer(services: Services, realtime: Realtime): Promi
   await listen(server, config.port);
   const { port } = server.address() as AddressInfo;
   logger.info({ port, publicUrl: config.publicUrl }, 'http server listening');
+  const metricsServer =
+    config.metrics.port === undefined
+      ? undefined
+      : await startMetricsServer(config.metrics.port, serveMetrics).catch((error: unknown) => {
+          server.close();
+          throw new AppError('STARTUP_FAILED', `metrics server: cannot listen on METRICS_PORT ${config.metrics.port}`, { cause: error });
+        });
+  if (metricsServer) logger.info({ port: (metricsServer.address() as AddressInfo).port }, 'metrics server listening');
   const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
   const stopAccepting = () => {
     if (server.listening) server.close();
@@ -92,10 +120,17 @@ export async function startServer(services: Services, realtime: Realtime): Promi
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    metricsUrl: metricsServer ? `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}` : undefined,
     stopAccepting,
     async close(timeoutMs = config.shutdownTimeoutMs) {
       stopAccepting();
       await live.close();
+      if (metricsServer) {
+        // Scrapes are short: the metrics listener does not wait for them.
+        const stopped = new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+        metricsServer.closeAllConnections();
+        await stopped;
+      }
       await graphqlWs.close();
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
@@ -128,6 +163,7 @@ function createGraphQLHandler(services: Services, live: LiveAccess) {
     graphqlEndpoint: '/graphql',
     graphiql: config.graphqlIntrospection,
     landingPage: false,
+    cors: corsPolicy(config.corsOrigins),
     logging: logger.child({ component: 'graphql' }),
     context: ({ req }) => createContext(services, { requestId: requestIdOf(req), authorization: req.headers.authorization }),
     // The body has been read within the limit already; yoga's own check is a second guard.
@@ -137,6 +173,8 @@ function createGraphQLHandler(services: Services, live: LiveAccess) {
       documentLimitsPlugin(config.graphqlLimits.maxTokens, metrics),
       documentCachePlugin(documents),
       limitsPlugin(config.graphqlIntrospection),
+      ...(config.graphqlIntrospection ? [] : [hideSuggestionsPlugin()]),
+      quietJsonErrorsPlugin(),
       mutationsNeedAKey(),
       liveAccessPlugin(live),
     ],

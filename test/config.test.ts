@@ -23,6 +23,7 @@ const productionEnv = {
   OPENAI_API_KEY: 'sk-test',
   TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`,
   TWILIO_AUTH_TOKEN: 'token',
+  METRICS_TOKEN: 'm'.repeat(40),
 };
 
 describe('configuration', () => {

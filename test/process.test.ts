@@ -406,30 +406,39 @@ describe('node src/main.ts with the embedded PostgreSQL', () => {
     60_000,
   );
 
-  it(
-    'exits non-zero at once with one line naming APP_SECRET when it is missing in production',
-    async () => {
+  /** A production environment that starts (but for the database), less what `omit` names. */
+  const productionEnv = (omit: string[]) =>
+    Object.fromEntries(
+      Object.entries({
+        NODE_ENV: 'production',
+        PUBLIC_URL: 'https://calls.example.com',
+        APP_SECRET: 's'.repeat(40),
+        ADMIN_API_KEY: 'k'.repeat(40),
+        OPENAI_API_KEY: 'sk-test',
+        TWILIO_ACCOUNT_SID: `AC${'0123456789abcdef'.repeat(2)}`,
+        TWILIO_AUTH_TOKEN: 'token',
+        METRICS_TOKEN: 'm'.repeat(40),
+      }).filter(([name]) => !omit.includes(name)),
+    );
+
+  it.each([
+    ['APP_SECRET when it is missing', ['APP_SECRET'], 'APP_SECRET is required when NODE_ENV=production'],
+    ['METRICS_TOKEN and METRICS_PORT when neither is set', ['METRICS_TOKEN'], 'METRICS_TOKEN or METRICS_PORT is required when NODE_ENV=production'],
+  ])(
+    'exits non-zero at once with one line naming %s in production',
+    async (_what, omit, named) => {
       const dataDir = tempDataDir();
-      const proc = spawnCallwatch(
-        await baseEnv(dataDir, {
-          NODE_ENV: 'production',
-          PUBLIC_URL: 'https://calls.example.com',
-          ADMIN_API_KEY: 'k'.repeat(40),
-          OPENAI_API_KEY: 'sk-test',
-          TWILIO_ACCOUNT_SID: `AC${'0123456789abcdef'.repeat(2)}`,
-          TWILIO_AUTH_TOKEN: 'token',
-        }),
-      );
-      const exit = await exitWithin(proc, 10_000, 'start-up without APP_SECRET');
+      const proc = spawnCallwatch(await baseEnv(dataDir, productionEnv(omit)));
+      const exit = await exitWithin(proc, 10_000, `start-up without ${omit.join(', ')}`);
 
       expect(exit.code, describeProcess(proc)).not.toBe(0);
       expect(exit.code, describeProcess(proc)).not.toBeNull();
       const line = singleStderrLine(proc);
       expect(line.startsWith('callwatch: cannot start:'), line).toBe(true);
-      expect(line).toContain('APP_SECRET');
+      expect(line).toContain(named);
       // Only the missing variable is named, and no secret value is printed.
       expect(line).not.toContain('ADMIN_API_KEY');
-      expect(line).not.toContain('k'.repeat(40));
+      for (const secret of ['s', 'k', 'm']) expect(line).not.toContain(secret.repeat(40));
       // Configuration fails before anything is started or written.
       expect(existsSync(join(dataDir, 'postgres'))).toBe(false);
       expect(existsSync(join(dataDir, 'secrets.json'))).toBe(false);

@@ -15,6 +15,7 @@ export function benchEnvironment(databaseUrl: string, env: Record<string, string
     LOG_LEVEL: 'silent',
     APP_SECRET: randomBytes(32).toString('base64url'),
     ADMIN_API_KEY: randomBytes(32).toString('base64url'),
+    METRICS_TOKEN: randomBytes(32).toString('base64url'),
     SHUTDOWN_TIMEOUT_MS: '2000',
     ...env,
   };

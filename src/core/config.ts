@@ -58,6 +58,17 @@ const networkList = z
 
 const secret = z.string().min(32, { error: 'must be at least 32 characters' });
 
+/** Comma-separated exact origins, e.g. `https://crm.example.com,https://ops.example.com`. */
+const originList = z
+  .string()
+  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== ''))
+  .refine((items) => items.every(isOrigin), { error: 'must be exact origins (scheme://host[:port], no path or *), comma-separated' });
+
+const connections = z.coerce
+  .number({ error: 'must be a number of connections' })
+  .int({ error: 'must be a whole number of connections' })
+  .min(1, { error: 'must be at least 1' });
+
 const envSchema = z.object({
   NODE_ENV: z
     .enum(['development', 'test', 'production'], {
@@ -140,6 +151,13 @@ const envSchema = z.object({
     .int({ error: 'must be a whole number of milliseconds' })
     .min(0, { error: 'must not be negative' })
     .default(10_000),
+  CORS_ORIGINS: originList.default([]),
+  METRICS_TOKEN: secret.optional(),
+  METRICS_PORT: port.optional(),
+  HTTP_HEADERS_TIMEOUT_MS: milliseconds.default(15_000),
+  HTTP_REQUEST_TIMEOUT_MS: milliseconds.default(30_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: milliseconds.default(5000),
+  HTTP_MAX_CONNECTIONS: connections.default(10_000),
   MEDIA_MAX_SOCKETS: z.coerce
     .number({ error: 'must be a number' })
     .int({ error: 'must be a whole number' })
@@ -234,6 +252,21 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Media stream sockets one process holds at most; more are refused at the upgrade (503). */
   mediaMaxSockets: number;
+  /** Origins whose browsers may call /graphql (CORS); none: CORS headers are never sent. */
+  corsOrigins: string[];
+  metrics: {
+    /** When set, /metrics answers only `Authorization: Bearer <token>`. */
+    token: string | undefined;
+    /** When set, /metrics is served on this port only (its own listener), not on PORT. */
+    port: number | undefined;
+  };
+  /** Limits of the main HTTP server's connections (upgraded websockets are exempt from the timeouts). */
+  http: {
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
+  };
 }
 
 export interface LoadConfigOptions {
@@ -260,11 +293,18 @@ export function loadConfig(
     throw configError(problems);
   }
   const vars = parsed.data;
+  // Node refuses a header timeout longer than the request's: the headers are part of it.
+  if (vars.HTTP_HEADERS_TIMEOUT_MS > vars.HTTP_REQUEST_TIMEOUT_MS) {
+    throw configError(['HTTP_HEADERS_TIMEOUT_MS must not be more than HTTP_REQUEST_TIMEOUT_MS']);
+  }
 
   if (vars.NODE_ENV === 'production') {
     const missing = requiredInProduction.filter((key) => vars[key] === undefined);
     if (missing.length > 0) {
       throw configError(missing.map((key) => `${key} is required when NODE_ENV=production`));
+    }
+    if (vars.METRICS_TOKEN === undefined && vars.METRICS_PORT === undefined) {
+      throw configError(['METRICS_TOKEN or METRICS_PORT is required when NODE_ENV=production (/metrics is public otherwise)']);
     }
   }
 
@@ -318,6 +358,14 @@ export function loadConfig(
     logLevel: vars.LOG_LEVEL,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
     mediaMaxSockets: vars.MEDIA_MAX_SOCKETS,
+    corsOrigins: vars.CORS_ORIGINS,
+    metrics: { token: vars.METRICS_TOKEN, port: vars.METRICS_PORT },
+    http: {
+      headersTimeoutMs: vars.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: vars.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: vars.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: vars.HTTP_MAX_CONNECTIONS,
+    },
   };
 }
 
@@ -366,6 +414,15 @@ function isNetwork(value: string): boolean {
   if (prefix === undefined) return true;
   const bits = Number(prefix);
   return /^\d+$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+  } catch {
+    return false;
+  }
 }
 
 function isUrl(value: string, protocols: string[]): boolean {

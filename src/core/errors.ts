@@ -44,8 +44,26 @@ export function isAppError(error: unknown, code?: ErrorCode): error is AppError 
   return error instanceof AppError && (code === undefined || error.code === code);
 }
 
-/** A one-line description of any thrown value, for logs and start-up failures. */
+/**
+ * A one-line description of any thrown value, for logs and start-up failures. An object
+ * with a string `message` counts as an error: pg-boss emits its workers' errors spread
+ * into plain objects (`{ ...error, message, stack, queue }`), which String() would make
+ * `[object Object]`.
+ */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message.split('\n')[0] || error.name;
+  const message = messageOf(error);
+  if (message !== undefined) return message.split('\n')[0] || (error instanceof Error ? error.name : 'error');
   return String(error);
+}
+
+/** The `code` of a thrown value (a Node, Postgres or AppError code), when it has one. */
+export function errorCode(error: unknown): string | undefined {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' || typeof code === 'number' ? String(code) : undefined;
+}
+
+function messageOf(error: unknown): string | undefined {
+  if (error instanceof Error) return error.message;
+  const message = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
+  return typeof message === 'string' ? message : undefined;
 }

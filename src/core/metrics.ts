@@ -53,6 +53,10 @@ export const counterNames = [
   'subscriptions_revoked_closed_total',
   'bus_publish_failures_total',
   'graphql_request_too_large_total',
+  /** Connections the HTTP server closed at once for being over HTTP_MAX_CONNECTIONS. */
+  'http_connections_refused_total',
+  /** /metrics requests without the METRICS_TOKEN. */
+  'metrics_unauthorized_total',
   'graphql_document_too_large_total',
   /** Audit log entries that could not be written (the mutation itself went through). */
   'audit_log_write_failed_total',

@@ -1,6 +1,6 @@
 import { PgBoss, fromKysely, type Job, type JobResult, type JobWithMetadata } from 'pg-boss';
 import type { EntityManager } from './db.ts';
-import { AppError, describeError, isAppError } from './errors.ts';
+import { AppError, describeError, errorCode, isAppError } from './errors.ts';
 import { jobDefinitions, jobNames, type JobName, type JobPayload } from './jobs.ts';
 import type { Logger } from './logger.ts';
 
@@ -88,7 +88,7 @@ export class JobQueue {
     });
     // Pool and worker errors arrive here; without a listener the first one would crash
     // the process. They are logged and pg-boss retries on its own.
-    boss.on('error', (error: unknown) => logger.error({ err: describeError(error) }, 'queue error'));
+    boss.on('error', (error: unknown) => logger.error(queueErrorFields(error), 'queue error'));
     boss.on('warning', (warning: { message: string }) => logger.warn({ warning: warning.message }, 'queue warning'));
     const queue = new JobQueue(boss, logger);
     try {
@@ -220,6 +220,21 @@ const maxClaimBatch = 4;
 export function claimBatchSize(concurrency: number): number {
   for (let size = Math.min(maxClaimBatch, concurrency); size > 1; size--) if (concurrency % size === 0) return size;
   return 1;
+}
+
+/**
+ * What a pg-boss `error` event is logged with: the message and code (a Postgres SQLSTATE
+ * such as 57P01, or a Node code such as ECONNREFUSED), and the queue and worker when a
+ * worker's fetch failed — never the job data, which may hold phone numbers.
+ */
+function queueErrorFields(error: unknown): Record<string, string> {
+  const fields: Record<string, string> = { err: describeError(error) };
+  const code = errorCode(error);
+  if (code !== undefined) fields.code = code;
+  const { queue, worker } = (typeof error === 'object' && error !== null ? error : {}) as { queue?: unknown; worker?: unknown };
+  if (typeof queue === 'string') fields.queue = queue;
+  if (typeof worker === 'string') fields.worker = worker;
+  return fields;
 }
 
 function parsePayload<N extends JobName>(name: N, data: unknown): JobPayload<N> {

@@ -4,6 +4,7 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
 import { GraphQLError } from 'graphql';
+import './control-characters.plugin.ts';
 import type { GraphQLContext } from './context.ts';
 import { FieldValidationError } from './validation-error.ts';
 
@@ -31,7 +32,8 @@ export const builder = new SchemaBuilder<{
   };
 }>({
   // Scope auth first, so no other plugin's wrapper runs before a request is authorised.
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, ValidationPlugin, ComplexityPlugin],
+  // Control characters are refused before the fields' own validators see the input.
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, 'controlCharacters', ValidationPlugin, ComplexityPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     // Type-level scopes (a row's tenant) are checked once per object, not once per field.

@@ -3,19 +3,6 @@ import { loadConfig } from '../../src/core/config.ts';
 import { createLogger } from '../../src/core/logger.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
-/** What NODE_ENV=production requires, for the API alone (no OpenAI here to ask about the models). */
-export const productionEnvironment: Record<string, string> = {
-  NODE_ENV: 'production',
-  ROLE: 'api',
-  PUBLIC_URL: 'https://callwatch.test',
-  APP_SECRET: 'a'.repeat(32),
-  ADMIN_API_KEY: 'b'.repeat(32),
-  OPENAI_API_KEY: 'sk-test',
-  OPENAI_CHECK_MODELS: 'false',
-  TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`,
-  TWILIO_AUTH_TOKEN: 'token',
-};
-
 export interface TestApp extends Callwatch {
   database: TestDatabase;
   /** Base URL of the HTTP server (api and all roles). */
@@ -52,3 +39,20 @@ export async function startTestApp(env: Record<string, string> = {}, options: St
     },
   };
 }
+
+/**
+ * What a production instance needs set (the API role; no OpenAI to ask about models), for
+ * tests of production-only behaviour. Pass it, with overrides, to startTestApp.
+ */
+export const productionEnvironment: Readonly<Record<string, string>> = {
+  NODE_ENV: 'production',
+  ROLE: 'api',
+  PUBLIC_URL: 'https://callwatch.test',
+  APP_SECRET: 'a'.repeat(32),
+  ADMIN_API_KEY: 'b'.repeat(32),
+  OPENAI_API_KEY: 'sk-test',
+  OPENAI_CHECK_MODELS: 'false',
+  TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`,
+  TWILIO_AUTH_TOKEN: 'token',
+  METRICS_TOKEN: 'm'.repeat(32),
+};

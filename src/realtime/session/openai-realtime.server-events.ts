@@ -1,5 +1,6 @@
 import type { RealtimeServerEvent, ResponseAudioDeltaEvent } from 'openai/resources/realtime/realtime';
 import { z } from 'zod';
+import { stripControlCharacters } from '../../core/control-characters.ts';
 import type { IsViewOf } from '../../core/type-view.ts';
 import { isBase64 } from '../twilio-line/twilio-media.protocol.ts';
 
@@ -25,6 +26,12 @@ import { isBase64 } from '../twilio-line/twilio-media.protocol.ts';
 
 /** The SDK's type of server event `K`. */
 type Sdk<K extends RealtimeServerEvent['type']> = Extract<RealtimeServerEvent, { type: K }>;
+
+/**
+ * Text the model wrote or heard (transcripts, function-call arguments): stored with the
+ * call, so control characters are stripped here, where it enters (core/control-characters.ts).
+ */
+const modelText = z.string().transform(stripControlCharacters);
 
 const audioFormat = z.object({ type: z.enum(['audio/pcm', 'audio/pcmu', 'audio/pcma']).optional() });
 
@@ -54,8 +61,8 @@ const conversationItem = z.discriminatedUnion('type', [
     content: z.array(
       z.object({
         type: z.enum(['input_text', 'input_audio', 'input_image', 'output_text', 'output_audio']).optional(),
-        text: z.string().optional(),
-        transcript: z.string().optional(),
+        text: modelText.optional(),
+        transcript: modelText.optional(),
       }),
     ),
   }),
@@ -65,7 +72,7 @@ const conversationItem = z.discriminatedUnion('type', [
     status: itemStatus.optional(),
     name: z.string(),
     call_id: z.string(),
-    arguments: z.string(),
+    arguments: modelText,
   }),
   z.object({ type: z.literal('function_call_output'), id: z.string(), status: itemStatus.optional(), call_id: z.string(), output: z.string() }),
 ]);
@@ -102,8 +109,8 @@ const schemas = {
   'response.output_item.added': z.object({ type: z.literal('response.output_item.added'), response_id: z.string(), output_index: z.number(), item: conversationItem }),
   'response.output_item.done': z.object({ type: z.literal('response.output_item.done'), response_id: z.string(), output_index: z.number(), item: conversationItem }),
   'response.output_audio.done': z.object({ type: z.literal('response.output_audio.done'), ...responsePart }),
-  'response.output_audio_transcript.delta': z.object({ type: z.literal('response.output_audio_transcript.delta'), ...responsePart, delta: z.string() }),
-  'response.output_audio_transcript.done': z.object({ type: z.literal('response.output_audio_transcript.done'), ...responsePart, transcript: z.string() }),
+  'response.output_audio_transcript.delta': z.object({ type: z.literal('response.output_audio_transcript.delta'), ...responsePart, delta: modelText }),
+  'response.output_audio_transcript.done': z.object({ type: z.literal('response.output_audio_transcript.done'), ...responsePart, transcript: modelText }),
   'response.function_call_arguments.done': z.object({
     type: z.literal('response.function_call_arguments.done'),
     response_id: z.string(),
@@ -111,7 +118,7 @@ const schemas = {
     output_index: z.number(),
     call_id: z.string(),
     name: z.string(),
-    arguments: z.string(),
+    arguments: modelText,
   }),
   'input_audio_buffer.speech_started': z.object({ type: z.literal('input_audio_buffer.speech_started'), item_id: z.string(), audio_start_ms: z.number() }),
   'input_audio_buffer.speech_stopped': z.object({ type: z.literal('input_audio_buffer.speech_stopped'), item_id: z.string(), audio_end_ms: z.number() }),
@@ -120,13 +127,13 @@ const schemas = {
     type: z.literal('conversation.item.input_audio_transcription.delta'),
     item_id: z.string(),
     content_index: z.number().optional(),
-    delta: z.string().optional(),
+    delta: modelText.optional(),
   }),
   'conversation.item.input_audio_transcription.completed': z.object({
     type: z.literal('conversation.item.input_audio_transcription.completed'),
     item_id: z.string(),
     content_index: z.number(),
-    transcript: z.string(),
+    transcript: modelText,
   }),
   'conversation.item.input_audio_transcription.failed': z.object({
     type: z.literal('conversation.item.input_audio_transcription.failed'),

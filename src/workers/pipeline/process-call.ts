@@ -1,3 +1,4 @@
+import { stripControlCharactersDeep } from '../../core/control-characters.ts';
 import { AppError, isAppError } from '../../core/errors.ts';
 import type { JobHandler } from '../../core/queue.ts';
 import type { Services } from '../../core/services.ts';
@@ -83,10 +84,12 @@ export async function runStep(step: PipelineStepModule, call: PipelineCall, deps
  * What a step writes on the call: its changes, and null for every column it produces that
  * it did not fill — on a reprocess, a failed or skipped step must not leave the previous
  * revision's value standing beside its error (the webhook promises null for what is missing).
+ * What OpenAI wrote (transcript, summary, extracted fields) is stored without control
+ * characters: Postgres refuses NUL, and the rest would reach CRMs through the webhook.
  */
 function stepChanges(step: PipelineStepModule, outcome: StepOutcome): CallChanges {
   const cleared: CallChanges = Object.fromEntries(step.produces.map((column) => [column, null]));
-  return outcome.outcome === 'failed' ? cleared : { ...cleared, ...outcome.changes };
+  return outcome.outcome === 'failed' ? cleared : { ...cleared, ...stripControlCharactersDeep(outcome.changes) };
 }
 
 function stepState(outcome: StepOutcome): PipelineStepState {

@@ -1,5 +1,6 @@
 import type { RealtimeFunctionTool } from 'openai/resources/realtime/realtime';
 import { z } from 'zod';
+import { stripControlCharactersDeep } from '../../../core/control-characters.ts';
 
 /**
  * The agent's tools: what the model is told in `session.update`, and the schema its
@@ -90,7 +91,8 @@ export function parseToolCall(name: string, argumentsJson: string): ParsedToolCa
   const tool = name as ToolName;
   let raw: unknown;
   try {
-    raw = argumentsJson.trim() === '' ? {} : JSON.parse(argumentsJson);
+    // JSON escapes (\u0000) survive the boundary's stripping (openai-realtime.server-events.ts) until parsed.
+    raw = argumentsJson.trim() === '' ? {} : stripControlCharactersDeep(JSON.parse(argumentsJson));
   } catch {
     return { ok: false, error: 'the arguments are not valid JSON' };
   }

@@ -1,0 +1,49 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Services } from './core/services.ts';
+
+/**
+ * GET /metrics (security review F12). With METRICS_TOKEN it answers only
+ * `Authorization: Bearer <token>` (401 otherwise, compared in constant time); with
+ * METRICS_PORT it is served by its own listener on that port and not on PORT, so it can
+ * stay on a private network. Production needs one or both (config.ts); elsewhere, with
+ * neither, it is open on PORT.
+ */
+export function createMetricsHandler(services: Services): (req: IncomingMessage, res: ServerResponse) => void {
+  const { metrics } = services;
+  const token = services.config.metrics.token;
+  const expected = token === undefined ? undefined : digest(`Bearer ${token}`);
+  return (req, res) => {
+    if (req.method !== 'GET') return send(res, 405, 'method not allowed\n', { allow: 'GET' });
+    if (expected !== undefined && !timingSafeEqual(digest(req.headers.authorization ?? ''), expected)) {
+      metrics.increment('metrics_unauthorized_total');
+      return send(res, 401, 'send Authorization: Bearer <METRICS_TOKEN>\n', { 'www-authenticate': 'Bearer realm="metrics"' });
+    }
+    send(res, 200, metrics.render(), { 'content-type': 'text/plain; version=0.0.4' });
+  };
+}
+
+/** The METRICS_PORT listener: /metrics and nothing else. Resolves once it listens. */
+export function startMetricsServer(port: number, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Server> {
+  const server = createServer((req, res) => {
+    if ((req.url ?? '/').split('?')[0] === '/metrics') return handler(req, res);
+    send(res, 404, 'not found\n');
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+/** Equal-length digests, so the comparison takes the same time whatever was sent. */
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
