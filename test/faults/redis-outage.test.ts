@@ -1,14 +1,14 @@
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueApiKey } from '../src/entities/api-key.repository.ts';
-import { Call } from '../src/entities/call.entity.ts';
-import { loadFixture } from '../src/sandbox/fixtures.ts';
-import { SimulatedCaller } from '../src/sandbox/simulated-caller.ts';
-import { startCallwatchProcess, type CallwatchProcess } from './support/callwatch-process.ts';
-import { endedCall, eventually, sarahsNumber, businessNumber, startCallHarness, type CallHarness } from './support/calls.ts';
-import { collect, graphql, graphqlWsClient } from './support/graphql.ts';
-import { startRedisServer, type RedisServer } from './support/redis-server.ts';
-import { callEnvironment, inboundCallParams, postTwilioWebhook, streamOf, twilioAccountSid } from './support/twilio.ts';
+import { issueApiKey } from '../../src/entities/api-key.repository.ts';
+import { Call } from '../../src/entities/call.entity.ts';
+import { loadFixture } from '../../src/sandbox/fixtures.ts';
+import { SimulatedCaller } from '../../src/sandbox/simulated-caller.ts';
+import { startCallwatchProcess, type CallwatchProcess } from '../support/callwatch-process.ts';
+import { endedCall, eventually, sarahsNumber, businessNumber, startCallHarness, type CallHarness } from '../support/calls.ts';
+import { collect, graphql, graphqlWsClient } from '../support/graphql.ts';
+import { startRedisServer, type RedisServer } from '../support/redis-server.ts';
+import { callEnvironment, inboundCallParams, postTwilioWebhook, streamOf, twilioAccountSid } from '../support/twilio.ts';
 
 /**
  * A Redis outage during a live call, with the bus on a real `redis-server` the test kills

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Call } from '../src/entities/call.entity.ts';
-import { startPipelineHarness, type PipelineHarness } from './support/pipeline.ts';
+import { Call } from '../../src/entities/call.entity.ts';
+import { startPipelineHarness, type PipelineHarness } from '../support/pipeline.ts';
 
 /**
  * A worker process killed with SIGKILL in the middle of a step: pg-boss stops seeing the
@@ -12,7 +12,7 @@ import { startPipelineHarness, type PipelineHarness } from './support/pipeline.t
  * by the next supervision pass (every 10 s), then retried after the queue's delay.
  */
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const summary = 'מיכל דיווחה על נזילה דחופה בתל אביב.';
 
 describe('post-call pipeline after a worker crash', () => {
