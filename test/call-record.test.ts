@@ -14,7 +14,7 @@ import { sql } from '../src/entities/sql.ts';
 import { twilioSid } from '../src/sandbox/ids.ts';
 import { eventually } from './support/calls.ts';
 import { useTestDatabase } from './support/database.ts';
-import { createBusiness, createCall } from './support/factories.ts';
+import { createBusiness, createCall, createLead } from './support/factories.ts';
 
 /**
  * The rules of the call row's owner (src/entities/call-record.ts), against real Postgres:
@@ -181,8 +181,10 @@ describe('the voice webhook’s write', () => {
 
   it('an outbound call’s voice request keeps an AMD verdict already stored and does not reopen an ended call', async () => {
     const businessId = await business();
-    const call = await createCall(db.orm.em, businessId, { direction: 'outbound', status: 'ringing', endedAt: null, durationSec: null, answeredBy: 'human' });
-    const data = { business: businessId, lead: null, outboundJob: null as unknown as string, callSid: call.callSid, fromNumber: '+97233824100', toNumber: '+972501234567', answeredBy: null };
+    const lead = await createLead(db.orm.em, { id: businessId });
+    const job = await sql(db.orm.em.fork()).insertInto('OutboundCallJob').values({ business: businessId, lead: lead.id, purpose: 'call back', scheduledAt: new Date() }).returning('id').executeTakeFirstOrThrow();
+    const call = await createCall(db.orm.em, businessId, { direction: 'outbound', lead: lead.id, outboundJob: job.id, status: 'ringing', endedAt: null, durationSec: null, answeredBy: 'human' });
+    const data = { business: businessId, lead: lead.id, outboundJob: job.id, callSid: call.callSid, fromNumber: '+97233824100', toNumber: lead.phone, answeredBy: null };
     expect(await openOutboundCall(db.orm.em.fork(), data)).toEqual({ id: call.id });
     expect(await row(call.callSid)).toMatchObject({ status: 'in-progress', answeredBy: 'human' });
     await reportTwilioStatus(db.orm.em.fork(), call.callSid, 'completed', twilioEnd);
