@@ -118,6 +118,33 @@ describe('Twilio webhooks', () => {
     expect(await app.services.orm.em.fork().findOneOrFail(Call, { callSid })).toMatchObject({ status: 'in-progress' });
   });
 
+  it('ignores a `ringing` callback that arrives after the call was answered (regression: the answered call went back to ringing, and subscribers were told so)', async () => {
+    const callSid = 'CA00000000000000000000000000000015';
+    await postTwilioWebhook(app.url, '/twilio/voice', voiceParams(callSid));
+    const statuses: string[] = [];
+    const events = app.services.bus.subscribe('business:calls', businessId)[Symbol.asyncIterator]();
+    try {
+      // The subscription is in place once its first `next` is asked for.
+      let next = events.next();
+      const late = await postTwilioWebhook(app.url, '/twilio/status', { CallSid: callSid, CallStatus: 'ringing', AccountSid: twilioAccountSid });
+      expect(late.status).toBe(204);
+      expect(await app.services.orm.em.fork().findOneOrFail(Call, { callSid })).toMatchObject({ status: 'in-progress' });
+
+      await postTwilioWebhook(app.url, '/twilio/status', { CallSid: callSid, CallStatus: 'completed', CallDuration: '12', AccountSid: twilioAccountSid });
+      for (;;) {
+        const { value, done } = await next;
+        if (done) break;
+        if (value.type === 'call.status' && value.callSid === callSid) statuses.push(value.status);
+        if (statuses.includes('completed')) break;
+        next = events.next();
+      }
+    } finally {
+      await events.return?.();
+    }
+    expect(statuses).toEqual(['completed']);
+    expect(await app.services.orm.em.fork().findOneOrFail(Call, { callSid })).toMatchObject({ status: 'completed', durationSec: 12 });
+  });
+
   it('stores the recording and starts the pipeline once, however often Twilio calls back', async () => {
     const callSid = 'CA00000000000000000000000000000014';
     await postTwilioWebhook(app.url, '/twilio/voice', voiceParams(callSid));

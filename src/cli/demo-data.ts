@@ -4,7 +4,8 @@ import { zonedDate, zonedDateTime } from '../core/time.ts';
 import { Appointment } from '../entities/appointment.entity.ts';
 import { BusinessSettings } from '../entities/business-settings.entity.ts';
 import { Business } from '../entities/business.entity.ts';
-import { Call, type TranscriptTurn } from '../entities/call.entity.ts';
+import type { Call, TranscriptTurn } from '../entities/call.entity.ts';
+import { createFinishedCall } from '../entities/call-record.ts';
 import { Lead, type Gender } from '../entities/lead.entity.ts';
 import { PhoneNumber } from '../entities/phone-number.entity.ts';
 
@@ -125,7 +126,7 @@ export async function seedDemoBusiness(em: EntityManager): Promise<Business> {
   calls.forEach((call, index) => {
     const endedAt = new Date(call.startedAt.getTime() + call.durationSec * 1000);
     const turns = transcript(call.startedAt, call.turns.map(([speaker, text]) => [speaker, text]));
-    const row = em.create(Call, {
+    const row = createFinishedCall(em, {
       business,
       lead: call.lead,
       callSid: `CAdemo${String(index + 1).padStart(28, '0')}`,

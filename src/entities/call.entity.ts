@@ -24,13 +24,6 @@ export const callStatuses = [
 ] as const;
 export type CallStatus = (typeof callStatuses)[number];
 
-/** Statuses of a call still on the line (not yet written, not to be reprocessed or acted on as finished). */
-export const liveCallStatuses = ['queued', 'initiated', 'ringing', 'in-progress'] as const satisfies readonly CallStatus[];
-
-export function isLiveCall(status: CallStatus): boolean {
-  return (liveCallStatuses as readonly CallStatus[]).includes(status);
-}
-
 export const pipelineStatuses = ['pending', 'running', 'completed', 'failed'] as const;
 export type PipelineStatus = (typeof pipelineStatuses)[number];
 
@@ -54,7 +47,10 @@ export interface PipelineStepState {
  */
 export const callSearchExpression = `coalesce("summary", '') || ' ' || coalesce("final_transcript", '') || ' ' || "transcript_turns"::text`;
 
-/** The call log: one row per Twilio call, filled in during and after the call. */
+/**
+ * The call log: one row per Twilio call, filled in during and after the call. Every write
+ * and every status rule (what may follow what, what is final) is in call-record.ts.
+ */
 export const Call = defineEntity({
   name: 'Call',
   tableName: 'calls',

@@ -5,6 +5,7 @@ import { dialRefusal } from '../core/dialable-numbers.ts';
 import { AppError } from '../core/errors.ts';
 import type { EventBus } from '../core/events.ts';
 import type { JobQueue } from '../core/queue.ts';
+import { insertPlacedCall } from './call-record.ts';
 import { businessDialingCountries } from './dialing-policy.repository.ts';
 import type { AttemptOutcome, OutboundCallJob, OutboundJobStatus } from './outbound-call-job.entity.ts';
 import { sql, type Database, type Row } from './sql.ts';
@@ -176,11 +177,7 @@ export async function stillDialing(em: EntityManager, jobId: string): Promise<bo
  */
 export async function recordPlacedCall(em: EntityManager, job: Row<OutboundCallJob>, call: { callSid: string; from: string; to: string }): Promise<Row<OutboundCallJob>> {
   return em.fork().transactional(async (tx) => {
-    await sql(tx)
-      .insertInto('Call')
-      .values({ business: job.business, lead: job.lead, outboundJob: job.id, callSid: call.callSid, direction: 'outbound', fromNumber: call.from, toNumber: call.to, status: 'queued' })
-      .onConflict((oc) => oc.column('callSid').doNothing())
-      .execute();
+    await insertPlacedCall(tx, { business: job.business, lead: job.lead, outboundJob: job.id, callSid: call.callSid, fromNumber: call.from, toNumber: call.to });
     return sql(tx).updateTable('OutboundCallJob').set({ lastCallSid: call.callSid }).where('id', '=', job.id).returningAll().executeTakeFirstOrThrow();
   });
 }

@@ -4,13 +4,15 @@ import type { JobQueue } from '../core/queue.ts';
 import { normalizeCity } from '../core/cities.ts';
 import { firstNameOf } from '../core/names.ts';
 import { sql as raw } from 'kysely';
+import { endCall } from '../entities/call-record.ts';
 import { sql } from '../entities/sql.ts';
 import type { CallOutcome } from './session/call-session.ts';
 import type { LeadCapture } from './agent/tools/call-tools.ts';
 
 /**
- * Writes what a call produced in one transaction: status (failed when the voice agent was
- * lost), times, duration, transcript turns, timeline, why it ended, and the lead details
+ * Writes what a call produced in one transaction: the call's end (`endCall`: status —
+ * failed when the voice agent was lost —, times, duration, transcript turns, timeline, why
+ * it ended; only the first end of a call is written), and the lead details
  * the agent captured (first name derived from a captured full name, city normalised, notes
  * appended). In the same transaction, the call's way to the post-call pipeline: a call
  * Twilio is not recording (recording off, or it could not start) enqueues the pipeline now;
@@ -21,20 +23,17 @@ import type { LeadCapture } from './agent/tools/call-tools.ts';
 export async function persistCallOutcome(orm: Orm, queue: JobQueue, outcome: CallOutcome, options: { recordingCallbackGraceSec: number }): Promise<void> {
   const { context } = outcome;
   await orm.em.fork().transactional(async (em) => {
-    await sql(em)
-      .updateTable('Call')
-      .set({
-        status: outcome.failed ? 'failed' : 'completed',
-        startedAt: outcome.startedAt,
-        endedAt: outcome.endedAt,
-        durationSec: outcome.durationSec,
-        transcriptTurns: outcome.turns,
-        timeline: outcome.timeline,
-        endReason: outcome.reason,
-      })
-      .where('id', '=', context.callId)
-      .execute();
-    const leadChanges = capturedLeadChanges(outcome.lead);
+    const ended = await endCall(em, context.callId, {
+      status: outcome.failed ? 'failed' : 'completed',
+      reason: outcome.reason,
+      startedAt: outcome.startedAt,
+      endedAt: outcome.endedAt,
+      durationSec: outcome.durationSec,
+      turns: outcome.turns,
+      timeline: outcome.timeline,
+    });
+    // Another end came first (it wrote what the call produced): the lead is left as it made it.
+    const leadChanges = ended ? capturedLeadChanges(outcome.lead) : null;
     if (context.lead && leadChanges) {
       const notes = outcome.lead.notes?.join('\n');
       await sql(em)

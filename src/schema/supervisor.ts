@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { dialRefusal } from '../core/dialable-numbers.ts';
 import type { SupervisorCommand, SupervisorCommandResult } from '../core/events.ts';
-import { isLiveCall } from '../entities/call.entity.ts';
+import { isLiveCall } from '../entities/call-record.ts';
 import { builder } from './builder.ts';
 import { ownRow, type GraphQLContext } from './context.ts';
 import { FieldValidationError, NotFoundError } from './errors.ts';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AnsweringMachineCommand, SupervisorCommandResult } from '../../core/events.ts';
 import { describeError } from '../../core/errors.ts';
 import type { Services } from '../../core/services.ts';
+import { noteAnsweredBy } from '../../entities/call-record.ts';
 import { sql } from '../../entities/sql.ts';
 import type { CallControl } from './call-control.ts';
 
@@ -38,12 +39,7 @@ function afterTheBeep(answeredBy: string): boolean {
 export async function handleAmdVerdict(services: Services, control: CallControl | undefined, callSid: string, answeredBy: string): Promise<void> {
   const log = services.logger.child({ callSid });
   const em = services.orm.em.fork();
-  const call = await sql(em)
-    .updateTable('Call')
-    .set({ answeredBy })
-    .where('callSid', '=', callSid)
-    .returning(['id', 'business'])
-    .executeTakeFirst();
+  const call = await noteAnsweredBy(em, callSid, answeredBy);
   if (!call) return void log.warn({ answeredBy }, 'AMD verdict for a call Callwatch does not know');
   if (!isMachine(answeredBy)) return void log.info({ answeredBy }, 'AMD: not a machine, the call goes on');
 

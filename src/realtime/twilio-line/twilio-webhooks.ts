@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sql as raw } from 'kysely';
 import twilio from 'twilio';
 import { describeError } from '../../core/errors.ts';
 import { normalizePhone } from '../../core/phone.ts';
 import type { Services } from '../../core/services.ts';
-import { callStatuses, Call, type CallStatus } from '../../entities/call.entity.ts';
+import { callStatuses, type CallStatus } from '../../entities/call.entity.ts';
+import { openInboundCall, openOutboundCall, reportTwilioStatus, storeRecording, type TwilioEnd } from '../../entities/call-record.ts';
 import { markAnswered, notePlacedCall, publishOutboundJob, settleAttempt } from '../../entities/outbound-attempt.repository.ts';
 import { findOrCreateLead } from '../../entities/lead.repository.ts';
 import { findBusinessByNumber } from '../../entities/phone-number.repository.ts';
@@ -108,29 +108,16 @@ async function voice(deps: TwilioWebhookDeps, params: Record<string, string>, re
   const businessId = settings.business.id;
   const from = normalizePhone(params.From ?? '');
   const lead = from ? await findOrCreateLead(em, businessId, from) : null;
-  let call = await em.findOne(Call, { callSid });
+  const call = await openInboundCall(em, { business: businessId, lead: lead?.id ?? null, callSid, fromNumber: params.From ?? '', toNumber: params.To ?? '' });
   if (!call) {
-    call = em.create(Call, {
-      business: businessId,
-      lead: lead?.id ?? null,
-      callSid,
-      direction: params.Direction?.startsWith('outbound') ? 'outbound' : 'inbound',
-      fromNumber: params.From ?? '',
-      toNumber: params.To ?? '',
-      // Answered now: Twilio runs the <Connect> below at once. The webhook's CallStatus
-      // (ringing) is from before; the call path writes nothing more until the call ends.
-      status: 'in-progress',
-    });
-    await em.flush();
-  } else if (hasEnded(call)) {
     // A replayed signed voice request for a call that is over: no stream token, no OpenAI session.
-    log.warn({ status: call.status }, 'voice request for a call that already ended: hanging up');
+    log.warn('voice request for a call that already ended: hanging up');
     return hangUpReply(res);
   }
 
-  const claims = { callSid, callId: call.id, businessId, leadId: call.lead?.id ?? null, outboundJobId: call.outboundJob?.id ?? null };
+  const claims = { callSid, callId: call.id, businessId, leadId: call.lead, outboundJobId: call.outboundJob };
   connectToAgent(deps, claims, res);
-  log.info({ direction: call.direction }, 'call connected to the agent');
+  log.info({ direction: 'inbound' }, 'call connected to the agent');
 }
 
 /**
@@ -167,13 +154,8 @@ async function outboundVoice(deps: TwilioWebhookDeps, params: Record<string, str
   }
   const answeredBy = params.AnsweredBy ?? null;
   // The dialer writes the call when Twilio accepts it; Twilio may be quicker.
-  const call = await sql(em)
-    .insertInto('Call')
-    .values({ business: job.business, lead: job.lead, outboundJob: job.id, callSid, direction: 'outbound', fromNumber: params.From ?? '', toNumber: params.To ?? '', status: 'in-progress', answeredBy })
-    // A call that already ended (a replayed signed voice request) is not revived: no row back, no token.
-    .onConflict((oc) => oc.column('callSid').doUpdateSet({ status: 'in-progress', answeredBy }).where('Call.status', 'not in', finalCallStatuses).where('Call.endedAt', 'is', null))
-    .returning('id')
-    .executeTakeFirst();
+  // A call that already ended (a replayed signed voice request) is not revived: no row back, no token.
+  const call = await openOutboundCall(em, { business: job.business, lead: job.lead, outboundJob: job.id, callSid, fromNumber: params.From ?? '', toNumber: params.To ?? '', answeredBy });
   if (!call) {
     log.warn({ jobId }, 'voice request for an outbound call that already ended: hanging up');
     return hangUp();
@@ -193,47 +175,34 @@ async function amd({ services, callControl }: TwilioWebhookDeps, params: Record<
 }
 
 /**
- * Twilio's call status callback: keep the call row's status current (with its end time and
- * duration, when the session did not write them),
- * and for a call the dialer placed (its URL names the job) move the job on.
+ * Twilio's call status callback: the call row's status by the rules of call-record.ts (a
+ * callback out of order changes nothing; a final one brings the end time and duration where
+ * no end wrote them), and for a call the dialer placed (its URL names the job) move the job on.
  */
 async function status({ services }: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse, query: URLSearchParams): Promise<void> {
   const callStatus = asCallStatus(params.CallStatus);
   const jobId = query.get('outboundJob');
   if (params.CallSid && callStatus && jobId && isUuid(jobId)) await settleOutboundStatus(services, jobId, params.CallSid, callStatus, params.AnsweredBy ?? null);
   if (params.CallSid && callStatus) {
-    const em = services.orm.em.fork();
-    // A call the session marked failed (the voice agent was lost) stays failed when Twilio
-    // reports it completed: Twilio only knows the line was up.
-    const status = callStatus === 'completed' ? raw<CallStatus>`case when "status" = 'failed' then "status" else ${callStatus} end` : callStatus;
-    const final = finalCallStatuses.includes(callStatus);
-    // Callbacks can arrive out of order: a late `ringing` must not reopen a finished call.
-    let update = sql(em).updateTable('Call').set(final ? { status, ...finalTimes(params) } : { status }).where('callSid', '=', params.CallSid);
-    if (!final) update = update.where('status', 'not in', finalCallStatuses);
-    await update.execute();
-    const call = await em.findOne(Call, { callSid: params.CallSid });
-    if (call) {
+    const call = await reportTwilioStatus(services.orm.em.fork(), params.CallSid, callStatus, twilioEnd(params));
+    // Only a status the call now has is news; an ignored one (out of order) is not.
+    if (call?.status === callStatus) {
       const event = { type: 'call.status' as const, callId: call.id, callSid: call.callSid, status: callStatus, at: new Date().toISOString() };
       services.bus.publish('call:events', call.id, event);
-      services.bus.publish('business:calls', call.business.id, event);
+      services.bus.publish('business:calls', call.business, event);
     }
   }
   reply(res, 204, 'text/plain', '');
 }
 
 /**
- * When the call ended and how long it lasted, by Twilio's final status callback — only
- * where the call session has not written its own (it never will if its process died; if it
- * comes later, it overwrites these). Twilio's `Timestamp` is when it sent the callback.
+ * When the call ended and how long it lasted, as a status callback says: Twilio's
+ * `Timestamp` is when it sent the callback, `CallDuration` comes with a final status.
  */
-function finalTimes(params: Record<string, string>) {
+function twilioEnd(params: Record<string, string>): TwilioEnd {
   const duration = Number.parseInt(params.CallDuration ?? '', 10);
   const sentAt = params.Timestamp ? new Date(params.Timestamp) : new Date();
-  const endedAt = Number.isNaN(sentAt.getTime()) ? new Date() : sentAt;
-  return {
-    endedAt: raw<Date>`coalesce(${raw.ref('endedAt')}, ${endedAt})`,
-    ...(Number.isFinite(duration) && duration >= 0 ? { durationSec: raw<number>`coalesce(${raw.ref('durationSec')}, ${duration})` } : {}),
-  };
+  return { endedAt: Number.isNaN(sentAt.getTime()) ? new Date() : sentAt, durationSec: Number.isFinite(duration) && duration >= 0 ? duration : null };
 }
 
 /**
@@ -254,11 +223,11 @@ async function recording({ services }: TwilioWebhookDeps, params: Record<string,
         // inserted: the recording safety net takes them in the same order, so the two never
         // deadlock, and the job insert decides which of them started the pipeline.
         const stores = recordingStatus === 'completed' && recordingSid;
-        const call = stores
-          ? await sql(em).updateTable('Call').set({ recordingSid, recordingUrl: recordingUrl ?? null }).where('callSid', '=', callSid).returning('id').executeTakeFirst()
-          : await sql(em).selectFrom('Call').select('id').where('callSid', '=', callSid).forUpdate().executeTakeFirst();
-        if (!call) return;
-        const enqueued = await enqueuePipeline(services.queue, call.id, em);
+        const callId = stores
+          ? await storeRecording(em, { callSid }, { sid: recordingSid, url: recordingUrl ?? null })
+          : (await sql(em).selectFrom('Call').select('id').where('callSid', '=', callSid).forUpdate().executeTakeFirst())?.id;
+        if (!callId) return;
+        const enqueued = await enqueuePipeline(services.queue, callId, em);
         // Started already (an earlier callback, or the safety net): the recording it works on stays.
         if (enqueued === null && stores) throw new PipelineAlreadyStarted();
       });
@@ -298,12 +267,6 @@ function isUuid(value: string): boolean {
 /** wss://…/twilio/media for an https PUBLIC_URL, ws://… for http (local development). */
 export function mediaStreamUrl(publicUrl: string): string {
   return `${publicUrl.replace(/^http/, 'ws')}/twilio/media`;
-}
-
-const finalCallStatuses: CallStatus[] = ['completed', 'busy', 'no-answer', 'failed', 'canceled'];
-
-function hasEnded(call: Pick<Call, 'status' | 'endedAt'>): boolean {
-  return finalCallStatuses.includes(call.status) || (call.endedAt !== null && call.endedAt !== undefined);
 }
 
 function hangUpReply(res: ServerResponse): void {

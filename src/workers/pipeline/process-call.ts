@@ -2,7 +2,8 @@ import { stripControlCharactersDeep } from '../../core/control-characters.ts';
 import { AppError, isAppError } from '../../core/errors.ts';
 import type { JobHandler } from '../../core/queue.ts';
 import type { Services } from '../../core/services.ts';
-import { isLiveCall, type PipelineStepState } from '../../entities/call.entity.ts';
+import type { PipelineStepState } from '../../entities/call.entity.ts';
+import { hasEnded } from '../../entities/call-record.ts';
 import { createOpenAIClient } from './ai.ts';
 import { download } from './download.ts';
 import { extract } from './extract.ts';
@@ -31,7 +32,7 @@ export function processCall(services: Services): JobHandler<'call.process'> {
     // Twilio's recording callback can overtake the end of the media stream, which writes the
     // transcript and duration: wait (by retrying) for the call to be written, unless this is
     // the last attempt — then go on with what there is.
-    if (!call.endedAt && isLiveCall(call.status) && !lastAttempt) {
+    if (!hasEnded(call) && !lastAttempt) {
       throw new AppError('UPSTREAM_FAILED', 'the call has not been written yet', { retryable: true });
     }
     services.metrics.increment('pipeline_runs_total');

@@ -3,6 +3,7 @@ import { AppError, describeError } from '../../core/errors.ts';
 import type { JobHandler } from '../../core/queue.ts';
 import type { Services } from '../../core/services.ts';
 import { createTwilioClient } from '../../core/twilio-client.ts';
+import { storeRecording } from '../../entities/call-record.ts';
 import { sql } from '../../entities/sql.ts';
 import { enqueuePipeline } from '../../realtime/call-outcome.ts';
 
@@ -70,7 +71,7 @@ export function reconcileRecording(services: Services): JobHandler<'recording.re
       const id = await enqueuePipeline(services.queue, callId, tx);
       if (id !== null && recording) {
         const recordingUrl = `${apiUrl}/2010-04-01/Accounts/${recording.accountSid}/Recordings/${recording.sid}`;
-        await sql(tx).updateTable('Call').set({ recordingSid: recording.sid, recordingUrl }).where('id', '=', callId).execute();
+        await storeRecording(tx, { id: callId }, { sid: recording.sid, url: recordingUrl });
       }
       return id !== null;
     });

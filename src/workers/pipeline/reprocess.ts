@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AppError } from '../../core/errors.ts';
 import type { JobQueue } from '../../core/queue.ts';
-import { liveCallStatuses, type Call } from '../../entities/call.entity.ts';
+import type { Call } from '../../entities/call.entity.ts';
+import { reopenPipeline } from '../../entities/call-record.ts';
 import { sql, type Row } from '../../entities/sql.ts';
 import { enqueuePipeline } from '../../realtime/call-outcome.ts';
 
@@ -13,17 +14,7 @@ import { enqueuePipeline } from '../../realtime/call-outcome.ts';
  */
 export async function reprocessCall(em: EntityManager, queue: JobQueue, businessId: string, callId: string): Promise<Row<Call>> {
   return em.transactional(async (tx) => {
-    const call = await sql(tx)
-      .updateTable('Call')
-      .set((eb) => ({ pipelineRevision: eb('pipelineRevision', '+', 1), pipelineStatus: 'pending', pipelineSteps: {} }))
-      .where('id', '=', callId)
-      .where('business', '=', businessId)
-      .where('status', 'not in', liveCallStatuses)
-      // Retention or erasure cleared what the pipeline works from: running it again would
-      // only send an empty webhook.
-      .where('contentDeletedAt', 'is', null)
-      .returningAll()
-      .executeTakeFirst();
+    const call = await reopenPipeline(tx, businessId, callId);
     if (!call) {
       const existing = await sql(tx).selectFrom('Call').select(['status', 'contentDeletedAt']).where('id', '=', callId).where('business', '=', businessId).executeTakeFirst();
       if (!existing) throw new AppError('NOT_FOUND', 'no such call', { userMessage: 'No call with that id.' });
@@ -33,6 +24,6 @@ export async function reprocessCall(em: EntityManager, queue: JobQueue, business
       throw new AppError('CONFLICT', 'call still live', { userMessage: 'The call is still in progress; it is processed when it ends.' });
     }
     await enqueuePipeline(queue, call.id, tx, call.pipelineRevision);
-    return call as Row<Call>;
+    return call;
   });
 }

@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { sql as raw, type Updateable } from 'kysely';
 import { Appointment } from '../../entities/appointment.entity.ts';
 import type { Call, PipelineStep, PipelineStepState } from '../../entities/call.entity.ts';
 import type { ExtractionField } from '../../entities/business-settings.entity.ts';
-import { jsonRowFrom, rowFromJson, sql, type Database, type Row } from '../../entities/sql.ts';
+import { pipelineWrite, type PipelineWrite } from '../../entities/call-record.ts';
+import { jsonRowFrom, rowFromJson, sql, type Row } from '../../entities/sql.ts';
 
 /** What the pipeline knows about one call: the call row and what its steps need from around it. */
 export interface PipelineCall {
@@ -144,13 +144,12 @@ export async function recordStep(
   changes: CallChanges & { pipelineStatus?: Call['pipelineStatus'] } = {},
   options: { dropRecording?: boolean; storeRecording?: Recording; fillLead?: LeadFill } = {},
 ): Promise<boolean> {
-  const set: Updateable<Database['Call']> = { ...changes, pipelineStatus: changes.pipelineStatus ?? 'running' };
-  const steps = { pipelineSteps: raw<Call['pipelineSteps']>`"pipeline_steps" || jsonb_build_object(${step}::text, ${JSON.stringify(state)}::jsonb)` };
+  const set: PipelineWrite = { ...changes, pipelineStatus: changes.pipelineStatus ?? 'running' };
   const db = sql(em);
   const { storeRecording: stored, fillLead: fill } = options;
   if (fill) {
     const rows = await db
-      .with('recorded', (cte) => cte.updateTable('Call').set(set).set(steps).where('id', '=', call.id).where('pipelineRevision', '=', call.pipelineRevision).returning('id'))
+      .with('recorded', (cte) => pipelineWrite(cte, call, step, state, set).returning('id'))
       .with('filled', (cte) =>
         cte
           .updateTable('Lead')
@@ -173,6 +172,6 @@ export async function recordStep(
             .onConflict((conflict) => conflict.column('call').doUpdateSet({ contentType: stored.contentType, audio: stored.audio, downloadedAt: new Date() })),
         )
       : db;
-  const result = await update.updateTable('Call').set(set).set(steps).where('id', '=', call.id).where('pipelineRevision', '=', call.pipelineRevision).executeTakeFirst();
+  const result = await pipelineWrite(update, call, step, state, set).executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }

@@ -1,4 +1,5 @@
 import type { EntityManager } from '../../core/db.ts';
+import { clearContent } from '../../entities/call-record.ts';
 import { sql } from '../../entities/sql.ts';
 
 export interface ContentClearing {
@@ -18,19 +19,7 @@ export interface ContentClearing {
 export async function clearCallContent(em: EntityManager, callIds: readonly string[], options: ContentClearing = {}): Promise<void> {
   if (callIds.length === 0) return;
   await em.transactional(async (tx) => {
-    await sql(tx)
-      .updateTable('Call')
-      .set({
-        transcriptTurns: [],
-        timeline: [],
-        finalTranscript: null,
-        summary: null,
-        extracted: null,
-        ...(options.extractedCategories ? { extractedCity: null, extractedService: null } : {}),
-        contentDeletedAt: new Date(),
-      })
-      .where('id', 'in', callIds)
-      .execute();
+    await clearContent(tx, callIds, options);
     await sql(tx).deleteFrom('WebhookDelivery').where('call', 'in', callIds).execute();
   });
 }

@@ -1,5 +1,6 @@
 import type { EntityManager } from '../../core/db.ts';
 import { AppError } from '../../core/errors.ts';
+import { replacePersonsNumber } from '../../entities/call-record.ts';
 import { erasedLeadPhone, type Lead } from '../../entities/lead.entity.ts';
 import { sql, type Row } from '../../entities/sql.ts';
 import { clearCallContent } from './call-content.ts';
@@ -97,10 +98,7 @@ export async function eraseLead(em: EntityManager, deletion: RecordingDeletion, 
   const { lead, callIds } = await em.transactional(async (tx) => {
     const callIds = (await callsOf(tx, found).select('id').forUpdate().execute()).map((call) => call.id);
     if (callIds.length > 0) {
-      // Linked to the lead, the calls are found again by a repeat, after the number is gone.
-      await sql(tx).updateTable('Call').set({ lead: found.id }).where('id', 'in', callIds).execute();
-      await sql(tx).updateTable('Call').set({ fromNumber: placeholder }).where('id', 'in', callIds).where('direction', '=', 'inbound').execute();
-      await sql(tx).updateTable('Call').set({ toNumber: placeholder }).where('id', 'in', callIds).where('direction', '=', 'outbound').execute();
+      await replacePersonsNumber(tx, callIds, found.id, placeholder);
       await clearCallContent(tx, callIds, { extractedCategories: true });
     }
     await sql(tx).updateTable('Appointment').set({ notes: null }).where('lead', '=', found.id).execute();

@@ -4,6 +4,7 @@ import type { EntityManager } from '../../core/db.ts';
 import { AppError, describeError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { createTwilioClient } from '../../core/twilio-client.ts';
+import { forgetRecording } from '../../entities/call-record.ts';
 import { sql } from '../../entities/sql.ts';
 
 /** Recording deletions sent to Twilio at once. */
@@ -85,10 +86,6 @@ export class RecordingDeletion {
 async function markRecordingDeleted(em: EntityManager, callId: string): Promise<void> {
   await em.transactional(async (tx) => {
     await sql(tx).deleteFrom('CallRecording').where('call', '=', callId).execute();
-    await sql(tx)
-      .updateTable('Call')
-      .set({ recordingSid: null, recordingUrl: null, recordingDeletedAt: new Date() })
-      .where('id', '=', callId)
-      .execute();
+    await forgetRecording(tx, callId);
   });
 }
