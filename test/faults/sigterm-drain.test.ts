@@ -124,7 +124,7 @@ describe('SIGTERM with live calls', () => {
     );
   }, 90_000);
 
-  it('at SHUTDOWN_CALL_DRAIN_SEC says goodbye to the calls left (or transfers them), writes each, and exits 0', async () => {
+  it('at SHUTDOWN_CALL_DRAIN_SEC says goodbye to the calls left, writes each, and exits 0', async () => {
     const instance = (a = await startInstance('2'));
     const calls = [await placeOn(instance), await placeOn(instance)];
 
@@ -146,6 +146,25 @@ describe('SIGTERM with live calls', () => {
       expect(row.timeline.map((event) => event.type)).toEqual(['call.started', 'call.closing', 'call.ended']);
       expect(await pipelineJobs(row.id)).toHaveLength(1);
     }
+  }, 90_000);
+
+  it('while the last calls say goodbye, answers a new call’s voice webhook 503 (Twilio’s fallback URL), never a 500', async () => {
+    const instance = (a = await startInstance('0'));
+    const call = await placeOn(instance);
+    // The goodbye takes a while: the instance is between the drain's end and its exit.
+    call.session.delayResponseDone(3000);
+    instance.child.kill('SIGTERM');
+    const asked = () => call.session.received.filter((event) => event.type === 'response.create').map((event) => JSON.stringify(event));
+    await eventually(asked, (requests) => requests.some((request) => request.includes(shutdownGoodbye)), 'the goodbye asked of OpenAI');
+    const callSid = nextSid();
+    h.twilioApi.addCall({ sid: callSid, from: sarahsNumber, to: businessNumber, direction: 'inbound', status: 'in-progress' });
+    const voice = await postTwilioWebhook(instance.url, '/twilio/voice', inboundCallParams({ accountSid: twilioAccountSid, callSid, from: sarahsNumber, to: businessNumber }));
+    expect(voice.status).toBe(503);
+    await hangUpOf(call.callSid);
+    expect(await instance.exited, instance.describe()).toEqual({ code: 0, signal: null });
+    expect(await endedCall(h, call.callSid)).toMatchObject({ status: 'completed', endReason: 'server shutting down' });
+    // Refused before anything was written: no row for the refused call.
+    expect(await rows([callSid])).toEqual([]);
   }, 90_000);
 
   it('with a transfer number, hands the calls left to it at the drain’s end', async () => {
