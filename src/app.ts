@@ -9,6 +9,7 @@ import { checkOpenAIModels } from './core/openai-models.ts';
 import { JobQueue } from './core/queue.ts';
 import { secretBoxOf } from './core/secret-box.ts';
 import type { Services } from './core/services.ts';
+import { callDrainSeconds } from './realtime/call-drain.ts';
 import { createRealtime, type RealtimeOptions } from './realtime/index.ts';
 import { twilioRecorder } from './realtime/twilio-line/recording.ts';
 import { startServer, type HttpServer } from './server.ts';
@@ -19,8 +20,13 @@ export interface Callwatch {
   services: Services;
   /** The HTTP server, when this process runs the api role. */
   http: HttpServer | undefined;
-  /** Graceful shutdown: stop taking work, finish or release jobs, close everything. */
+  /**
+   * Graceful shutdown: stop taking work, let live calls finish (up to
+   * SHUTDOWN_CALL_DRAIN_SEC), finish or release jobs, close everything.
+   */
   close: () => Promise<void>;
+  /** During close: ends the calls' drain now (they hear their goodbye and are written). */
+  endCallsNow: () => void;
 }
 
 export interface StartOptions {
@@ -91,6 +97,7 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
       await startWorkers(services, options.jobHandlers);
     }
     let http: HttpServer | undefined;
+    let endCallsNow = () => {};
     if (config.role === 'all' || config.role === 'api') {
       const realtime = createRealtime(services, { startRecording: options.startRecording ?? twilioRecorder(config), preopenTtlMs: options.preopenTtlMs });
       const server = await startServer(services, realtime).catch(async (error: unknown) => {
@@ -98,16 +105,17 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
         throw error;
       });
       http = server;
-      // Shutdown runs these bottom-up: stop accepting connections, let the calls finish
-      // (or end them and write them down) while the queue and ORM they need are still
-      // open, then close what is left of HTTP.
+      // Shutdown runs these bottom-up: /ready answers 503 (new calls go elsewhere), the
+      // calls finish — or, at the drain's end, say goodbye — and are written while the
+      // queue and ORM they need are still open; then what is left of HTTP closes.
       lifecycle.add('http server', () => server.close());
-      lifecycle.add('calls', () => realtime.close(config.shutdownTimeoutMs));
-      lifecycle.add('new connections', () => server.stopAccepting());
+      lifecycle.add('calls', async () => realtime.close(realtime.busy() ? (await callDrainSeconds(services)) * 1000 : 0));
+      lifecycle.add('readiness', () => server.drain());
+      endCallsNow = realtime.endCallsNow;
     }
 
     logger.info({ role: config.role, env: config.env, embeddedDatabase: database.embedded }, 'callwatch started');
-    return { services, http, close: () => lifecycle.close() };
+    return { services, http, close: () => lifecycle.close(), endCallsNow: () => endCallsNow() };
   } catch (error) {
     modelCheckAbort.abort();
     await lifecycle.close();

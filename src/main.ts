@@ -5,19 +5,29 @@ import { createLogger } from './core/logger.ts';
 
 /**
  * Entry point: `npm start`. Start-up failures print one line naming the reason and exit 1.
- * SIGINT/SIGTERM shut down gracefully and exit 0; a signal that arrives during start-up is
+ * SIGINT/SIGTERM shut down gracefully and exit 0: live calls may finish, up to
+ * SHUTDOWN_CALL_DRAIN_SEC (README "Deploys"). A signal that arrives during start-up is
  * honoured once start-up has finished, so nothing half-started is left behind. A second
- * signal exits at once.
+ * signal ends the drain: the calls left hear a short goodbye (or are transferred) and are
+ * written, then the process exits. A third exits at once.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel });
   let app: Callwatch | undefined;
   let stopRequest: { reason: string; exitCode: number } | undefined;
+  let endingCalls = false;
 
   const stop = async (reason: string, exitCode: number) => {
+    if (stopRequest && app && !endingCalls) {
+      endingCalls = true;
+      // A fatal error during the drain still makes the exit a failure.
+      stopRequest.exitCode ||= exitCode;
+      logger.warn({ reason }, 'second shutdown request: ending the calls now');
+      return app.endCallsNow();
+    }
     if (stopRequest) {
-      logger.warn({ reason }, 'second shutdown request: exiting now');
+      logger.warn({ reason }, 'another shutdown request: exiting now');
       process.exit(exitCode || 1);
     }
     stopRequest = { reason, exitCode };
@@ -26,7 +36,7 @@ async function main(): Promise<void> {
     if (!app) return;
     await app.close();
     logger.info('stopped');
-    process.exit(exitCode);
+    process.exit(stopRequest.exitCode);
   };
   process.on('SIGINT', () => void stop('SIGINT', 0));
   process.on('SIGTERM', () => void stop('SIGTERM', 0));

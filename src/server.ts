@@ -25,8 +25,12 @@ export interface HttpServer {
   port: number;
   /** Base URL of the METRICS_PORT listener, when there is one. */
   metricsUrl: string | undefined;
-  /** Stops accepting new connections; open ones (calls' media streams too) carry on. */
-  stopAccepting: () => void;
+  /**
+   * Shutdown has begun: /ready answers 503 from now on, so load balancers send new traffic
+   * elsewhere, while the server still listens — for the calls' webhooks and media streams,
+   * and for calls routed here before the balancer noticed.
+   */
+  drain: () => void;
   /**
    * Stops accepting connections, lets in-flight requests finish, then closes the rest.
    * Media streams are not waited for here: the calls' owner ends them first.
@@ -50,6 +54,7 @@ export async function startServer(services: Services, realtime: Realtime): Promi
   const monitor = createMonitorHandler();
   const serveMetrics = createMetricsHandler(services);
   const limits = config.http;
+  let draining = false;
 
   // Node applies the header and request timeouts to a request until it has been received
   // (408 and close); an upgraded socket (graphql-ws, /twilio/media) has left HTTP by then
@@ -84,6 +89,7 @@ export async function startServer(services: Services, realtime: Realtime): Promi
       if (path === '/metrics' && config.metrics.port === undefined) return serveMetrics(req, res);
       if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok' });
       if (req.method === 'GET' && path === '/ready') {
+        if (draining) return sendJson(res, 503, { ready: false, draining: true });
         return void checkReadiness(services).then(
           (readiness) => sendJson(res, readiness.ready ? 200 : 503, readiness),
           () => sendJson(res, 503, { ready: false }),
@@ -121,7 +127,9 @@ export async function startServer(services: Services, realtime: Realtime): Promi
     url: `http://127.0.0.1:${port}`,
     port,
     metricsUrl: metricsServer ? `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}` : undefined,
-    stopAccepting,
+    drain() {
+      draining = true;
+    },
     async close(timeoutMs = config.shutdownTimeoutMs) {
       stopAccepting();
       await live.close();

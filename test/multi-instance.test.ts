@@ -21,7 +21,7 @@ describe('two instances sharing the bus through Redis', () => {
   beforeAll(async () => {
     redis = await startRedisServer();
     h = await startCallHarness({ env: { REDIS_URL: redis.url } });
-    const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', SHUTDOWN_TIMEOUT_MS: '2000', ROLE: 'api', MIGRATE_ON_START: 'false', ...callEnvironment({ REDIS_URL: redis.url, DATABASE_URL: h.app.database.url }) });
+    const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', SHUTDOWN_TIMEOUT_MS: '2000', SHUTDOWN_CALL_DRAIN_SEC: '2', ROLE: 'api', MIGRATE_ON_START: 'false', ...callEnvironment({ REDIS_URL: redis.url, DATABASE_URL: h.app.database.url }) });
     other = await startCallwatch(config, { logger: createLogger({ level: 'silent' }), jobHandlers: {} });
   });
   afterAll(async () => {

@@ -151,6 +151,13 @@ const envSchema = z.object({
     .int({ error: 'must be a whole number of milliseconds' })
     .min(0, { error: 'must not be negative' })
     .default(10_000),
+  // Unset: the longest maxCallDurationSec of any business, read at shutdown (call-drain.ts).
+  SHUTDOWN_CALL_DRAIN_SEC: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .min(0, { error: 'must not be negative' })
+    .max(7200, { error: 'must be at most 7200 (the longest maximum call duration a business may set)' })
+    .optional(),
   CORS_ORIGINS: originList.default([]),
   METRICS_TOKEN: secret.optional(),
   METRICS_PORT: port.optional(),
@@ -250,6 +257,11 @@ export interface Config {
   };
   logLevel: (typeof logLevels)[number];
   shutdownTimeoutMs: number;
+  /**
+   * How long a shutdown lets live calls finish before the agent says goodbye; undefined:
+   * the longest maximum call duration of any business, read at shutdown.
+   */
+  shutdownCallDrainSec: number | undefined;
   /** Media stream sockets one process holds at most; more are refused at the upgrade (503). */
   mediaMaxSockets: number;
   /** Origins whose browsers may call /graphql (CORS); none: CORS headers are never sent. */
@@ -357,6 +369,7 @@ export function loadConfig(
     },
     logLevel: vars.LOG_LEVEL,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
+    shutdownCallDrainSec: vars.SHUTDOWN_CALL_DRAIN_SEC,
     mediaMaxSockets: vars.MEDIA_MAX_SOCKETS,
     corsOrigins: vars.CORS_ORIGINS,
     metrics: { token: vars.METRICS_TOKEN, port: vars.METRICS_PORT },

@@ -55,7 +55,7 @@ export type AgentEvent =
   | { type: 'watchdog.reprompt'; callId: string; attempt: number; at: string }
   /** The caller pressed a key on their phone (DTMF): 0–9, *, #, or A–D. */
   | { type: 'key.pressed'; callId: string; digit: string; at: string }
-  | { type: 'call.closing'; callId: string; reason: 'silence' | 'max-duration' | 'agent' | 'failure'; at: string }
+  | { type: 'call.closing'; callId: string; reason: 'silence' | 'max-duration' | 'shutdown' | 'agent' | 'failure'; at: string }
   | { type: 'call.transfer'; callId: string; to: string | null; reason: string; ok: boolean; error: string | null; at: string }
   | { type: 'agent.failure'; callId: string; problem: string; recovered: boolean; at: string }
   | { type: 'supervisor.action'; callId: string; action: SupervisorCommand['action']; detail: string | null; apiKeyId: string; acted: boolean; error: string | null; at: string };

@@ -159,6 +159,14 @@ export class CallContextCache {
     return entry && entry.expires > Date.now() ? entry.context : undefined;
   }
 
+  /** Contexts pre-warmed less than `withinMs` ago and not taken yet: calls whose stream may still come here. */
+  recent(withinMs: number): number {
+    const since = Date.now() + prewarmTtlMs - withinMs;
+    let count = 0;
+    for (const entry of this.#entries.values()) if (entry.expires > since) count++;
+    return count;
+  }
+
   /**
    * Stops the sweeper and waits for the loads still running: shutdown closes the ORM next,
    * and a pool ended under a query in flight can wait for it forever.

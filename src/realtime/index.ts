@@ -4,6 +4,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { describeError } from '../core/errors.ts';
 import type { Services } from '../core/services.ts';
 import { insertAppointment } from '../entities/appointment.repository.ts';
+import { shutdownEndReason } from './agent/call-agent.ts';
 import { CallContextCache, loadCallContext } from './call-context.ts';
 import { twilioCallControl, type CallControl } from './twilio-line/call-control.ts';
 import { persistCallOutcome } from './call-outcome.ts';
@@ -35,9 +36,24 @@ export interface Realtime {
   handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer, path: string) => boolean;
   /** Calls in progress on this instance. */
   activeCalls: () => number;
-  /** Stops accepting streams, lets calls finish for up to `timeoutMs`, then ends the rest. */
-  close: (timeoutMs: number) => Promise<void>;
+  /** Calls in progress here, or answered here in the last few seconds with their stream still to come. */
+  busy: () => boolean;
+  /**
+   * Shutdown: live calls go on, and calls still routed here are taken, until none is left
+   * or `drainMs` has passed (or `endCallsNow`); then new streams and voice webhooks are
+   * refused (503), every call's agent says a short goodbye or transfers the caller, and
+   * every call is written. A call that has not ended within `goodbyeTimeoutMs` is cut.
+   */
+  close: (drainMs: number) => Promise<void>;
+  /** Ends the drain now: the calls hear their goodbye (a second SIGTERM). */
+  endCallsNow: () => void;
 }
+
+/** How long the calls left at the drain's end get to say goodbye (or be transferred) before they are cut. */
+const goodbyeTimeoutMs = 15_000;
+
+/** How long after its voice webhook a call's media stream is waited for at shutdown. */
+const streamArrivalMs = 10_000;
 
 export function createRealtime(services: Services, options: RealtimeOptions = {}): Realtime {
   const { config, logger } = services;
@@ -46,7 +62,10 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
   const sessions = new Set<CallSession>();
   const endings = new Set<Promise<void>>();
   const server = new WebSocketServer({ noServer: true, maxPayload: maxMediaMessageBytes, perMessageDeflate: false });
+  /** The drain is over: no new call is taken, and the live ones are ending. */
   let closing = false;
+  let cutShort = false;
+  const busy = () => sessions.size > 0 || contexts.recent(streamArrivalMs) > 0;
   const callControl = options.callControl ?? twilioCallControl(config);
   if (!config.openai.apiKey) logger.warn('OPENAI_API_KEY is not set: calls cannot reach the voice agent');
 
@@ -108,7 +127,15 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
   });
 
   return {
-    handleHttp: (req, res, path) => handleTwilioWebhook({ services, contexts, preopen: (callSid) => preopened.preopen(callSid), callControl }, req, res, path),
+    handleHttp(req, res, path) {
+      if (closing && path === '/twilio/voice') {
+        // A new call at the very end of a shutdown: Twilio tries the number's fallback URL.
+        logger.warn('voice webhook refused: this instance is ending its last calls');
+        res.writeHead(503, { 'retry-after': '1', 'content-length': 0 }).end();
+        return Promise.resolve(true);
+      }
+      return handleTwilioWebhook({ services, contexts, preopen: (callSid) => preopened.preopen(callSid), callControl }, req, res, path);
+    },
     handleUpgrade(req, socket, head, path) {
       if (path !== '/twilio/media') return false;
       if (closing) {
@@ -126,11 +153,20 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       return true;
     },
     activeCalls: () => sessions.size,
-    async close(timeoutMs) {
+    busy,
+    endCallsNow() {
+      cutShort = true;
+    },
+    async close(drainMs) {
+      if (busy()) logger.info({ calls: sessions.size, drainSec: Math.round(drainMs / 1000) }, 'shutting down: live calls may finish');
+      const drainEnd = Date.now() + drainMs;
+      while (busy() && !cutShort && Date.now() < drainEnd) await new Promise((resolve) => setTimeout(resolve, 50));
       closing = true;
-      const deadline = Date.now() + timeoutMs;
-      while (sessions.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-      await Promise.all([...sessions].map((session) => session.end('server shutting down')));
+      if (sessions.size > 0) logger.info({ calls: sessions.size, cutShort }, 'drain over: the calls left end with a goodbye');
+      for (const session of sessions) session.shutDown();
+      const goodbyeEnd = Date.now() + goodbyeTimeoutMs;
+      while (sessions.size > 0 && Date.now() < goodbyeEnd) await new Promise((resolve) => setTimeout(resolve, 50));
+      await Promise.all([...sessions].map((session) => session.end(shutdownEndReason)));
       await Promise.all([...endings]);
       await contexts.close();
       preopened.close();

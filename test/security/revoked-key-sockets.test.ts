@@ -61,7 +61,7 @@ describe('a revoked API key', () => {
   beforeAll(async () => {
     redis = await startRedisServer();
     a = await startTestApp({ ROLE: 'api', REDIS_URL: redis.url });
-    const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', SHUTDOWN_TIMEOUT_MS: '2000', ROLE: 'api', MIGRATE_ON_START: 'false', REDIS_URL: redis.url, DATABASE_URL: a.database.url });
+    const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', SHUTDOWN_TIMEOUT_MS: '2000', SHUTDOWN_CALL_DRAIN_SEC: '2', ROLE: 'api', MIGRATE_ON_START: 'false', REDIS_URL: redis.url, DATABASE_URL: a.database.url });
     b = await startCallwatch(config, { logger: createLogger({ level: 'silent' }), jobHandlers: {} });
     tenant = await createTenant(a.services.orm.em);
   });

@@ -23,6 +23,8 @@ export async function startTestApp(env: Record<string, string> = {}, options: St
     DATABASE_URL: database.url,
     LOG_LEVEL: 'silent',
     SHUTDOWN_TIMEOUT_MS: '2000',
+    // A close with calls live lets them go on 2 s, then they hear the goodbye.
+    SHUTDOWN_CALL_DRAIN_SEC: '2',
     ...env,
   });
   const app = await startCallwatch(config, { logger: createLogger({ level: config.logLevel }), ...options }).catch(async (error: unknown) => {

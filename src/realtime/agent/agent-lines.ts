@@ -43,6 +43,11 @@ export function timeLimitGoodbyeDirective(context: CallContext): string {
   return `The call has reached its time limit. Thank the caller, say the business will follow up if needed, and say goodbye in ${language(context)}. Keep it to one or two sentences.`;
 }
 
+/** The instance is shutting down and the call could not finish before the drain's end. */
+export function shutdownGoodbyeDirective(context: CallContext): string {
+  return `The line has to close now for maintenance. Apologise for ending the call, say the business will get back to them if needed, and say goodbye in ${language(context)}. Keep it to one or two short sentences.`;
+}
+
 /** After a reconnect the caller heard a gap: apologise, then go on (or do what was waiting). */
 export function apologyDirective(context: CallContext, then?: string): string {
   const apology = `Apologise in ${language(context)}, in one short sentence, for the interruption`;

@@ -3,7 +3,7 @@ import type { ServerEventOf } from '../session/openai-realtime.server-events.ts'
 import type { AgentEvent } from '../../core/events.ts';
 import { describeError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import { keyPressNote, repromptDirective, silenceGoodbyeDirective, timeLimitGoodbyeDirective } from './agent-lines.ts';
+import { keyPressNote, repromptDirective, shutdownGoodbyeDirective, silenceGoodbyeDirective, timeLimitGoodbyeDirective } from './agent-lines.ts';
 import { transferKey } from '../twilio-line/key-press.ts';
 import type { CallContext } from '../call-context.ts';
 import type { CallControl } from '../twilio-line/call-control.ts';
@@ -139,6 +139,22 @@ export class CallAgent {
     if (calls.length > 0) this.#runTools(calls).catch((error: unknown) => this.#host.fail(error));
   }
 
+  /**
+   * This instance is shutting down and the drain is over: the caller is handed to the
+   * business's transfer number when it has one, else the agent says a short goodbye and
+   * hangs up (endReason `server shutting down`). A closing already under way (a goodbye,
+   * a transfer) goes on as it was.
+   */
+  shutDown(): void {
+    if (this.#stopped || this.#closing) return;
+    if (this.#host.context.settings.transferNumber) {
+      this.stop();
+      this.#transfer(shutdownEndReason).catch((error: unknown) => this.#host.fail(error));
+      return;
+    }
+    this.#close('shutdown', shutdownGoodbyeDirective(this.#host.context));
+  }
+
   /** Runs what a timer fired; a throw ends the call through the host, never the process. */
   #guarded(action: () => void): void {
     try {
@@ -193,14 +209,14 @@ export class CallAgent {
   }
 
   /** Says a closing line, then hangs up once it has played. */
-  #close(why: 'silence' | 'max-duration', directive: string): void {
+  #close(why: 'silence' | 'max-duration' | 'shutdown', directive: string): void {
     if (this.#stopped || this.#closing) return;
     this.#closing = true;
     this.#watchdog.stop();
     clearTimeout(this.#maxDuration);
-    const reason = why === 'silence' ? 'caller silent' : 'maximum call duration';
+    const reason = why === 'silence' ? 'caller silent' : why === 'max-duration' ? 'maximum call duration' : shutdownEndReason;
     this.#host.record({ type: 'call.closing', callId: this.#host.context.callId, reason: why, at: new Date().toISOString() });
-    this.#host.respond({
+    const asked = this.#host.respond({
       reason: 'goodbye',
       directive,
       done: () => {
@@ -211,6 +227,8 @@ export class CallAgent {
           .catch((error: unknown) => this.#host.fail(error));
       },
     });
+    // A goodbye the queue dropped would never call `done`: a shutdown hangs up without it.
+    if (!asked && why === 'shutdown') this.#hangUp(reason).catch((error: unknown) => this.#host.fail(error));
   }
 
   /** Hangs up through Twilio; the call ends with `reason` even if Twilio could not be told (the session closes the stream). */
@@ -244,6 +262,9 @@ export class CallAgent {
     });
   }
 }
+
+/** Why a call ended when the instance holding it shut down (Call.endReason). */
+export const shutdownEndReason = 'server shutting down';
 
 /** A function call of a completed response, as parsed at the boundary. */
 type FunctionCall = Extract<NonNullable<ServerEventOf<'response.done'>['response']['output']>[number], { type: 'function_call' }>;

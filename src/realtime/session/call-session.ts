@@ -11,7 +11,7 @@ import { describeError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { ConversationItemCreateEvent } from 'openai/resources/realtime/realtime';
 import type { Metrics } from '../../core/metrics.ts';
-import { CallAgent, type CallAgentDeps } from '../agent/call-agent.ts';
+import { CallAgent, shutdownEndReason, type CallAgentDeps } from '../agent/call-agent.ts';
 import type { CallContext } from '../call-context.ts';
 import { handOverOrApologise } from '../twilio-line/call-control.ts';
 import { CallTranscript } from './call-transcript.ts';
@@ -333,6 +333,18 @@ export class CallSession {
   /** Ends the call: closes both sockets, then persists what it produced. Idempotent: the first reason stays. */
   end(reason: string, failed = false): Promise<void> {
     return this.#ending.end(reason, failed);
+  }
+
+  /**
+   * The instance is shutting down and the drain is over: a live call's agent says a short
+   * goodbye (or transfers the caller) and hangs up, and the call is written as usual; a call
+   * not live yet just ends. A hand-over already under way (the agent was lost) goes on.
+   */
+  shutDown(): void {
+    if (this.#ending.started || this.#givenUp) return;
+    const agent = this.#agent;
+    if (this.#state === 'live' && agent) return this.#contain(() => agent.shutDown());
+    void this.end(shutdownEndReason);
   }
 
   /** Ends the phone call through Twilio's REST API, then the session (CallEnding.endThrough). */
