@@ -10,7 +10,7 @@ export const jobDefinitions = {
    * The post-call pipeline of one call: recording → transcript → summary → extraction →
    * webhook. Retried with backoff. A worker that dies mid-step stops sending heartbeats (every
    * 5 s); the job is failed once its heartbeat is 10 s old, by the next supervision pass (every
-   * 5 s, queue.ts), and retried after 2–4 s: measured ≈ 20 s after a SIGKILL
+   * 5 s, queue.ts), and retried after 2–4 s: measured 16–18 s after a SIGKILL
    * (test/faults/job-retry-after-kill.test.ts). A live job keeps beating however long it runs
    * (a 40-minute call's transcription), so only `expireInSeconds` bounds it.
    */

@@ -90,6 +90,8 @@ export class JobQueue {
       // timers are due; its default monitor interval (60 s) is what made a dead worker's job
       // wait ≈ 60 s. With both at 5 s a SIGKILLed worker's job is retried within
       // heartbeat (10 s) + 5 s + the queue's first retry delay + a poll: ≈ 15–20 s, under 30 s.
+      // The same pass refreshes pg-boss's queue counts (one aggregate over the job table,
+      // claimed by one instance per interval), so that now runs every 5 s rather than 60.
       superviseIntervalSeconds: superviseSeconds,
       monitorIntervalSeconds: superviseSeconds,
       // Queues with `notify` wake their workers the moment a job is committed, so no job
