@@ -9,6 +9,7 @@ import { Migration20261204000200WebhookSecretEncryption } from './Migration20261
 import { Migration20261204000300Retention } from './Migration20261204000300Retention.ts';
 import { Migration20261204000400CallDisclosure } from './Migration20261204000400CallDisclosure.ts';
 import { Migration20261204000500AuditLog } from './Migration20261204000500AuditLog.ts';
+import { Migration20261204001000WebhookAttemptInterrupted } from './Migration20261204001000WebhookAttemptInterrupted.ts';
 
 /**
  * Every migration, in the order they run. Listed explicitly (rather than found by globbing
@@ -26,4 +27,5 @@ export const migrations = [
   { name: 'Migration20261204000300Retention', class: Migration20261204000300Retention },
   { name: 'Migration20261204000400CallDisclosure', class: Migration20261204000400CallDisclosure },
   { name: 'Migration20261204000500AuditLog', class: Migration20261204000500AuditLog },
+  { name: 'Migration20261204001000WebhookAttemptInterrupted', class: Migration20261204001000WebhookAttemptInterrupted },
 ];

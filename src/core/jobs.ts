@@ -8,13 +8,17 @@ import { z } from 'zod';
 export const jobDefinitions = {
   /**
    * The post-call pipeline of one call: recording → transcript → summary → extraction →
-   * webhook. Retried with backoff; a worker that dies mid-step stops sending heartbeats, so
-   * the job is retried within about 20 s (heartbeat + supervision interval) rather than
-   * when it expires.
+   * webhook. Retried with backoff. A worker that dies mid-step stops sending heartbeats (every
+   * 5 s); the job is failed once its heartbeat is 10 s old, by the next supervision pass (every
+   * 5 s, queue.ts), and retried after 2–4 s: measured 16–18 s after a SIGKILL
+   * (test/faults/job-retry-after-kill.test.ts). A live job keeps beating however long it runs,
+   * so only `expireInSeconds` bounds it, and only a handler hung in a live process needs that:
+   * an hour, because a 2-hour call's transcription (≈ 800 requests, 4 at a time) can take
+   * longer than the 15 minutes it was.
    */
   'call.process': {
     payload: z.object({ callId: z.uuid() }),
-    queue: { retryLimit: 10, retryDelay: 2, retryBackoff: true, retryDelayMax: 600, expireInSeconds: 900, heartbeatSeconds: 10, notify: true },
+    queue: { retryLimit: 10, retryDelay: 2, retryBackoff: true, retryDelayMax: 600, expireInSeconds: 3600, heartbeatSeconds: 10, notify: true },
   },
   /**
    * The recording safety net of one recorded call, due RECORDING_CALLBACK_GRACE_SEC after it
@@ -31,11 +35,12 @@ export const jobDefinitions = {
   /**
    * One attempt to deliver a webhook. The handler schedules the next attempt itself (its
    * own backoff over 24 h, workers/webhooks/retry-policy.ts); the queue's retries only
-   * cover a handler that crashed before it could record its attempt.
+   * cover a handler that crashed before it could record its attempt (its worker died: then
+   * retried like call.process, the cut-off attempt recorded as interrupted).
    */
   'webhook.deliver': {
     payload: z.object({ deliveryId: z.uuid() }),
-    queue: { retryLimit: 5, retryDelay: 5, retryBackoff: true, retryDelayMax: 300, expireInSeconds: 120, heartbeatSeconds: 10, notify: true },
+    queue: { retryLimit: 5, retryDelay: 2, retryBackoff: true, retryDelayMax: 300, expireInSeconds: 120, heartbeatSeconds: 10, notify: true },
   },
   /**
    * Places one attempt of an outbound call, when calling hours and the business's free

@@ -2,6 +2,7 @@ import { PgBoss, fromKysely, type Job, type JobResult, type JobWithMetadata } fr
 import type { EntityManager } from './db.ts';
 import { AppError, describeError, errorCode, isAppError } from './errors.ts';
 import { jobDefinitions, jobNames, type JobName, type JobPayload } from './jobs.ts';
+import { LogThrottle } from './log-throttle.ts';
 import type { Logger } from './logger.ts';
 
 export { jobDefinitions, jobNames, type JobName, type JobPayload };
@@ -49,10 +50,13 @@ export interface QueueOptions {
   schema?: string;
   poolSize?: number;
   /**
-   * How often this instance looks for jobs whose worker stopped sending heartbeats or ran
-   * past their expiry, and fails them so they are retried. Default 10 s.
+   * How often a job whose worker stopped sending heartbeats (or that ran past its expiry) is
+   * looked for and failed, so that it is retried. Default 5 s. One instance does it per
+   * interval across the deployment (pg-boss claims the pass per queue).
    */
   superviseIntervalSeconds?: number;
+  /** Queue errors of one kind are logged at most once per this interval, with a count. Default 10 s. */
+  errorLogIntervalMs?: number;
 }
 
 /**
@@ -76,19 +80,37 @@ export class JobQueue {
   /** Starts pg-boss (installing or migrating its schema) and creates every queue. */
   static async start(options: QueueOptions): Promise<JobQueue> {
     const logger = options.logger.child({ component: 'queue' });
+    const superviseSeconds = options.superviseIntervalSeconds ?? 5;
     const boss = new PgBoss({
       connectionString: options.url,
       schema: options.schema ?? 'pgboss',
       max: options.poolSize ?? 4,
       application_name: 'callwatch-queue',
-      superviseIntervalSeconds: options.superviseIntervalSeconds ?? 10,
+      // pg-boss fails jobs with a stale heartbeat only in its monitor pass, which runs when both
+      // timers are due; its default monitor interval (60 s) is what made a dead worker's job
+      // wait ≈ 60 s. With both at 5 s a SIGKILLed worker's job is retried within
+      // heartbeat (10 s) + 5 s + the queue's first retry delay + a poll: ≈ 15–20 s, under 30 s.
+      // The same pass refreshes pg-boss's queue counts (one aggregate over the job table,
+      // claimed by one instance per interval), so that now runs every 5 s rather than 60.
+      superviseIntervalSeconds: superviseSeconds,
+      monitorIntervalSeconds: superviseSeconds,
       // Queues with `notify` wake their workers the moment a job is committed, so no job
       // waits for a poll; polling remains as pg-boss's backstop.
       useListenNotify: true,
     });
     // Pool and worker errors arrive here; without a listener the first one would crash
-    // the process. They are logged and pg-boss retries on its own.
-    boss.on('error', (error: unknown) => logger.error(queueErrorFields(error), 'queue error'));
+    // the process. They are logged and pg-boss retries on its own. While Postgres is down
+    // every worker's poll and every pool connection fails (≈ 30 a second): each kind of
+    // error (its code) is logged once per interval with how many it stands for.
+    const throttles = new Map<string, LogThrottle>();
+    const errorLogIntervalMs = options.errorLogIntervalMs ?? 10_000;
+    boss.on('error', (error: unknown) => {
+      const fields = queueErrorFields(error);
+      let throttle = throttles.get(fields.code ?? '');
+      if (!throttle) throttles.set(fields.code ?? '', (throttle = new LogThrottle(errorLogIntervalMs)));
+      const due = throttle.take();
+      if (due) logger.error({ ...fields, suppressed: due.suppressed }, 'queue error');
+    });
     boss.on('warning', (warning: { message: string }) => logger.warn({ warning: warning.message }, 'queue warning'));
     const queue = new JobQueue(boss, logger);
     try {

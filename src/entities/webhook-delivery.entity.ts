@@ -9,8 +9,11 @@ export type WebhookDeliveryStatus = (typeof webhookDeliveryStatuses)[number];
 export interface WebhookAttempt {
   at: string;
   statusCode: number | null;
+  /** 0 for an interrupted attempt: its end was never seen. */
   durationMs: number;
   error: string | null;
+  /** The POST was under way when its worker stopped (killed); no answer was recorded. */
+  interrupted?: true;
 }
 
 /**
@@ -38,6 +41,12 @@ export const WebhookDelivery = defineEntity({
     retryUntil: p.datetime().onCreate(() => new Date(Date.now() + 24 * 60 * 60 * 1000)),
     /** When the next attempt is due (null when none is scheduled). */
     nextAttemptAt: p.datetime().nullable(),
+    /**
+     * Set just before an attempt's POST, cleared with its record: still set when the job
+     * starts again means the attempt was cut off (its worker died), and it is recorded as
+     * interrupted then.
+     */
+    attemptStartedAt: p.datetime().nullable(),
     deliveredAt: p.datetime().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),

@@ -49,6 +49,32 @@ export async function loadDelivery(em: EntityManager, id: string): Promise<(Row<
   return (row as (Row<WebhookDelivery> & { secret: string | null }) | undefined) ?? null;
 }
 
+/** What an attempt cut off by its worker's death is recorded with. */
+export function interruptedAttempt(startedAt: Date): WebhookAttempt {
+  return { at: startedAt.toISOString(), statusCode: null, durationMs: 0, error: 'interrupted: the worker stopped before the answer was recorded', interrupted: true };
+}
+
+/**
+ * Marks an attempt as under way, just before its POST, in one statement; an attempt an
+ * earlier run marked and never recorded (`cutOff`: its worker died) is appended first.
+ * Only if no other run recorded an attempt since `attemptsBefore` was read. Returns the
+ * number of attempts before this one, or null when another run got there first.
+ */
+export async function startAttempt(em: EntityManager, id: string, attemptsBefore: number, startedAt: Date, cutOff: WebhookAttempt | null): Promise<number | null> {
+  const row = await sql(em)
+    .updateTable('WebhookDelivery')
+    .set({
+      ...(cutOff ? { attempts: raw`"attempts" || ${JSON.stringify([cutOff])}::jsonb` } : {}),
+      attemptStartedAt: startedAt,
+    })
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .where(raw<number>`jsonb_array_length("attempts")`, '=', attemptsBefore)
+    .returning(raw<number>`jsonb_array_length("attempts")`.as('attempts'))
+    .executeTakeFirst();
+  return row ? Number(row.attempts) : null;
+}
+
 export interface AttemptRecord {
   attempt: WebhookAttempt;
   status: WebhookDeliveryStatus;
@@ -56,7 +82,7 @@ export interface AttemptRecord {
 }
 
 /**
- * Appends an attempt and the status it led to — only if no other run recorded an attempt
+ * Appends an attempt and the status it led to, and clears the in-flight mark — only if no other run recorded an attempt
  * since this one read `attemptsBefore` (two runs of one job race only after a lapsed
  * claim). Returns false when the other run won.
  */
@@ -67,6 +93,7 @@ export async function recordAttempt(em: EntityManager, id: string, attemptsBefor
       attempts: raw`"attempts" || ${JSON.stringify([record.attempt])}::jsonb`,
       status: record.status,
       nextAttemptAt: record.nextAttemptAt,
+      attemptStartedAt: null,
       ...(record.status === 'delivered' ? { deliveredAt: new Date(record.attempt.at) } : {}),
     })
     .where('id', '=', id)

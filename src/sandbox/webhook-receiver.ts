@@ -54,6 +54,11 @@ export interface WebhookReceiver {
   /** Answer the next deliveries with these statuses in order, then fall back to the responder/default. */
   respondWith(...statuses: number[]): void;
   respond(responder: WebhookResponder): void;
+  /**
+   * Holds the answer to every delivery from now on until `release(status)` (a receiver slow
+   * to answer, while the sender may die). `arrived` resolves with the first held delivery.
+   */
+  hold(): { arrived: Promise<Omit<ReceivedWebhook, 'status'>>; release: (status: number) => void };
   /** The first delivery matching, already received or still to come. */
   waitForDelivery(predicate: (d: ReceivedWebhook) => boolean, timeoutMs?: number): Promise<ReceivedWebhook>;
   /** Resolves once `count` deliveries have arrived in total. */
@@ -73,6 +78,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
   const deliveries = new EventLog<ReceivedWebhook>('webhook delivery');
   // Counts deliveries being answered, so a slow async responder still gets its arrival index.
   let arrivals = 0;
+  let held: { arrive: (delivery: Omit<ReceivedWebhook, 'status'>) => void; released: Promise<number> } | null = null;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST') {
@@ -111,7 +117,8 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
     };
     let status: number;
     try {
-      status = scripted.shift() ?? (await responder(delivery, index));
+      if (held) held.arrive(delivery);
+      status = held ? await held.released : (scripted.shift() ?? (await responder(delivery, index)));
     } catch (error) {
       // Logged anyway, so a wait on this delivery sees the 500 the sender gets.
       deliveries.push({ ...delivery, status: 500 });
@@ -149,6 +156,19 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
     },
     respond(next) {
       responder = next;
+    },
+    hold() {
+      const arrived = Promise.withResolvers<Omit<ReceivedWebhook, 'status'>>();
+      const released = Promise.withResolvers<number>();
+      const gate = { arrive: arrived.resolve, released: released.promise };
+      held = gate;
+      return {
+        arrived: arrived.promise,
+        release(status) {
+          if (held === gate) held = null;
+          released.resolve(status);
+        },
+      };
     },
     waitForDelivery(predicate, timeoutMs) {
       return deliveries.waitFor(predicate, timeoutMs);

@@ -16,9 +16,13 @@ const WebhookAttemptRef = builder.objectRef<WebhookAttempt>('WebhookAttempt').im
   description: 'One POST to the receiver.',
   fields: (t) => ({
     at: t.field({ type: 'DateTime', resolve: (attempt) => new Date(attempt.at) }),
-    statusCode: t.exposeInt('statusCode', { nullable: true, description: 'Null when no response came (timeout, refused, …).' }),
-    durationMs: t.exposeInt('durationMs'),
+    statusCode: t.exposeInt('statusCode', { nullable: true, description: 'Null when no response came (timeout, refused, interrupted, …).' }),
+    durationMs: t.exposeInt('durationMs', { description: '0 for an interrupted attempt.' }),
     error: t.exposeString('error', { nullable: true }),
+    interrupted: t.boolean({
+      description: 'The POST was under way when its worker was killed, so its answer was never recorded (the receiver may have it: the retry carries the same webhook-id). Recorded when the delivery resumes.',
+      resolve: (attempt) => attempt.interrupted === true,
+    }),
   }),
 });
 

@@ -1,43 +1,30 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Call } from '../../src/entities/call.entity.ts';
+import { killProcess, WorkerProcesses } from '../support/callwatch-process.ts';
 import { startPipelineHarness, type PipelineHarness } from '../support/pipeline.ts';
 
 /**
  * A worker process killed with SIGKILL in the middle of a step: pg-boss stops seeing the
  * job's heartbeats and hands it to the next worker, which resumes at that step. The
  * stand-ins count what they were asked, so a finished step that ran again would show.
- * Slow by nature (~20 s): a dead worker is noticed by its missing heartbeat (10 s), found
- * by the next supervision pass (every 10 s), then retried after the queue's delay.
+ * Slow by nature (≈ 20 s): a dead worker is noticed by its missing heartbeat (10 s), found
+ * by the next supervision pass (every 5 s), then retried after the queue's delay.
  */
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const summary = 'מיכל דיווחה על נזילה דחופה בתל אביב.';
 
 describe('post-call pipeline after a worker crash', () => {
   let h: PipelineHarness;
-  const workers: ChildProcess[] = [];
+  const workers = new WorkerProcesses();
 
   beforeAll(async () => {
     // The app here only answers Twilio; the pipeline runs in worker processes of its own.
     h = await startPipelineHarness({ workers: false });
   });
   afterAll(async () => {
-    for (const worker of workers) if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
-    await Promise.all(workers.map((worker) => (worker.exitCode === null && worker.signalCode === null ? new Promise((resolve) => worker.once('close', resolve)) : null)));
+    await workers.stopAll();
     await h?.stop();
   });
-
-  function startWorker(): ChildProcess {
-    const worker = spawn(process.execPath, ['src/main.ts'], {
-      cwd: repoRoot,
-      env: { ...h.env, PATH: process.env.PATH ?? '', ROLE: 'worker', NODE_ENV: 'test', LOG_LEVEL: 'silent', MIGRATE_ON_START: 'false' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    workers.push(worker);
-    return worker;
-  }
 
   it('resumes from the interrupted step; finished steps are not redone; every delivery has one webhook-id', { timeout: 90_000 }, async () => {
     let summaryRequests = 0;
@@ -60,17 +47,16 @@ describe('post-call pipeline after a worker crash', () => {
     h.receiver.respondWith(503);
 
     const { call, recordingSid } = await h.recordedCall();
-    const first = startWorker();
+    const first = workers.start(h.env);
     expect(await h.recordingCallback(call, recordingSid)).toBe(204);
     await summaryStarted;
 
     const em = h.app.services.orm.em.fork();
     const midway = await em.findOneOrFail(Call, { id: call.id });
     expect(Object.keys(midway.pipelineSteps).sort()).toEqual(['download', 'transcribe']);
-    first.kill('SIGKILL');
-    await new Promise((resolve) => first.once('close', resolve));
+    await killProcess(first);
 
-    startWorker();
+    workers.start(h.env);
     await h.receiver.waitForDelivery((d) => d.payload?.call_id === call.callSid && d.status === 200, 80_000);
 
     expect(h.twilioApi.downloads(recordingSid)).toBe(1);

@@ -21,7 +21,8 @@ describe('job queue errors in the log', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    queue = await JobQueue.start({ url: database.url, logger, superviseIntervalSeconds: 1 });
+    // Every line, unthrottled: this file checks what a line says (test/faults/queue-outage-log.test.ts checks how often).
+    queue = await JobQueue.start({ url: database.url, logger, superviseIntervalSeconds: 1, errorLogIntervalMs: 0 });
     await queue.work('call.process', async () => {}, { pollingIntervalSeconds: 0.5 });
   });
   afterAll(async () => {

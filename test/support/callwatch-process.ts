@@ -83,3 +83,49 @@ async function untilReady(proc: CallwatchProcess): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * `node src/main.ts` as a worker process (ROLE=worker: job handlers only, no HTTP server,
+ * so nothing to wait for) with `env`, quiet, its stderr on the test's. The caller ends it
+ * (SIGKILL, in fault tests) or hands it to stopWorkerProcesses.
+ */
+export function startWorkerProcess(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['src/main.ts'], {
+    cwd: repoRoot,
+    env: { ...env, PATH: process.env.PATH ?? '', ROLE: 'worker', NODE_ENV: 'test', LOG_LEVEL: 'silent', MIGRATE_ON_START: 'false' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+/** Whether `child` has not exited yet. */
+export function isRunning(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+/** SIGKILLs `child` (unless it has exited) and waits until it has closed. */
+export async function killProcess(child: ChildProcess): Promise<void> {
+  if (!isRunning(child)) return;
+  const closed = new Promise((resolve) => child.once('close', resolve));
+  child.kill('SIGKILL');
+  await closed;
+}
+
+/** The worker processes a test starts; `stopAll` (in afterAll) kills those still running. */
+export class WorkerProcesses {
+  readonly #children: ChildProcess[] = [];
+
+  start(env: Record<string, string>): ChildProcess {
+    const child = startWorkerProcess(env);
+    this.#children.push(child);
+    return child;
+  }
+
+  /** One that is still running, if any. */
+  running(): ChildProcess | undefined {
+    return this.#children.find(isRunning);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.#children.map(killProcess));
+  }
+}

@@ -2,7 +2,7 @@ import type { JobHandler } from '../../core/queue.ts';
 import type { Services } from '../../core/services.ts';
 import type { WebhookAttempt, WebhookDeliveryStatus } from '../../entities/webhook-delivery.entity.ts';
 import { secretBoxOf } from '../../core/secret-box.ts';
-import { loadDelivery, recordAttempt } from '../../entities/webhook-delivery.repository.ts';
+import { interruptedAttempt, loadDelivery, recordAttempt, startAttempt } from '../../entities/webhook-delivery.repository.ts';
 import { webhookSigningSecret } from '../../entities/webhook-secret.repository.ts';
 import { WebhookDestinations } from './destination.ts';
 import { postWebhook } from './post.ts';
@@ -13,7 +13,9 @@ import { signatureHeaders } from './sign.ts';
  * The `webhook.deliver` job: one attempt to deliver one webhook. The body is the payload
  * frozen when the delivery was written and `webhook-id` is the delivery's, so every
  * attempt is the same message to the receiver; only the timestamp and signature are new.
- * The attempt and its consequence are recorded together: delivered (2xx), failed (4xx
+ * An attempt is marked as under way before its POST (one statement), so one cut off by a
+ * killed worker is recorded as interrupted when the job resumes. The attempt and its
+ * consequence are recorded together: delivered (2xx), failed (4xx
  * other than 408/429, or a refused destination — no retry), dead (the retry window is
  * over), or pending with the next attempt's job enqueued in the same transaction.
  */
@@ -25,13 +27,19 @@ export function deliverWebhook(services: Services): JobHandler<'webhook.deliver'
     const delivery = await loadDelivery(em, deliveryId);
     if (!delivery || delivery.status !== 'pending') return;
 
-    const attemptsBefore = delivery.attempts.length;
     const at = new Date();
     const body = JSON.stringify(delivery.payload);
     // Opened only here, to sign. A secret no configured key opens throws (the job fails
     // and is retried, logged with the reason): nothing is ever signed with a wrong key.
     const secret = await webhookSigningSecret(em, delivery.business, delivery.secret, secretBoxOf(config));
     const headers = signatureHeaders(secret, delivery.webhookId, body, at);
+    // Marked before the POST, so that a worker killed while the receiver has the request
+    // leaves a trace: the next run records that attempt as interrupted, and the log of
+    // attempts matches what the receiver saw.
+    const cutOff = delivery.attemptStartedAt ? interruptedAttempt(delivery.attemptStartedAt) : null;
+    const attemptsBefore = await startAttempt(em, deliveryId, delivery.attempts.length, at, cutOff);
+    if (attemptsBefore === null) return logger.info({ deliveryId }, 'webhook: another run recorded this attempt first');
+    if (cutOff) logger.warn({ deliveryId, attempt: attemptsBefore, startedAt: cutOff.at }, 'webhook attempt interrupted');
     const result = await postWebhook(delivery.url, headers, body, config.webhooks.timeoutMs, destinations);
     metrics.increment('webhook_attempts_total');
 
