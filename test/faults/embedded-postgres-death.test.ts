@@ -1,4 +1,5 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,20 +25,34 @@ import { callEnvironment, inboundCallParams, postTwilioWebhook, streamOf, twilio
  */
 
 describe('the embedded PostgreSQL killed under a running Callwatch', () => {
-  let dataDir: string;
   let openai: OpenAIRealtimeStandIn;
   let twilioApi: TwilioApiStandIn;
+  /** The Callwatch of the current test, its data directory and its server's port. */
   let a: CallwatchProcess;
+  let dataDir: string;
   let postgresPort: number;
+  const started: { proc: CallwatchProcess; dataDir: string }[] = [];
   const pids: number[] = [];
 
   beforeAll(async () => {
+    openai = await startOpenAIRealtimeStandIn({ apiKey: 'sk-test-key', pace: 'instant' });
+    twilioApi = await startTwilioApiStandIn({ accountSid: twilioAccountSid, authToken: twilioAuthToken });
+  });
+  afterAll(async () => {
+    for (const { proc } of started) await proc.stop();
+    // Only after a failure: no server outlives the test.
+    for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    await openai?.close();
+    await twilioApi?.close();
+    for (const { dataDir } of started) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** `node src/main.ts` without DATABASE_URL: its own embedded server, in a fresh data directory. */
+  async function startCallwatch(): Promise<void> {
     // The server runs as the `postgres` OS user under root: it must be able to enter the directory.
     dataDir = mkdtempSync(join(tmpdir(), 'i19-embedded-death-'));
     chmodSync(dataDir, 0o755);
     postgresPort = await freePort();
-    openai = await startOpenAIRealtimeStandIn({ apiKey: 'sk-test-key', pace: 'instant' });
-    twilioApi = await startTwilioApiStandIn({ accountSid: twilioAccountSid, authToken: twilioAuthToken });
     a = await startCallwatchProcess({
       NODE_ENV: 'test',
       LOG_LEVEL: 'info',
@@ -46,15 +61,8 @@ describe('the embedded PostgreSQL killed under a running Callwatch', () => {
       EMBEDDED_POSTGRES_PORT: String(postgresPort),
       ...callEnvironment({ OPENAI_REALTIME_URL: openai.url, TWILIO_API_URL: twilioApi.url }),
     });
-  }, 90_000);
-  afterAll(async () => {
-    await a?.stop();
-    // Only after a failure: no server outlives the test.
-    for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-    await openai?.close();
-    await twilioApi?.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+    started.push({ proc: a, dataDir });
+  }
 
   /** The postmaster's pid, from the data directory's postmaster.pid. */
   const postmasterPid = () => {
@@ -99,6 +107,7 @@ describe('the embedded PostgreSQL killed under a running Callwatch', () => {
     );
 
   it('restarts the server; the live call keeps talking and is written; /ready is 200 again and a new call is written', { timeout: 120_000 }, async () => {
+    await startCallwatch();
     await withOrm(async (orm) => {
       const business = await createBusiness(orm.em, { phone: businessNumber, name: 'שיפוצי הגליל' });
       const em = orm.em.fork();
@@ -143,7 +152,39 @@ describe('the embedded PostgreSQL killed under a running Callwatch', () => {
     expect(await a.exited).toEqual({ code: 0, signal: null });
     expect(isAlive(second)).toBe(false);
   });
+
+  it('shuts down with exit 1 and one fatal line naming the reason when the server cannot be restarted', { timeout: 120_000 }, async () => {
+    await startCallwatch();
+    const pid = postmasterPid();
+    process.kill(pid, 'SIGKILL');
+    // Something else takes the server's port at once: every restart fails to bind it. It
+    // drops whatever connects (Callwatch's pools retrying), so that it can close again.
+    const squatter = createServer((socket) => socket.destroy());
+    await eventually(() => listenOn(squatter, postgresPort), Boolean, 'the port free to take');
+    try {
+      // Five attempts take 0.5 + 1 + 2 + 4 + 8 s, then the shutdown.
+      const exit = await Promise.race([a.exited, new Promise((resolve) => setTimeout(resolve, 60_000, 'still running'))]);
+      expect(exit, a.describe()).toEqual({ code: 1, signal: null });
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+    const log = a.stdout().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(log.filter((entry) => entry.msg === 'embedded postgres restart failed')).toHaveLength(5);
+    const fatal = log.filter((entry) => entry.msg === 'fatal');
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]?.reason).toMatch(/^embedded PostgreSQL exited unexpectedly and could not be restarted after 5 attempts: .*port \d+ is already in use/);
+    expect(isAlive(pid)).toBe(false);
+    expect(a.stderr()).toBe('');
+  });
 });
+
+/** Listens on 127.0.0.1:`port`; false while something still holds it. */
+function listenOn(server: Server, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+}
 
 /** Whether `pid` is a live process (a zombie waiting to be reaped counts as gone). */
 function isAlive(pid: number): boolean {
