@@ -63,7 +63,7 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
       dataDir: config.dataDir,
       embeddedPort: config.embeddedPostgresPort,
       logger,
-      onUnexpectedExit: (code) => options.onFatal?.(`embedded PostgreSQL exited unexpectedly (code ${code})`),
+      onFatal: (reason) => options.onFatal?.(reason),
     });
     lifecycle.add('database server', database.stop);
 

@@ -12,9 +12,10 @@ export class ForkedProcess<Send extends { type: string }, Receive extends { type
   readonly #waiting = new Map<string, (message: Receive) => void>();
   #failure: string | null = null;
 
-  constructor(file: URL, env: NodeJS.ProcessEnv) {
+  /** `nodeArgs` go to the child's node (e.g. `--expose-gc`), before any in BENCH_CHILD_NODE_ARGS. */
+  constructor(file: URL, env: NodeJS.ProcessEnv, nodeArgs: string[] = []) {
     // BENCH_CHILD_NODE_ARGS go to the child's node only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
-    const execArgv = process.env.BENCH_CHILD_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+    const execArgv = [...nodeArgs, ...(process.env.BENCH_CHILD_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])];
     this.child = fork(file, [], { env: { ...process.env, ...env }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const killOnExit = () => this.child.kill('SIGKILL');
     process.on('exit', killOnExit);
@@ -62,4 +63,15 @@ export class ForkedProcess<Send extends { type: string }, Receive extends { type
     await exited;
     clearTimeout(timer);
   }
+}
+
+/**
+ * Runs a forked child's `main`; a failure is reported to the parent as
+ * `{ type: 'failed', message }` (which fails its requests at once) and ends the child.
+ */
+export function runChild(main: () => Promise<void>): void {
+  main().catch((error: unknown) => {
+    process.send?.({ type: 'failed', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    process.exit(1);
+  });
 }

@@ -11,6 +11,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startBenchApp } from './app.ts';
+import { runChild } from './forked-process.ts';
 
 /** Bench → server. */
 export type BenchMessage = { type: 'measure' } | { type: 'pause' } | { type: 'close' };
@@ -55,7 +56,4 @@ async function main(): Promise<void> {
   send({ type: 'up', url: app.http.url });
 }
 
-main().catch((error: unknown) => {
-  send({ type: 'failed', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-  process.exit(1);
-});
+runChild(main);

