@@ -16,7 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { withPgClient } from '../src/core/db.ts';
-import { liveCallStatuses } from '../src/entities/call.entity.ts';
+import { liveCallStatuses } from '../src/entities/call-record.ts';
 import { loadFixture } from '../src/sandbox/fixtures.ts';
 import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn } from '../src/sandbox/openai-realtime.server.ts';
 import { SimulatedCaller } from '../src/sandbox/simulated-caller.ts';
