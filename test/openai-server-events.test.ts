@@ -158,6 +158,8 @@ describe('OpenAI server events from the Realtime stand-in', () => {
     await client.events.waitFor(() => client.ofType('response.done').length === 2);
     appendAudio(client, Buffer.concat([silence(200), loadFixture('caller-booking'), silence(700)]));
     await client.events.waitFor(() => client.ofType('response.done').length === 3);
+    // The caller's transcript comes on its own clock, and may come after the reply (a CI run saw it).
+    await client.events.waitFor(() => client.ofType('conversation.item.input_audio_transcription.completed').length === 1);
     client.send({ type: 'conversation.item.truncate', item_id: spoken.response.output?.[0]?.id, content_index: 0, audio_end_ms: 100 });
     await client.next('conversation.item.truncated');
     client.send({ type: 'input_audio_buffer.clear' });
