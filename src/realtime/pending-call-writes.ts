@@ -62,6 +62,7 @@ export class PendingCallWrites {
    */
   async submit(write: CallEndWrite, spilled = false): Promise<void> {
     const entry = { write, spilled };
+    // Behind a pending write of the same call, to keep the call's order.
     if (this.#closed || this.#pending.some((pending) => pending.write.callId === write.callId)) return this.#keep(entry);
     try {
       await this.#options.write(write);
@@ -69,7 +70,7 @@ export class PendingCallWrites {
     } catch (error) {
       if (!isConnectionError(error)) return this.#refused(entry, error);
       this.#options.logger.warn({ callId: write.callId, err: describeError(error) }, 'cannot write the call: the database is unreachable; retrying until it is back');
-      this.#keep(entry);
+      await this.#keep(entry);
     }
   }
 
@@ -80,28 +81,34 @@ export class PendingCallWrites {
   async close(finalAttemptMs: number): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
-    await this.#running;
     if (this.#pending.length > 0) {
+      // A write still under way when the time is up is spilled too: written twice, harmlessly.
+      const lastAttempt = (async () => {
+        await this.#running;
+        await this.#retryPass();
+      })();
       let deadline: NodeJS.Timeout | undefined;
-      const pass = this.#retryPass();
-      await Promise.race([pass, new Promise((resolve) => (deadline = setTimeout(resolve, finalAttemptMs)))]);
+      await Promise.race([lastAttempt, new Promise((resolve) => (deadline = setTimeout(resolve, finalAttemptMs)))]);
       clearTimeout(deadline);
     }
-    const left = this.#pending.splice(0);
-    for (const { write } of left) {
-      try {
-        await spillCallWrite(this.#options.dataDir, write);
-        this.#options.metrics.increment('call_writes_spilled_total');
-        this.#options.logger.warn({ callId: write.callId }, 'the call could not be written before shutdown: spilled to DATA_DIR, written at the next start');
-      } catch (error) {
-        this.#options.logger.error({ callId: write.callId, err: describeError(error) }, 'cannot spill the call\'s pending write: it is lost');
-      }
+    for (const { write } of this.#pending.splice(0)) await this.#spill(write);
+  }
+
+  async #spill(write: CallEndWrite): Promise<void> {
+    try {
+      await spillCallWrite(this.#options.dataDir, write);
+      this.#options.metrics.increment('call_writes_spilled_total');
+      this.#options.logger.warn({ callId: write.callId }, 'the call could not be written before shutdown: spilled to DATA_DIR, written at the next start');
+    } catch (error) {
+      this.#options.logger.error({ callId: write.callId, err: describeError(error) }, 'cannot spill the call\'s pending write: it is lost');
     }
   }
 
-  #keep(entry: Pending): void {
+  /** Keeps `entry` for the next retry; after close, spills it at once. */
+  async #keep(entry: Pending): Promise<void> {
+    if (this.#closed) return this.#spill(entry.write);
     this.#pending.push(entry);
-    if (!this.#closed) this.#schedule();
+    this.#schedule();
   }
 
   #schedule(): void {
