@@ -100,6 +100,8 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
     let endCallsNow = () => {};
     if (config.role === 'all' || config.role === 'api') {
       const realtime = createRealtime(services, { startRecording: options.startRecording ?? twilioRecorder(config), preopenTtlMs: options.preopenTtlMs });
+      // After the migrations and the queue: the call ends an earlier run spilled at its shutdown.
+      await realtime.replaySpilledWrites();
       const server = await startServer(services, realtime).catch(async (error: unknown) => {
         await realtime.close(0);
         throw error;

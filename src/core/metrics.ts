@@ -60,6 +60,14 @@ export const counterNames = [
   'graphql_document_too_large_total',
   /** Audit log entries that could not be written (the mutation itself went through). */
   'audit_log_write_failed_total',
+  /** Attempts to write a call's end again after Postgres was unreachable (PendingCallWrites). */
+  'call_writes_retried_total',
+  /** Call ends still unwritten at shutdown, spilled to DATA_DIR/pending-call-writes. */
+  'call_writes_spilled_total',
+  /** Spilled call ends written at a later start. */
+  'call_writes_replayed_total',
+  /** Call ends the database refused (not a connection error): logged, not retried. */
+  'call_writes_refused_total',
 ] as const;
 export type CounterName = (typeof counterNames)[number];
 
@@ -84,7 +92,12 @@ export const maxLabelValues = 100;
 export const maxLabelValueLength = 100;
 export const otherLabelValue = 'other';
 
-export const gaugeNames = ['graphql_document_cache_entries', 'graphql_document_cache_tokens'] as const;
+export const gaugeNames = [
+  'graphql_document_cache_entries',
+  'graphql_document_cache_tokens',
+  /** Call ends waiting for Postgres to come back. */
+  'call_writes_pending',
+] as const;
 export type GaugeName = (typeof gaugeNames)[number];
 
 export class Metrics {

@@ -27,3 +27,27 @@ export function isExclusionViolation(error: unknown, constraint: string): boolea
 export function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
 }
+
+/** Node socket codes of a connection that failed or broke. */
+const connectionErrorCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** What the pg driver says, without a code, when the server went away or never answered. */
+const connectionErrorMessage = /connection terminated|connection timeout|timeout exceeded when trying to connect|terminating connection|the database system is (starting up|shutting down|in recovery)|client has encountered a connection error|not queryable/i;
+
+/**
+ * Whether `error` (or an error it wraps, through `cause`) says the database could not be
+ * reached or went away mid-statement — worth trying again once it is back — rather than
+ * that the statement itself was refused (a constraint, bad data), which no retry changes.
+ * Connection codes: a Node socket code, SQLSTATE class 08 (connection exception), 57P01–03
+ * (the server shut down or is starting), 53300 (too many connections).
+ */
+export function isConnectionError(error: unknown): boolean {
+  for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 5; depth++) {
+    const { code, message, name, cause } = current as { code?: unknown; message?: unknown; name?: unknown; cause?: unknown };
+    if (typeof code === 'string' && (connectionErrorCodes.has(code) || code.startsWith('08') || ['57P01', '57P02', '57P03', '53300'].includes(code))) return true;
+    if (name === 'ConnectionException') return true;
+    if (typeof message === 'string' && connectionErrorMessage.test(message)) return true;
+    current = cause;
+  }
+  return false;
+}

@@ -10,6 +10,31 @@ import type { CallOutcome } from './session/call-session.ts';
 import type { LeadCapture } from './agent/tools/call-tools.ts';
 
 /**
+ * What the end of a call writes: the call's outcome without its context (the business's
+ * settings, prompts and slots), so that it can wait in memory, or on disk, for Postgres.
+ */
+export interface CallEndWrite {
+  callId: string;
+  /** The lead the call was with, whose captured details are written. */
+  leadId: string | null;
+  startedAt: Date;
+  endedAt: Date;
+  durationSec: number;
+  turns: CallOutcome['turns'];
+  reason: string;
+  failed: boolean;
+  timeline: CallOutcome['timeline'];
+  lead: LeadCapture;
+  recordingStarted: boolean;
+}
+
+/** The end-of-call write of a finished call. */
+export function callEndWriteOf(outcome: CallOutcome): CallEndWrite {
+  const { context, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted } = outcome;
+  return { callId: context.callId, leadId: context.lead?.id ?? null, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted };
+}
+
+/**
  * Writes what a call produced in one transaction: the call's end (`endCall`: status —
  * failed when the voice agent was lost —, times, duration, transcript turns, timeline, why
  * it ended; only the first end of a call is written), and the lead details
@@ -19,33 +44,33 @@ import type { LeadCapture } from './agent/tools/call-tools.ts';
  * a recorded one waits for Twilio's recording callback, and enqueues the safety net that
  * reconciles it if the callback has not come `recordingCallbackGraceSec` after the end.
  * The pipeline job's id is the call's id, so a second trigger for the same call is a no-op.
+ * Repeating the whole write (a retry after Postgres came back) therefore changes nothing.
  */
-export async function persistCallOutcome(orm: Orm, queue: JobQueue, outcome: CallOutcome, options: { recordingCallbackGraceSec: number }): Promise<void> {
-  const { context } = outcome;
+export async function persistCallOutcome(orm: Orm, queue: JobQueue, write: CallEndWrite, options: { recordingCallbackGraceSec: number }): Promise<void> {
   await orm.em.fork().transactional(async (em) => {
-    const ended = await endCall(em, context.callId, {
-      status: outcome.failed ? 'failed' : 'completed',
-      reason: outcome.reason,
-      startedAt: outcome.startedAt,
-      endedAt: outcome.endedAt,
-      durationSec: outcome.durationSec,
-      turns: outcome.turns,
-      timeline: outcome.timeline,
+    const ended = await endCall(em, write.callId, {
+      status: write.failed ? 'failed' : 'completed',
+      reason: write.reason,
+      startedAt: write.startedAt,
+      endedAt: write.endedAt,
+      durationSec: write.durationSec,
+      turns: write.turns,
+      timeline: write.timeline,
     });
     // Another end came first (it wrote what the call produced): the lead is left as it made it.
-    const leadChanges = ended ? capturedLeadChanges(outcome.lead) : null;
-    if (context.lead && leadChanges) {
-      const notes = outcome.lead.notes?.join('\n');
+    const leadChanges = ended ? capturedLeadChanges(write.lead) : null;
+    if (write.leadId && leadChanges) {
+      const notes = write.lead.notes?.join('\n');
       await sql(em)
         .updateTable('Lead')
         .set({ ...leadChanges, ...(notes ? { notes: raw<string>`concat_ws(E'\n', "notes", ${notes}::text)` } : {}) })
-        .where('id', '=', context.lead.id)
+        .where('id', '=', write.leadId)
         .execute();
     }
-    if (!outcome.recordingStarted) await enqueuePipeline(queue, context.callId, em);
+    if (!write.recordingStarted) await enqueuePipeline(queue, write.callId, em);
     else {
-      const startAfter = new Date(outcome.endedAt.getTime() + options.recordingCallbackGraceSec * 1000);
-      await queue.send('recording.reconcile', { callId: context.callId }, { em, startAfter, id: reconcileJobId(context.callId) });
+      const startAfter = new Date(write.endedAt.getTime() + options.recordingCallbackGraceSec * 1000);
+      await queue.send('recording.reconcile', { callId: write.callId }, { em, startAfter, id: reconcileJobId(write.callId) });
     }
   });
 }

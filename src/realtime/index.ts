@@ -7,7 +7,9 @@ import { insertAppointment } from '../entities/appointment.repository.ts';
 import { shutdownEndReason } from './agent/call-agent.ts';
 import { CallContextCache, loadCallContext } from './call-context.ts';
 import { twilioCallControl, type CallControl } from './twilio-line/call-control.ts';
-import { persistCallOutcome } from './call-outcome.ts';
+import { callEndWriteOf, persistCallOutcome } from './call-outcome.ts';
+import { PendingCallWrites } from './pending-call-writes.ts';
+import { readSpilledCallWrites } from './spilled-call-writes.ts';
 import { CallSession } from './session/call-session.ts';
 import { PreopenedSessions } from './session/preopened-sessions.ts';
 import { UsedStreamTokens, verifyStreamToken } from './twilio-line/stream-token.ts';
@@ -47,6 +49,11 @@ export interface Realtime {
   close: (drainMs: number) => Promise<void>;
   /** Ends the drain now: the calls hear their goodbye (a second SIGTERM). */
   endCallsNow: () => void;
+  /**
+   * Start-up: writes the call ends an earlier run spilled to DATA_DIR because Postgres was
+   * down at its shutdown, deleting each file once written (kept pending when it still is).
+   */
+  replaySpilledWrites: () => Promise<void>;
 }
 
 /** How long the calls left at the drain's end get to say goodbye (or be transferred) before they are cut. */
@@ -54,6 +61,9 @@ const goodbyeTimeoutMs = 15_000;
 
 /** How long after its voice webhook a call's media stream is waited for at shutdown. */
 const streamArrivalMs = 10_000;
+
+/** At shutdown, how long the call ends still waiting for Postgres get a last attempt before they are spilled. */
+const finalWriteAttemptMs = 2_000;
 
 export function createRealtime(services: Services, options: RealtimeOptions = {}): Realtime {
   const { config, logger } = services;
@@ -75,6 +85,13 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       perMessageDeflate: false,
     });
   const preopened = new PreopenedSessions({ open: openRealtime, metrics: services.metrics, logger, ttlMs: options.preopenTtlMs });
+  const pendingWrites = new PendingCallWrites({
+    write: (write) => persistCallOutcome(services.orm, services.queue, write, { recordingCallbackGraceSec: config.twilio.recordingCallbackGraceSec }),
+    logger,
+    metrics: services.metrics,
+    dataDir: config.dataDir,
+  });
+  services.metrics.gauge('call_writes_pending', () => pendingWrites.size);
 
   server.on('connection', (socket: WebSocket) => {
     const session: CallSession = new CallSession(socket, {
@@ -99,7 +116,8 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
           },
         );
       },
-      persist: (outcome) => persistCallOutcome(services.orm, services.queue, outcome, { recordingCallbackGraceSec: config.twilio.recordingCallbackGraceSec }),
+      // Postgres unreachable: kept and retried until it is back (spilled at shutdown).
+      persist: (outcome) => pendingWrites.submit(callEndWriteOf(outcome)),
       agent: {
         callControl,
         // The one write a call makes while it runs, off the audio path.
@@ -157,6 +175,12 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
     endCallsNow() {
       cutShort = true;
     },
+    async replaySpilledWrites() {
+      const { writes, unreadable } = await readSpilledCallWrites(config.dataDir);
+      for (const file of unreadable) logger.error({ file }, 'a spilled call write cannot be read: left in place');
+      if (writes.length > 0) logger.info({ calls: writes.length }, 'writing the call ends spilled at the last shutdown');
+      for (const write of writes) await pendingWrites.submit(write, true);
+    },
     async close(drainMs) {
       if (busy()) logger.info({ calls: sessions.size, drainSec: Math.round(drainMs / 1000) }, 'shutting down: live calls may finish');
       const drainEnd = Date.now() + drainMs;
@@ -168,6 +192,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       while (sessions.size > 0 && Date.now() < goodbyeEnd) await new Promise((resolve) => setTimeout(resolve, 50));
       await Promise.all([...sessions].map((session) => session.end(shutdownEndReason)));
       await Promise.all([...endings]);
+      await pendingWrites.close(finalWriteAttemptMs);
       await contexts.close();
       preopened.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
