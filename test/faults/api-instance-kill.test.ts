@@ -87,14 +87,19 @@ describe('an API instance SIGKILLed with live calls', () => {
 
     const killedAt = Date.now();
     await killProcess(a.child);
+    const lost = (calls: Call[]) => calls.every((call) => call.endReason === 'lost: process ended');
+    await eventually(() => rows(held), lost, 'the held calls to be closed', boundMs);
+    const heldCloseMs = Date.now() - killedAt;
     const closed = await eventually(
       () => rows(placed),
-      (calls) => calls.every((call) => call.endReason === 'lost: process ended'),
+      lost,
       'the lost calls to be closed',
       boundMs,
     );
     const closeMs = Date.now() - killedAt;
-    console.log(`api-instance-kill: ${placed.length} lost calls closed ${(closeMs / 1000).toFixed(1)} s after the SIGKILL (LOST_CALL_AFTER_SEC=3)`);
+    console.log(
+      `api-instance-kill: ${held.length} held calls closed ${(heldCloseMs / 1000).toFixed(1)} s after the SIGKILL, the streamless one too by ${(closeMs / 1000).toFixed(1)} s (LOST_CALL_AFTER_SEC=3)`,
+    );
 
     // In numbers: placed, closed as lost, with Twilio's duration and end, pipelines started, none live.
     expect(closed).toHaveLength(placed.length);
