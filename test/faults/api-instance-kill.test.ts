@@ -124,4 +124,22 @@ describe('an API instance SIGKILLed with live calls', () => {
     await eventually(heldBy, (listed) => listed.every((id) => !heldIds.includes(id)), 'the dead instance’s heartbeat to be removed');
     void events.return?.();
   }, 240_000);
+
+  it('leaves no heartbeat behind on a clean shutdown, so nothing of it is swept', async () => {
+    const b = await startCallwatchProcess({
+      NODE_ENV: 'test',
+      ROLE: 'api',
+      LOG_LEVEL: 'warn',
+      MIGRATE_ON_START: 'false',
+      LOST_CALL_AFTER_SEC: '3',
+      APP_SECRET: h.app.services.config.appSecret,
+      ...callEnvironment({ DATABASE_URL: h.app.database.url, OPENAI_REALTIME_URL: h.openai.url, TWILIO_API_URL: h.twilioApi.url }),
+    });
+    const beats = () => em().execute<{ id: string }[]>('select id from instance_heartbeats');
+    // The harness's own instance and this one.
+    await eventually(beats, (rows) => rows.length === 2, 'both instances to beat');
+    await b.stop();
+    expect(await b.exited).toEqual({ code: 0, signal: null });
+    expect(await beats()).toHaveLength(1);
+  }, 60_000);
 });
