@@ -36,6 +36,18 @@ describe('an API instance SIGKILLed with live calls', () => {
     await h?.stop();
   });
 
+  /** A real API instance (`node src/main.ts`, ROLE=api) on the harness's database and stand-ins. */
+  const startInstance = () =>
+    startCallwatchProcess({
+      NODE_ENV: 'test',
+      ROLE: 'api',
+      LOG_LEVEL: 'warn',
+      MIGRATE_ON_START: 'false',
+      LOST_CALL_AFTER_SEC: '3',
+      // The webhook secret the harness stored is sealed with its APP_SECRET.
+      APP_SECRET: h.app.services.config.appSecret,
+      ...callEnvironment({ DATABASE_URL: h.app.database.url, OPENAI_REALTIME_URL: h.openai.url, TWILIO_API_URL: h.twilioApi.url }),
+    });
   const em = () => h.app.services.orm.em.fork();
   const rows = (callSids: string[]) => em().find(Call, { callSid: { $in: callSids } }, { orderBy: { callSid: 'asc' } });
   const heldBy = async () => (await em().execute<{ call_ids: string[] }[]>('select call_ids from instance_heartbeats')).flatMap((row) => row.call_ids);
@@ -60,16 +72,7 @@ describe('an API instance SIGKILLed with live calls', () => {
   }
 
   it('closes every call it held (and one whose stream never came) with Twilio’s end, within 2 minutes, and starts their pipelines', async () => {
-    a = await startCallwatchProcess({
-      NODE_ENV: 'test',
-      ROLE: 'api',
-      LOG_LEVEL: 'warn',
-      MIGRATE_ON_START: 'false',
-      LOST_CALL_AFTER_SEC: '3',
-      // The webhook secret the harness stored is sealed with its APP_SECRET.
-      APP_SECRET: h.app.services.config.appSecret,
-      ...callEnvironment({ DATABASE_URL: h.app.database.url, OPENAI_REALTIME_URL: h.openai.url, TWILIO_API_URL: h.twilioApi.url }),
-    });
+    a = await startInstance();
     const held = [await placeOn(a), await placeOn(a), await placeOn(a)];
     const streamless = await placeOn(a, { stream: false });
     const placed = [...held, streamless].sort();
@@ -126,15 +129,7 @@ describe('an API instance SIGKILLed with live calls', () => {
   }, 240_000);
 
   it('leaves no heartbeat behind on a clean shutdown, so nothing of it is swept', async () => {
-    const b = await startCallwatchProcess({
-      NODE_ENV: 'test',
-      ROLE: 'api',
-      LOG_LEVEL: 'warn',
-      MIGRATE_ON_START: 'false',
-      LOST_CALL_AFTER_SEC: '3',
-      APP_SECRET: h.app.services.config.appSecret,
-      ...callEnvironment({ DATABASE_URL: h.app.database.url, OPENAI_REALTIME_URL: h.openai.url, TWILIO_API_URL: h.twilioApi.url }),
-    });
+    const b = await startInstance();
     const beats = () => em().execute<{ id: string }[]>('select id from instance_heartbeats');
     // The harness's own instance and this one.
     await eventually(beats, (rows) => rows.length === 2, 'both instances to beat');
