@@ -10,6 +10,7 @@ import { Migration20261204000300Retention } from './Migration20261204000300Reten
 import { Migration20261204000400CallDisclosure } from './Migration20261204000400CallDisclosure.ts';
 import { Migration20261204000500AuditLog } from './Migration20261204000500AuditLog.ts';
 import { Migration20261204001000WebhookAttemptInterrupted } from './Migration20261204001000WebhookAttemptInterrupted.ts';
+import { Migration20261204002000InstanceHeartbeats } from './Migration20261204002000InstanceHeartbeats.ts';
 
 /**
  * Every migration, in the order they run. Listed explicitly (rather than found by globbing
@@ -28,4 +29,5 @@ export const migrations = [
   { name: 'Migration20261204000400CallDisclosure', class: Migration20261204000400CallDisclosure },
   { name: 'Migration20261204000500AuditLog', class: Migration20261204000500AuditLog },
   { name: 'Migration20261204001000WebhookAttemptInterrupted', class: Migration20261204001000WebhookAttemptInterrupted },
+  { name: 'Migration20261204002000InstanceHeartbeats', class: Migration20261204002000InstanceHeartbeats },
 ];

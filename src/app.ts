@@ -11,10 +11,12 @@ import { secretBoxOf } from './core/secret-box.ts';
 import type { Services } from './core/services.ts';
 import { callDrainSeconds } from './realtime/call-drain.ts';
 import { createRealtime, type RealtimeOptions } from './realtime/index.ts';
+import { startInstanceHeartbeat } from './realtime/instance-heartbeat.ts';
 import { twilioRecorder } from './realtime/twilio-line/recording.ts';
 import { startServer, type HttpServer } from './server.ts';
 import { startWorkers } from './worker.ts';
 import type { JobHandlers } from './workers/index.ts';
+import { startLostCallSweep } from './workers/lost-calls.ts';
 
 export interface Callwatch {
   services: Services;
@@ -95,6 +97,9 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
 
     if (config.role === 'all' || config.role === 'worker') {
       await startWorkers(services, options.jobHandlers);
+      // Closes the calls of API instances that died (their heartbeats stopped).
+      const sweep = startLostCallSweep(services);
+      lifecycle.add('lost calls sweep', sweep.stop);
     }
     let http: HttpServer | undefined;
     let endCallsNow = () => {};
@@ -107,6 +112,9 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
         throw error;
       });
       http = server;
+      // Lists the calls held here every few seconds; deleted once the calls below are written.
+      const heartbeat = startInstanceHeartbeat(services, realtime.heldCalls);
+      lifecycle.add('instance heartbeat', heartbeat.stop);
       // Shutdown runs these bottom-up: /ready answers 503 (new calls go elsewhere), the
       // calls finish — or, at the drain's end, say goodbye — and are written while the
       // queue and ORM they need are still open; then what is left of HTTP closes.

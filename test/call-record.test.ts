@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { callStatuses, type CallStatus } from '../src/entities/call.entity.ts';
 import {
+  closeLostCall,
   endCall,
   finalCallStatuses,
   mayFollow,
@@ -151,6 +152,24 @@ describe('who writes the end', () => {
     expect(await endCall(db.orm.em.fork(), call.id, sessionEnd())).toBe(true);
     expect(await endCall(db.orm.em.fork(), call.id, sessionEnd({ status: 'failed', reason: 'server shutting down', durationSec: 1, turns: [] }))).toBe(false);
     expect(await row(call.callSid)).toMatchObject({ status: 'completed', endReason: 'caller hung up', durationSec: 240, transcriptTurns: sessionEnd().turns });
+  });
+
+  it('a lost call is closed with Twilio’s end once, over Twilio’s callback, and never over a session’s end', async () => {
+    const lostEnd = { status: 'completed' as const, startedAt: new Date('2030-01-01T10:00:00Z'), endedAt: new Date('2030-01-01T10:06:00Z'), durationSec: 360 };
+    const call = await createCall(db.orm.em, await business(), { status: 'in-progress', startedAt: null, endedAt: null, durationSec: null });
+    // Twilio's final callback came first: the sweep's close still writes Twilio's end and the reason.
+    await reportTwilioStatus(db.orm.em.fork(), call.callSid, 'completed', twilioEnd);
+    expect(await closeLostCall(db.orm.em.fork(), call.id, lostEnd)).toMatchObject({ id: call.id, status: 'completed', durationSec: 360 });
+    expect(await row(call.callSid)).toMatchObject({ status: 'completed', startedAt: lostEnd.startedAt, endedAt: lostEnd.endedAt, durationSec: 360, endReason: 'lost: process ended' });
+    // First end wins: a second close, or a session's end (a late replay), changes nothing.
+    expect(await closeLostCall(db.orm.em.fork(), call.id, { ...lostEnd, durationSec: 1 })).toBeNull();
+    expect(await endCall(db.orm.em.fork(), call.id, sessionEnd())).toBe(false);
+    expect(await row(call.callSid)).toMatchObject({ durationSec: 360, endReason: 'lost: process ended' });
+
+    const ended = await createCall(db.orm.em, await business(), { status: 'in-progress', endedAt: null, durationSec: null });
+    await endCall(db.orm.em.fork(), ended.id, sessionEnd());
+    expect(await closeLostCall(db.orm.em.fork(), ended.id, lostEnd)).toBeNull();
+    expect(await row(ended.callSid)).toMatchObject({ endReason: 'caller hung up', durationSec: 240 });
   });
 
   it('a live status callback for a call Callwatch does not know writes nothing', async () => {

@@ -41,6 +41,7 @@ describe('schema and migrations', () => {
         'calls',
         'campaigns',
         'dialer_pace',
+        'instance_heartbeats',
         'leads',
         'outbound_call_jobs',
         'phone_numbers',

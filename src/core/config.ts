@@ -114,6 +114,13 @@ const envSchema = z.object({
     .int({ error: 'must be a whole number of seconds' })
     .min(1, { error: 'must be at least 1' })
     .default(600),
+  // An instance that has not beaten this long is dead: its calls are closed (lost-calls.ts).
+  LOST_CALL_AFTER_SEC: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .min(1, { error: 'must be at least 1' })
+    .max(60, { error: 'must be at most 60 (lost calls are closed within 2 minutes)' })
+    .default(30),
   OUTBOUND_CALLS_PER_SECOND: z.coerce
     .number({ error: 'must be a number' })
     .positive({ error: 'must be more than 0' })
@@ -262,6 +269,11 @@ export interface Config {
    * the longest maximum call duration of any business, read at shutdown.
    */
   shutdownCallDrainSec: number | undefined;
+  /**
+   * LOST_CALL_AFTER_SEC: how old an instance's heartbeat may get before its calls are
+   * closed as lost (the instance beats every few seconds; workers sweep).
+   */
+  lostCallAfterSec: number;
   /** Media stream sockets one process holds at most; more are refused at the upgrade (503). */
   mediaMaxSockets: number;
   /** Origins whose browsers may call /graphql (CORS); none: CORS headers are never sent. */
@@ -370,6 +382,7 @@ export function loadConfig(
     logLevel: vars.LOG_LEVEL,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
     shutdownCallDrainSec: vars.SHUTDOWN_CALL_DRAIN_SEC,
+    lostCallAfterSec: vars.LOST_CALL_AFTER_SEC,
     mediaMaxSockets: vars.MEDIA_MAX_SOCKETS,
     corsOrigins: vars.CORS_ORIGINS,
     metrics: { token: vars.METRICS_TOKEN, port: vars.METRICS_PORT },

@@ -21,6 +21,9 @@ import { sql, type Database, type Row } from './sql.ts';
  *   Twilio's final status callback fills in the end time and duration only where no end has
  *   written them; a Callwatch end that comes after it replaces them with its own.
  * - A call that has ended (final status or an end time) is never reopened by a voice request.
+ * - A call whose instance died (it stopped beating, or never took the call's stream) is
+ *   closed by the lost calls sweep (`closeLostCall`) as another first end: only while no
+ *   end has been written, with Twilio's end time and duration.
  */
 
 /** Statuses of a call still on the line (not yet written, not to be reprocessed or acted on as finished). */
@@ -209,6 +212,48 @@ export async function endCall(em: EntityManager, callId: string, end: CallEnd): 
     .where('endReason', 'is', null)
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
+}
+
+/** Why a call whose instance died was closed by the lost calls sweep. */
+export const lostCallEndReason = 'lost: process ended';
+
+/** What Twilio says of the end of a call whose instance died. */
+export interface LostEnd {
+  /** Twilio's final status (completed when Callwatch hung the call up itself). */
+  status: CallStatus;
+  /** Twilio's start time, used where no start was written. */
+  startedAt: Date | null;
+  endedAt: Date;
+  durationSec: number | null;
+}
+
+/**
+ * Closes a call no session will end (its instance died) with Twilio's end and the reason
+ * `lost: process ended` — a first end, like `endCall`: only while no end reason is written,
+ * so a session's own end or an earlier sweep wins. Twilio's end time replaces one its status
+ * callback wrote; the status moves on by the rules. The call as closed, or null when another
+ * end came first. One statement.
+ */
+export async function closeLostCall(
+  em: EntityManager,
+  callId: string,
+  end: LostEnd,
+): Promise<{ id: string; callSid: string; business: string; status: CallStatus; durationSec: number | null } | null> {
+  const status = isFinalStatus(end.status) ? end.status : 'completed';
+  const row = await sql(em)
+    .updateTable('Call')
+    .set({
+      status: followedBy(status),
+      startedAt: raw<Date>`coalesce(${raw.ref('startedAt')}, ${end.startedAt ?? end.endedAt})`,
+      endedAt: end.endedAt,
+      durationSec: end.durationSec !== null ? end.durationSec : raw<number>`${raw.ref('durationSec')}`,
+      endReason: lostCallEndReason,
+    })
+    .where('id', '=', callId)
+    .where('endReason', 'is', null)
+    .returning(['id', 'callSid', 'business', 'status', 'durationSec'])
+    .executeTakeFirst();
+  return row ? { ...row, durationSec: row.durationSec ?? null } : null;
 }
 
 /** Records AMD's verdict on the call; null when Callwatch does not know the call. */

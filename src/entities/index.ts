@@ -7,6 +7,7 @@ import { CallRecording } from './call-recording.entity.ts';
 import { Campaign } from './campaign.entity.ts';
 import { DialerPace } from './dialer-pace.entity.ts';
 import { Call } from './call.entity.ts';
+import { InstanceHeartbeat } from './instance-heartbeat.entity.ts';
 import { Lead } from './lead.entity.ts';
 import { OutboundCallJob } from './outbound-call-job.entity.ts';
 import { PhoneNumber } from './phone-number.entity.ts';
@@ -27,4 +28,5 @@ export const entities = [
   WebhookDelivery,
   DialerPace,
   AuditLogEntry,
+  InstanceHeartbeat,
 ];

@@ -38,6 +38,8 @@ export interface Realtime {
   handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer, path: string) => boolean;
   /** Calls in progress on this instance. */
   activeCalls: () => number;
+  /** The ids of the calls whose stream is on this instance (its heartbeat lists them). */
+  heldCalls: () => string[];
   /** Calls in progress here, or answered here in the last few seconds with their stream still to come. */
   busy: () => boolean;
   /**
@@ -171,6 +173,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       return true;
     },
     activeCalls: () => sessions.size,
+    heldCalls: () => [...sessions].flatMap((session) => (session.callId ? [session.callId] : [])),
     busy,
     endCallsNow() {
       cutShort = true;

@@ -282,6 +282,11 @@ export class CallSession {
     return socket;
   }
 
+  /** The call's id once its stream has started (the heartbeat lists it as held here). */
+  get callId(): string | undefined {
+    return this.#context?.callId;
+  }
+
   #requireContext(): CallContext {
     if (!this.#context) throw new Error('the call has no context yet');
     return this.#context;
