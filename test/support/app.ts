@@ -3,6 +3,15 @@ import { loadConfig } from '../../src/core/config.ts';
 import { createLogger } from '../../src/core/logger.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
+/**
+ * The statements of the instance heartbeat and the lost-call sweep (every few seconds, on
+ * their own timers, each naming `instance_heartbeats`): housekeeping, not what a request or
+ * a call sent, so tests that count statements leave them out.
+ */
+export function isHousekeeping(sql: string): boolean {
+  return sql.includes('instance_heartbeats');
+}
+
 export interface TestApp extends Callwatch {
   database: TestDatabase;
   /** Base URL of the HTTP server (api and all roles). */

@@ -10,7 +10,7 @@ import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn, type Pace, type
 import { SimulatedCaller } from '../../src/sandbox/simulated-caller.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn } from '../../src/sandbox/twilio-api.server.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../../src/sandbox/webhook-receiver.ts';
-import { startTestApp, type TestApp } from './app.ts';
+import { isHousekeeping, startTestApp, type TestApp } from './app.ts';
 import { createBusiness, createLead } from './factories.ts';
 import { callEnvironment, inboundCallParams, postTwilioWebhook, publicUrl, streamOf, twilioAccountSid, twilioAuthToken } from './twilio.ts';
 
@@ -48,7 +48,7 @@ export async function startCallHarness(
   const statements: string[] = [];
   const pipelineEnv: Record<string, string> = pipeline ? { OPENAI_BASE_URL: pipeline.openaiApi.url, OPENAI_CHECK_MODELS: 'true', WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WORKER_POLL_INTERVAL_MS: '500' } : {};
   const app = await startTestApp(callEnvironment({ OPENAI_REALTIME_URL: openai.url, TWILIO_API_URL: twilioApi.url, ...pipelineEnv, ...options.env }), {
-    onStatement: (sql) => statements.push(sql),
+    onStatement: (sql) => isHousekeeping(sql) || statements.push(sql),
     preopenTtlMs: options.preopenTtlMs,
     ...(pipeline ? {} : { jobHandlers: {} }),
   });

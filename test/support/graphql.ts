@@ -4,7 +4,7 @@ import { afterAll, beforeAll } from 'vitest';
 import WebSocket from 'ws';
 import { issueApiKey } from '../../src/entities/api-key.repository.ts';
 import type { ApiKeyRole } from '../../src/core/auth.ts';
-import { startTestApp, type TestApp } from './app.ts';
+import { isHousekeeping, startTestApp, type TestApp } from './app.ts';
 import { createBusiness } from './factories.ts';
 
 export interface GraphQLResponse<T = Record<string, any>> {
@@ -68,7 +68,7 @@ export async function createTenant(em: EntityManager, name?: string): Promise<Te
 /** The API on a database of its own, counting SQL statements (reset with `statements.length = 0`). */
 export async function startApiApp(): Promise<TestApp & { statements: string[] }> {
   const statements: string[] = [];
-  const app = await startTestApp({ ROLE: 'api' }, { onStatement: (sql) => statements.push(sql) });
+  const app = await startTestApp({ ROLE: 'api' }, { onStatement: (sql) => isHousekeeping(sql) || statements.push(sql) });
   return Object.assign(app, { statements });
 }
 
