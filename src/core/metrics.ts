@@ -8,6 +8,8 @@
  */
 export const counterNames = [
   'twilio_webhook_rejected_total',
+  /** Voice webhooks that failed inside (the database unreachable…): the caller heard an apology. */
+  'twilio_voice_failed_total',
   'media_invalid_json_total',
   'media_unknown_event_total',
   'media_before_start_total',

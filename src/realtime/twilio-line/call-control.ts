@@ -45,6 +45,11 @@ const apologies: Record<string, string> = {
   en: 'We are sorry, we have a technical problem. We will call you back soon. Goodbye.',
 };
 
+/** The short apology for a technical problem, in `language` (English when there is none). */
+export function technicalApology(language: string): string {
+  return apologies[language] ?? apologies.en!;
+}
+
 /**
  * The voice agent is gone for good: the caller reaches a person when the business has a
  * transfer number, else hears a short apology and the call ends. Resolves to the number
@@ -56,6 +61,6 @@ export async function handOverOrApologise(control: CallControl, call: { callSid:
     await control.transfer(call.callSid, transferNumber);
     return transferNumber;
   }
-  await control.sayAndHangUp(call.callSid, apologies[language] ?? apologies.en!, language);
+  await control.sayAndHangUp(call.callSid, technicalApology(language), language);
   return null;
 }

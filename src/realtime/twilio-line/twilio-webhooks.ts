@@ -12,7 +12,7 @@ import { sql } from '../../entities/sql.ts';
 import type { CallContextCache } from '../call-context.ts';
 import { enqueuePipeline } from '../call-outcome.ts';
 import { handleAmdVerdict, isMachine } from './answering-machine.ts';
-import type { CallControl } from './call-control.ts';
+import { technicalApology, type CallControl } from './call-control.ts';
 import { sayVoice } from './say-voice.ts';
 import { signStreamToken, type CallRef } from './stream-token.ts';
 
@@ -62,7 +62,15 @@ export async function handleTwilioWebhook(deps: TwilioWebhookDeps, req: Incoming
     await handler(deps, params, res, new URL(req.url ?? '/', 'http://callwatch').searchParams);
   } catch (error) {
     services.logger.error({ path, err: describeError(error) }, 'twilio webhook failed');
-    if (!res.headersSent) reply(res, 500, 'text/plain', 'internal error');
+    if (res.headersSent) return true;
+    // A caller is on the line: a 500 would play Twilio's "application error". They hear a
+    // short apology instead (in Hebrew, the first customers' language: which business was
+    // called may be what could not be read) — e.g. while the database is unreachable.
+    if (path === '/twilio/voice') {
+      services.metrics.increment('twilio_voice_failed_total');
+      return apologyReply(res), true;
+    }
+    reply(res, 500, 'text/plain', 'internal error');
   }
   return true;
 }
@@ -267,6 +275,13 @@ function isUuid(value: string): boolean {
 /** wss://…/twilio/media for an https PUBLIC_URL, ws://… for http (local development). */
 export function mediaStreamUrl(publicUrl: string): string {
   return `${publicUrl.replace(/^http/, 'ws')}/twilio/media`;
+}
+
+function apologyReply(res: ServerResponse): void {
+  const response = new twilio.twiml.VoiceResponse();
+  response.say(sayVoice('he'), technicalApology('he'));
+  response.hangup();
+  reply(res, 200, 'text/xml', response.toString());
 }
 
 function hangUpReply(res: ServerResponse): void {
