@@ -99,11 +99,12 @@ const maxBufferedFrames = 1500;
 
 /**
  * One phone call: the Twilio media stream and, once its `start` carries a valid token, the
- * OpenAI Realtime socket (pre-opened by the voice webhook, or opened then). (About 950
+ * OpenAI Realtime socket (pre-opened by the voice webhook, or opened then). (About 970
  * lines, on purpose: this is the one place the two sockets meet, and what needs both stays
  * here — the relay, one short handler per OpenAI event (`#onRealtimeMessage`), the OpenAI
  * socket's lifecycle (configure, reconnect, expiry, the move to a rolled-over session) and
- * the call's own (start, give up, end; which reason wins when endings race is call-ending).
+ * the call's own (start, give up, end, the goodbye at a shutdown's drain deadline; which
+ * reason wins when endings race is call-ending).
  * Everything that can be decided without the sockets lives beside it as a unit with its
  * own tests: when the agent speaks (agent/response-queue), what it says (agent/agent-lines),
  * what the caller heard (playback-clock), when to roll over (session-rollover), what a new
