@@ -39,6 +39,7 @@ export async function openOrm(url: string, options: OrmOptions = {}): Promise<Or
     extensions: [Migrator],
     migrations: { migrationsList: migrations, snapshot: false, silent: true, transactional: true },
     onCreateConnection: onStatement ? async (connection) => observeStatements(connection, onStatement) : undefined,
+    driverOptions: { onPoolCreated: releaseDroppedConnections },
   });
   try {
     await orm.connect();
@@ -50,6 +51,38 @@ export async function openOrm(url: string, options: OrmOptions = {}): Promise<Or
     });
   }
   return orm;
+}
+
+/**
+ * kysely (0.29) never releases the connection of a transaction whose BEGIN failed
+ * (ControlledTransactionBuilder.execute), and MikroORM's transactions are built on it: each
+ * BEGIN sent on a connection Postgres had just dropped (a restart, a failover, a terminated
+ * backend) leaked a pool slot for good — the pool shrank with every blip until it served
+ * nothing, and `orm.close()` waited for the leaked slots forever. So a connection that ends
+ * while checked out is handed back to the pool (which discards it) at once; its holder's own
+ * release, if it ever comes, is then a no-op. test/database-dropped-connection.test.ts.
+ */
+function releaseDroppedConnections(pool: pg.Pool): void {
+  const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+  // Only the promise form is wrapped: it is the one kysely and MikroORM use.
+  pool.connect = ((callback?: unknown) => {
+    if (callback !== undefined) return (pool.constructor as typeof pg.Pool).prototype.connect.call(pool, callback as never);
+    return connect().then(guardRelease);
+  }) as typeof pool.connect;
+}
+
+function guardRelease(client: pg.PoolClient): pg.PoolClient {
+  const release = client.release.bind(client);
+  let released = false;
+  const onEnd = () => client.release(new Error('the connection ended while checked out'));
+  client.release = (error?: Error | boolean) => {
+    if (released) return;
+    released = true;
+    client.off('end', onEnd);
+    release(error);
+  };
+  client.once('end', onEnd);
+  return client;
 }
 
 /** An arbitrary 64-bit key; every Callwatch process migrating one database takes this lock. */

@@ -32,14 +32,15 @@ export function likePattern(text: string): string {
 const connectionErrorCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** What the pg driver says, without a code, when the server went away or never answered. */
-const connectionErrorMessage = /connection terminated|connection timeout|timeout exceeded when trying to connect|terminating connection|the database system is (starting up|shutting down|in recovery)|client has encountered a connection error|not queryable/i;
+const connectionErrorMessage = /connection terminated|connection timeout|timeout exceeded when trying to connect|terminating connection|the database system is (starting up|shutting down|in recovery)|client has encountered a connection error|not queryable|is not currently accepting connections/i;
 
 /**
  * Whether `error` (or an error it wraps, through `cause`) says the database could not be
  * reached or went away mid-statement — worth trying again once it is back — rather than
  * that the statement itself was refused (a constraint, bad data), which no retry changes.
  * Connection codes: a Node socket code, SQLSTATE class 08 (connection exception), 57P01–03
- * (the server shut down or is starting), 53300 (too many connections).
+ * (the server shut down or is starting), 53300 (too many connections); and a database that
+ * refuses new connections (`ALTER DATABASE … ALLOW_CONNECTIONS false`, as during a restore).
  */
 export function isConnectionError(error: unknown): boolean {
   for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 5; depth++) {
