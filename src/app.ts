@@ -107,6 +107,8 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
       const realtime = createRealtime(services, { startRecording: options.startRecording ?? twilioRecorder(config), preopenTtlMs: options.preopenTtlMs });
       // After the migrations and the queue: the call ends an earlier run spilled at its shutdown.
       await realtime.replaySpilledWrites();
+      // Before the first call: what answers calls if Postgres goes away.
+      await realtime.warmRoutes();
       const server = await startServer(services, realtime).catch(async (error: unknown) => {
         await realtime.close(0);
         throw error;

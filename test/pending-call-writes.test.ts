@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Metrics } from '../src/core/metrics.ts';
 import { isConnectionError } from '../src/entities/postgres-errors.ts';
-import type { CallEndWrite } from '../src/realtime/call-outcome.ts';
+import type { CallEndWrite, CallWrite } from '../src/realtime/call-outcome.ts';
 import { PendingCallWrites } from '../src/realtime/pending-call-writes.ts';
 import { readSpilledCallWrites } from '../src/realtime/spilled-call-writes.ts';
 import { eventually } from './support/calls.ts';
@@ -39,7 +39,7 @@ function endOf(callId: string): CallEndWrite {
 }
 
 /** A queue whose database answers `outcome(write)` for each attempt; records what was written. */
-function queueWith(outcome: (write: CallEndWrite) => Error | null) {
+function queueWith(outcome: (write: CallWrite) => Error | null) {
   const dataDir = mkdtempSync(join(tmpdir(), 'i19-pgdown-pending-'));
   dirs.push(dataDir);
   const written: string[] = [];
@@ -112,5 +112,21 @@ describe('PendingCallWrites', () => {
     expect(existsSync(file)).toBe(false);
     expect(metrics.get('call_writes_replayed_total')).toBe(1);
     await replaying.close(10);
+  });
+
+  it('spills a call answered offline as its end carrying its opening: one file, the later write replacing the earlier', async () => {
+    const callId = '00000000-0000-4000-8000-000000000005';
+    const open = { businessId: '00000000-0000-4000-8000-0000000000b1', callSid: `CA${'5'.repeat(32)}`, fromNumber: '+972501234567', toNumber: '+97231234567', leadPhone: '+972501234567', arrivedAt: new Date('2026-12-04T04:00:00Z') };
+    const down = queueWith(() => refused);
+    await down.queue.submit({ kind: 'open', callId, open });
+    await down.queue.submit({ ...endOf(callId), open });
+    await down.queue.close(50);
+    expect(down.metrics.get('call_writes_spilled_total')).toBe(2);
+    expect(await readSpilledCallWrites(down.dataDir)).toEqual({ writes: [{ ...endOf(callId), open }], unreadable: [] });
+
+    const opening = queueWith(() => refused);
+    await opening.queue.submit({ kind: 'open', callId, open });
+    await opening.queue.close(50);
+    expect(await readSpilledCallWrites(opening.dataDir)).toEqual({ writes: [{ kind: 'open', callId, open }], unreadable: [] });
   });
 });

@@ -121,6 +121,13 @@ const envSchema = z.object({
     .min(1, { error: 'must be at least 1' })
     .max(60, { error: 'must be at most 60 (lost calls are closed within 2 minutes)' })
     .default(30),
+  // How often each API instance reloads the routing cache it answers calls from while Postgres is down.
+  ROUTING_CACHE_REFRESH_SEC: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .min(5, { error: 'must be at least 5' })
+    .max(3600, { error: 'must be at most 3600' })
+    .default(60),
   OUTBOUND_CALLS_PER_SECOND: z.coerce
     .number({ error: 'must be a number' })
     .positive({ error: 'must be more than 0' })
@@ -274,6 +281,11 @@ export interface Config {
    * closed as lost (the instance beats every few seconds; workers sweep).
    */
   lostCallAfterSec: number;
+  /**
+   * ROUTING_CACHE_REFRESH_SEC: how often the routing cache (numbers, businesses, settings;
+   * answers calls while Postgres is unreachable) is reloaded; it is reloaded on a change too.
+   */
+  routingCacheRefreshSec: number;
   /** Media stream sockets one process holds at most; more are refused at the upgrade (503). */
   mediaMaxSockets: number;
   /** Origins whose browsers may call /graphql (CORS); none: CORS headers are never sent. */
@@ -383,6 +395,7 @@ export function loadConfig(
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
     shutdownCallDrainSec: vars.SHUTDOWN_CALL_DRAIN_SEC,
     lostCallAfterSec: vars.LOST_CALL_AFTER_SEC,
+    routingCacheRefreshSec: vars.ROUTING_CACHE_REFRESH_SEC,
     mediaMaxSockets: vars.MEDIA_MAX_SOCKETS,
     corsOrigins: vars.CORS_ORIGINS,
     metrics: { token: vars.METRICS_TOKEN, port: vars.METRICS_PORT },

@@ -169,6 +169,8 @@ export type BusEvents = {
    */
   'call:listeners': [callId: string, change: { listenerId: string; listening: boolean }];
   'call:command-results': [requestId: string, result: SupervisorCommandResult];
+  /** A business's settings or numbers changed: every instance reloads its routing cache entry. */
+  'business:routing': [event: { businessId: string }];
   /** An API key was revoked: every instance ends the sockets and streams it holds open. */
   'api-key:revoked': [event: { apiKeyId: string }];
 };

@@ -10,6 +10,8 @@ export const counterNames = [
   'twilio_webhook_rejected_total',
   /** Voice webhooks that failed inside (the database unreachable…): the caller heard an apology. */
   'twilio_voice_failed_total',
+  /** Inbound calls answered from the routing cache while Postgres was unreachable. */
+  'twilio_voice_offline_total',
   'media_invalid_json_total',
   'media_unknown_event_total',
   'media_before_start_total',
@@ -99,6 +101,8 @@ export const gaugeNames = [
   'graphql_document_cache_tokens',
   /** Call ends waiting for Postgres to come back. */
   'call_writes_pending',
+  /** Numbers the routing cache can answer calls on while Postgres is unreachable. */
+  'routing_cache_numbers',
 ] as const;
 export type GaugeName = (typeof gaugeNames)[number];
 

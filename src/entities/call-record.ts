@@ -126,6 +126,27 @@ export async function openOutboundCall(
   return row ?? null;
 }
 
+/**
+ * The row of an inbound call answered while Postgres was unreachable (from the routing
+ * cache), written once it is back: with the id the call has used since the voice webhook,
+ * created when the call arrived, `in-progress` (its end, written next, moves it on). When
+ * the row exists already — the voice webhook's own write did reach Postgres before the
+ * connection failed — that row is the call's: its id and lead are returned, and the caller
+ * writes the end to it. Two statements; idempotent.
+ */
+export async function openOfflineCall(
+  em: EntityManager,
+  call: { id: string; business: string; lead: string | null; callSid: string; fromNumber: string; toNumber: string; createdAt: Date },
+): Promise<OpenedCall> {
+  await sql(em)
+    .insertInto('Call')
+    .values({ ...call, direction: 'inbound', status: 'in-progress' })
+    .onConflict((oc) => oc.column('callSid').doNothing())
+    .execute();
+  const row = await sql(em).selectFrom('Call').select(['id', 'lead', 'outboundJob']).where('callSid', '=', call.callSid).executeTakeFirstOrThrow();
+  return { id: row.id, lead: row.lead ?? null, outboundJob: row.outboundJob ?? null };
+}
+
 /** Twilio accepted a call the dialer placed: its row, `queued`, unless the voice webhook wrote it first. */
 export async function insertPlacedCall(
   em: EntityManager,

@@ -27,6 +27,20 @@ export async function findOrCreateLead(em: EntityManager, businessId: string, ph
   }
 }
 
+/**
+ * The id of the lead with `phone` at `businessId`, created if there is none, in one
+ * statement inside the caller's transaction (findOrCreateLead opens its own).
+ */
+export async function ensureLead(em: EntityManager, businessId: string, phone: string): Promise<string> {
+  const row = await sql(em)
+    .with('created', (db) => db.insertInto('Lead').values({ business: businessId, phone }).onConflict((oc) => oc.columns(['business', 'phone']).doNothing()).returning('id'))
+    .selectFrom('created')
+    .select('id')
+    .unionAll((db) => db.selectFrom('Lead').select('id').where('business', '=', businessId).where('phone', '=', phone))
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
 /** Editable fields of a lead. `firstName` is never given: it is derived from `fullName`. */
 export interface LeadFields {
   /** E.164. */

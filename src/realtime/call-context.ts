@@ -2,6 +2,13 @@ import type { Slot } from '../core/business-hours.ts';
 import { dialingCountries, dialRefusal } from '../core/dialable-numbers.ts';
 import { freeSlots } from '../core/business-hours.ts';
 import type { Orm } from '../core/db.ts';
+import type { Appointment } from '../entities/appointment.entity.ts';
+import type { BusinessSettings } from '../entities/business-settings.entity.ts';
+import type { Business } from '../entities/business.entity.ts';
+import type { Call } from '../entities/call.entity.ts';
+import type { Lead } from '../entities/lead.entity.ts';
+import type { OutboundCallJob } from '../entities/outbound-call-job.entity.ts';
+import type { Row } from '../entities/sql.ts';
 import { AppError } from '../core/errors.ts';
 import { createLoaders } from '../loaders/index.ts';
 import { callDisclosure, openingLine } from './agent/call-disclosure.ts';
@@ -9,7 +16,7 @@ import { buildInstructions, renderGreeting, type Gender } from './agent/prompt.t
 import type { CallRef } from './twilio-line/stream-token.ts';
 
 /** How far ahead free slots are computed at call start. */
-const slotDays = 7;
+export const slotDays = 7;
 
 /**
  * Everything a call needs, loaded once at call start and held on the call session: plain
@@ -40,6 +47,36 @@ export interface CallContext {
   /** The agent's first sentence: the call disclosure (unless the business turned it off), then the greeting. */
   greeting: string;
   instructions: string;
+  /**
+   * Set when the call was answered while Postgres was unreachable (routing-cache.ts): its
+   * row does not exist yet, and is written from this when Postgres is back (openOfflineCall).
+   */
+  offline?: OfflineCallOpen;
+}
+
+/** What the row of a call answered while Postgres was unreachable is written from. */
+export interface OfflineCallOpen {
+  businessId: string;
+  callSid: string;
+  fromNumber: string;
+  toNumber: string;
+  /** The caller's number in E.164, the lead the call is with; null when it could not be read. */
+  leadPhone: string | null;
+  /** When the voice webhook answered: the row's creation time. */
+  arrivedAt: Date;
+}
+
+/** The rows a call's context is built from: fetchCallRows, or the routing cache (offline). */
+export interface CallRows {
+  call: Pick<Row<Call>, 'id' | 'callSid' | 'direction'> | null;
+  business: Row<Business> | null;
+  settings: Row<BusinessSettings> | null;
+  lead: Row<Lead> | null;
+  job: Row<OutboundCallJob> | null;
+  /** The business's booked appointments overlapping the coming `slotDays`. */
+  booked: Row<Appointment>[];
+  /** The business's numbers (E.164). */
+  phoneNumbers: string[];
 }
 
 /**
@@ -49,6 +86,12 @@ export interface CallContext {
  */
 export async function loadCallContext(orm: Orm, claims: CallRef, now = new Date()): Promise<CallContext> {
   const [call, business, settings, lead, job, booked, phoneNumbers] = await fetchCallRows(orm, claims, now);
+  return buildCallContext(claims, { call, business, settings, lead, job, booked, phoneNumbers }, now);
+}
+
+/** A call's context from its rows: the free slots, the greeting and the prompt, without the database. */
+export function buildCallContext(claims: CallRef, rows: CallRows, now = new Date()): CallContext {
+  const { call, business, settings, lead, job, booked, phoneNumbers } = rows;
   if (!call || !business || !settings || call.callSid !== claims.callSid) {
     throw new AppError('NOT_FOUND', `call ${claims.callSid} has no call row, business or settings`);
   }
@@ -150,6 +193,11 @@ export class CallContextCache {
     const context = loadCallContext(orm, claims);
     context.catch(() => {});
     this.#entries.set(claims.callSid, { context, expires: Date.now() + prewarmTtlMs });
+  }
+
+  /** Holds a context built without the database (a call answered from the routing cache) for its stream. */
+  put(context: CallContext): void {
+    this.#entries.set(context.callSid, { context: Promise.resolve(context), expires: Date.now() + prewarmTtlMs });
   }
 
   /** The pre-warmed context of `callSid`, removed from the cache; undefined when none. */

@@ -4,7 +4,9 @@ import type { JobQueue } from '../core/queue.ts';
 import { normalizeCity } from '../core/cities.ts';
 import { firstNameOf } from '../core/names.ts';
 import { sql as raw } from 'kysely';
-import { endCall } from '../entities/call-record.ts';
+import { endCall, openOfflineCall } from '../entities/call-record.ts';
+import { ensureLead } from '../entities/lead.repository.ts';
+import type { OfflineCallOpen } from './call-context.ts';
 import { sql } from '../entities/sql.ts';
 import type { CallOutcome } from './session/call-session.ts';
 import type { LeadCapture } from './agent/tools/call-tools.ts';
@@ -26,12 +28,42 @@ export interface CallEndWrite {
   timeline: CallOutcome['timeline'];
   lead: LeadCapture;
   recordingStarted: boolean;
+  /** The call was answered while Postgres was unreachable: its row is written first, from this. */
+  open?: OfflineCallOpen;
 }
+
+/** The row of a call answered while Postgres was unreachable, written as soon as it is back (its end may come later). */
+export interface CallOpenWrite {
+  kind: 'open';
+  callId: string;
+  open: OfflineCallOpen;
+}
+
+/** What PendingCallWrites keeps for a call: its row to open, or its end. */
+export type CallWrite = CallEndWrite | CallOpenWrite;
 
 /** The end-of-call write of a finished call. */
 export function callEndWriteOf(outcome: CallOutcome): CallEndWrite {
   const { context, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted } = outcome;
-  return { callId: context.callId, leadId: context.lead?.id ?? null, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted };
+  const write = { callId: context.callId, leadId: context.lead?.id ?? null, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted };
+  return context.offline ? { ...write, open: context.offline } : write;
+}
+
+/** Writes `write`: a call's row answered offline (openCallRow), or its end (persistCallOutcome). */
+export async function persistCallWrite(orm: Orm, queue: JobQueue, write: CallWrite, options: { recordingCallbackGraceSec: number }): Promise<void> {
+  if ('kind' in write) await orm.em.fork().transactional((em) => openCallRow(em, write.callId, write.open));
+  else await persistCallOutcome(orm, queue, write, options);
+}
+
+/**
+ * The row of a call answered while Postgres was unreachable, with its lead (found or
+ * created by the caller's number), in the caller's transaction. The call's id and lead as
+ * stored: the id is `callId` unless the voice webhook's own write had reached Postgres.
+ */
+export async function openCallRow(em: EntityManager, callId: string, open: OfflineCallOpen): Promise<{ id: string; lead: string | null }> {
+  const lead = open.leadPhone ? await ensureLead(em, open.businessId, open.leadPhone) : null;
+  const { businessId, callSid, fromNumber, toNumber, arrivedAt } = open;
+  return openOfflineCall(em, { id: callId, business: businessId, lead, callSid, fromNumber, toNumber, createdAt: arrivedAt });
 }
 
 /**
@@ -48,7 +80,11 @@ export function callEndWriteOf(outcome: CallOutcome): CallEndWrite {
  */
 export async function persistCallOutcome(orm: Orm, queue: JobQueue, write: CallEndWrite, options: { recordingCallbackGraceSec: number }): Promise<void> {
   await orm.em.fork().transactional(async (em) => {
-    const ended = await endCall(em, write.callId, {
+    // Answered offline: the row first (its id and lead may be the ones the webhook wrote).
+    const opened = write.open ? await openCallRow(em, write.callId, write.open) : null;
+    const callId = opened?.id ?? write.callId;
+    const leadId = opened ? opened.lead : write.leadId;
+    const ended = await endCall(em, callId, {
       status: write.failed ? 'failed' : 'completed',
       reason: write.reason,
       startedAt: write.startedAt,
@@ -59,18 +95,18 @@ export async function persistCallOutcome(orm: Orm, queue: JobQueue, write: CallE
     });
     // Another end came first (it wrote what the call produced): the lead is left as it made it.
     const leadChanges = ended ? capturedLeadChanges(write.lead) : null;
-    if (write.leadId && leadChanges) {
+    if (leadId && leadChanges) {
       const notes = write.lead.notes?.join('\n');
       await sql(em)
         .updateTable('Lead')
         .set({ ...leadChanges, ...(notes ? { notes: raw<string>`concat_ws(E'\n', "notes", ${notes}::text)` } : {}) })
-        .where('id', '=', write.leadId)
+        .where('id', '=', leadId)
         .execute();
     }
-    if (!write.recordingStarted) await enqueuePipeline(queue, write.callId, em);
+    if (!write.recordingStarted) await enqueuePipeline(queue, callId, em);
     else {
       const startAfter = new Date(write.endedAt.getTime() + options.recordingCallbackGraceSec * 1000);
-      await queue.send('recording.reconcile', { callId: write.callId }, { em, startAfter, id: reconcileJobId(write.callId) });
+      await queue.send('recording.reconcile', { callId }, { em, startAfter, id: reconcileJobId(callId) });
     }
   });
 }

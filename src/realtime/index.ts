@@ -1,14 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
+import type { EntityManager } from '../core/db.ts';
 import { describeError } from '../core/errors.ts';
 import type { Services } from '../core/services.ts';
 import { insertAppointment } from '../entities/appointment.repository.ts';
 import { shutdownEndReason } from './agent/call-agent.ts';
 import { CallContextCache, loadCallContext } from './call-context.ts';
 import { twilioCallControl, type CallControl } from './twilio-line/call-control.ts';
-import { callEndWriteOf, persistCallOutcome } from './call-outcome.ts';
+import { callEndWriteOf, openCallRow, persistCallWrite, type CallOpenWrite } from './call-outcome.ts';
 import { PendingCallWrites } from './pending-call-writes.ts';
+import { RoutingCache } from './routing-cache.ts';
 import { readSpilledCallWrites } from './spilled-call-writes.ts';
 import { CallSession } from './session/call-session.ts';
 import { PreopenedSessions } from './session/preopened-sessions.ts';
@@ -56,6 +58,8 @@ export interface Realtime {
    * down at its shutdown, deleting each file once written (kept pending when it still is).
    */
   replaySpilledWrites: () => Promise<void>;
+  /** Start-up: loads the routing cache calls are answered from while Postgres is unreachable (routing-cache.ts). */
+  warmRoutes: () => Promise<void>;
 }
 
 /** How long the calls left at the drain's end get to say goodbye (or be transferred) before they are cut. */
@@ -88,12 +92,14 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
     });
   const preopened = new PreopenedSessions({ open: openRealtime, metrics: services.metrics, logger, ttlMs: options.preopenTtlMs });
   const pendingWrites = new PendingCallWrites({
-    write: (write) => persistCallOutcome(services.orm, services.queue, write, { recordingCallbackGraceSec: config.twilio.recordingCallbackGraceSec }),
+    write: (write) => persistCallWrite(services.orm, services.queue, write, { recordingCallbackGraceSec: config.twilio.recordingCallbackGraceSec }),
     logger,
     metrics: services.metrics,
     dataDir: config.dataDir,
   });
   services.metrics.gauge('call_writes_pending', () => pendingWrites.size);
+  const routes = new RoutingCache({ orm: services.orm, logger, bus: services.bus, refreshMs: config.routingCacheRefreshSec * 1000 });
+  services.metrics.gauge('routing_cache_numbers', () => routes.size);
 
   server.on('connection', (socket: WebSocket) => {
     const session: CallSession = new CallSession(socket, {
@@ -124,14 +130,20 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
         callControl,
         // The one write a call makes while it runs, off the audio path.
         book: async (context, slot) => {
-          const appointment = await insertAppointment(services.orm.em.fork(), {
-            businessId: context.business.id,
-            leadId: context.lead?.id ?? null,
-            callId: context.callId,
-            startsAt: slot.startsAt,
-            endsAt: slot.endsAt,
-            notes: slot.notes,
-          });
+          const book = async (em: EntityManager) => {
+            // A call answered offline: its row first, if Postgres is back before its end.
+            const opened = context.offline ? await openCallRow(em, context.callId, context.offline) : null;
+            return insertAppointment(em, {
+              businessId: context.business.id,
+              leadId: opened ? opened.lead : (context.lead?.id ?? null),
+              callId: opened?.id ?? context.callId,
+              startsAt: slot.startsAt,
+              endsAt: slot.endsAt,
+              notes: slot.notes,
+            });
+          };
+          const em = services.orm.em.fork();
+          const appointment = context.offline ? await em.transactional(book) : await book(em);
           return { appointmentId: appointment.id };
         },
       },
@@ -154,7 +166,8 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
         res.writeHead(503, { 'retry-after': '1', 'content-length': 0 }).end();
         return Promise.resolve(true);
       }
-      return handleTwilioWebhook({ services, contexts, preopen: (callSid) => preopened.preopen(callSid), callControl }, req, res, path);
+      const openOffline = (write: CallOpenWrite) => void pendingWrites.submit(write);
+      return handleTwilioWebhook({ services, contexts, preopen: (callSid) => preopened.preopen(callSid), callControl, routes, openOffline }, req, res, path);
     },
     handleUpgrade(req, socket, head, path) {
       if (path !== '/twilio/media') return false;
@@ -184,6 +197,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       if (writes.length > 0) logger.info({ calls: writes.length }, 'writing the call ends spilled at the last shutdown');
       for (const write of writes) await pendingWrites.submit(write, true);
     },
+    warmRoutes: () => routes.start(),
     async close(drainMs) {
       if (busy()) logger.info({ calls: sessions.size, drainSec: Math.round(drainMs / 1000) }, 'shutting down: live calls may finish');
       const drainEnd = Date.now() + drainMs;
@@ -197,6 +211,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       await Promise.all([...endings]);
       await pendingWrites.close(finalWriteAttemptMs);
       await contexts.close();
+      await routes.close();
       preopened.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -2,12 +2,15 @@ import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../core/metrics.ts';
 import { isConnectionError } from '../entities/postgres-errors.ts';
-import type { CallEndWrite } from './call-outcome.ts';
+import type { CallWrite } from './call-outcome.ts';
 import { removeSpilledCallWrite, spillCallWrite } from './spilled-call-writes.ts';
 
 export interface PendingCallWritesOptions {
-  /** The end-of-call write (persistCallOutcome): the call's row, its lead, its pipeline job, in one transaction. */
-  write: (write: CallEndWrite) => Promise<void>;
+  /**
+   * A call's write (persistCallWrite): its end — the call's row, its lead, its pipeline job,
+   * in one transaction — or the row of a call answered while Postgres was unreachable.
+   */
+  write: (write: CallWrite) => Promise<void>;
   logger: Logger;
   metrics: Metrics;
   /** DATA_DIR: where writes still pending at shutdown are spilled, one file per call. */
@@ -19,7 +22,7 @@ export interface PendingCallWritesOptions {
 }
 
 interface Pending {
-  write: CallEndWrite;
+  write: CallWrite;
   /** It came from a spill file, removed once the write is done. */
   spilled: boolean;
 }
@@ -60,7 +63,7 @@ export class PendingCallWrites {
    * Writes a call's end now, or keeps it for a retry when Postgres is unreachable. Resolves
    * once it is written or kept (never rejects): a call's end does not wait for the database.
    */
-  async submit(write: CallEndWrite, spilled = false): Promise<void> {
+  async submit(write: CallWrite, spilled = false): Promise<void> {
     const entry = { write, spilled };
     // Behind a pending write of the same call, to keep the call's order.
     if (this.#closed || this.#pending.some((pending) => pending.write.callId === write.callId)) return this.#keep(entry);
@@ -94,7 +97,7 @@ export class PendingCallWrites {
     for (const { write } of this.#pending.splice(0)) await this.#spill(write);
   }
 
-  async #spill(write: CallEndWrite): Promise<void> {
+  async #spill(write: CallWrite): Promise<void> {
     try {
       await spillCallWrite(this.#options.dataDir, write);
       this.#options.metrics.increment('call_writes_spilled_total');

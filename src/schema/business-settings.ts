@@ -218,7 +218,10 @@ builder.mutationFields((t) => ({
           const url = input[field];
           if (url) await checkSavedWebhookUrl(ctx.services.config, `input.${field}`, url);
         }
-        return updateBusinessSettings(ctx.em, businessIdOf(ctx), input as SettingsChanges);
+        const settings = await updateBusinessSettings(ctx.em, businessIdOf(ctx), input as SettingsChanges);
+        // Calls answered from the routing cache (Postgres unreachable) get the new settings too.
+        ctx.services.bus.publish('business:routing', { businessId: businessIdOf(ctx) });
+        return settings;
       }),
   }),
   rotateWebhookSecret: t.field({

@@ -112,6 +112,12 @@ builder.mutationField('createBusiness', (t) =>
     description: 'Platform admin (ADMIN_API_KEY) only: a new business with default settings and a first admin API key.',
     errors: { types: [FieldValidationError, ConflictError], directResult: true },
     args: { input: t.arg({ type: CreateBusinessInput, required: true }) },
-    resolve: (_root, { input }, ctx) => domain(() => createBusiness(ctx.em, input)),
+    resolve: (_root, { input }, ctx) =>
+      domain(async () => {
+        const created = await createBusiness(ctx.em, input);
+        // Its numbers answer from the routing cache too while Postgres is unreachable.
+        ctx.services.bus.publish('business:routing', { businessId: created.business.id });
+        return created;
+      }),
   }),
 );

@@ -6,6 +6,7 @@ import { ensureDatabase, openOrm, type Orm } from '../../src/core/db.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/core/embedded-postgres.ts';
 import { BusinessSettings } from '../../src/entities/business-settings.entity.ts';
 import { Call } from '../../src/entities/call.entity.ts';
+import { Lead } from '../../src/entities/lead.entity.ts';
 import { loadFixture } from '../../src/sandbox/fixtures.ts';
 import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn } from '../../src/sandbox/openai-realtime.server.ts';
 import { freePort } from '../../src/sandbox/ports.ts';
@@ -24,6 +25,8 @@ import { callEnvironment, inboundCallParams, postTwilioWebhook, streamOf, twilio
  * DATA_DIR and written by the next start, and its file removed.
  * Regression (fault report, experiment 3): the end-of-call write was tried once, logged
  * `failed to persist the call`, and the call was lost: row `in-progress`, no transcript.
+ * A call arriving during the outage is answered by the agent from the routing cache, and
+ * its row is written when Postgres is back (regression: the caller heard an apology).
  */
 
 let sequence = 1900;
@@ -205,5 +208,45 @@ describe('Postgres down while calls end', () => {
     expect((await pipelineJobs([callId])).map((job) => job.id)).toEqual([callId]);
     expect(existsSync(spillFile), 'the spill file removed').toBe(false);
     expect(logLines(second).filter((line) => line.msg === 'writing the call ends spilled at the last shutdown')).toMatchObject([{ calls: 1 }]);
+  });
+
+  it('answers a call arriving during the outage from the routing cache; its row is written when Postgres is back', { timeout: 120_000 }, async () => {
+    const dataDir = join(root, 'callwatch-offline');
+    const proc = await startCallwatch(dataDir);
+    await stopPostgres();
+    await eventually(() => ready(proc), (status) => status === 503, '/ready 503 while Postgres is down');
+    const outageStart = Date.now();
+
+    // Two calls arrive: the first hangs up during the outage, the second talks on past it.
+    const [first, second] = [await placeCall(proc), await placeCall(proc)];
+    const instructions = openai.sessions.slice(-2).map((session) => JSON.stringify(session.received.find((event) => event.type === 'session.update')));
+    for (const sent of instructions) expect(sent, 'the agent knows the business from the cache').toContain('שיפוצי הגליל');
+    first.caller.stop();
+    await first.caller.closed;
+    await eventually(() => logLines(proc).filter((line) => line.msg === 'call ended').length, (n) => n === 1, 'the first call\'s end');
+    expect(proc.running(), proc.describe()).toBe(true);
+
+    await startPostgres();
+    const back = Date.now();
+    // The live call's row appears while it is still on the line.
+    const [live] = await eventually(() => withOrm((orm) => orm.em.fork().find(Call, { callSid: second.callSid })), (found) => found.length === 1, 'the live call\'s row', 60_000);
+    const rowAfterMs = Date.now() - back;
+    expect(live).toMatchObject({ status: 'in-progress', direction: 'inbound', endReason: null });
+    expect(live!.createdAt.getTime(), 'created when the call arrived').toBeLessThan(back);
+    expect(live!.createdAt.getTime()).toBeGreaterThanOrEqual(outageStart - 1000);
+    second.caller.stop();
+    await second.caller.closed;
+
+    const callSids = [first.callSid, second.callSid];
+    const rows = await eventually(() => writtenRows(callSids), (found) => found.length === 2, 'both calls written', 60_000);
+    expectWrittenInFull(rows, callSids);
+    const lead = await withOrm((orm) => orm.em.fork().findOneOrFail(Lead, { phone: sarahsNumber }));
+    for (const row of rows) expect(row.lead?.id, 'the caller\'s lead linked').toBe(lead.id);
+    const ids = rows.map((row) => row.id);
+    expect((await pipelineJobs(ids)).map((job) => job.id).sort()).toEqual([...ids].sort());
+    console.log(`postgres outage, calls arriving: 2 answered from the routing cache, 2 written; the live call's row ${rowAfterMs} ms after Postgres was back`);
+    const log = logLines(proc);
+    expect(log.filter((line) => line.msg === 'the database is unreachable: call answered from the routing cache, its row written when Postgres is back')).toHaveLength(2);
+    expect(log.filter((line) => typeof line.msg === 'string' && line.msg.startsWith('failed to persist the call'))).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import twilio from 'twilio';
 import { describeError } from '../../core/errors.ts';
@@ -8,9 +9,11 @@ import { openInboundCall, openOutboundCall, reportTwilioStatus, storeRecording, 
 import { markAnswered, notePlacedCall, publishOutboundJob, settleAttempt } from '../../entities/outbound-attempt.repository.ts';
 import { findOrCreateLead } from '../../entities/lead.repository.ts';
 import { findBusinessByNumber } from '../../entities/phone-number.repository.ts';
+import { isConnectionError } from '../../entities/postgres-errors.ts';
 import { sql } from '../../entities/sql.ts';
-import type { CallContextCache } from '../call-context.ts';
-import { enqueuePipeline } from '../call-outcome.ts';
+import { buildCallContext, type CallContext, type CallContextCache } from '../call-context.ts';
+import { enqueuePipeline, type CallOpenWrite } from '../call-outcome.ts';
+import type { RoutingCache } from '../routing-cache.ts';
 import { handleAmdVerdict, isMachine } from './answering-machine.ts';
 import { technicalApology, type CallControl } from './call-control.ts';
 import { sayVoice } from './say-voice.ts';
@@ -34,6 +37,10 @@ export interface TwilioWebhookDeps {
   preopen: (callSid: string) => void;
   /** Ends a call a machine answered when no session holds it; undefined without Twilio credentials. */
   callControl: CallControl | undefined;
+  /** Routes and settings to answer inbound calls from while Postgres is unreachable. */
+  routes: RoutingCache;
+  /** Keeps the row of a call answered offline until Postgres is back (PendingCallWrites). */
+  openOffline: (write: CallOpenWrite) => void;
 }
 
 /** Handles POST /twilio/voice, /twilio/status, /twilio/amd and /twilio/recording; false for other paths. */
@@ -96,10 +103,23 @@ function isSigned(services: Services, req: IncomingMessage, params: Record<strin
   return twilio.validateRequest(token, signature, `${services.config.publicUrl}${req.url ?? ''}`, params);
 }
 
-/** A call arrived: route it to its business, record it, and connect its audio to the agent. */
+/**
+ * A call arrived: route it to its business, record it, and connect its audio to the agent.
+ * An inbound call the database cannot route (unreachable) is answered from the routing
+ * cache when it knows the number; otherwise the failure reaches handleTwilioWebhook, and the
+ * caller hears an apology.
+ */
 async function voice(deps: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse, query: URLSearchParams): Promise<void> {
   if (params.Direction?.startsWith('outbound')) return outboundVoice(deps, params, res, query.get('outboundJob'));
-  const { services, contexts } = deps;
+  try {
+    await inboundVoice(deps, params, res);
+  } catch (error) {
+    if (res.headersSent || !isConnectionError(error) || !answerOffline(deps, params, res)) throw error;
+  }
+}
+
+async function inboundVoice(deps: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse): Promise<void> {
+  const { services } = deps;
   const callSid = params.CallSid ?? '';
   const to = normalizePhone(params.To ?? '');
   const em = services.orm.em.fork();
@@ -129,12 +149,36 @@ async function voice(deps: TwilioWebhookDeps, params: Record<string, string>, re
 }
 
 /**
- * Pre-warms the call's context, opens its OpenAI session (a Twilio-signed call: Twilio
- * connects the stream meanwhile, so the greeting need not wait for OpenAI's set-up), and
- * answers with the TwiML that streams the call to the agent.
+ * Postgres is unreachable: answers an inbound call to a number the routing cache knows.
+ * The call gets its id here; its context is built from the cache (no lead yet: who calls is
+ * looked up when the row is written), and its row is kept by PendingCallWrites until
+ * Postgres is back — its end queues behind it. False when the cache does not know the number.
  */
-function connectToAgent({ services, contexts, preopen }: TwilioWebhookDeps, claims: CallRef, res: ServerResponse): void {
-  contexts.prewarm(services.orm, claims);
+function answerOffline(deps: TwilioWebhookDeps, params: Record<string, string>, res: ServerResponse): boolean {
+  const { services, routes } = deps;
+  const callSid = params.CallSid ?? '';
+  const routed = callSid ? routes.lookup(normalizePhone(params.To ?? '') ?? '') : undefined;
+  if (!routed) return false;
+  const callId = randomUUID();
+  const businessId = routed.business.id;
+  const offline = { businessId, callSid, fromNumber: params.From ?? '', toNumber: params.To ?? '', leadPhone: normalizePhone(params.From ?? '') ?? null, arrivedAt: new Date() };
+  const claims = { callSid, callId, businessId, leadId: null, outboundJobId: null };
+  const rows = { ...routed, call: { id: callId, callSid, direction: 'inbound' as const }, lead: null, job: null };
+  deps.openOffline({ kind: 'open', callId, open: offline });
+  connectToAgent(deps, claims, res, { ...buildCallContext(claims, rows), offline });
+  services.metrics.increment('twilio_voice_offline_total');
+  services.logger.warn({ callSid, callId }, 'the database is unreachable: call answered from the routing cache, its row written when Postgres is back');
+  return true;
+}
+
+/**
+ * Pre-warms the call's context (or holds the one given), opens its OpenAI session (a
+ * Twilio-signed call: Twilio connects the stream meanwhile, so the greeting need not wait
+ * for OpenAI's set-up), and answers with the TwiML that streams the call to the agent.
+ */
+function connectToAgent({ services, contexts, preopen }: TwilioWebhookDeps, claims: CallRef, res: ServerResponse, context?: CallContext): void {
+  if (context) contexts.put(context);
+  else contexts.prewarm(services.orm, claims);
   preopen(claims.callSid);
   const response = new twilio.twiml.VoiceResponse();
   const stream = response.connect().stream({ url: mediaStreamUrl(services.config.publicUrl) });
