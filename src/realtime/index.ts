@@ -78,7 +78,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
   let closing = false;
   let cutShort = false;
   const busy = () => sessions.size > 0 || contexts.recent(streamArrivalMs) > 0;
-  const callControl = options.callControl ?? twilioCallControl(config);
+  const callControl = options.callControl ?? twilioCallControl(config, services.metrics);
   if (!config.openai.apiKey) logger.warn('OPENAI_API_KEY is not set: calls cannot reach the voice agent');
 
   const openRealtime = () =>
@@ -94,6 +94,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
     dataDir: config.dataDir,
   });
   services.metrics.gauge('call_writes_pending', () => pendingWrites.size);
+  services.metrics.gauge('active_calls', () => sessions.size);
 
   server.on('connection', (socket: WebSocket) => {
     const session: CallSession = new CallSession(socket, {
@@ -122,6 +123,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       persist: (outcome) => pendingWrites.submit(callEndWriteOf(outcome)),
       agent: {
         callControl,
+        toolTimed: (tool, seconds) => services.metrics.observe('tool_run_seconds', seconds, { tool }),
         // The one write a call makes while it runs, off the audio path.
         book: async (context, slot) => {
           const appointment = await insertAppointment(services.orm.em.fork(), {
