@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { gaugeNames } from '../src/core/metric-definitions.ts';
 import { maxLabelValueLength, maxLabelValues, Metrics } from '../src/core/metrics.ts';
 
 describe('labeled counters', async () => {
@@ -95,5 +97,19 @@ describe('exposition', () => {
     expect(text).toMatch(/^callwatch_audio_listeners 1$/m);
     // A gauge no one registered (this process does not have what it measures) is left out.
     expect(text).not.toContain('callwatch_call_writes_pending');
+  });
+});
+
+describe('README metrics table', () => {
+  it('lists every metric Callwatch defines, and no other', async () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('### Metrics\n'), readme.indexOf('\n### ', readme.indexOf('### Metrics\n') + 1));
+    const listed = [...section.matchAll(/^\| `(callwatch_[a-z_]+)` \|/gm)].map((row) => row[1]!);
+    const metrics = new Metrics();
+    for (const name of gaugeNames) metrics.gauge(name, () => 0);
+    metrics.gaugeLabeled('queue_jobs', async () => []);
+    // The families one process can have, minus build_info (described in the text).
+    const defined = (await metrics.registry.getMetricsAsJSON()).map((family) => family.name).filter((name) => name !== 'callwatch_build_info');
+    expect(listed.toSorted()).toEqual(defined.toSorted());
   });
 });
