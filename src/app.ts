@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Config } from './core/config.ts';
+import { describeError } from './core/errors.ts';
 import { migrate, openDatabaseServer, openOrm, resealSecrets } from './core/db.ts';
 import { createEventBus } from './core/events.ts';
 import { openRedisBus } from './core/redis-bus.ts';
@@ -90,12 +91,15 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
 
     // In-process unless REDIS_URL is set; then shared by every instance on that Redis.
     const metrics = new Metrics({ processMetrics: true });
-    // Read on scrape only. With pg-boss's database unreachable the family is left out of
-    // that scrape (the rest of /metrics still answers).
+    // Read on scrape only. With pg-boss's database unreachable the family has no samples
+    // in that scrape (the rest of /metrics still answers) and the reason is logged.
     metrics.gaugeLabeled('queue_jobs', () =>
       queue.depths().then(
         (depths) => depths.map(({ queue: name, state, jobs }) => ({ labels: { queue: name, state }, value: jobs })),
-        () => [],
+        (error: unknown) => {
+          logger.warn({ err: describeError(error) }, 'metrics: cannot read the queue depth');
+          return [];
+        },
       ),
     );
     let bus = createEventBus();

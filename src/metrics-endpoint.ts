@@ -23,7 +23,10 @@ export function createMetricsHandler(services: Services): (req: IncomingMessage,
     metrics.render().then(
       (text) => send(res, 200, text, { 'content-type': metrics.contentType }),
       // A gauge's reader failed (the queue's database unreachable): no partial page.
-      (error: unknown) => send(res, 500, `cannot collect metrics: ${describeError(error)}\n`),
+      (error: unknown) => {
+        services.logger.error({ err: describeError(error) }, 'metrics: cannot collect');
+        send(res, 500, 'cannot collect metrics\n');
+      },
     );
   };
 }
