@@ -44,7 +44,7 @@ export function processCall(services: Services): JobHandler<'call.process'> {
     for (const step of steps) {
       if (call.pipelineSteps[step.name]) continue;
       const started = performance.now();
-      const outcome: StepOutcome = await runStep(step, call, { em, config: services.config, openai, signal, recording }, lastAttempt).finally(() =>
+      const outcome: StepOutcome = await runStep(step, call, { em, config: services.config, openai, signal, recording, metrics: services.metrics }, lastAttempt).finally(() =>
         services.metrics.observe('pipeline_step_seconds', (performance.now() - started) / 1000, { step: step.name }),
       );
       const state = stepState(outcome);
