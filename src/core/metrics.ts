@@ -52,12 +52,14 @@ export interface MetricsOptions {
  * prom-client, in a Registry of this instance's own (tests run several apps in one process,
  * and the global registry would mix them and refuse a second registration).
  *
- * Counters stay plain integers in a Map: `increment` is on the audio path (twice per 20 ms
- * frame per call: frames_to_openai_total, frames_to_twilio_total), and a Map update is
- * cheaper than prom-client's `inc` (which validates and hashes labels on every call). The
- * registry reads them only when scraped, through each metric's `collect` callback. Tests
- * read them directly with `get`/`getLabeled`. Histograms are observed per turn, per tool
- * run, per step or per attempt — never per frame — so they use prom-client directly.
+ * Counters stay plain integers in a Map, as before prom-client: `increment` is on the audio
+ * path (twice per 20 ms frame per call: frames_to_openai_total, frames_to_twilio_total) and
+ * keeps exactly its old cost, and `get`/`getLabeled` read synchronously (prom-client's own
+ * values are read through an async `get`). The registry reads the integers only when
+ * scraped, through each metric's `collect` callback. (Measured on Node 24: a Map update
+ * ≈ 9–14 ns, an unlabeled prom-client `inc` ≈ 5 ns; at 100 calls, 10,000 a second, either
+ * is ≈ 0.01 % of a core.) Histograms are observed per turn, per tool run, per step or per
+ * attempt — never per frame — so they use prom-client directly.
  */
 export class Metrics {
   /** This instance's registry: what /metrics renders. */
