@@ -22,7 +22,7 @@ export function createMetricsHandler(services: Services): (req: IncomingMessage,
     }
     metrics.render().then(
       (text) => send(res, 200, text, { 'content-type': metrics.contentType }),
-      // A gauge's reader failed (the queue's database unreachable): no partial page.
+      // A metric's collect threw: no partial page (the queue-depth reader handles its own failures).
       (error: unknown) => {
         services.logger.error({ err: describeError(error) }, 'metrics: cannot collect');
         send(res, 500, 'cannot collect metrics\n');
