@@ -1,10 +1,13 @@
+import type { AddressInfo } from 'node:net';
 import type { Config } from './core/config.ts';
+import { describeError } from './core/errors.ts';
 import { migrate, openDatabaseServer, openOrm, resealSecrets } from './core/db.ts';
 import { createEventBus } from './core/events.ts';
 import { openRedisBus } from './core/redis-bus.ts';
 import { Lifecycle } from './core/lifecycle.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { Metrics } from './core/metrics.ts';
+import { closeMetricsServer, createMetricsHandler, startMetricsServer } from './metrics-endpoint.ts';
 import { checkOpenAIModels } from './core/openai-models.ts';
 import { JobQueue } from './core/queue.ts';
 import { secretBoxOf } from './core/secret-box.ts';
@@ -27,6 +30,8 @@ export interface Callwatch {
    * SHUTDOWN_CALL_DRAIN_SEC), finish or release jobs, close everything.
    */
   close: () => Promise<void>;
+  /** Base URL /metrics is served under, when this process serves it. */
+  metricsUrl: string | undefined;
   /** During close: ends the calls' drain now (they hear their goodbye and are written). */
   endCallsNow: () => void;
 }
@@ -85,7 +90,18 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
     lifecycle.add('queue', () => queue.stop(config.shutdownTimeoutMs));
 
     // In-process unless REDIS_URL is set; then shared by every instance on that Redis.
-    const metrics = new Metrics();
+    const metrics = new Metrics({ processMetrics: true });
+    // Read on scrape only. With pg-boss's database unreachable the family has no samples
+    // in that scrape (the rest of /metrics still answers) and the reason is logged.
+    metrics.gaugeLabeled('queue_jobs', () =>
+      queue.depths().then(
+        (depths) => depths.map(({ queue: name, state, jobs }) => ({ labels: { queue: name, state }, value: jobs })),
+        (error: unknown) => {
+          logger.warn({ err: describeError(error) }, 'metrics: cannot read the queue depth');
+          return [];
+        },
+      ),
+    );
     let bus = createEventBus();
     if (config.redisUrl) {
       const redis = await openRedisBus(config.redisUrl, logger, metrics);
@@ -95,6 +111,8 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
 
     const services: Services = { config, logger, orm, queue, bus, metrics };
 
+    let metricsUrl: string | undefined;
+    if (config.role === 'worker') metricsUrl = await serveWorkerMetrics(services, lifecycle);
     if (config.role === 'all' || config.role === 'worker') {
       await startWorkers(services, options.jobHandlers);
       // Closes the calls of API instances that died (their heartbeats stopped).
@@ -104,7 +122,7 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
     let http: HttpServer | undefined;
     let endCallsNow = () => {};
     if (config.role === 'all' || config.role === 'api') {
-      const realtime = createRealtime(services, { startRecording: options.startRecording ?? twilioRecorder(config), preopenTtlMs: options.preopenTtlMs });
+      const realtime = createRealtime(services, { startRecording: options.startRecording ?? twilioRecorder(config, services.metrics), preopenTtlMs: options.preopenTtlMs });
       // After the migrations and the queue: the call ends an earlier run spilled at its shutdown.
       await realtime.replaySpilledWrites();
       // Before the first call: what answers calls if Postgres goes away.
@@ -127,10 +145,28 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
     }
 
     logger.info({ role: config.role, env: config.env, embeddedDatabase: database.embedded }, 'callwatch started');
-    return { services, http, close: () => lifecycle.close(), endCallsNow: () => endCallsNow() };
+    metricsUrl ??= http?.metricsUrl ?? (http && config.metrics.port === undefined ? http.url : undefined);
+    return { services, http, metricsUrl, close: () => lifecycle.close(), endCallsNow: () => endCallsNow() };
   } catch (error) {
     modelCheckAbort.abort();
     await lifecycle.close();
     throw error;
   }
+}
+
+/**
+ * A worker process has no HTTP server: with METRICS_PORT it serves /metrics on a listener
+ * of its own (METRICS_TOKEN applies as on the API). Without METRICS_PORT it serves none.
+ */
+async function serveWorkerMetrics(services: Services, lifecycle: Lifecycle): Promise<string | undefined> {
+  const { port } = services.config.metrics;
+  if (port === undefined) {
+    services.logger.info('METRICS_PORT is not set: this worker serves no /metrics');
+    return undefined;
+  }
+  const server = await startMetricsServer(port, createMetricsHandler(services));
+  lifecycle.add('metrics server', () => closeMetricsServer(server));
+  const address = server.address() as AddressInfo;
+  services.logger.info({ port: address.port }, 'metrics server listening');
+  return `http://127.0.0.1:${address.port}`;
 }

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { AppError, describeError } from './core/errors.ts';
 import type { Services } from './core/services.ts';
 
 /**
@@ -19,23 +20,41 @@ export function createMetricsHandler(services: Services): (req: IncomingMessage,
       metrics.increment('metrics_unauthorized_total');
       return send(res, 401, 'send Authorization: Bearer <METRICS_TOKEN>\n', { 'www-authenticate': 'Bearer realm="metrics"' });
     }
-    send(res, 200, metrics.render(), { 'content-type': 'text/plain; version=0.0.4' });
+    metrics.render().then(
+      (text) => send(res, 200, text, { 'content-type': metrics.contentType }),
+      // A metric's collect threw: no partial page (the queue-depth reader handles its own failures).
+      (error: unknown) => {
+        services.logger.error({ err: describeError(error) }, 'metrics: cannot collect');
+        send(res, 500, 'cannot collect metrics\n');
+      },
+    );
   };
 }
 
-/** The METRICS_PORT listener: /metrics and nothing else. Resolves once it listens. */
+/**
+ * The METRICS_PORT listener: /metrics and nothing else. Resolves once it listens; rejects
+ * with STARTUP_FAILED naming METRICS_PORT when it cannot.
+ */
 export function startMetricsServer(port: number, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Server> {
   const server = createServer((req, res) => {
     if ((req.url ?? '/').split('?')[0] === '/metrics') return handler(req, res);
     send(res, 404, 'not found\n');
   });
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (error: unknown) => reject(new AppError('STARTUP_FAILED', `metrics server: cannot listen on METRICS_PORT ${port}`, { cause: error }));
+    server.once('error', fail);
     server.listen(port, () => {
-      server.off('error', reject);
+      server.off('error', fail);
       resolve(server);
     });
   });
+}
+
+/** Closes a METRICS_PORT listener. Scrapes are short: it does not wait for them. */
+export function closeMetricsServer(server: Server): Promise<void> {
+  const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  return stopped;
 }
 
 /** Equal-length digests, so the comparison takes the same time whatever was sent. */

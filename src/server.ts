@@ -14,7 +14,7 @@ import { readGraphQLRequestBody } from './graphql-request-body.ts';
 import { LiveAccess, liveAccessPlugin } from './graphql-live-access.ts';
 import { corsPolicy, hasGraphQLMediaType, hideSuggestionsPlugin, quietJsonErrorsPlugin, refuseMediaType } from './graphql-http-policy.ts';
 import { createGraphQLWebSocket } from './graphql-ws.ts';
-import { createMetricsHandler, startMetricsServer } from './metrics-endpoint.ts';
+import { closeMetricsServer, createMetricsHandler, startMetricsServer } from './metrics-endpoint.ts';
 import { createMonitorHandler } from './monitor/serve.ts';
 import { createContext, type GraphQLContext } from './schema/context.ts';
 import { schema } from './schema/index.ts';
@@ -116,7 +116,7 @@ export async function startServer(services: Services, realtime: Realtime): Promi
       ? undefined
       : await startMetricsServer(config.metrics.port, serveMetrics).catch((error: unknown) => {
           server.close();
-          throw new AppError('STARTUP_FAILED', `metrics server: cannot listen on METRICS_PORT ${config.metrics.port}`, { cause: error });
+          throw error;
         });
   if (metricsServer) logger.info({ port: (metricsServer.address() as AddressInfo).port }, 'metrics server listening');
   const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
@@ -133,12 +133,7 @@ export async function startServer(services: Services, realtime: Realtime): Promi
     async close(timeoutMs = config.shutdownTimeoutMs) {
       stopAccepting();
       await live.close();
-      if (metricsServer) {
-        // Scrapes are short: the metrics listener does not wait for them.
-        const stopped = new Promise<void>((resolve) => metricsServer.close(() => resolve()));
-        metricsServer.closeAllConnections();
-        await stopped;
-      }
+      if (metricsServer) await closeMetricsServer(metricsServer);
       await graphqlWs.close();
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);

@@ -80,7 +80,7 @@ describe('PendingCallWrites', () => {
     down = false;
     await eventually(() => queue.size, (n) => n === 0, 'the pending ends written');
     expect(written).toEqual(call);
-    expect(metrics.render()).toContain('callwatch_call_writes_retried_total');
+    expect(await metrics.render()).toContain('callwatch_call_writes_retried_total');
     await queue.close(100);
   });
 

@@ -39,6 +39,7 @@ describe('pipeline errors', () => {
   it('fails every AI step at once when the OpenAI account has no quota left (regression: insufficient_quota was retried to the last attempt)', async () => {
     const { call, recordingSid } = await h.recordedCall();
     const before = { transcriptions: h.openai.count('transcriptions'), responses: h.openai.count('responses') };
+    const errorsBefore = h.app.services.metrics.getLabeled('openai_rest_errors_total', '429');
     h.openai.failNext('transcriptions', quota, Infinity);
     h.openai.failNext('responses', quota, Infinity);
     await h.recordingCallback(call, recordingSid);
@@ -55,6 +56,8 @@ describe('pipeline errors', () => {
     // One request each: neither the SDK nor the job tried again.
     expect(h.openai.count('transcriptions') - before.transcriptions).toBe(1);
     expect(h.openai.count('responses') - before.responses).toBe(2);
+    // Each refused request is counted by its status.
+    expect(h.app.services.metrics.getLabeled('openai_rest_errors_total', '429') - errorsBefore).toBe(3);
     expect(h.deliveriesFor(call)).toHaveLength(1);
     const stored = await callRow(call.id);
     expect(stored.pipelineStatus).toBe('failed');

@@ -221,12 +221,14 @@ describe('post-call pipeline', () => {
 
   it('retries a recording download Twilio answers with 503, and downloads it once', async () => {
     const { call, recordingSid } = await h.recordedCall();
+    const errorsBefore = h.app.services.metrics.getLabeled('twilio_rest_errors_total', '503');
     h.twilioApi.failNext(503);
     await h.recordingCallback(call, recordingSid);
     const delivery = await h.receiver.waitForDelivery((d) => d.payload?.call_id === call.callSid, 15_000);
     expect(delivery.payload).toMatchObject({ transcript_source: 'recording', errors: {} });
     expect(h.twilioApi.requests.filter((r) => r.path.endsWith(`${recordingSid}.wav`)).map((r) => r.status)).toEqual([503, 200]);
     expect(h.twilioApi.downloads(recordingSid)).toBe(1);
+    expect(h.app.services.metrics.getLabeled('twilio_rest_errors_total', '503') - errorsBefore).toBe(1);
   });
 
   async function deliveryOf(callId: string) {

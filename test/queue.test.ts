@@ -3,7 +3,7 @@ import { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, isAppError } from '../src/core/errors.ts';
 import { createLogger } from '../src/core/logger.ts';
-import { JobQueue, type JobName } from '../src/core/queue.ts';
+import { JobQueue, jobNames, type JobName } from '../src/core/queue.ts';
 import { Business } from '../src/entities/business.entity.ts';
 import { useTestDatabase } from './support/database.ts';
 
@@ -27,6 +27,19 @@ describe('job queue', () => {
   });
   afterAll(async () => {
     await queue?.stop(1000);
+  });
+
+  it('reads queue depths with one query shared by every read within its age, every queue in four states', async () => {
+    const first = queue.depths(60_000);
+    // A second scrape meanwhile gets the same read, not a second query.
+    expect(queue.depths(60_000)).toBe(first);
+    const depths = await first;
+    expect(depths).toHaveLength(jobNames.length * 4);
+    expect(new Set(depths.map((depth) => depth.queue))).toEqual(new Set(jobNames));
+    // Past its age the next read asks again.
+    const again = queue.depths(0);
+    expect(again).not.toBe(first);
+    await again;
   });
 
   it('refuses to send a payload that does not match the job map', async () => {

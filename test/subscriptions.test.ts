@@ -155,9 +155,12 @@ describe('live monitoring subscriptions', () => {
     expect(callerChunks.map((chunk) => chunk.seq)).toEqual(callerChunks.map((_chunk, index) => callerChunks[0].seq + index));
     const heard = Buffer.concat(callerChunks.map((chunk) => Buffer.from(chunk.payload, 'base64')));
     expect(heard.includes(speech.subarray(0, 1600))).toBe(true);
+    // Both listeners count in /metrics while they listen, and no longer once they leave.
+    expect(h.app.services.metrics.level('audio_listeners')).toBe(2);
 
     listener.stop();
     stalledSocket.terminate();
+    await eventually(() => h.app.services.metrics.level('audio_listeners'), (n) => n === 0, 'the listeners gone from audio_listeners');
     caller.stop();
     await caller.closed;
   });

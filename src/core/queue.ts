@@ -71,6 +71,7 @@ export class JobQueue {
   readonly #boss: PgBoss;
   readonly #logger: Logger;
   #stopped = false;
+  #depths: { at: number; result: Promise<QueueDepth[]> } | undefined;
 
   private constructor(boss: PgBoss, logger: Logger) {
     this.#boss = boss;
@@ -202,6 +203,31 @@ export class JobQueue {
     return job ?? null;
   }
 
+  /**
+   * Jobs per queue and state as pg-boss last counted them (its monitor pass refreshes the
+   * counts every superviseIntervalSeconds, 5 s by default). One query over pg-boss's queue
+   * table, shared by every call within `maxAgeMs` of it, so a /metrics scrape costs at most
+   * one statement; only scrapes read it, never a call's path.
+   */
+  depths(maxAgeMs = 2000): Promise<QueueDepth[]> {
+    const now = Date.now();
+    if (this.#depths && now - this.#depths.at < maxAgeMs) return this.#depths.result;
+    const result = this.#boss.getQueues([...jobNames]).then((queues) =>
+      queues.flatMap((queue) => [
+        { queue: queue.name, state: 'ready' as const, jobs: queue.readyCount },
+        { queue: queue.name, state: 'deferred' as const, jobs: queue.deferredCount },
+        { queue: queue.name, state: 'active' as const, jobs: queue.activeCount },
+        { queue: queue.name, state: 'failed' as const, jobs: queue.failedCount },
+      ]),
+    );
+    this.#depths = { at: now, result };
+    // A failed read is not kept: the next scrape asks again.
+    result.catch(() => {
+      if (this.#depths?.result === result) this.#depths = undefined;
+    });
+    return result;
+  }
+
   /** True when pg-boss's database answers. */
   async isReachable(): Promise<boolean> {
     if (this.#stopped) return false;
@@ -223,6 +249,13 @@ export class JobQueue {
     this.#stopped = true;
     await this.#boss.stop({ graceful: true, close: true, timeout: Math.max(timeoutMs, 1000) });
   }
+}
+
+/** How many jobs of one queue are in one state (JobQueue.depths). */
+export interface QueueDepth {
+  queue: string;
+  state: 'ready' | 'deferred' | 'active' | 'failed';
+  jobs: number;
 }
 
 /** Jobs one claim takes at most. */

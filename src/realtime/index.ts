@@ -82,7 +82,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
   let closing = false;
   let cutShort = false;
   const busy = () => sessions.size > 0 || contexts.recent(streamArrivalMs) > 0;
-  const callControl = options.callControl ?? twilioCallControl(config);
+  const callControl = options.callControl ?? twilioCallControl(config, services.metrics);
   if (!config.openai.apiKey) logger.warn('OPENAI_API_KEY is not set: calls cannot reach the voice agent');
 
   const openRealtime = () =>
@@ -100,6 +100,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
   services.metrics.gauge('call_writes_pending', () => pendingWrites.size);
   const routes = new RoutingCache({ orm: services.orm, logger, bus: services.bus, refreshMs: config.routingCacheRefreshSec * 1000 });
   services.metrics.gauge('routing_cache_numbers', () => routes.size);
+  services.metrics.gauge('active_calls', () => sessions.size);
 
   server.on('connection', (socket: WebSocket) => {
     const session: CallSession = new CallSession(socket, {
@@ -128,6 +129,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       persist: (outcome) => pendingWrites.submit(callEndWriteOf(outcome)),
       agent: {
         callControl,
+        toolTimed: (tool, seconds) => services.metrics.observe('tool_run_seconds', seconds, { tool }),
         // The one write a call makes while it runs, off the audio path.
         book: async (context, slot) => {
           const book = async (em: EntityManager) => {

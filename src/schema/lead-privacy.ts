@@ -53,6 +53,6 @@ builder.mutationFields((t) => ({
     errors: { types: [FieldValidationError, NotFoundError], directResult: true },
     args: { leadId: t.arg.id({ required: true, validate: leadId }) },
     resolve: (_root, args, ctx) =>
-      domain(() => eraseLead(ctx.em, new RecordingDeletion(ctx.services.config, ctx.logger), businessIdOf(ctx), String(args.leadId))),
+      domain(() => eraseLead(ctx.em, new RecordingDeletion(ctx.services.config, ctx.logger, ctx.services.metrics), businessIdOf(ctx), String(args.leadId))),
   }),
 }));

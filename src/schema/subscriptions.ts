@@ -179,6 +179,7 @@ async function callAudio(ctx: GraphQLContext, callId: string): Promise<AsyncIter
   const first = iterator.next();
   const listenerId = randomUUID();
   bus.publish('call:listeners', call.id, { listenerId, listening: true });
+  ctx.services.metrics.adjust('audio_listeners', 1);
   // A call still connecting has no one to hear that yet: say it again once it is live.
   const lifecycle = bus.subscribe('call:events', call.id)[Symbol.asyncIterator]();
   void (async () => {
@@ -192,6 +193,7 @@ async function callAudio(ctx: GraphQLContext, callId: string): Promise<AsyncIter
   const leave = () => {
     if (left) return;
     left = true;
+    ctx.services.metrics.adjust('audio_listeners', -1);
     void lifecycle.return?.();
     bus.publish('call:listeners', call.id, { listenerId, listening: false });
   };

@@ -53,7 +53,7 @@ export function startLostCallSweep(services: Services): LostCallSweep {
   const { config, logger } = services;
   const thresholdMs = config.lostCallAfterSec * 1000;
   const { accountSid, authToken, apiUrl } = config.twilio;
-  const twilio = accountSid && authToken ? createTwilioClient({ accountSid, authToken, apiUrl }) : null;
+  const twilio = accountSid && authToken ? createTwilioClient({ accountSid, authToken, apiUrl, metrics: services.metrics }) : null;
   /** Since when every sweep has reached Postgres; null after a failure. */
   let healthySince: number | null = null;
   let sweeping: Promise<void> = Promise.resolve();

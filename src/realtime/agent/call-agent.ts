@@ -39,6 +39,8 @@ export interface CallAgentDeps {
   callControl: CallControl | undefined;
   /** The booking write, for this call's business, lead and call. */
   book: (context: CallContext, slot: Parameters<CallToolsDeps['book']>[0]) => ReturnType<CallToolsDeps['book']>;
+  /** Told each tool run's duration (tool_run_seconds). */
+  toolTimed?: CallToolsDeps['timed'];
   now?: () => Date;
 }
 
@@ -62,7 +64,7 @@ export class CallAgent {
     this.#host = host;
     this.#deps = deps;
     const { settings } = host.context;
-    this.tools = new CallTools({ context: host.context, now: deps.now ?? (() => new Date()), book: (slot) => deps.book(host.context, slot) });
+    this.tools = new CallTools({ context: host.context, now: deps.now ?? (() => new Date()), book: (slot) => deps.book(host.context, slot), timed: deps.toolTimed });
     this.#watchdog = new SilenceWatchdog({
       timeoutMs: settings.silenceTimeoutSec * 1000,
       reprompts: settings.silenceReprompts,

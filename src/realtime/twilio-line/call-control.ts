@@ -1,5 +1,6 @@
 import twilio from 'twilio';
 import type { Config } from '../../core/config.ts';
+import type { Metrics } from '../../core/metrics.ts';
 import { createTwilioClient } from '../../core/twilio-client.ts';
 import { sayVoice } from './say-voice.ts';
 
@@ -17,10 +18,10 @@ export interface CallControl {
 }
 
 /** Twilio call control for the configured account; undefined without Twilio credentials. */
-export function twilioCallControl(config: Config): CallControl | undefined {
+export function twilioCallControl(config: Config, metrics?: Metrics): CallControl | undefined {
   const { accountSid, authToken, apiUrl } = config.twilio;
   if (!accountSid || !authToken) return undefined;
-  const client = createTwilioClient({ accountSid, authToken, apiUrl });
+  const client = createTwilioClient({ accountSid, authToken, apiUrl, metrics });
   return {
     async transfer(callSid, to) {
       const response = new twilio.twiml.VoiceResponse();

@@ -25,7 +25,7 @@ const maxPaceWaitMs = 20_000;
 export function dialOutboundCall(services: Services): JobHandler<'outbound.dial'> {
   const { config, bus } = services;
   const { accountSid, authToken, apiUrl } = config.twilio;
-  const twilio = accountSid && authToken ? createTwilioClient({ accountSid, authToken, apiUrl }) : null;
+  const twilio = accountSid && authToken ? createTwilioClient({ accountSid, authToken, apiUrl, metrics: services.metrics }) : null;
   return async ({ outboundJobId }, { logger }) => {
     const em = services.orm.em.fork();
     const decision = await claimDialAttempt(em, services.queue, outboundJobId);

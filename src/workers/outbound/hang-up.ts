@@ -10,7 +10,7 @@ import { createTwilioClient } from '../../core/twilio-client.ts';
  */
 export function hangUpOutboundCall(services: Services): JobHandler<'outbound.hangup'> {
   const { accountSid, authToken, apiUrl } = services.config.twilio;
-  const client = accountSid && authToken ? createTwilioClient({ accountSid, authToken, apiUrl }) : null;
+  const client = accountSid && authToken ? createTwilioClient({ accountSid, authToken, apiUrl, metrics: services.metrics }) : null;
   return async ({ callSid }, { logger }) => {
     if (!client) return void logger.warn('Twilio is not configured: cannot hang up a canceled outbound call');
     const call = await client.calls(callSid).update({ status: 'completed' });

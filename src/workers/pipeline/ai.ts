@@ -1,16 +1,18 @@
 import OpenAI, { APIConnectionError, APIError } from 'openai';
 import type { Config } from '../../core/config.ts';
 import { describeError } from '../../core/errors.ts';
+import type { Metrics } from '../../core/metrics.ts';
 import { isPermanentStatus, transientFailure, type StepOutcome } from './step.ts';
 
 /** The OpenAI REST client of the pipeline's AI steps, or null when no API key is configured. */
-export function createOpenAIClient(config: Config): OpenAI | null {
+export function createOpenAIClient(config: Config, metrics?: Metrics): OpenAI | null {
   const { apiKey, baseUrl } = config.openai;
   if (!apiKey) return null;
+  const fetch = metrics ? countingErrors(metrics) : noRetryWithoutQuota;
   // The SDK retries connection errors, 408/409/429 and 5xx twice with backoff; beyond that
   // the job's own retries (from this step) take over. An account out of quota is a 429
   // too, which no retry fixes: `fetch` tells the SDK not to retry it.
-  return new OpenAI({ apiKey, baseURL: baseUrl, maxRetries: 2, timeout: 120_000, fetch: noRetryWithoutQuota });
+  return new OpenAI({ apiKey, baseURL: baseUrl, maxRetries: 2, timeout: 120_000, fetch });
 }
 
 /**
@@ -50,6 +52,22 @@ function isQuotaError(error: unknown): boolean {
 function describeOpenAIError(error: unknown): string {
   if (error instanceof APIError && error.status !== undefined) return `OpenAI answered ${error.status}: ${describeError(error).replace(/^\d{3}\s*/, '')}`;
   return describeError(error);
+}
+
+/**
+ * `fetch` for the SDK that counts every failed HTTP exchange (each of the SDK's retries
+ * too) in `openai_rest_errors_total` by status, or `network` when no answer came.
+ */
+function countingErrors(metrics: Metrics): typeof noRetryWithoutQuota {
+  return async (input, init) => {
+    const response = await noRetryWithoutQuota(input, init).catch((error: unknown) => {
+      // An abort is this side's choice (shutdown, a lapsed claim), not OpenAI's error.
+      if (!init?.signal?.aborted) metrics.incrementLabeled('openai_rest_errors_total', 'network');
+      throw error;
+    });
+    if (!response.ok) metrics.incrementLabeled('openai_rest_errors_total', String(response.status));
+    return response;
+  };
 }
 
 /**

@@ -12,7 +12,7 @@ const downloadTimeoutMs = 60_000;
 export const download: PipelineStepModule = {
   name: 'download',
   produces: [],
-  async run(call, { config, signal }) {
+  async run(call, { config, signal, metrics }) {
     if (!call.recordingSid) return { outcome: 'skipped', reason: 'the call has no recording' };
     if (call.recordingStored) return { outcome: 'done' };
 
@@ -26,10 +26,14 @@ export const download: PipelineStepModule = {
         signal: AbortSignal.any([signal, AbortSignal.timeout(downloadTimeoutMs)]),
       });
     } catch (error) {
+      // An abort is this side's (shutdown, a lapsed claim); a timeout or a refused connection is not.
+      if (!signal.aborted) metrics.incrementLabeled('twilio_rest_errors_total', 'network');
       throw transientFailure('recording download', error);
     }
     if (!response.ok) {
       await response.body?.cancel();
+      // The body is not read: the HTTP status stands for Twilio's code.
+      metrics.incrementLabeled('twilio_rest_errors_total', String(response.status));
       const problem = `recording download: Twilio answered ${response.status}`;
       // 404 right after the callback can be Twilio still finishing the file: worth a retry.
       // Bad credentials or a recording Twilio will never have are not.

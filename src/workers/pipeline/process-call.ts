@@ -23,7 +23,7 @@ const steps: PipelineStepModule[] = [download, transcribe, summarize, extract];
  * published on the bus (`call:events`).
  */
 export function processCall(services: Services): JobHandler<'call.process'> {
-  const openai = createOpenAIClient(services.config);
+  const openai = createOpenAIClient(services.config, services.metrics);
   return async ({ callId }, { lastAttempt, signal, logger }) => {
     const em = services.orm.em.fork();
     const call = await loadPipelineCall(em, callId);
@@ -43,10 +43,13 @@ export function processCall(services: Services): JobHandler<'call.process'> {
     let recording: Recording | null = null;
     for (const step of steps) {
       if (call.pipelineSteps[step.name]) continue;
-      const outcome = await runStep(step, call, { em, config: services.config, openai, signal, recording }, lastAttempt);
+      const started = performance.now();
+      const outcome: StepOutcome = await runStep(step, call, { em, config: services.config, openai, signal, recording, metrics: services.metrics }, lastAttempt).finally(() =>
+        services.metrics.observe('pipeline_step_seconds', (performance.now() - started) / 1000, { step: step.name }),
+      );
       const state = stepState(outcome);
       const changes = stepChanges(step, outcome);
-      const done = outcome.outcome === 'done' ? outcome : null;
+      const done: (StepOutcome & { outcome: 'done' }) | null = outcome.outcome === 'done' ? outcome : null;
       if (!(await recordStep(em, call, step.name, state, changes, { dropRecording: done?.dropRecording === true, storeRecording: done?.recording }))) {
         return logger.info({ callId, step: step.name }, 'pipeline: the call was reprocessed meanwhile; this run stops');
       }
@@ -60,7 +63,9 @@ export function processCall(services: Services): JobHandler<'call.process'> {
       publish(step.name, state);
     }
 
+    const saving = performance.now();
     const saved = await save(em, services.queue, services.config, call);
+    services.metrics.observe('pipeline_step_seconds', (performance.now() - saving) / 1000, { step: 'deliver' });
     if (!saved.recorded) return;
     publish('deliver', saved.step);
     services.bus.publish('call:events', call.id, { type: 'pipeline.finished', callId: call.id, status: saved.status === 'failed' ? 'failed' : 'completed', at: saved.step.at });

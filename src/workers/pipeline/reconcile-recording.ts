@@ -25,7 +25,7 @@ type Found = { kind: 'completed'; recording: RecordingInstance } | { kind: 'stil
  */
 export function reconcileRecording(services: Services): JobHandler<'recording.reconcile'> {
   const { accountSid, authToken, apiUrl } = services.config.twilio;
-  const client = accountSid && authToken ? createTwilioClient({ accountSid, authToken, apiUrl }) : null;
+  const client = accountSid && authToken ? createTwilioClient({ accountSid, authToken, apiUrl, metrics: services.metrics }) : null;
 
   async function find(callSid: string): Promise<Found> {
     if (!client) return { kind: 'none' };

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type OpenAI from 'openai';
 import type { Config } from '../../core/config.ts';
 import { AppError, describeError } from '../../core/errors.ts';
+import type { Metrics } from '../../core/metrics.ts';
 import type { PipelineStep } from '../../entities/call.entity.ts';
 import type { CallChanges, PipelineCall, Recording } from './state.ts';
 
@@ -17,6 +18,8 @@ export interface StepDeps {
    * instead of reading it back from Postgres (where it is stored for a run that resumes).
    */
   recording: Recording | null;
+  /** Counts what the steps' remote services refused (openai_rest_errors_total, twilio_rest_errors_total). */
+  metrics: Metrics;
 }
 
 /**

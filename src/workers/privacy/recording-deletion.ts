@@ -3,6 +3,7 @@ import type { Config } from '../../core/config.ts';
 import type { EntityManager } from '../../core/db.ts';
 import { AppError, describeError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
+import type { Metrics } from '../../core/metrics.ts';
 import { createTwilioClient } from '../../core/twilio-client.ts';
 import { forgetRecording } from '../../entities/call-record.ts';
 import { sql } from '../../entities/sql.ts';
@@ -36,9 +37,9 @@ export class RecordingDeletion {
   readonly #client: twilio.Twilio | null;
   readonly #logger: Logger;
 
-  constructor(config: Config, logger: Logger) {
+  constructor(config: Config, logger: Logger, metrics?: Metrics) {
     const { accountSid, authToken, apiUrl } = config.twilio;
-    this.#client = accountSid && authToken ? createTwilioClient({ accountSid, authToken, apiUrl }) : null;
+    this.#client = accountSid && authToken ? createTwilioClient({ accountSid, authToken, apiUrl, metrics }) : null;
     this.#logger = logger;
   }
 

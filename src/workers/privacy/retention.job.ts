@@ -28,7 +28,7 @@ interface Totals {
  */
 export function applyRetention(services: Services): JobHandler<'privacy.retention'> {
   return async (_payload, context) => {
-    const deletion = new RecordingDeletion(services.config, context.logger);
+    const deletion = new RecordingDeletion(services.config, context.logger, services.metrics);
     const em = services.orm.em.fork();
     const now = Date.now();
     const totals: Totals = { recordingsDeleted: 0, recordingsFailed: 0, callsCleared: 0 };

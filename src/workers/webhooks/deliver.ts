@@ -67,6 +67,8 @@ export function deliverWebhook(services: Services): JobHandler<'webhook.deliver'
         })
       : await recordAttempt(em, deliveryId, attemptsBefore, record);
     if (!recorded) return logger.info({ deliveryId }, 'webhook: another run recorded this attempt first');
+    // Observed once recorded, so an attempt another run recorded first is not counted twice.
+    metrics.observe('webhook_attempt_seconds', result.durationMs / 1000, { outcome: result.refused ? 'refused' : status === 'pending' ? 'retry' : status });
 
     if (result.refused) metrics.increment('webhook_refused_total');
     if (status === 'delivered') metrics.increment('webhook_delivered_total');

@@ -2,7 +2,7 @@ import type { Slot } from '../../../core/business-hours.ts';
 import { describeError, isAppError } from '../../../core/errors.ts';
 import type { CallContext } from '../../call-context.ts';
 import { instantToLocal, localToInstant, matchingSlots, nearestSlots } from './availability.ts';
-import { parseToolCall, type ToolArguments, type ToolName } from './definitions.ts';
+import { parseToolCall, toolNames, type ToolArguments, type ToolName } from './definitions.ts';
 
 /** Lead details the agent captured during the call; written when the call ends. */
 export interface LeadCapture {
@@ -28,6 +28,8 @@ export interface CallToolsDeps {
   now: () => Date;
   /** The one mid-call write: books a slot (guarded by the exclusion constraint). */
   book: (slot: { startsAt: Date; endsAt: Date; notes: string | null }) => Promise<{ appointmentId: string }>;
+  /** Told how long each run took, by tool (`unknown` for a name the agent has no tool of). */
+  timed?: (tool: ToolName | 'unknown', seconds: number) => void;
 }
 
 /**
@@ -53,6 +55,17 @@ export class CallTools {
   }
 
   async run(name: string, argumentsJson: string): Promise<ToolOutcome> {
+    const started = performance.now();
+    try {
+      return await this.#run(name, argumentsJson);
+    } finally {
+      // The name comes from the model: only the tools' own names become a label value.
+      const tool = (toolNames as string[]).includes(name) ? (name as ToolName) : 'unknown';
+      this.#deps.timed?.(tool, (performance.now() - started) / 1000);
+    }
+  }
+
+  async #run(name: string, argumentsJson: string): Promise<ToolOutcome> {
     const parsed = parseToolCall(name, argumentsJson);
     if (!parsed.ok) return failure(parsed.error);
     try {
