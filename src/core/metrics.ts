@@ -102,6 +102,17 @@ export const gaugeNames = [
 ] as const;
 export type GaugeName = (typeof gaugeNames)[number];
 
+/** Histograms (seconds). Issue 20 item 1 gives them buckets; see `Metrics.observe`. */
+export const histogramNames = [
+  'call_turn_latency_seconds',
+  'call_greeting_latency_seconds',
+  'openai_time_to_first_audio_seconds',
+  'tool_run_seconds',
+  'pipeline_step_seconds',
+  'webhook_attempt_seconds',
+] as const;
+export type HistogramName = (typeof histogramNames)[number];
+
 export class Metrics {
   readonly #counts = new Map<CounterName, number>(counterNames.map((name) => [name, 0]));
   readonly #gauges = new Map<GaugeName, () => number>();
@@ -145,6 +156,12 @@ export class Metrics {
   gauge(name: GaugeName, read: () => number): void {
     this.#gauges.set(name, read);
   }
+
+  /**
+   * Records one observation of histogram `name`. A placeholder that records nothing: the
+   * prom-client Metrics (issue 20 item 1) replaces it with real histograms.
+   */
+  observe(_name: HistogramName, _seconds: number, _labels?: Record<string, string>): void {}
 
   /** Prometheus exposition format. */
   render(): string {
