@@ -26,18 +26,22 @@ export interface CallEndWrite {
   timeline: CallOutcome['timeline'];
   lead: LeadCapture;
   recordingStarted: boolean;
+  /** How long the caller waited; null in a spill file written before it was measured. */
+  latency: CallOutcome['latency'] | null;
+  /** What the call used and cost; null likewise. */
+  usage: CallOutcome['usage'] | null;
 }
 
 /** The end-of-call write of a finished call. */
 export function callEndWriteOf(outcome: CallOutcome): CallEndWrite {
-  const { context, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted } = outcome;
-  return { callId: context.callId, leadId: context.lead?.id ?? null, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted };
+  const { context, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted, latency, usage } = outcome;
+  return { callId: context.callId, leadId: context.lead?.id ?? null, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted, latency, usage };
 }
 
 /**
  * Writes what a call produced in one transaction: the call's end (`endCall`: status —
  * failed when the voice agent was lost —, times, duration, transcript turns, timeline, why
- * it ended; only the first end of a call is written), and the lead details
+ * it ended, latency and usage; only the first end of a call is written), and the lead details
  * the agent captured (first name derived from a captured full name, city normalised, notes
  * appended). In the same transaction, the call's way to the post-call pipeline: a call
  * Twilio is not recording (recording off, or it could not start) enqueues the pipeline now;
@@ -56,6 +60,8 @@ export async function persistCallOutcome(orm: Orm, queue: JobQueue, write: CallE
       durationSec: write.durationSec,
       turns: write.turns,
       timeline: write.timeline,
+      latency: write.latency,
+      usage: write.usage,
     });
     // Another end came first (it wrote what the call produced): the lead is left as it made it.
     const leadChanges = ended ? capturedLeadChanges(write.lead) : null;
