@@ -11,6 +11,7 @@ import { Migration20261204000400CallDisclosure } from './Migration20261204000400
 import { Migration20261204000500AuditLog } from './Migration20261204000500AuditLog.ts';
 import { Migration20261204001000WebhookAttemptInterrupted } from './Migration20261204001000WebhookAttemptInterrupted.ts';
 import { Migration20261204002000InstanceHeartbeats } from './Migration20261204002000InstanceHeartbeats.ts';
+import { Migration20261204003000CallLatencyUsage } from './Migration20261204003000CallLatencyUsage.ts';
 
 /**
  * Every migration, in the order they run. Listed explicitly (rather than found by globbing
@@ -30,4 +31,5 @@ export const migrations = [
   { name: 'Migration20261204000500AuditLog', class: Migration20261204000500AuditLog },
   { name: 'Migration20261204001000WebhookAttemptInterrupted', class: Migration20261204001000WebhookAttemptInterrupted },
   { name: 'Migration20261204002000InstanceHeartbeats', class: Migration20261204002000InstanceHeartbeats },
+  { name: 'Migration20261204003000CallLatencyUsage', class: Migration20261204003000CallLatencyUsage },
 ];

@@ -38,6 +38,8 @@ describe('replaying a call\'s end', () => {
       timeline: [],
       lead: { city: 'חיפה', notes: ['מעדיפה בוקר'] },
       recordingStarted: false,
+      latency: null,
+      usage: null,
     };
     await persistCallOutcome(db.orm, queue, write, { recordingCallbackGraceSec: 60 });
     await persistCallOutcome(db.orm, queue, { ...write, reason: 'server shutting down', durationSec: 1 }, { recordingCallbackGraceSec: 60 });

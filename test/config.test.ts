@@ -77,6 +77,17 @@ describe('configuration', () => {
     expect(configError({ WORKER_POLL_INTERVAL_MS: '100' })).toContain('WORKER_POLL_INTERVAL_MS must be at least 500');
   });
 
+  it('merges OPENAI_PRICES over the dated price table, and refuses prices it cannot read, by name', () => {
+    expect(loadConfig({}, { persistDevSecrets: false }).openai.prices['gpt-realtime-1.5']).toMatchObject({ audioInputPerMTok: 32, audioOutputPerMTok: 64 });
+    const prices = loadConfig({ OPENAI_PRICES: '{"gpt-realtime-1.5":{"audioOutputPerMTok":60},"my-model":{"textInputPerMTok":1}}' }, { persistDevSecrets: false }).openai.prices;
+    expect(prices['gpt-realtime-1.5']).toMatchObject({ audioInputPerMTok: 32, audioOutputPerMTok: 60 });
+    expect(prices['my-model']).toEqual({ textInputPerMTok: 1 });
+    expect(configError({ OPENAI_PRICES: '{"gpt-realtime-1.5":' })).toContain('OPENAI_PRICES must be JSON');
+    expect(configError({ OPENAI_PRICES: '{"gpt-realtime-1.5":{"audioOutputPerMTok":-1}}' })).toContain('OPENAI_PRICES');
+    expect(configError({ OPENAI_PRICES: '{"gpt-realtime-1.5":{"audioOutPerMTok":60}}' })).toContain('OPENAI_PRICES');
+    expect(configError({ OPENAI_PRICES: '[1]' })).toContain('OPENAI_PRICES');
+  });
+
   it('reads the GraphQL limits and rejects ones too small to serve a query', () => {
     expect(loadConfig({ GRAPHQL_MAX_BODY_BYTES: '1048576', GRAPHQL_MAX_TOKENS: '20000' }, { persistDevSecrets: false }).graphqlLimits).toEqual({
       maxBodyBytes: 1_048_576,

@@ -27,7 +27,7 @@ describe('OpenAI server events at the boundary', () => {
         status_details: { type: 'failed', error: { type: 'rate_limit_error', code: 'rate_limit_exceeded' } },
         output: [assistantItem, callItem],
         output_modalities: ['audio'],
-        usage: { total_tokens: 10 },
+        usage: { total_tokens: 10, input_tokens: 6, output_tokens: 4, output_token_details: { audio_tokens: 3, text_tokens: 1 } },
       },
     } satisfies Sdk<'response.done'>);
     expect(done).toEqual({
@@ -42,6 +42,7 @@ describe('OpenAI server events at the boundary', () => {
             { id: 'item_1', type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_audio', transcript: 'שלום' }] },
             { id: 'item_2', type: 'function_call', status: 'completed', name: 'save_lead_details', call_id: 'call_1', arguments: '{"city":"חיפה"}' },
           ],
+          usage: { input_tokens: 6, output_tokens: 4, output_token_details: { audio_tokens: 3, text_tokens: 1 } },
         },
       },
     });

@@ -8,6 +8,10 @@ import type { CallEndWrite, CallWrite } from '../src/realtime/call-outcome.ts';
 import { PendingCallWrites } from '../src/realtime/pending-call-writes.ts';
 import { readSpilledCallWrites } from '../src/realtime/spilled-call-writes.ts';
 import { eventually } from './support/calls.ts';
+import { callUsageAtEnd, emptyRealtimeTokens } from '../src/core/call-usage.ts';
+import { priceTable } from '../src/core/prices.ts';
+import { spillCallWrite } from '../src/realtime/spilled-call-writes.ts';
+import { writeFile } from 'node:fs/promises';
 import { capturingLogger } from './support/logs.ts';
 
 /**
@@ -35,6 +39,13 @@ function endOf(callId: string): CallEndWrite {
     timeline: [],
     lead: { name: 'שרה כהן' },
     recordingStarted: false,
+    latency: { greetingMs: 640, turns: 2, turnP50Ms: 750, turnP95Ms: 885, turnMaxMs: 900, openaiFirstAudioP50Ms: 420, openaiFirstAudioP95Ms: 480, interruptions: 1, turnMs: [600, 900] },
+    usage: callUsageAtEnd(
+      { ...emptyRealtimeTokens(), inputTokens: 900, inputAudioTokens: 600, inputTextTokens: 300, outputTokens: 400, outputAudioTokens: 380, outputTextTokens: 20 },
+      { inputSec: 58.2, outputSec: 21.4 },
+      'gpt-realtime-1.5',
+      priceTable(),
+    ),
   };
 }
 
@@ -128,5 +139,22 @@ describe('PendingCallWrites', () => {
     await opening.queue.submit({ kind: 'open', callId, open });
     await opening.queue.close(50);
     expect(await readSpilledCallWrites(opening.dataDir)).toEqual({ writes: [{ kind: 'open', callId, open }], unreadable: [] });
+  });
+
+  it('a spill file carries the call\'s latency and usage; one spilled before they were measured reads them as null', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'i20-spill-usage-'));
+    dirs.push(dataDir);
+    const measured = endOf('00000000-0000-4000-8000-000000000005');
+    await spillCallWrite(dataDir, measured);
+    const older = endOf('00000000-0000-4000-8000-000000000006');
+    const { latency: _latency, usage: _usage, ...withoutThem } = older;
+    await writeFile(join(dataDir, 'pending-call-writes', `${older.callId}.json`), JSON.stringify({ version: 1, write: withoutThem }));
+    const spilled = await readSpilledCallWrites(dataDir);
+    expect(spilled.unreadable).toEqual([]);
+    const writes = spilled.writes as CallEndWrite[];
+    expect(writes[0]?.latency).toEqual(measured.latency);
+    expect(writes[0]?.usage).toEqual(measured.usage);
+    expect(writes[0]?.usage?.estimatedCostUsd).toBeGreaterThan(0);
+    expect(writes[1]).toMatchObject({ callId: older.callId, latency: null, usage: null });
   });
 });

@@ -70,6 +70,9 @@ describe('post-call pipeline', () => {
       appointment: null,
       revision: 0,
       errors: {},
+      // A call written whole (no session measured it): unknown, so null (test/call-latency-usage.test.ts has a measured one).
+      latency: null,
+      usage: null,
     });
 
     const stored = await callRow(call.id);

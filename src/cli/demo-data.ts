@@ -6,6 +6,8 @@ import { BusinessSettings } from '../entities/business-settings.entity.ts';
 import { Business } from '../entities/business.entity.ts';
 import type { Call, TranscriptTurn } from '../entities/call.entity.ts';
 import { createFinishedCall } from '../entities/call-record.ts';
+import { addPipelineUsage, callUsageAtEnd, emptyRealtimeTokens, percentile, type CallLatency, type CallUsage } from '../core/call-usage.ts';
+import { defaultPrices } from '../core/prices.ts';
 import { Lead, type Gender } from '../entities/lead.entity.ts';
 import { PhoneNumber } from '../entities/phone-number.entity.ts';
 
@@ -144,6 +146,7 @@ export async function seedDemoBusiness(em: EntityManager): Promise<Business> {
       extractedService: call.service,
       extracted: call.extracted,
       pipelineStatus: 'completed',
+      ...demoLatencyAndUsage(call.durationSec, call.turns.filter(([speaker]) => speaker === 'caller').length, index),
     });
     if (call.lead === sarah) book(call.lead, row, 3, '10:00', 'ביקור להערכת מחיר — שיפוץ מטבח');
   });
@@ -153,3 +156,32 @@ export async function seedDemoBusiness(em: EntityManager): Promise<Business> {
   return business;
 }
 
+
+/**
+ * Plausible latency and usage for a demo call of `durationSec` with `callerTurns` turns (a
+ * chart has something to draw): turns of 0.7–1.3 s, tokens as a call of that length uses
+ * (caller audio 10 tokens a second, agent audio 20), priced from the built-in table.
+ */
+function demoLatencyAndUsage(durationSec: number, callerTurns: number, seed: number): { latency: CallLatency; usage: CallUsage } {
+  const turnMs = Array.from({ length: callerTurns }, (_, turn) => 700 + ((seed * 7 + turn * 13) % 7) * 100);
+  const round = (value: number | null) => (value === null ? null : Math.round(value));
+  const latency: CallLatency = {
+    greetingMs: 650 + seed * 40,
+    turns: turnMs.length,
+    turnP50Ms: round(percentile(turnMs, 0.5)),
+    turnP95Ms: round(percentile(turnMs, 0.95)),
+    turnMaxMs: turnMs.length > 0 ? Math.max(...turnMs) : null,
+    openaiFirstAudioP50Ms: 520,
+    openaiFirstAudioP95Ms: 610,
+    interruptions: seed % 2,
+    turnMs,
+  };
+  const callerSec = durationSec * 0.4;
+  const agentSec = durationSec * 0.45;
+  const tokens = { ...emptyRealtimeTokens(), inputAudioTokens: Math.round(callerSec * 10 * 3), inputTextTokens: 1800 * (callerTurns + 1), outputAudioTokens: Math.round(agentSec * 20), outputTextTokens: Math.round(agentSec * 3) };
+  tokens.inputTokens = tokens.inputAudioTokens + tokens.inputTextTokens;
+  tokens.outputTokens = tokens.outputAudioTokens + tokens.outputTextTokens;
+  const atEnd = callUsageAtEnd(tokens, { inputSec: durationSec, outputSec: agentSec }, 'gpt-realtime-1.5', defaultPrices);
+  const usage = addPipelineUsage(atEnd, { transcriptionSec: callerSec + agentSec, textInputTokens: 900, textOutputTokens: 180 }, { transcribeModel: 'gpt-transcribe', textModel: 'gpt-5.4-mini' }, defaultPrices);
+  return { latency, usage };
+}

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
+import { priceTable, pricesOverride, type PriceTable } from './prices.ts';
 
 /**
  * Configuration comes from the environment, is parsed once at start and is immutable after.
@@ -97,6 +98,8 @@ const envSchema = z.object({
   OPENAI_TRANSCRIBE_MODEL: z.string().min(1).default('gpt-transcribe'),
   OPENAI_TEXT_MODEL: z.string().min(1).default('gpt-5.4-mini'),
   OPENAI_CHECK_MODELS: flag.default(true),
+  // Prices of the models by name, merged over the dated built-in table (core/prices.ts).
+  OPENAI_PRICES: pricesOverride.optional(),
   // OpenAI ends a Realtime session at 60 minutes; a call moves to a new one before that.
   OPENAI_SESSION_MAX_SEC: z.coerce
     .number({ error: 'must be a number of seconds' })
@@ -236,6 +239,8 @@ export interface Config {
     checkModels: boolean;
     /** OPENAI_SESSION_MAX_SEC: how long one Realtime session carries a call before a rollover. */
     sessionMaxSec: number;
+    /** What each model costs (core/prices.ts, with OPENAI_PRICES merged over it): calls' estimated cost. */
+    prices: PriceTable;
   };
   twilio: {
     accountSid: string | undefined;
@@ -373,6 +378,7 @@ export function loadConfig(
       textModel: vars.OPENAI_TEXT_MODEL,
       checkModels: vars.OPENAI_CHECK_MODELS,
       sessionMaxSec: vars.OPENAI_SESSION_MAX_SEC,
+      prices: priceTable(vars.OPENAI_PRICES),
     },
     twilio: {
       accountSid: vars.TWILIO_ACCOUNT_SID,

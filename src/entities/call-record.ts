@@ -17,7 +17,8 @@ import { sql, type Database, type Row } from './sql.ts';
  *   exception: the session's `failed` (the voice agent was lost) replaces `completed`, which
  *   is all Twilio knows (the line was up).
  * - A call is ended by Callwatch once: the first end (`endCall`) writes the end reason,
- *   start and end times, duration, transcript and timeline; a later end changes nothing.
+ *   start and end times, duration, transcript, timeline, latency and usage; a later end
+ *   changes nothing.
  *   Twilio's final status callback fills in the end time and duration only where no end has
  *   written them; a Callwatch end that comes after it replaces them with its own.
  * - A call that has ended (final status or an end time) is never reopened by a voice request.
@@ -211,6 +212,10 @@ export interface CallEnd {
   durationSec: number;
   turns: Call['transcriptTurns'];
   timeline: Call['timeline'];
+  /** How long the caller waited (null: not measured). */
+  latency?: Call['latency'];
+  /** What the call used and cost; the pipeline adds its part later (`pipelineWrite`). */
+  usage?: Call['usage'];
 }
 
 /**
@@ -227,6 +232,8 @@ export async function endCall(em: EntityManager, callId: string, end: CallEnd): 
       durationSec: end.durationSec,
       transcriptTurns: end.turns,
       timeline: end.timeline,
+      latency: end.latency ?? null,
+      usage: end.usage ?? null,
       endReason: end.reason,
     })
     .where('id', '=', callId)
@@ -355,7 +362,7 @@ export async function reopenPipeline(em: EntityManager, businessId: string, call
 }
 
 /** The columns of `calls` a pipeline step writes besides its own state. */
-export type PipelineWrite = Pick<Updateable<Database['Call']>, 'finalTranscript' | 'summary' | 'extractedCity' | 'extractedService' | 'extracted' | 'pipelineStatus'>;
+export type PipelineWrite = Pick<Updateable<Database['Call']>, 'finalTranscript' | 'summary' | 'extractedCity' | 'extractedService' | 'extracted' | 'pipelineStatus' | 'usage'>;
 
 /**
  * The pipeline's write of one finished step — its state among the call's steps and its

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import type { CallEvent, TranscriptTurn } from '../core/events.ts';
+import type { CallLatency, CallUsage } from '../core/call-usage.ts';
 import { Business } from './business.entity.ts';
 import { Lead } from './lead.entity.ts';
 import { OutboundCallJob } from './outbound-call-job.entity.ts';
@@ -89,6 +90,10 @@ export const Call = defineEntity({
     extractedService: p.string().nullable(),
     /** Fields of the business's extraction schema; a missing value is null, never guessed. */
     extracted: p.json<Record<string, unknown>>().nullable(),
+    /** How long the caller waited for the agent (greeting, turns), written with the call's end; null before that, or for a call no session ended. */
+    latency: p.json<CallLatency>().nullable(),
+    /** What the call used of OpenAI and its estimated cost: the session's part at the end, the pipeline's added when it finishes. */
+    usage: p.json<CallUsage>().nullable(),
     pipelineStatus: p.enum(pipelineStatuses).default('pending'),
     /** Bumped by `reprocessCall`: each revision's results go out as a webhook of their own. */
     pipelineRevision: p.integer().default(0),

@@ -30,6 +30,10 @@ export interface CallEndWrite {
   recordingStarted: boolean;
   /** The call was answered while Postgres was unreachable: its row is written first, from this. */
   open?: OfflineCallOpen;
+  /** How long the caller waited; null in a spill file written before it was measured. */
+  latency: CallOutcome['latency'] | null;
+  /** What the call used and cost; null likewise. */
+  usage: CallOutcome['usage'] | null;
 }
 
 /** The row of a call answered while Postgres was unreachable, written as soon as it is back (its end may come later). */
@@ -44,8 +48,8 @@ export type CallWrite = CallEndWrite | CallOpenWrite;
 
 /** The end-of-call write of a finished call. */
 export function callEndWriteOf(outcome: CallOutcome): CallEndWrite {
-  const { context, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted } = outcome;
-  const write = { callId: context.callId, leadId: context.lead?.id ?? null, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted };
+  const { context, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted, latency, usage } = outcome;
+  const write = { callId: context.callId, leadId: context.lead?.id ?? null, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted, latency, usage };
   return context.offline ? { ...write, open: context.offline } : write;
 }
 
@@ -69,7 +73,7 @@ export async function openCallRow(em: EntityManager, callId: string, open: Offli
 /**
  * Writes what a call produced in one transaction: the call's end (`endCall`: status —
  * failed when the voice agent was lost —, times, duration, transcript turns, timeline, why
- * it ended; only the first end of a call is written), and the lead details
+ * it ended, latency and usage; only the first end of a call is written), and the lead details
  * the agent captured (first name derived from a captured full name, city normalised, notes
  * appended). In the same transaction, the call's way to the post-call pipeline: a call
  * Twilio is not recording (recording off, or it could not start) enqueues the pipeline now;
@@ -92,6 +96,8 @@ export async function persistCallOutcome(orm: Orm, queue: JobQueue, write: CallE
       durationSec: write.durationSec,
       turns: write.turns,
       timeline: write.timeline,
+      latency: write.latency,
+      usage: write.usage,
     });
     // Another end came first (it wrote what the call produced): the lead is left as it made it.
     const leadChanges = ended ? capturedLeadChanges(write.lead) : null;

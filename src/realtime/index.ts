@@ -108,6 +108,7 @@ export function createRealtime(services: Services, options: RealtimeOptions = {}
       metrics: services.metrics,
       bus: services.bus,
       transcriptionModel: config.openai.inputTranscribeModel,
+      pricing: { realtimeModel: config.openai.realtimeModel, prices: config.openai.prices },
       sessionMaxMs: config.openai.sessionMaxSec * 1000,
       verifyToken: (token) => verifyStreamToken(token, config.appSecret),
       claimToken: (claims) => usedTokens.claim(claims),

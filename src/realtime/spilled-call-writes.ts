@@ -2,13 +2,15 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { TranscriptTurn, CallEvent } from '../core/events.ts';
+import type { CallLatency, CallUsage } from '../core/call-usage.ts';
 import type { CallWrite } from './call-outcome.ts';
 
 /**
  * End-of-call writes spilled to disk at shutdown because Postgres was unreachable:
  * DATA_DIR/pending-call-writes/<callId>.json, one file per call, written whole or not at
  * all (a temporary file renamed over it), readable by the process's user only. A file holds
- * what the call's row will hold (transcript, timeline, captured lead details), nothing more.
+ * what the call's row will hold (transcript, timeline, captured lead details, latency and
+ * usage), nothing more.
  */
 export const spillDirName = 'pending-call-writes';
 
@@ -35,6 +37,10 @@ const endWrite = z.object({
   timeline: z.array(z.unknown()).transform((events) => events as CallEvent[]),
   lead: z.object({ name: z.string().optional(), city: z.string().optional(), service: z.string().optional(), notes: z.array(z.string()).optional() }),
   recordingStarted: z.boolean(),
+  // Measured by this process from the call's own events; a file spilled before they were
+  // measured has neither (null: unknown, never made up).
+  latency: z.record(z.string(), z.unknown()).nullish().transform((latency) => (latency ?? null) as CallLatency | null),
+  usage: z.record(z.string(), z.unknown()).nullish().transform((usage) => (usage ?? null) as CallUsage | null),
   open: offlineOpen.optional(),
 });
 

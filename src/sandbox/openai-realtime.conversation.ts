@@ -18,7 +18,7 @@ interface SentAudio {
  */
 export class Conversation {
   readonly id = openaiId('conv');
-  #items = new Map<string, { item: ConversationItem; audio?: SentAudio }>();
+  #items = new Map<string, { item: ConversationItem; audio?: SentAudio; inputAudioMs?: number }>();
   #send: (event: RealtimeServerEvent) => void;
   #error: (error: Omit<RealtimeError, 'type'>, clientEventId?: string) => void;
 
@@ -42,6 +42,27 @@ export class Conversation {
   /** Appends an item; `audio` for model output audio, which the client may truncate. */
   add(itemId: string, item: ConversationItem, audio?: SentAudio): void {
     this.#items.set(itemId, { item, audio });
+  }
+
+  /** Appends the caller's committed audio as a user item holding `ms` of audio. */
+  addUserAudio(itemId: string, item: ConversationItem, ms: number): void {
+    this.#items.set(itemId, { item, inputAudioMs: ms });
+  }
+
+  /**
+   * What a response reads (its input tokens): the instructions and every item's text, at
+   * about four characters a token, and every item's audio — the caller's at one token per
+   * 100 ms, the model's at one per 50 ms, as OpenAI counts Realtime audio.
+   */
+  inputTokens(instructions: string): { text: number; audio: number } {
+    let characters = instructions.length;
+    let audio = 0;
+    for (const { item, audio: sent, inputAudioMs } of this.#items.values()) {
+      if (inputAudioMs !== undefined) audio += Math.ceil(inputAudioMs / 100);
+      else if (sent) audio += Math.ceil(sent.audioSentMs / 50);
+      else characters += JSON.stringify(item).length;
+    }
+    return { text: Math.ceil(characters / 4), audio };
   }
 
   /** Replaces an item's reported state in place; no-op once the client deleted it. */

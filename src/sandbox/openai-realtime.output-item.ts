@@ -59,8 +59,15 @@ export function outputUsage(textTokens: number, audioTokens: number): Usage {
   };
 }
 
-/** The usage of a response whose output items used `usages`. */
-export function totalUsage(usages: readonly Usage[]): Usage {
+/** The usage of a response that read `input` (text and audio tokens) and whose output items used `usages`. */
+export function totalUsage(usages: readonly Usage[], input: { text: number; audio: number } = { text: 0, audio: 0 }): Usage {
   const sum = (pick: (usage: Usage) => number | undefined) => usages.reduce((total, usage) => total + (pick(usage) ?? 0), 0);
-  return outputUsage(sum((usage) => usage.output_token_details?.text_tokens), sum((usage) => usage.output_token_details?.audio_tokens));
+  const output = outputUsage(sum((usage) => usage.output_token_details?.text_tokens), sum((usage) => usage.output_token_details?.audio_tokens));
+  const inputTokens = input.text + input.audio;
+  return {
+    ...output,
+    total_tokens: (output.output_tokens ?? 0) + inputTokens,
+    input_tokens: inputTokens,
+    input_token_details: { text_tokens: input.text, audio_tokens: input.audio, cached_tokens: 0 },
+  };
 }

@@ -297,7 +297,7 @@ export class StandInSession {
           return this.#error({ code: 'conversation_already_has_active_response', message: `Conversation already has an active response in progress: ${this.#active.responseId}. Wait until the response is finished before creating a new one.` }, event.event_id);
         }
         this.#responseRequests.push({ instructions: event.response?.instructions ?? null });
-        return this.#respond(event.response?.metadata);
+        return this.#respond(event.response?.metadata, event.response?.instructions);
       case 'response.cancel':
         if (!this.#active || (event.response_id !== undefined && event.response_id !== this.#active.responseId)) {
           return this.#error({ code: 'response_cancel_not_active', message: 'Cancellation failed: no active response found.' }, event.event_id);
@@ -385,7 +385,7 @@ export class StandInSession {
     this.#inputBytesSinceCommit = 0;
     this.#speechItemId = undefined;
     const turn = userAudioTurn({ itemId, previousItemId: this.#conversation.lastItemId });
-    this.#conversation.add(itemId, turn.item);
+    this.#conversation.addUserAudio(itemId, turn.item, seconds * 1000);
     for (const event of turn.events) this.send(event);
     if (!transcribesInput(this.#config)) return;
     const transcript = this.#script.nextCallerTranscript();
@@ -393,8 +393,9 @@ export class StandInSession {
   }
 
   /** Starts the next scripted response (or the failure `failNextResponse` asked for). `metadata` is the client's, echoed. */
-  #respond(metadata?: RealtimeResponse['metadata']): void {
+  #respond(metadata?: RealtimeResponse['metadata'], instructions?: string): void {
     const stream = new StreamedResponse({
+      inputTokens: this.#conversation.inputTokens(instructions ?? this.#config.instructions ?? ''),
       pace: this.#pace,
       metadata,
       timing: this.#responses.timing,

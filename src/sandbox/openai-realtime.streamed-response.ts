@@ -46,6 +46,8 @@ export interface StreamedResponseOptions {
   model: string;
   conversationId: string;
   voice: string;
+  /** What the response reads (the conversation and instructions at its start): `usage.input_tokens`. */
+  inputTokens?: { text: number; audio: number };
   /** The `metadata` of the client's `response.create`, echoed in `response.created` / `response.done` (null for VAD's). */
   metadata?: RealtimeResponse['metadata'];
   reply: QueuedReply;
@@ -208,7 +210,8 @@ export class StreamedResponse implements ActiveResponse {
     const response = this.#resource(outcome.status, this.#added.map((output) => output.item));
     if (outcome.status === 'cancelled' || outcome.status === 'incomplete') response.status_details = { type: outcome.status, reason: outcome.reason };
     if (outcome.status === 'failed') response.status_details = { type: 'failed', error: outcome.error };
-    response.usage = totalUsage(this.#usages);
+    // A failed response (refused: a rate limit, a server error) read nothing it bills.
+    response.usage = totalUsage(this.#usages, outcome.status === 'failed' ? undefined : this.#options.inputTokens);
     this.#options.send({ type: 'response.done', event_id: openaiId('event'), response } satisfies ResponseDoneEvent);
     this.#options.onDone(outcome);
   }

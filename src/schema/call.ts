@@ -18,6 +18,7 @@ import { enumValues } from './enums.ts';
 import { connectionOf, pageArguments, pageComplexity, pageRequest, toConnection } from './pagination.ts';
 import { AppointmentRef, CallRef, LeadRef, OutboundCallJobRef, WebhookDeliveryRef } from './refs.ts';
 import { visibleEvent } from './supervisor-visibility.ts';
+import { CallLatencyRef, CallUsageRef } from './call-usage.ts';
 
 export const CallDirection = builder.enumType('CallDirection', { values: enumValues(callDirections) });
 export const CallStatus = builder.enumType('CallStatus', { description: 'Twilio’s call status.', values: enumValues(callStatuses) });
@@ -95,6 +96,8 @@ CallRef.implement({
     city: t.exposeString('extractedCity', { nullable: true }),
     serviceCategory: t.exposeString('extractedService', { nullable: true }),
     extracted: t.expose('extracted', { type: 'JSON', nullable: true, description: 'Fields of the business’s extraction schema; null = not found.' }),
+    latency: t.expose('latency', { type: CallLatencyRef, nullable: true, description: 'How long the caller waited for the agent. Null while the call is live, and for calls no session ended or ended before it was measured.' }),
+    usage: t.expose('usage', { type: CallUsageRef, nullable: true, description: 'What the call used of OpenAI and its estimated cost. Null while the call is live, and for calls no session ended or ended before it was measured.' }),
     pipelineStatus: t.expose('pipelineStatus', { type: PipelineStatus }),
     pipelineRevision: t.exposeInt('pipelineRevision', { description: 'How many times the call was reprocessed.' }),
     pipelineSteps: t.field({

@@ -30,6 +30,9 @@ import { FrameBudget } from '../twilio-line/frame-budget.ts';
 import { PlaybackClock } from './playback-clock.ts';
 import { CallEnding, type Ending } from './call-ending.ts';
 import { parseTwilioMessage, twilioClearMessage, twilioMarkMessage, twilioMediaMessage } from '../twilio-line/twilio-media.protocol.ts';
+import type { CallLatency, CallUsage } from '../../core/call-usage.ts';
+import type { PriceTable } from '../../core/prices.ts';
+import { CallMeter, type MeteredTurn } from './call-meter.ts';
 
 /** What a finished call produced; persisted in one transaction by the owner of the session. */
 export interface CallOutcome {
@@ -47,6 +50,10 @@ export interface CallOutcome {
   lead: LeadCapture;
   /** Twilio is recording the call (its recording callback, or the safety net, starts the pipeline). */
   recordingStarted: boolean;
+  /** How long the caller waited for the agent (CallMeter). */
+  latency: CallLatency;
+  /** What the call used of OpenAI, and its estimated cost (CallMeter). */
+  usage: CallUsage;
 }
 
 export interface CallSessionDeps {
@@ -70,6 +77,10 @@ export interface CallSessionDeps {
    * for it; undefined when the call is not recorded.
    */
   onStarted?: (context: CallContext) => Promise<boolean> | undefined;
+  /** The Realtime model the call's sessions use and what it costs: the call's `usage` is priced with it. */
+  pricing: { realtimeModel: string; prices: PriceTable };
+  /** Each caller turn the agent answered, as it is answered (CallMeter): for a per-turn trace span. */
+  onTurn?: (turn: MeteredTurn) => void;
   /** Persists the outcome. Called exactly once per started call, never for a rejected one. */
   persist: (outcome: CallOutcome) => Promise<void>;
   /** Tools' booking and Twilio call control for the agent. */
@@ -99,7 +110,7 @@ const maxBufferedFrames = 1500;
 
 /**
  * One phone call: the Twilio media stream and, once its `start` carries a valid token, the
- * OpenAI Realtime socket (pre-opened by the voice webhook, or opened then). (About 970
+ * OpenAI Realtime socket (pre-opened by the voice webhook, or opened then). (About 1000
  * lines, on purpose: this is the one place the two sockets meet, and what needs both stays
  * here — the relay, one short handler per OpenAI event (`#onRealtimeMessage`), the OpenAI
  * socket's lifecycle (configure, reconnect, expiry, the move to a rolled-over session) and
@@ -180,12 +191,15 @@ export class CallSession {
   readonly #frameBudget = new FrameBudget(performance.now());
   /** The stream went over its frame budget: closed, its frames still in flight dropped. */
   #overBudgetClosed = false;
+  /** Greeting and turn latencies, audio and tokens: written with the call's end. */
+  readonly #meter: CallMeter;
 
   constructor(twilio: WebSocket, deps: CallSessionDeps) {
     this.#twilio = twilio;
     this.#deps = deps;
     this.#log = deps.logger.child({ component: 'call-session' });
     this.#ending = new CallEnding((ending) => this.#finish(ending), this.#log);
+    this.#meter = new CallMeter({ observe: (name, seconds) => deps.metrics.observe(name, seconds), onTurn: deps.onTurn });
     this.#responses = new ResponseQueue({
       send: (event) => {
         if (this.#openai && isOpen(this.#openai)) this.#openai.send(JSON.stringify(event));
@@ -386,7 +400,9 @@ export class CallSession {
     const lead = this.#agent?.tools.lead ?? {};
     try {
       const recordingStarted = (await this.#recordingStarted) ?? false;
-      await this.#deps.persist({ context, startedAt: this.#startedAt, endedAt, durationSec, turns, reason, failed: this.#failed, timeline: this.#timeline, lead, recordingStarted });
+      const latency = this.#meter.latency();
+      const usage = this.#meter.usage(this.#deps.pricing.realtimeModel, this.#deps.pricing.prices);
+      await this.#deps.persist({ context, startedAt: this.#startedAt, endedAt, durationSec, turns, reason, failed: this.#failed, timeline: this.#timeline, lead, recordingStarted, latency, usage });
       this.#log.info({ reason, durationSec, turns: turns.length }, 'call ended');
     } catch (error) {
       this.#log.error({ err: describeError(error) }, 'failed to persist the call');
@@ -447,6 +463,7 @@ export class CallSession {
 
   /** Sends one caller frame to OpenAI, or holds it while the session is not ready (at most `maxBufferedFrames`). */
   #relayCallerFrame(payload: string, append?: string): void {
+    this.#meter.callerAudio(payload);
     if (this.#ready && this.#openai) {
       this.#openai.send(append ?? appendAudioMessage(payload));
       this.#deps.metrics.increment('frames_to_openai_total');
@@ -475,6 +492,7 @@ export class CallSession {
       return this.#reject('stream token already used');
     }
     clearTimeout(this.#startTimer);
+    this.#meter.streamStarted();
     this.#state = 'starting';
     this.#streamSidJson = JSON.stringify(streamSid);
     this.#log = this.#log.child({ callSid });
@@ -807,8 +825,10 @@ export class CallSession {
     switch (event.type) {
       case 'response.output_audio.delta': {
         // Not forwarded: a late delta of a response the caller interrupted (OpenAI sends a few after the cancel).
-        const chunk = this.#playback.chunk(event.response_id, event.item_id, base64Bytes(event.delta) / 8);
+        const ms = base64Bytes(event.delta) / 8;
+        const chunk = this.#playback.chunk(event.response_id, event.item_id, ms);
         if (!chunk.forward) return;
+        this.#meter.agentAudio(event.response_id, ms);
         this.#twilio.send(twilioMediaMessage(this.#streamSidJson, event.delta));
         this.#deps.metrics.increment('frames_to_twilio_total');
         if (chunk.markAfter) this.#twilio.send(twilioMarkMessage(this.#streamSidJson, chunk.markAfter));
@@ -835,8 +855,10 @@ export class CallSession {
       case 'session.updated':
         return this.#configured(event);
       case 'response.created':
+        this.#meter.responseCreated(event.response.id);
         return this.#responses.created(event.response);
       case 'response.done':
+        this.#meter.responseDone(event.response.id, event.response.usage);
         // The tools first: their one response for all outputs waits in the queue, which the done then lets go.
         this.#agent?.responseDone(event.response);
         this.#responses.done(event.response);
@@ -845,12 +867,14 @@ export class CallSession {
         return this.#responses.rateLimits(event.rate_limits ?? [], performance.now());
       case 'input_audio_buffer.speech_started':
         this.#callerSpeaking = true;
+        this.#meter.speechStarted();
         this.#transcript.callerStarted(event.item_id, now);
         this.#bargeIn(callId, now);
         this.#agent?.callerStarted();
         return this.#publish({ type: 'speech.started', callId, at: now });
       case 'input_audio_buffer.speech_stopped':
         this.#callerSpeaking = false;
+        this.#meter.speechStopped(event.audio_end_ms);
         this.#agent?.callerStopped();
         return this.#publish({ type: 'speech.stopped', callId, at: now });
       case 'conversation.item.input_audio_transcription.delta':
@@ -916,6 +940,7 @@ export class CallSession {
   #bargeIn(callId: string, at: string): void {
     const { items } = this.#playback.interrupt(this.#responses.activeId);
     if (items.length === 0) return;
+    this.#meter.interrupted();
     this.#twilio.send(twilioClearMessage(this.#streamSidJson));
     const openai = this.#ready && this.#openai && isOpen(this.#openai) ? this.#openai : undefined;
     for (const { itemId, heardMs, sentMs } of items) {

@@ -96,6 +96,24 @@ const finishedResponse = z.object({
     })
     .optional(),
   output: z.array(conversationItem).default([]),
+  /** What the response used (tokens by kind): the call's usage and cost (CallMeter). */
+  usage: z
+    .object({
+      input_tokens: z.number().optional(),
+      output_tokens: z.number().optional(),
+      input_token_details: z
+        .object({
+          audio_tokens: z.number().optional(),
+          text_tokens: z.number().optional(),
+          cached_tokens: z.number().optional(),
+          cached_tokens_details: z.object({ audio_tokens: z.number().optional(), text_tokens: z.number().optional() }).optional(),
+        })
+        .optional(),
+      output_token_details: z.object({ audio_tokens: z.number().optional(), text_tokens: z.number().optional() }).optional(),
+    })
+    .optional()
+    // Only informs: a malformed usage must not lose the response.done the call path waits for.
+    .catch(undefined),
 });
 
 /** Where a streamed part of a response belongs. */

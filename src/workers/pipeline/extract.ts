@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { israeliCities, normalizeCity } from '../../core/cities.ts';
 import type { ExtractionField } from '../../entities/business-settings.entity.ts';
 import { askOpenAI } from './ai.ts';
-import { callText, type PipelineStepModule } from './step.ts';
+import { callText, textUsage, type PipelineStepModule } from './step.ts';
 
 /**
  * Step 4: structured fields with OpenAI's structured output (a strict JSON schema): the
@@ -50,6 +50,7 @@ export const extract: PipelineStepModule = {
     return {
       outcome: 'done',
       changes: { extractedCity: normalizeCity(city), extractedService: tidy(service), extracted: fields.length > 0 ? extracted : null },
+      usage: textUsage(answer.value.usage),
     };
   },
 };

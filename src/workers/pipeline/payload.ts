@@ -39,5 +39,18 @@ export function callCompletedPayload(call: PipelineCall, at: Date): Record<strin
       : null,
     revision: call.pipelineRevision,
     errors,
+    // How long the caller waited and what the call cost (README "Latency and cost"); null when not measured.
+    latency: call.latency ? snakeCaseKeys(call.latency) : null,
+    usage: call.usage ? snakeCaseKeys(call.usage) : null,
   };
+}
+
+/** `{ turnP50Ms: 1 }` → `{ turn_p50_ms: 1 }`, nested objects too: the webhook's keys are snake_case. */
+function snakeCaseKeys(value: object): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(value).map(([key, inner]) => [
+      key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase(),
+      inner !== null && typeof inner === 'object' && !Array.isArray(inner) ? snakeCaseKeys(inner as object) : inner,
+    ]),
+  );
 }

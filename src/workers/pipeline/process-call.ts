@@ -4,6 +4,7 @@ import type { JobHandler } from '../../core/queue.ts';
 import type { Services } from '../../core/services.ts';
 import type { PipelineStepState } from '../../entities/call.entity.ts';
 import { hasEnded } from '../../entities/call-record.ts';
+import { addPipelineUsage } from '../../core/call-usage.ts';
 import { createOpenAIClient } from './ai.ts';
 import { download } from './download.ts';
 import { extract } from './extract.ts';
@@ -50,7 +51,9 @@ export function processCall(services: Services): JobHandler<'call.process'> {
       const state = stepState(outcome);
       const changes = stepChanges(step, outcome);
       const done: (StepOutcome & { outcome: 'done' }) | null = outcome.outcome === 'done' ? outcome : null;
-      if (!(await recordStep(em, call, step.name, state, changes, { dropRecording: done?.dropRecording === true, storeRecording: done?.recording }))) {
+      // What the step used goes with its result, so a run that resumes after a crash has counted it once.
+      const usage = done?.usage && call.usage ? addPipelineUsage(call.usage, done.usage, services.config.openai, services.config.openai.prices) : undefined;
+      if (!(await recordStep(em, call, step.name, state, usage ? { ...changes, usage } : changes, { dropRecording: done?.dropRecording === true, storeRecording: done?.recording }))) {
         return logger.info({ callId, step: step.name }, 'pipeline: the call was reprocessed meanwhile; this run stops');
       }
       if (state.status === 'failed') {
@@ -58,6 +61,7 @@ export function processCall(services: Services): JobHandler<'call.process'> {
         logger.warn({ callId, step: step.name, error: state.error }, 'pipeline step failed; the pipeline goes on without its result');
       }
       Object.assign(call, changes);
+      if (usage) call.usage = usage;
       call.pipelineSteps = { ...call.pipelineSteps, [step.name]: state };
       recording = done?.recording ?? null;
       publish(step.name, state);

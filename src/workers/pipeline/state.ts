@@ -27,6 +27,10 @@ export interface PipelineCall {
   extracted: Record<string, unknown> | null;
   pipelineRevision: number;
   pipelineSteps: Call['pipelineSteps'];
+  /** How long the caller waited (written with the call's end; null before, or when no session ended the call). */
+  latency: Call['latency'];
+  /** What the call used; the pipeline's steps add theirs. */
+  usage: Call['usage'];
   leadId: string | null;
   /** A downloaded recording is stored (`call_recordings`), waiting for the transcription step. */
   recordingStored: boolean;
@@ -100,6 +104,8 @@ export async function loadPipelineCall(em: EntityManager, callId: string): Promi
     extracted: row.extracted ?? null,
     pipelineRevision: row.pipelineRevision,
     pipelineSteps: row.pipelineSteps,
+    latency: row.latency ?? null,
+    usage: row.usage ?? null,
     leadId: row.lead ?? null,
     recordingStored: Boolean(row.recordingStored),
     settings: {
@@ -141,7 +147,7 @@ export async function recordStep(
   call: Pick<PipelineCall, 'id' | 'pipelineRevision'>,
   step: PipelineStep,
   state: PipelineStepState,
-  changes: CallChanges & { pipelineStatus?: Call['pipelineStatus'] } = {},
+  changes: CallChanges & { pipelineStatus?: Call['pipelineStatus']; usage?: Call['usage'] } = {},
   options: { dropRecording?: boolean; storeRecording?: Recording; fillLead?: LeadFill } = {},
 ): Promise<boolean> {
   const set: PipelineWrite = { ...changes, pipelineStatus: changes.pipelineStatus ?? 'running' };

@@ -4,6 +4,7 @@ import type { Config } from '../../core/config.ts';
 import { AppError, describeError } from '../../core/errors.ts';
 import type { Metrics } from '../../core/metrics.ts';
 import type { PipelineStep } from '../../entities/call.entity.ts';
+import type { PipelineUsage } from '../../core/call-usage.ts';
 import type { CallChanges, PipelineCall, Recording } from './state.ts';
 
 /** What a step needs besides the call. */
@@ -36,6 +37,8 @@ export type StepOutcome =
       dropRecording?: boolean;
       /** Store this downloaded recording with the result. */
       recording?: Recording;
+      /** What the step used of OpenAI (added to the call's usage with its result). */
+      usage?: Partial<PipelineUsage>;
     }
   | { outcome: 'skipped'; changes?: CallChanges; reason: string }
   | { outcome: 'failed'; error: string };
@@ -66,6 +69,11 @@ export function transientFailure(what: string, error: unknown): AppError {
  */
 export function isPermanentStatus(status: number | undefined): boolean {
   return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 409 && status !== 429;
+}
+
+/** The text tokens of a `/v1/responses` answer (its `usage`; none reported: none counted). */
+export function textUsage(usage: { input_tokens: number; output_tokens: number } | undefined): Partial<PipelineUsage> {
+  return { textInputTokens: usage?.input_tokens ?? 0, textOutputTokens: usage?.output_tokens ?? 0 };
 }
 
 /** The conversation as the realtime session transcribed it, one `speaker: text` line per turn. */

@@ -1,6 +1,6 @@
 import { askOpenAI } from './ai.ts';
 import { languageName } from '../../core/language.ts';
-import { callText, type PipelineStepModule } from './step.ts';
+import { callText, textUsage, type PipelineStepModule } from './step.ts';
 
 /**
  * Step 3: a short summary of the call in the business's language, from the recording's
@@ -33,6 +33,6 @@ export const summarize: PipelineStepModule = {
     if (!answer.ok) return answer.outcome;
     const summary = answer.value.output_text.trim();
     if (summary === '') return { outcome: 'failed', error: 'summary: the model returned no text' };
-    return { outcome: 'done', changes: { summary } };
+    return { outcome: 'done', changes: { summary }, usage: textUsage(answer.value.usage) };
   },
 };

@@ -1,4 +1,5 @@
 import type OpenAI from 'openai';
+import type { Transcription } from 'openai/resources/audio/transcriptions';
 import { toFile } from 'openai';
 import { sql } from '../../entities/sql.ts';
 import { askOpenAI } from './ai.ts';
@@ -39,12 +40,15 @@ export const transcribe: PipelineStepModule = {
     const audio = Buffer.isBuffer(recording.audio) ? recording.audio : Buffer.from(recording.audio.buffer, recording.audio.byteOffset, recording.audio.byteLength);
     const pcm = readPcmWav(audio);
     let transcript: string | null;
+    /** Seconds of audio sent: the spans cut from a PCM WAV, or what OpenAI reports for a file sent whole. */
+    let transcriptionSec: number;
     if (pcm) {
       const requests = planRequests(pcm);
       const files = requests.map((request) => () => spanWav(pcm, request.span));
       const answers = await transcribeAll(files, 'audio/wav', hints, deps);
       if (!Array.isArray(answers)) return answers;
-      transcript = mergeTranscript(requests, answers);
+      transcript = mergeTranscript(requests, answers.map((answer) => answer.text));
+      transcriptionSec = requests.reduce((total, { span }) => total + (span.end - span.start) / pcm.sampleRate, 0);
     } else {
       // Not a PCM WAV (another container): it cannot be cut here, so it goes whole if it fits.
       if (audio.length > MAX_REQUEST_BYTES) {
@@ -52,9 +56,11 @@ export const transcribe: PipelineStepModule = {
       }
       const answers = await transcribeAll([() => audio], recording.contentType, hints, deps);
       if (!Array.isArray(answers)) return answers;
-      transcript = answers[0] || null;
+      transcript = answers[0]?.text || null;
+      // Billed by the second, OpenAI says how many; billed by tokens, the duration is not known here.
+      transcriptionSec = answers[0]?.usage?.type === 'duration' ? answers[0].usage.seconds : 0;
     }
-    return { outcome: 'done', changes: { finalTranscript: transcript }, dropRecording: true };
+    return { outcome: 'done', changes: { finalTranscript: transcript }, dropRecording: true, usage: { transcriptionSec } };
   },
 };
 
@@ -64,8 +70,8 @@ export const transcribe: PipelineStepModule = {
  * outcome; a retryable failure ends the others and is thrown. Files are written only when
  * their turn comes, so a long call holds a few request bodies in memory, not all.
  */
-async function transcribeAll(files: (() => Buffer)[], contentType: string, hints: TranscriptionHints, deps: StepDeps): Promise<string[] | StepOutcome> {
-  const texts: string[] = new Array<string>(files.length).fill('');
+async function transcribeAll(files: (() => Buffer)[], contentType: string, hints: TranscriptionHints, deps: StepDeps): Promise<Answer[] | StepOutcome> {
+  const texts: Answer[] = Array.from({ length: files.length }, () => ({ text: '' }));
   const stop = new AbortController();
   const signal = AbortSignal.any([deps.signal, stop.signal]);
   let refused: StepOutcome | null = null;
@@ -91,7 +97,7 @@ async function transcribeAll(files: (() => Buffer)[], contentType: string, hints
           stop.abort();
           return;
         }
-        texts[index] = answer.value.text.trim();
+        texts[index] = { text: answer.value.text.trim(), usage: answer.value.usage };
       } catch (error) {
         thrown ??= { error };
         stop.abort();
@@ -104,6 +110,12 @@ async function transcribeAll(files: (() => Buffer)[], contentType: string, hints
   if (refused) return refused;
   if (thrown) throw (thrown as { error: unknown }).error;
   return texts;
+}
+
+/** One request's answer: the text, and what OpenAI says it used. */
+interface Answer {
+  text: string;
+  usage?: Transcription['usage'];
 }
 
 /** A file name whose extension tells OpenAI the format, which it reads from the name. */
