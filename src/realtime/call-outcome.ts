@@ -26,12 +26,14 @@ export interface CallEndWrite {
   timeline: CallOutcome['timeline'];
   lead: LeadCapture;
   recordingStarted: boolean;
+  /** The call span's W3C traceparent: the post-call jobs join the call's trace. */
+  traceparent?: string;
 }
 
 /** The end-of-call write of a finished call. */
 export function callEndWriteOf(outcome: CallOutcome): CallEndWrite {
-  const { context, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted } = outcome;
-  return { callId: context.callId, leadId: context.lead?.id ?? null, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted };
+  const { context, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted, traceparent } = outcome;
+  return { callId: context.callId, leadId: context.lead?.id ?? null, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted, traceparent };
 }
 
 /**
@@ -67,10 +69,11 @@ export async function persistCallOutcome(orm: Orm, queue: JobQueue, write: CallE
         .where('id', '=', write.leadId)
         .execute();
     }
-    if (!write.recordingStarted) await enqueuePipeline(queue, write.callId, em);
+    const { traceparent } = write;
+    if (!write.recordingStarted) await enqueuePipeline(queue, write.callId, em, { traceparent });
     else {
       const startAfter = new Date(write.endedAt.getTime() + options.recordingCallbackGraceSec * 1000);
-      await queue.send('recording.reconcile', { callId: write.callId }, { em, startAfter, id: reconcileJobId(write.callId) });
+      await queue.send('recording.reconcile', { callId: write.callId }, { em, startAfter, id: reconcileJobId(write.callId), traceparent });
     }
   });
 }
@@ -92,10 +95,10 @@ function capturedLeadChanges(lead: LeadCapture): { fullName?: string; firstName?
 /**
  * Enqueues the post-call pipeline of `callId` once per revision: the job id is the call id
  * (revision 0), or derived from it and the revision (a `reprocessCall`), so a repeated
- * trigger finds the job there and adds none.
+ * trigger finds the job there and adds none. `traceparent`: the trace the job joins (the call's).
  */
-export function enqueuePipeline(queue: JobQueue, callId: string, em: EntityManager, revision = 0): Promise<string | null> {
-  return queue.send('call.process', { callId }, { em, id: pipelineJobId(callId, revision) });
+export function enqueuePipeline(queue: JobQueue, callId: string, em: EntityManager, options: { revision?: number; traceparent?: string } = {}): Promise<string | null> {
+  return queue.send('call.process', { callId }, { em, id: pipelineJobId(callId, options.revision ?? 0), traceparent: options.traceparent });
 }
 
 /** A UUID (version 8, name-based on SHA-256) for a call's pipeline job of one revision. */

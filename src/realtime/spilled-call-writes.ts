@@ -27,6 +27,7 @@ const spillFile = z.object({
     timeline: z.array(z.unknown()).transform((events) => events as CallEvent[]),
     lead: z.object({ name: z.string().optional(), city: z.string().optional(), service: z.string().optional(), notes: z.array(z.string()).optional() }),
     recordingStarted: z.boolean(),
+    traceparent: z.string().optional(),
   }),
 });
 

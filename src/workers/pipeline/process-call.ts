@@ -2,6 +2,7 @@ import { stripControlCharactersDeep } from '../../core/control-characters.ts';
 import { AppError, isAppError } from '../../core/errors.ts';
 import type { JobHandler } from '../../core/queue.ts';
 import type { Services } from '../../core/services.ts';
+import { contextOf, inSpan, traceparentOf } from '../../core/tracing.ts';
 import type { PipelineStepState } from '../../entities/call.entity.ts';
 import { hasEnded } from '../../entities/call-record.ts';
 import { createOpenAIClient } from './ai.ts';
@@ -24,7 +25,10 @@ const steps: PipelineStepModule[] = [download, transcribe, summarize, extract];
  */
 export function processCall(services: Services): JobHandler<'call.process'> {
   const openai = createOpenAIClient(services.config);
-  return async ({ callId }, { lastAttempt, signal, logger }) => {
+  return async ({ callId }, { lastAttempt, signal, logger, span }) => {
+    span?.setAttribute('callwatch.call.id', callId);
+    // Each step's span is a child of this attempt's (itself in the call's trace).
+    const parent = span && contextOf(span);
     const em = services.orm.em.fork();
     const call = await loadPipelineCall(em, callId);
     if (!call) return logger.warn({ callId }, 'pipeline: the call no longer exists');
@@ -43,7 +47,11 @@ export function processCall(services: Services): JobHandler<'call.process'> {
     let recording: Recording | null = null;
     for (const step of steps) {
       if (call.pipelineSteps[step.name]) continue;
-      const outcome = await runStep(step, call, { em, config: services.config, openai, signal, recording }, lastAttempt);
+      const outcome = await inSpan(`pipeline ${step.name}`, { parent, attributes: { 'callwatch.pipeline.step': step.name } }, async (stepSpan) => {
+        const outcome = await runStep(step, call, { em, config: services.config, openai, signal, recording }, lastAttempt);
+        stepSpan.setAttribute('callwatch.pipeline.outcome', outcome.outcome);
+        return outcome;
+      });
       const state = stepState(outcome);
       const changes = stepChanges(step, outcome);
       const done = outcome.outcome === 'done' ? outcome : null;
@@ -60,7 +68,12 @@ export function processCall(services: Services): JobHandler<'call.process'> {
       publish(step.name, state);
     }
 
-    const saved = await save(em, services.queue, services.config, call);
+    const saved = await inSpan('pipeline deliver', { parent, attributes: { 'callwatch.pipeline.step': 'deliver' } }, (stepSpan) =>
+      save(em, services.queue, services.config, call, traceparentOf(stepSpan)).then((saved) => {
+        stepSpan.setAttribute('callwatch.pipeline.outcome', saved.step.status);
+        return saved;
+      }),
+    );
     if (!saved.recorded) return;
     publish('deliver', saved.step);
     services.bus.publish('call:events', call.id, { type: 'pipeline.finished', callId: call.id, status: saved.status === 'failed' ? 'failed' : 'completed', at: saved.step.at });
