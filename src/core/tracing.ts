@@ -23,6 +23,7 @@ import { isAppError } from './errors.ts';
 export { SpanKind, SpanStatusCode, type Attributes, type Context, type Span };
 
 const tracerName = 'callwatch';
+const exportTimeoutMs = 5000;
 const propagator = new W3CTraceContextPropagator();
 
 let active: TracerProvider | undefined;
@@ -51,7 +52,9 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
   if (active) throw new Error('tracing has started already');
   const spanProcessors = [];
   if (options.endpoint !== undefined) {
-    spanProcessors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: `${options.endpoint}/v1/traces` }) }));
+    // A collector that does not answer holds a batch (and the shutdown's flush) this long at most.
+    const exporter = new OTLPTraceExporter({ url: `${options.endpoint}/v1/traces`, timeoutMillis: exportTimeoutMs });
+    spanProcessors.push(new BatchSpanProcessor({ exporter, exportTimeoutMillis: exportTimeoutMs }));
   }
   if (options.exporter) spanProcessors.push(new SimpleSpanProcessor({ exporter: options.exporter }));
   const provider = new TracerProvider({
