@@ -381,7 +381,8 @@ export class CallSession {
     closeTwilio(this.#twilio, 1000, 'call ended');
     if (this.#openai) closeSocket(this.#openai, 1000, 'call ended');
     const context = this.#context;
-    if (!context) return;
+    // A verified stream whose call never started (its context did not load): its span ends too.
+    if (!context) return this.#trace?.ended({ reason, failed: this.#failed, durationSec: 0 });
     const endedAt = new Date();
     const durationSec = Math.round((endedAt.getTime() - this.#startedAt.getTime()) / 1000);
     this.#deps.metrics.increment('calls_ended_total');

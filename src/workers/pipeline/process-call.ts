@@ -2,7 +2,7 @@ import { stripControlCharactersDeep } from '../../core/control-characters.ts';
 import { AppError, isAppError } from '../../core/errors.ts';
 import type { JobHandler } from '../../core/queue.ts';
 import type { Services } from '../../core/services.ts';
-import { contextOf, inSpan, traceparentOf } from '../../core/tracing.ts';
+import { contextOf, inSpan, SpanStatusCode, traceparentOf } from '../../core/tracing.ts';
 import type { PipelineStepState } from '../../entities/call.entity.ts';
 import { hasEnded } from '../../entities/call-record.ts';
 import { createOpenAIClient } from './ai.ts';
@@ -50,6 +50,8 @@ export function processCall(services: Services): JobHandler<'call.process'> {
       const outcome = await inSpan(`pipeline ${step.name}`, { parent, attributes: { 'callwatch.pipeline.step': step.name } }, async (stepSpan) => {
         const outcome = await runStep(step, call, { em, config: services.config, openai, signal, recording }, lastAttempt);
         stepSpan.setAttribute('callwatch.pipeline.outcome', outcome.outcome);
+        // Failed for good: the pipeline goes on without it, the span says so (the error's text stays on the call).
+        if (outcome.outcome === 'failed') stepSpan.setStatus({ code: SpanStatusCode.ERROR, message: 'step failed' });
         return outcome;
       });
       const state = stepState(outcome);
