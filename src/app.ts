@@ -10,6 +10,8 @@ import { Metrics } from './core/metrics.ts';
 import { closeMetricsServer, createMetricsHandler, startMetricsServer } from './metrics-endpoint.ts';
 import { checkOpenAIModels } from './core/openai-models.ts';
 import { JobQueue } from './core/queue.ts';
+import { startTracing } from './core/tracing.ts';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { secretBoxOf } from './core/secret-box.ts';
 import type { Services } from './core/services.ts';
 import { callDrainSeconds } from './realtime/call-drain.ts';
@@ -48,6 +50,8 @@ export interface StartOptions {
   onFatal?: (reason: string) => void;
   /** How long an OpenAI session pre-opened by the voice webhook waits for its stream (tests shorten it). */
   preopenTtlMs?: number;
+  /** Spans go here as they end, whether or not OTEL_EXPORTER_OTLP_ENDPOINT is set (tests). */
+  spanExporter?: SpanExporter;
 }
 
 /**
@@ -65,6 +69,10 @@ export async function startCallwatch(config: Config, options: StartOptions = {})
   // A failure before the await below is not this promise's to report.
   modelCheck.catch(() => {});
   try {
+    // First to open, last to close: the spans of calls ended during shutdown are exported.
+    const tracing = startTracing({ ...config.tracing, exporter: options.spanExporter });
+    if (tracing) lifecycle.add('tracing', tracing.shutdown);
+
     const database = await openDatabaseServer({
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,

@@ -14,6 +14,7 @@ import { readGraphQLRequestBody } from './graphql-request-body.ts';
 import { LiveAccess, liveAccessPlugin } from './graphql-live-access.ts';
 import { corsPolicy, hasGraphQLMediaType, hideSuggestionsPlugin, quietJsonErrorsPlugin, refuseMediaType } from './graphql-http-policy.ts';
 import { createGraphQLWebSocket } from './graphql-ws.ts';
+import { graphqlTracingPlugin, traceRequest } from './http-tracing.ts';
 import { closeMetricsServer, createMetricsHandler, startMetricsServer } from './metrics-endpoint.ts';
 import { createMonitorHandler } from './monitor/serve.ts';
 import { createContext, type GraphQLContext } from './schema/context.ts';
@@ -69,6 +70,7 @@ export async function startServer(services: Services, realtime: Realtime): Promi
     },
     (req, res) => {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
+      traceRequest(req, res, path);
       if (path === '/graphql') {
         if (!hasGraphQLMediaType(req)) return refuseMediaType(res);
         return void readGraphQLRequestBody(req, res, config.graphqlLimits.maxBodyBytes).then((outcome) => {
@@ -180,6 +182,7 @@ function createGraphQLHandler(services: Services, live: LiveAccess) {
       quietJsonErrorsPlugin(),
       mutationsNeedAKey(),
       liveAccessPlugin(live),
+      graphqlTracingPlugin(),
     ],
   });
 }

@@ -98,6 +98,15 @@ describe('configuration', () => {
     expect(configError({ GRAPHQL_MAX_TOKENS: '99' })).toContain('GRAPHQL_MAX_TOKENS must be at least 100');
   });
 
+  it('turns tracing on only with an OTLP endpoint, which must be an http(s) URL', () => {
+    expect(loadConfig({}, { persistDevSecrets: false }).tracing).toEqual({ endpoint: undefined, serviceName: 'callwatch' });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318/', OTEL_SERVICE_NAME: 'callwatch-api' }, { persistDevSecrets: false }).tracing).toEqual({
+      endpoint: 'http://otel-collector:4318',
+      serviceName: 'callwatch-api',
+    });
+    expect(configError({ OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-collector:4317' })).toContain('OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL');
+  });
+
   it('stops start-up in production when a required secret is missing, naming it', () => {
     const { APP_SECRET: _omitted, ...env } = productionEnv;
     const message = configError(env);

@@ -178,6 +178,9 @@ const envSchema = z.object({
   CORS_ORIGINS: originList.default([]),
   METRICS_TOKEN: secret.optional(),
   METRICS_PORT: port.optional(),
+  // Traces go to an OTLP/HTTP collector only when this is set (core/tracing.ts); unset costs nothing.
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).max(200).default('callwatch'),
   HTTP_HEADERS_TIMEOUT_MS: milliseconds.default(15_000),
   HTTP_REQUEST_TIMEOUT_MS: milliseconds.default(30_000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: milliseconds.default(5000),
@@ -301,6 +304,11 @@ export interface Config {
     /** When set, /metrics is served on this port only (its own listener), not on PORT. */
     port: number | undefined;
   };
+  tracing: {
+    /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL; undefined: tracing is off. */
+    endpoint: string | undefined;
+    serviceName: string;
+  };
   /** Limits of the main HTTP server's connections (upgraded websockets are exempt from the timeouts). */
   http: {
     headersTimeoutMs: number;
@@ -405,6 +413,7 @@ export function loadConfig(
     mediaMaxSockets: vars.MEDIA_MAX_SOCKETS,
     corsOrigins: vars.CORS_ORIGINS,
     metrics: { token: vars.METRICS_TOKEN, port: vars.METRICS_PORT },
+    tracing: { endpoint: vars.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: vars.OTEL_SERVICE_NAME },
     http: {
       headersTimeoutMs: vars.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: vars.HTTP_REQUEST_TIMEOUT_MS,

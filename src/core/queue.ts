@@ -4,6 +4,7 @@ import { AppError, describeError, errorCode, isAppError } from './errors.ts';
 import { jobDefinitions, jobNames, type JobName, type JobPayload } from './jobs.ts';
 import { LogThrottle } from './log-throttle.ts';
 import type { Logger } from './logger.ts';
+import { contextFromTraceparent, endSpan, SpanKind, startSpan, type Span } from './tracing.ts';
 
 export { jobDefinitions, jobNames, type JobName, type JobPayload };
 
@@ -16,6 +17,11 @@ export interface JobContext {
   /** Aborted when the queue shuts down while the job runs or the job's claim lapses. */
   signal: AbortSignal;
   logger: Logger;
+  /**
+   * This attempt's span (a child of the trace the job was sent in, when its data carries
+   * one): the parent of the handler's own spans, and `traceparentOf` it for the jobs it sends.
+   */
+  span?: Span;
 }
 
 export type JobHandler<N extends JobName> = (payload: JobPayload<N>, context: JobContext) => Promise<void>;
@@ -30,6 +36,11 @@ export interface SendOptions {
   startAfter?: Date;
   /** A job id of the caller's choosing; a second send with the same id is ignored (null). */
   id?: string;
+  /**
+   * The W3C traceparent of the span that causes the job (a call's, a job's): kept in the
+   * job's data beside the payload, so the job's span joins that trace.
+   */
+  traceparent?: string;
 }
 
 export interface WorkOptions {
@@ -135,7 +146,9 @@ export class JobQueue {
 
   /** Enqueues a job. Returns its id, or null when a job with the same `id` exists. */
   async send<N extends JobName>(name: N, payload: JobPayload<N>, options: SendOptions = {}): Promise<string | null> {
-    const data = parsePayload(name, payload);
+    const parsed = parsePayload(name, payload);
+    // Beside the payload, not in it: payload schemas strip it when the job starts.
+    const data = options.traceparent ? { ...parsed, traceparent: options.traceparent } : parsed;
     return this.#boss.send(name, data, {
       db: options.em ? fromKysely(options.em.getKysely()) : undefined,
       startAfter: options.startAfter,
@@ -180,13 +193,21 @@ export class JobQueue {
 
   async #run<N extends JobName>(name: N, job: Job<unknown>, handler: JobHandler<N>): Promise<JobResult> {
     const logger = this.#logger.child({ jobId: job.id, job: name, retryCount: job.retryCount });
+    const span = startSpan(`job ${name}`, {
+      kind: SpanKind.CONSUMER,
+      parent: contextFromTraceparent((job.data as { traceparent?: unknown } | null)?.traceparent),
+      attributes: { 'messaging.system': 'pg-boss', 'messaging.destination.name': name, 'messaging.message.id': job.id, 'callwatch.job.retry_count': job.retryCount },
+    });
     try {
       const payload = parsePayload(name, job.data);
       const lastAttempt = job.retryCount >= jobDefinitions[name].queue.retryLimit;
-      await handler(payload, { jobId: job.id, retryCount: job.retryCount, lastAttempt, signal: job.signal, logger });
+      await handler(payload, { jobId: job.id, retryCount: job.retryCount, lastAttempt, signal: job.signal, logger, span });
+      endSpan(span);
       return { id: job.id, status: 'completed' };
     } catch (error) {
       const output = { code: isAppError(error) ? error.code : 'INTERNAL', message: describeError(error) };
+      // The code only: an error's message may quote what the job worked on.
+      endSpan(span, output.code);
       if (isAppError(error) && !error.retryable) {
         logger.error(output, 'job failed permanently');
         // 'deadletter' ends the job now, skipping the queue's remaining retries.
@@ -226,6 +247,15 @@ export class JobQueue {
       if (this.#depths?.result === result) this.#depths = undefined;
     });
     return result;
+  }
+
+  /**
+   * The traceparent a job was sent with (SendOptions.traceparent), or undefined: lets a
+   * later trigger of the same work join the trace of the one that sent the job.
+   */
+  async traceparentOf(name: JobName, id: string): Promise<string | undefined> {
+    const traceparent = ((await this.getJob(name, id))?.data as { traceparent?: unknown } | undefined)?.traceparent;
+    return typeof traceparent === 'string' ? traceparent : undefined;
   }
 
   /** True when pg-boss's database answers. */

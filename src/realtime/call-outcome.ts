@@ -34,6 +34,8 @@ export interface CallEndWrite {
   latency: CallOutcome['latency'] | null;
   /** What the call used and cost; null likewise. */
   usage: CallOutcome['usage'] | null;
+  /** The call span's W3C traceparent: the post-call jobs join the call's trace. */
+  traceparent?: string;
 }
 
 /** The row of a call answered while Postgres was unreachable, written as soon as it is back (its end may come later). */
@@ -48,8 +50,8 @@ export type CallWrite = CallEndWrite | CallOpenWrite;
 
 /** The end-of-call write of a finished call. */
 export function callEndWriteOf(outcome: CallOutcome): CallEndWrite {
-  const { context, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted, latency, usage } = outcome;
-  const write = { callId: context.callId, leadId: context.lead?.id ?? null, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted, latency, usage };
+  const { context, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted, latency, usage, traceparent } = outcome;
+  const write = { callId: context.callId, leadId: context.lead?.id ?? null, startedAt, endedAt, durationSec, turns, reason, failed, timeline, lead, recordingStarted, latency, usage, traceparent };
   return context.offline ? { ...write, open: context.offline } : write;
 }
 
@@ -109,10 +111,11 @@ export async function persistCallOutcome(orm: Orm, queue: JobQueue, write: CallE
         .where('id', '=', leadId)
         .execute();
     }
-    if (!write.recordingStarted) await enqueuePipeline(queue, callId, em);
+    const { traceparent } = write;
+    if (!write.recordingStarted) await enqueuePipeline(queue, callId, em, { traceparent });
     else {
       const startAfter = new Date(write.endedAt.getTime() + options.recordingCallbackGraceSec * 1000);
-      await queue.send('recording.reconcile', { callId }, { em, startAfter, id: reconcileJobId(callId) });
+      await queue.send('recording.reconcile', { callId }, { em, startAfter, id: reconcileJobId(callId), traceparent });
     }
   });
 }
@@ -134,10 +137,10 @@ function capturedLeadChanges(lead: LeadCapture): { fullName?: string; firstName?
 /**
  * Enqueues the post-call pipeline of `callId` once per revision: the job id is the call id
  * (revision 0), or derived from it and the revision (a `reprocessCall`), so a repeated
- * trigger finds the job there and adds none.
+ * trigger finds the job there and adds none. `traceparent`: the trace the job joins (the call's).
  */
-export function enqueuePipeline(queue: JobQueue, callId: string, em: EntityManager, revision = 0): Promise<string | null> {
-  return queue.send('call.process', { callId }, { em, id: pipelineJobId(callId, revision) });
+export function enqueuePipeline(queue: JobQueue, callId: string, em: EntityManager, options: { revision?: number; traceparent?: string } = {}): Promise<string | null> {
+  return queue.send('call.process', { callId }, { em, id: pipelineJobId(callId, options.revision ?? 0), traceparent: options.traceparent });
 }
 
 /** A UUID (version 8, name-based on SHA-256) for a call's pipeline job of one revision. */

@@ -41,6 +41,7 @@ const endWrite = z.object({
   // measured has neither (null: unknown, never made up).
   latency: z.record(z.string(), z.unknown()).nullish().transform((latency) => (latency ?? null) as CallLatency | null),
   usage: z.record(z.string(), z.unknown()).nullish().transform((usage) => (usage ?? null) as CallUsage | null),
+  traceparent: z.string().optional(),
   open: offlineOpen.optional(),
 });
 

@@ -10,6 +10,7 @@ import { startOpenAIRealtimeStandIn, type OpenAIRealtimeStandIn, type Pace, type
 import { SimulatedCaller } from '../../src/sandbox/simulated-caller.ts';
 import { startTwilioApiStandIn, type TwilioApiStandIn } from '../../src/sandbox/twilio-api.server.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../../src/sandbox/webhook-receiver.ts';
+import type { StartOptions } from '../../src/app.ts';
 import { isHousekeeping, startTestApp, type TestApp } from './app.ts';
 import { createBusiness, createLead } from './factories.ts';
 import { callEnvironment, inboundCallParams, postTwilioWebhook, publicUrl, streamOf, twilioAccountSid, twilioAuthToken } from './twilio.ts';
@@ -40,7 +41,7 @@ export interface CallHarness {
  * (pipeline*.test.ts), and here its statements and events would mix with the call's.
  */
 export async function startCallHarness(
-  options: { pace?: Pace; recordCalls?: boolean; env?: Record<string, string>; pipeline?: boolean; preopenTtlMs?: number; statusCallback?: boolean } = {},
+  options: { pace?: Pace; recordCalls?: boolean; env?: Record<string, string>; pipeline?: boolean; preopenTtlMs?: number; statusCallback?: boolean; spanExporter?: StartOptions['spanExporter'] } = {},
 ): Promise<CallHarness> {
   const openai = await startOpenAIRealtimeStandIn({ apiKey: 'sk-test-key', pace: options.pace ?? 'instant' });
   const twilioApi = await startTwilioApiStandIn({ accountSid: twilioAccountSid, authToken: twilioAuthToken });
@@ -50,6 +51,7 @@ export async function startCallHarness(
   const app = await startTestApp(callEnvironment({ OPENAI_REALTIME_URL: openai.url, TWILIO_API_URL: twilioApi.url, ...pipelineEnv, ...options.env }), {
     onStatement: (sql) => isHousekeeping(sql) || statements.push(sql),
     preopenTtlMs: options.preopenTtlMs,
+    spanExporter: options.spanExporter,
     ...(pipeline ? {} : { jobHandlers: {} }),
   });
   // Twilio's callbacks (a recording's status) are signed for PUBLIC_URL and reach the app where it listens.

@@ -29,6 +29,7 @@ import { InboundAudioGaps, silenceFrameAppend, silenceFramePayload } from '../tw
 import { FrameBudget } from '../twilio-line/frame-budget.ts';
 import { PlaybackClock } from './playback-clock.ts';
 import { CallEnding, type Ending } from './call-ending.ts';
+import { CallTrace } from './call-trace.ts';
 import { parseTwilioMessage, twilioClearMessage, twilioMarkMessage, twilioMediaMessage } from '../twilio-line/twilio-media.protocol.ts';
 import type { CallLatency, CallUsage } from '../../core/call-usage.ts';
 import type { PriceTable } from '../../core/prices.ts';
@@ -54,6 +55,8 @@ export interface CallOutcome {
   latency: CallLatency;
   /** What the call used of OpenAI, and its estimated cost (CallMeter). */
   usage: CallUsage;
+  /** The call span's W3C traceparent, for the post-call jobs; undefined when tracing is off. */
+  traceparent?: string;
 }
 
 export interface CallSessionDeps {
@@ -193,6 +196,8 @@ export class CallSession {
   #overBudgetClosed = false;
   /** Greeting and turn latencies, audio and tokens: written with the call's end. */
   readonly #meter: CallMeter;
+  /** The call's trace (call-trace.ts), from a verified `start`: a few moments per turn, never per frame. */
+  #trace: CallTrace | undefined;
 
   constructor(twilio: WebSocket, deps: CallSessionDeps) {
     this.#twilio = twilio;
@@ -390,11 +395,13 @@ export class CallSession {
     closeTwilio(this.#twilio, 1000, 'call ended');
     if (this.#openai) closeSocket(this.#openai, 1000, 'call ended');
     const context = this.#context;
-    if (!context) return;
+    // A verified stream whose call never started (its context did not load): its span ends too.
+    if (!context) return this.#trace?.ended({ reason, failed: this.#failed, durationSec: 0 });
     const endedAt = new Date();
     const durationSec = Math.round((endedAt.getTime() - this.#startedAt.getTime()) / 1000);
     this.#deps.metrics.increment('calls_ended_total');
     const status = this.#failed ? 'failed' : 'completed';
+    this.#trace?.ended({ reason, failed: this.#failed, durationSec });
     this.#publishLifecycle({ type: 'call.ended', callId: context.callId, callSid: context.callSid, durationSec, reason, status, at: endedAt.toISOString() });
     const turns = this.#transcript.turns();
     const lead = this.#agent?.tools.lead ?? {};
@@ -402,7 +409,7 @@ export class CallSession {
       const recordingStarted = (await this.#recordingStarted) ?? false;
       const latency = this.#meter.latency();
       const usage = this.#meter.usage(this.#deps.pricing.realtimeModel, this.#deps.pricing.prices);
-      await this.#deps.persist({ context, startedAt: this.#startedAt, endedAt, durationSec, turns, reason, failed: this.#failed, timeline: this.#timeline, lead, recordingStarted, latency, usage });
+      await this.#deps.persist({ context, startedAt: this.#startedAt, endedAt, durationSec, turns, reason, failed: this.#failed, timeline: this.#timeline, lead, recordingStarted, latency, usage, traceparent: this.#trace?.traceparent });
       this.#log.info({ reason, durationSec, turns: turns.length }, 'call ended');
     } catch (error) {
       this.#log.error({ err: describeError(error) }, 'failed to persist the call');
@@ -496,6 +503,7 @@ export class CallSession {
     this.#state = 'starting';
     this.#streamSidJson = JSON.stringify(streamSid);
     this.#log = this.#log.child({ callSid });
+    this.#trace = new CallTrace(callSid);
     // Only now, for a verified call, does the call get an OpenAI session.
     this.#openai = this.#useOpenAI(this.#deps.openRealtime(callSid), () => {
       this.#openaiOpen = true;
@@ -507,6 +515,7 @@ export class CallSession {
       // The call may have ended while the context loaded.
       if (this.#ending.started) return;
       this.#context = context;
+      this.#trace?.loaded(context);
     } catch (error) {
       this.#log.error({ err: describeError(error) }, 'cannot load the call context');
       return void this.end('context unavailable');
@@ -837,6 +846,7 @@ export class CallSession {
           // A new agent item: its turn starts now (once per item, not per delta).
           this.#transcript.agent(event.item_id, new Date().toISOString());
           this.#agent?.agentStarted();
+          this.#trace?.agentAudioStarted();
         }
         return;
       }
@@ -869,12 +879,13 @@ export class CallSession {
         this.#callerSpeaking = true;
         this.#meter.speechStarted();
         this.#transcript.callerStarted(event.item_id, now);
-        this.#bargeIn(callId, now);
+        this.#trace?.callerStarted(this.#bargeIn(callId, now));
         this.#agent?.callerStarted();
         return this.#publish({ type: 'speech.started', callId, at: now });
       case 'input_audio_buffer.speech_stopped':
         this.#callerSpeaking = false;
         this.#meter.speechStopped(event.audio_end_ms);
+        this.#trace?.callerStopped();
         this.#agent?.callerStopped();
         return this.#publish({ type: 'speech.stopped', callId, at: now });
       case 'conversation.item.input_audio_transcription.delta':
@@ -935,11 +946,12 @@ export class CallSession {
   /**
    * The caller started talking over the agent: stop playback, drop the rest of the
    * interrupted responses' audio, and tell OpenAI what was heard of every item cut short
-   * (an item still queued behind the one playing was heard not at all).
+   * (an item still queued behind the one playing was heard not at all). True when it cut
+   * the agent's audio short.
    */
-  #bargeIn(callId: string, at: string): void {
+  #bargeIn(callId: string, at: string): boolean {
     const { items } = this.#playback.interrupt(this.#responses.activeId);
-    if (items.length === 0) return;
+    if (items.length === 0) return false;
     this.#meter.interrupted();
     this.#twilio.send(twilioClearMessage(this.#streamSidJson));
     const openai = this.#ready && this.#openai && isOpen(this.#openai) ? this.#openai : undefined;
@@ -951,10 +963,12 @@ export class CallSession {
     // What was queued will not play: nothing waits for it any longer, and the agent is silent.
     this.#wakePlayedOut();
     this.#agent?.agentStopped();
+    return true;
   }
 
   #publish(event: CallEvent | AgentEvent): void {
     if (timelineEventTypes.has(event.type)) this.#timeline.push(event);
+    this.#trace?.event(event);
     this.#deps.bus.publish('call:events', event.callId, event);
   }
 

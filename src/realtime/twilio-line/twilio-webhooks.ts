@@ -12,8 +12,9 @@ import { findBusinessByNumber } from '../../entities/phone-number.repository.ts'
 import { isConnectionError } from '../../entities/postgres-errors.ts';
 import { sql } from '../../entities/sql.ts';
 import { buildCallContext, type CallContext, type CallContextCache } from '../call-context.ts';
-import { enqueuePipeline, type CallOpenWrite } from '../call-outcome.ts';
+import { enqueuePipeline, reconcileJobId, type CallOpenWrite } from '../call-outcome.ts';
 import type { RoutingCache } from '../routing-cache.ts';
+import { tracingEnabled } from '../../core/tracing.ts';
 import { handleAmdVerdict, isMachine } from './answering-machine.ts';
 import { technicalApology, type CallControl } from './call-control.ts';
 import { sayVoice } from './say-voice.ts';
@@ -279,7 +280,9 @@ async function recording({ services }: TwilioWebhookDeps, params: Record<string,
           ? await storeRecording(em, { callSid }, { sid: recordingSid, url: recordingUrl ?? null })
           : (await sql(em).selectFrom('Call').select('id').where('callSid', '=', callSid).forUpdate().executeTakeFirst())?.id;
         if (!callId) return;
-        const enqueued = await enqueuePipeline(services.queue, callId, em);
+        // The call's trace, as its end sent it with the safety net (only looked up when tracing is on).
+        const traceparent = tracingEnabled() ? await services.queue.traceparentOf('recording.reconcile', reconcileJobId(callId)) : undefined;
+        const enqueued = await enqueuePipeline(services.queue, callId, em, { traceparent });
         // Started already (an earlier callback, or the safety net): the recording it works on stays.
         if (enqueued === null && stores) throw new PipelineAlreadyStarted();
       });

@@ -2,6 +2,7 @@ import { stripControlCharactersDeep } from '../../core/control-characters.ts';
 import { AppError, isAppError } from '../../core/errors.ts';
 import type { JobHandler } from '../../core/queue.ts';
 import type { Services } from '../../core/services.ts';
+import { contextOf, inSpan, SpanStatusCode, traceparentOf } from '../../core/tracing.ts';
 import type { PipelineStepState } from '../../entities/call.entity.ts';
 import { hasEnded } from '../../entities/call-record.ts';
 import { addPipelineUsage } from '../../core/call-usage.ts';
@@ -25,7 +26,10 @@ const steps: PipelineStepModule[] = [download, transcribe, summarize, extract];
  */
 export function processCall(services: Services): JobHandler<'call.process'> {
   const openai = createOpenAIClient(services.config, services.metrics);
-  return async ({ callId }, { lastAttempt, signal, logger }) => {
+  return async ({ callId }, { lastAttempt, signal, logger, span }) => {
+    span?.setAttribute('callwatch.call.id', callId);
+    // Each step's span is a child of this attempt's (itself in the call's trace).
+    const parent = span && contextOf(span);
     const em = services.orm.em.fork();
     const call = await loadPipelineCall(em, callId);
     if (!call) return logger.warn({ callId }, 'pipeline: the call no longer exists');
@@ -44,10 +48,16 @@ export function processCall(services: Services): JobHandler<'call.process'> {
     let recording: Recording | null = null;
     for (const step of steps) {
       if (call.pipelineSteps[step.name]) continue;
-      const started = performance.now();
-      const outcome: StepOutcome = await runStep(step, call, { em, config: services.config, openai, signal, recording, metrics: services.metrics }, lastAttempt).finally(() =>
-        services.metrics.observe('pipeline_step_seconds', (performance.now() - started) / 1000, { step: step.name }),
-      );
+      const outcome: StepOutcome = await inSpan(`pipeline ${step.name}`, { parent, attributes: { 'callwatch.pipeline.step': step.name } }, async (stepSpan) => {
+        const started = performance.now();
+        const outcome = await runStep(step, call, { em, config: services.config, openai, signal, recording, metrics: services.metrics }, lastAttempt).finally(() =>
+          services.metrics.observe('pipeline_step_seconds', (performance.now() - started) / 1000, { step: step.name }),
+        );
+        stepSpan.setAttribute('callwatch.pipeline.outcome', outcome.outcome);
+        // Failed for good: the pipeline goes on without it, the span says so (the error's text stays on the call).
+        if (outcome.outcome === 'failed') stepSpan.setStatus({ code: SpanStatusCode.ERROR, message: 'step failed' });
+        return outcome;
+      });
       const state = stepState(outcome);
       const changes = stepChanges(step, outcome);
       const done: (StepOutcome & { outcome: 'done' }) | null = outcome.outcome === 'done' ? outcome : null;
@@ -68,7 +78,12 @@ export function processCall(services: Services): JobHandler<'call.process'> {
     }
 
     const saving = performance.now();
-    const saved = await save(em, services.queue, services.config, call);
+    const saved = await inSpan('pipeline deliver', { parent, attributes: { 'callwatch.pipeline.step': 'deliver' } }, (stepSpan) =>
+      save(em, services.queue, services.config, call, traceparentOf(stepSpan)).then((saved) => {
+        stepSpan.setAttribute('callwatch.pipeline.outcome', saved.step.status);
+        return saved;
+      }),
+    );
     services.metrics.observe('pipeline_step_seconds', (performance.now() - saving) / 1000, { step: 'deliver' });
     if (!saved.recorded) return;
     publish('deliver', saved.step);

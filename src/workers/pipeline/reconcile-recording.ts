@@ -6,6 +6,7 @@ import { createTwilioClient } from '../../core/twilio-client.ts';
 import { storeRecording } from '../../entities/call-record.ts';
 import { sql } from '../../entities/sql.ts';
 import { enqueuePipeline } from '../../realtime/call-outcome.ts';
+import { traceparentOf } from '../../core/tracing.ts';
 
 /** Statuses of a recording that ended without a file. */
 const noFile = new Set<string>(['absent', 'failed']);
@@ -45,7 +46,7 @@ export function reconcileRecording(services: Services): JobHandler<'recording.re
     return unfinished ? { kind: 'still recording' } : { kind: 'none' };
   }
 
-  return async ({ callId }, { lastAttempt, logger }) => {
+  return async ({ callId }, { lastAttempt, logger, span }) => {
     const em = services.orm.em.fork();
     const call = await sql(em).selectFrom('Call').select(['id', 'callSid']).where('id', '=', callId).executeTakeFirst();
     if (!call) return logger.warn({ callId }, 'recording safety net: the call no longer exists');
@@ -68,7 +69,7 @@ export function reconcileRecording(services: Services): JobHandler<'recording.re
     const enqueued = await em.transactional(async (tx) => {
       // The call's row first, then the job: the recording callback's order (no deadlock).
       await sql(tx).selectFrom('Call').select('id').where('id', '=', callId).forUpdate().executeTakeFirst();
-      const id = await enqueuePipeline(services.queue, callId, tx);
+      const id = await enqueuePipeline(services.queue, callId, tx, { traceparent: span && traceparentOf(span) });
       if (id !== null && recording) {
         const recordingUrl = `${apiUrl}/2010-04-01/Accounts/${recording.accountSid}/Recordings/${recording.sid}`;
         await storeRecording(tx, { id: callId }, { sid: recording.sid, url: recordingUrl });

@@ -23,7 +23,7 @@ export async function reprocessCall(em: EntityManager, queue: JobQueue, business
       }
       throw new AppError('CONFLICT', 'call still live', { userMessage: 'The call is still in progress; it is processed when it ends.' });
     }
-    await enqueuePipeline(queue, call.id, tx, call.pipelineRevision);
+    await enqueuePipeline(queue, call.id, tx, { revision: call.pipelineRevision });
     return call;
   });
 }

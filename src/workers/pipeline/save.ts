@@ -20,8 +20,9 @@ export interface SaveResult {
  * retry sends the same body under the same `webhook-id`), its `webhook.deliver` job, the
  * lead's city and service when it had none, and the call's final pipeline status. A re-run
  * finds the delivery there and enqueues nothing: one webhook per call and revision.
+ * `traceparent`: the trace the delivery's job joins (the pipeline's).
  */
-export async function save(em: EntityManager, queue: JobQueue, config: Config, call: PipelineCall): Promise<SaveResult> {
+export async function save(em: EntityManager, queue: JobQueue, config: Config, call: PipelineCall, traceparent?: string): Promise<SaveResult> {
   const failed = Object.values(call.pipelineSteps).some((state) => state?.status === 'failed');
   const status: PipelineStatus = failed ? 'failed' : 'completed';
   const url = call.direction === 'inbound' ? call.settings.inboundWebhookUrl : call.settings.outboundWebhookUrl;
@@ -43,7 +44,7 @@ export async function save(em: EntityManager, queue: JobQueue, config: Config, c
       payload: callCompletedPayload(finished, now),
       retryUntil: new Date(now.getTime() + config.webhooks.retryForSec * 1000),
     });
-    if (deliveryId) await queue.send('webhook.deliver', { deliveryId }, { em: tx, id: deliveryId });
+    if (deliveryId) await queue.send('webhook.deliver', { deliveryId }, { em: tx, id: deliveryId, traceparent });
     return { status, step, deliveryId, recorded };
   });
 }

@@ -8,6 +8,7 @@ import { WebhookDestinations } from './destination.ts';
 import { postWebhook } from './post.ts';
 import { classifyStatus, parseRetryAfter, retryDelayMs } from './retry-policy.ts';
 import { signatureHeaders } from './sign.ts';
+import { traceparentOf } from '../../core/tracing.ts';
 
 /**
  * The `webhook.deliver` job: one attempt to deliver one webhook. The body is the payload
@@ -22,7 +23,7 @@ import { signatureHeaders } from './sign.ts';
 export function deliverWebhook(services: Services): JobHandler<'webhook.deliver'> {
   const { config, metrics, bus } = services;
   const destinations = new WebhookDestinations(config.webhooks.allowedNetworks);
-  return async ({ deliveryId }, { logger }) => {
+  return async ({ deliveryId }, { logger, span }) => {
     const em = services.orm.em.fork();
     const delivery = await loadDelivery(em, deliveryId);
     if (!delivery || delivery.status !== 'pending') return;
@@ -62,7 +63,7 @@ export function deliverWebhook(services: Services): JobHandler<'webhook.deliver'
     const recorded = nextAttemptAt
       ? await em.transactional(async (tx) => {
           if (!(await recordAttempt(tx, deliveryId, attemptsBefore, record))) return false;
-          await services.queue.send('webhook.deliver', { deliveryId }, { em: tx, startAfter: nextAttemptAt });
+          await services.queue.send('webhook.deliver', { deliveryId }, { em: tx, startAfter: nextAttemptAt, traceparent: span && traceparentOf(span) });
           return true;
         })
       : await recordAttempt(em, deliveryId, attemptsBefore, record);
@@ -70,6 +71,8 @@ export function deliverWebhook(services: Services): JobHandler<'webhook.deliver'
     // Observed once recorded, so an attempt another run recorded first is not counted twice.
     metrics.observe('webhook_attempt_seconds', result.durationMs / 1000, { outcome: result.refused ? 'refused' : status === 'pending' ? 'retry' : status });
 
+    // The outcome, never the URL (it may hold a token) or the body.
+    span?.setAttributes({ 'callwatch.webhook.status': status, ...(result.statusCode === null ? {} : { 'http.response.status_code': result.statusCode }) });
     if (result.refused) metrics.increment('webhook_refused_total');
     if (status === 'delivered') metrics.increment('webhook_delivered_total');
     if (status === 'failed') metrics.increment('webhook_failed_total');
