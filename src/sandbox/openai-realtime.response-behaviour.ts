@@ -29,6 +29,8 @@ export interface ResponseTiming {
   audioBurst: AudioBurst;
   /** Audio deltas (and their transcript) of a cancelled response still sent after the cancel. */
   lateDeltasAfterCancel: number;
+  /** From `response.created` to the response's first output item (a spoken one's first audio delta follows at once); 0: at once. */
+  firstAudioDelayMs: number;
 }
 
 /** How a stand-in's responses behave; every field has a realistic default (see the README). */
@@ -39,6 +41,8 @@ export interface ResponseBehaviourOptions {
   audioBurst?: AudioBurst;
   /** Late audio deltas after a cancel; default 2. */
   lateDeltasAfterCancel?: number;
+  /** OpenAI's time to first audio (see ResponseTiming); default 0. */
+  firstAudioDelayMs?: number;
   /** Answer every accepted `function_call_output` with a response of the server's own; default false. */
   autoRespondToToolOutput?: boolean;
 }
@@ -49,6 +53,7 @@ export function responseTiming(pace: Pace, options: ResponseBehaviourOptions = {
     responseDoneGapMs: options.responseDoneGapMs ?? (pace === 'realtime' ? 40 : 1),
     audioBurst: options.audioBurst ?? REALTIME_AUDIO_BURST,
     lateDeltasAfterCancel: options.lateDeltasAfterCancel ?? 2,
+    firstAudioDelayMs: options.firstAudioDelayMs ?? 0,
   };
 }
 
@@ -100,6 +105,11 @@ export class ResponseSteering {
   /** See StandInSession.delayResponseDone. */
   delayResponseDone(ms: number): void {
     this.timing.responseDoneGapMs = ms;
+  }
+
+  /** See StandInSession.delayFirstAudio. */
+  delayFirstAudio(ms: number): void {
+    this.timing.firstAudioDelayMs = ms;
   }
 
   /** See StandInSession.raceNextResponseCreate. */

@@ -187,6 +187,14 @@ export class StandInSession {
   }
 
   /**
+   * From now on, a response's first output (a spoken one's first audio delta) comes `ms`
+   * after its `response.created`, as OpenAI takes a while to start speaking (0: at once).
+   */
+  delayFirstAudio(ms: number): void {
+    this.#responses.delayFirstAudio(ms);
+  }
+
+  /**
    * The next client `response.create` that would start a response finds one already
    * started, as when server VAD answered the caller a moment before it arrived: the
    * server's response plays the next scripted reply, the client's gets

@@ -110,7 +110,13 @@ export class StreamedResponse implements ActiveResponse {
   start(): void {
     const { send, reply, model } = this.#options;
     send({ type: 'response.created', event_id: openaiId('event'), response: this.#resource('in_progress', []) } satisfies ResponseCreatedEvent);
-    if (!reply.fail) return this.#step();
+    if (!reply.fail) {
+      // A cancel during the wait stops this timer like any other (the response then ends with no item).
+      const delayMs = this.#options.timing.firstAudioDelayMs;
+      if (delayMs > 0) this.#cancelTimer = later(delayMs, () => this.#step());
+      else this.#step();
+      return;
+    }
     const { error, resetSeconds } = responseFailure(reply.fail, model);
     if (error.code === 'rate_limit_exceeded') send(rateLimitsReached(resetSeconds));
     this.#end({ status: 'failed', error });
