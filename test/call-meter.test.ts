@@ -1,44 +1,64 @@
 import { describe, expect, it } from 'vitest';
 import { addPipelineUsage, percentile } from '../src/core/call-usage.ts';
 import { priceTable } from '../src/core/prices.ts';
-import { CallMeter, type MeteredTurn } from '../src/realtime/session/call-meter.ts';
+import { CallMeter, type MeteredGreeting, type MeteredTurn } from '../src/realtime/session/call-meter.ts';
 
 /** A meter on a clock that moves only when the test says so, recording what it observes. */
 function meter() {
   let now = 10_000;
   const observed: [string, number][] = [];
   const turns: MeteredTurn[] = [];
-  const callMeter = new CallMeter({ now: () => now, observe: (name, seconds) => observed.push([name, seconds]), onTurn: (turn) => turns.push(turn) });
+  const greetings: MeteredGreeting[] = [];
+  const callMeter = new CallMeter({
+    now: () => now,
+    observe: (name, seconds) => observed.push([name, seconds]),
+    onGreeting: (greeting) => greetings.push(greeting),
+    onTurn: (turn) => turns.push(turn),
+  });
   return {
     meter: callMeter,
     observed,
     turns,
+    greetings,
+    now: () => now,
     advance(ms: number) {
       now += ms;
     },
   };
 }
 
-/** One caller turn answered `latencyMs` after the caller stopped, OpenAI's first audio `openaiMs` after its response.created. */
-function turn(m: ReturnType<typeof meter>, responseId: string, latencyMs: number, openaiMs = latencyMs / 2) {
-  m.meter.speechStarted();
+/**
+ * One caller turn answered `latencyMs` after the caller stopped, OpenAI's first audio
+ * `openaiMs` after its response.created, sent to Twilio `callwatchMs` after it arrived.
+ */
+function turn(m: ReturnType<typeof meter>, responseId: string, latencyMs: number, openaiMs = latencyMs / 2, callwatchMs = 0) {
+  m.meter.speechStarted(false);
   m.meter.speechStopped(1234);
-  m.advance(latencyMs - openaiMs);
+  m.advance(latencyMs - openaiMs - callwatchMs);
   m.meter.responseCreated(responseId);
   m.advance(openaiMs);
-  m.meter.agentAudio(responseId, 20);
+  const receivedAt = m.now();
+  m.advance(callwatchMs);
+  m.meter.agentAudio(responseId, 20, receivedAt);
   m.meter.agentAudio(responseId, 20);
   m.meter.responseDone(responseId, undefined);
+}
+
+/** The stream starts; the greeting's response is created `beforeMs` later, its first audio arrives `openaiMs` after that and goes to Twilio `callwatchMs` later. */
+function greet(m: ReturnType<typeof meter>, beforeMs: number, openaiMs: number, callwatchMs = 0) {
+  m.meter.streamStarted();
+  m.advance(beforeMs);
+  m.meter.responseCreated('resp_greeting');
+  m.advance(openaiMs);
+  const receivedAt = m.now();
+  m.advance(callwatchMs);
+  m.meter.agentAudio('resp_greeting', 20, receivedAt);
 }
 
 describe('call meter: latency', () => {
   it('times the greeting from the stream start to the first agent frame, and each turn from speech stopped to the answer’s first frame', () => {
     const m = meter();
-    m.meter.streamStarted();
-    m.advance(300);
-    m.meter.responseCreated('resp_greeting');
-    m.advance(450);
-    m.meter.agentAudio('resp_greeting', 20);
+    greet(m, 300, 450);
     m.advance(2000);
     turn(m, 'resp_1', 600, 400);
     turn(m, 'resp_2', 900, 500);
@@ -63,10 +83,36 @@ describe('call meter: latency', () => {
       ['openai_time_to_first_audio_seconds', 0.5],
       ['call_turn_latency_seconds', 0.9],
     ]);
+    m.meter.ended();
     expect(m.turns.map((t) => [t.index, t.latencyMs, t.openaiFirstAudioMs, t.responseId, t.audioEndMs])).toEqual([
       [1, 600, 400, 'resp_1', 1234],
       [2, 900, 500, 'resp_2', 1234],
     ]);
+  });
+
+  it('splits the greeting and each turn into OpenAI’s share and Callwatch’s, and reports a turn once the caller next speaks, interrupted or not', () => {
+    const m = meter();
+    greet(m, 300, 450, 4);
+    expect(m.greetings).toEqual([{ streamStartedAt: 10_000, firstAudioAt: 10_754, latencyMs: 754, openaiFirstAudioMs: 450, callwatchMs: 4, responseId: 'resp_greeting' }]);
+    turn(m, 'resp_1', 600, 400, 3);
+    // Not yet: the caller may still talk over the answer.
+    expect(m.turns).toEqual([]);
+    m.meter.speechStarted(true);
+    m.meter.speechStopped(3000);
+    m.advance(500);
+    // Its response.created was not seen (on a session since replaced): OpenAI's share is unknown.
+    m.meter.agentAudio('resp_2', 20);
+    m.advance(2000);
+    // The caller speaks again once the answer has played: not interrupted.
+    m.meter.speechStarted(false);
+    turn(m, 'resp_3', 700, 300, 1);
+    m.meter.ended();
+    expect(m.turns.map((t) => [t.index, t.latencyMs, t.openaiFirstAudioMs, t.callwatchMs, t.interrupted])).toEqual([
+      [1, 600, 400, 3, true],
+      [2, 500, undefined, 0, false],
+      [3, 700, 300, 1, false],
+    ]);
+    expect(m.meter.latency()).toMatchObject({ turns: 3, turnMs: [600, 500, 700], interruptions: 1 });
   });
 
   it('p50 and p95 over ten turns interpolate between ranks as percentile_cont does', () => {
@@ -88,12 +134,11 @@ describe('call meter: latency', () => {
     m.meter.streamStarted();
     m.advance(500);
     m.meter.agentAudio('resp_greeting', 20);
-    m.meter.speechStarted();
-    m.meter.interrupted();
+    m.meter.speechStarted(true);
     m.meter.speechStopped(100);
     m.advance(700);
     // They go on talking: VAD's answer to the first stop never plays.
-    m.meter.speechStarted();
+    m.meter.speechStarted(false);
     m.advance(1500);
     m.meter.speechStopped(2300);
     m.advance(450);

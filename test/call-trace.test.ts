@@ -1,12 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { performance } from 'node:perf_hooks';
 import { SpanStatusCode } from '@opentelemetry/api';
+import { hrTimeToMilliseconds } from '@opentelemetry/core';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { startTracing, type Tracing } from '../src/core/tracing.ts';
+import { CallMeter } from '../src/realtime/session/call-meter.ts';
 import { CallTrace } from '../src/realtime/session/call-trace.ts';
 
 /**
- * What a call's trace makes of the moments the session reports (call-trace.ts), without
- * sockets: turns and barge-ins, failed tools, and the end reasons the model words.
+ * What a call's trace makes of what the session reports (call-trace.ts), without sockets:
+ * the greeting and turns its call meter measured, barge-ins, failed tools, and the end
+ * reasons the model words.
  */
 
 const callId = '00000000-0000-4000-8000-000000000001';
@@ -24,22 +28,46 @@ describe('a call trace', () => {
 
   const spans = (name: string) => exporter.getFinishedSpans().filter((span) => span.name === name);
 
-  it('records a turn as interrupted when the caller talks over its answer, and one answered in peace as not', () => {
+  it('records the greeting and each turn the call meter reports, with their latency parts, a turn interrupted when the caller talks over its answer', () => {
     const trace = new CallTrace('CA00000000000000000000000000009001');
-    trace.agentAudioStarted(); // the greeting
-    trace.callerStopped();
-    trace.agentAudioStarted();
-    trace.callerStarted(true);
-    trace.callerStopped();
-    trace.agentAudioStarted();
-    trace.callerStarted(false);
+    // Wired as the call session wires them: the meter measures, the trace records.
+    let now = performance.now();
+    const meter = new CallMeter({ now: () => now, observe: () => {}, onGreeting: (greeting) => trace.greeted(greeting), onTurn: (turn) => trace.turn(turn) });
+    /** A response whose first audio delta comes `openaiMs` after its response.created and goes to Twilio `callwatchMs` later. */
+    const speak = (responseId: string, openaiMs: number, callwatchMs: number) => {
+      meter.responseCreated(responseId);
+      now += openaiMs;
+      const receivedAt = now;
+      now += callwatchMs;
+      meter.agentAudio(responseId, 20, receivedAt);
+    };
+    meter.streamStarted();
+    now += 200;
+    speak('resp_greeting', 500, 2);
+    meter.speechStopped(1000);
+    const firstStop = now;
+    now += 100;
+    speak('resp_1', 600, 3);
+    meter.speechStarted(true);
+    meter.speechStopped(2000);
+    now += 50;
+    speak('resp_2', 400, 1);
+    meter.speechStarted(false);
     // Speech, a pause, speech again before any answer: no turn.
-    trace.callerStopped();
-    trace.callerStarted(false);
+    meter.speechStopped(3000);
+    meter.speechStarted(false);
+    meter.ended();
     trace.ended({ reason: 'caller hung up', failed: false, durationSec: 12 });
 
-    expect(spans('call.greeting')).toHaveLength(1);
-    expect(spans('call.turn').map((span) => span.attributes['callwatch.turn.interrupted'])).toEqual([true, false]);
+    expect(spans('call.greeting').map((span) => span.attributes)).toEqual([{ 'callwatch.greeting.latency_ms': 702, 'callwatch.greeting.openai_ms': 500, 'callwatch.greeting.callwatch_ms': 2 }]);
+    const turns = spans('call.turn');
+    expect(turns.map((span) => span.attributes)).toEqual([
+      { 'callwatch.turn.latency_ms': 703, 'callwatch.turn.openai_ms': 600, 'callwatch.turn.callwatch_ms': 3, 'callwatch.turn.interrupted': true },
+      { 'callwatch.turn.latency_ms': 451, 'callwatch.turn.openai_ms': 400, 'callwatch.turn.callwatch_ms': 1, 'callwatch.turn.interrupted': false },
+    ]);
+    // The span runs from the caller's stop to the answer's first frame, on the meter's clock.
+    expect(hrTimeToMilliseconds(turns[0]!.startTime)).toBeCloseTo(performance.timeOrigin + firstStop, 0);
+    expect(hrTimeToMilliseconds(turns[0]!.duration)).toBeCloseTo(703, 0);
     expect(spans('call')[0]?.attributes).toMatchObject({ 'callwatch.call.turns': 2, 'callwatch.call.end_reason': 'caller hung up', 'callwatch.call.duration_sec': 12 });
   });
 

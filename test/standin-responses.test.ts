@@ -56,6 +56,26 @@ describe('OpenAI Realtime stand-in responses', () => {
     await client.close();
   });
 
+  it('delayFirstAudio: the response is active but says nothing until the delay ends; a cancel meanwhile ends it cancelled with no item', async () => {
+    const client = await realtimeClient(standIn);
+    client.session.script({ replies: [{ text: 'שלום' }, { text: 'להתראות' }] });
+    client.session.delayFirstAudio(60_000);
+    client.send({ type: 'response.create' });
+    await client.next('response.created');
+    const beforeSecond = client.events.items.length;
+    client.send({ type: 'response.create', event_id: 'evt_waiting' });
+    expect((await client.next('error', beforeSecond)).error).toMatchObject({ code: 'conversation_already_has_active_response' });
+    client.send({ type: 'response.cancel' });
+    const done = await client.next('response.done');
+    expect(done.response).toMatchObject({ status: 'cancelled', output: [] });
+    expect(client.ofType('response.output_audio.delta')).toEqual([]);
+    // With the delay back to nothing, the next response speaks as usual.
+    client.session.delayFirstAudio(0);
+    client.send({ type: 'response.create' });
+    await client.next('response.output_audio.delta');
+    await client.close();
+  });
+
   it('raceNextResponseCreate: server VAD has started a response when the client asks for one, which is refused', async () => {
     const client = await realtimeClient(standIn);
     client.session.script({ replies: [{ text: 'כן, אני כאן' }, { text: 'שוב שלום' }] });

@@ -116,6 +116,55 @@ describe('traces of a call, its pipeline and the API', () => {
     expect(spans.map((span) => span.name)).toContain('POST /twilio/voice');
   });
 
+  it('gives the greeting and each turn their latency parts, the same numbers the call stores (one measurement), and nothing personal', async () => {
+    exporter.reset();
+    const callSid = 'CA00000000000000000000000000007003';
+    const { caller, session } = await placeCall(h, callSid);
+    session.script({ replies: [{ text: greeting }, { text: agentReply }], callerTranscripts: [callerLine] });
+    // OpenAI takes 300 ms from response.created to the answer's first audio.
+    const openaiDelayMs = 300;
+    caller.start();
+    await session.waitForSent('response.done');
+    session.delayFirstAudio(openaiDelayMs);
+    const greetingBytes = session.sent.reduce((total, event) => total + (event.type === 'response.output_audio.delta' ? Buffer.from(event.delta, 'base64').length : 0), 0);
+    await eventually(() => caller.heardMs(), (ms) => ms >= greetingBytes / 8, 'the greeting to play');
+    await caller.play(loadFixture('caller-booking'), { pace: 'instant' });
+    await caller.silence(800, { pace: 'instant' });
+    const stopped = await session.waitForSent('input_audio_buffer.speech_stopped');
+    const answerAudio = await session.waitForSent('response.output_audio.delta', 5000, { after: session.sent.indexOf(stopped) });
+    await caller.waitFor((message) => message.event === 'media' && message.media.payload === answerAudio.delta, 5000);
+    caller.stop();
+    await caller.closed;
+    const row = await endedCall(h, callSid);
+    const spans = await eventually(() => exporter.getFinishedSpans(), (all) => all.some((span) => span.name === 'call'), 'the call span');
+
+    const [call] = byName(spans, 'call');
+    const children = spans.filter((span) => parentOf(span) === call!.spanContext().spanId);
+    const [greetingSpan] = byName(children, 'call.greeting');
+    const turns = byName(children, 'call.turn');
+    expect(turns).toHaveLength(1);
+    const parts = turns[0]!.attributes;
+    expect(parts).toMatchObject({
+      'callwatch.turn.latency_ms': row.latency!.turnMs[0],
+      'callwatch.turn.openai_ms': expect.any(Number),
+      'callwatch.turn.callwatch_ms': expect.any(Number),
+      'callwatch.turn.interrupted': false,
+    });
+    // OpenAI's share is at least the delay it was given; the parts fit in the whole (each rounded on its own).
+    expect(parts['callwatch.turn.openai_ms']).toBeGreaterThanOrEqual(openaiDelayMs - 1);
+    expect(Number(parts['callwatch.turn.openai_ms']) + Number(parts['callwatch.turn.callwatch_ms'])).toBeLessThanOrEqual(Number(parts['callwatch.turn.latency_ms']) + 1);
+    expect(greetingSpan?.attributes).toMatchObject({
+      'callwatch.greeting.latency_ms': row.latency!.greetingMs,
+      'callwatch.greeting.openai_ms': expect.any(Number),
+      'callwatch.greeting.callwatch_ms': expect.any(Number),
+    });
+    expect(call?.attributes['callwatch.call.turns']).toBe(1);
+
+    const secrets = [sarahsNumber, sarahsNumber.slice(1), '0501234567', 'שרה', 'לוי', greeting, agentReply, ...callerLine.split(/[.?!,]\s*/).filter((part) => part.trim().length > 8)];
+    const leaks = spans.flatMap((span) => secrets.filter((secret) => spanText(span).includes(secret)).map((secret) => `${span.name}: ${secret.slice(0, 40)}`));
+    expect(leaks).toEqual([]);
+  });
+
   it('gives each HTTP request a span with its route and status, and each GraphQL operation a child span, without the query string', async () => {
     exporter.reset();
     const response = await fetch(`${h.app.url}/graphql?token=leaked-token-123`, {

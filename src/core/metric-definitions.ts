@@ -112,17 +112,17 @@ const webhookBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 /** Histograms (seconds), observed by `Metrics.observe`, with their label names. */
 export const histograms = {
   call_turn_latency_seconds: {
-    help: "From the caller's speech stopping to the first agent audio frame sent to Twilio, per turn.",
+    help: "From OpenAI's input_audio_buffer.speech_stopped reaching Callwatch to the answer's first audio frame sent to Twilio, per turn the agent answered.",
     labels: [],
     buckets: conversationBuckets,
   },
   call_greeting_latency_seconds: {
-    help: "From the media stream's start to the first agent audio frame sent to Twilio, per call.",
+    help: "From the media stream's verified start to the first agent audio frame sent to Twilio, per call.",
     labels: [],
     buckets: conversationBuckets,
   },
   openai_time_to_first_audio_seconds: {
-    help: 'From asking OpenAI for a response to its first audio, per response.',
+    help: "From a response's response.created reaching Callwatch to its first audio delta reaching Callwatch, per response that spoke.",
     labels: [],
     buckets: conversationBuckets,
   },

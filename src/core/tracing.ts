@@ -123,7 +123,12 @@ export function contextFromTraceparent(traceparent: unknown): Context | undefine
 
 /** Milliseconds since the epoch, to the microsecond: a span time that a turn's parts can be subtracted from. */
 export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
+  return epochMsOf(performance.now());
+}
+
+/** A `performance.now()` reading (what CallMeter's times are) as a span time: ms since the epoch. */
+export function epochMsOf(performanceNowMs: number): number {
+  return performance.timeOrigin + performanceNowMs;
 }
 
 /**

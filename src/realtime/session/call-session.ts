@@ -33,7 +33,7 @@ import { CallTrace } from './call-trace.ts';
 import { parseTwilioMessage, twilioClearMessage, twilioMarkMessage, twilioMediaMessage } from '../twilio-line/twilio-media.protocol.ts';
 import type { CallLatency, CallUsage } from '../../core/call-usage.ts';
 import type { PriceTable } from '../../core/prices.ts';
-import { CallMeter, type MeteredTurn } from './call-meter.ts';
+import { CallMeter } from './call-meter.ts';
 
 /** What a finished call produced; persisted in one transaction by the owner of the session. */
 export interface CallOutcome {
@@ -82,8 +82,6 @@ export interface CallSessionDeps {
   onStarted?: (context: CallContext) => Promise<boolean> | undefined;
   /** The Realtime model the call's sessions use and what it costs: the call's `usage` is priced with it. */
   pricing: { realtimeModel: string; prices: PriceTable };
-  /** Each caller turn the agent answered, as it is answered (CallMeter): for a per-turn trace span. */
-  onTurn?: (turn: MeteredTurn) => void;
   /** Persists the outcome. Called exactly once per started call, never for a rejected one. */
   persist: (outcome: CallOutcome) => Promise<void>;
   /** Tools' booking and Twilio call control for the agent. */
@@ -204,7 +202,8 @@ export class CallSession {
     this.#deps = deps;
     this.#log = deps.logger.child({ component: 'call-session' });
     this.#ending = new CallEnding((ending) => this.#finish(ending), this.#log);
-    this.#meter = new CallMeter({ observe: (name, seconds) => deps.metrics.observe(name, seconds), onTurn: deps.onTurn });
+    // The one measurement of the greeting and the turns: the histograms, Call.latency and the trace's spans.
+    this.#meter = new CallMeter({ observe: (name, seconds) => deps.metrics.observe(name, seconds), onGreeting: (greeting) => this.#trace?.greeted(greeting), onTurn: (turn) => this.#trace?.turn(turn) });
     this.#responses = new ResponseQueue({
       send: (event) => {
         if (this.#openai && isOpen(this.#openai)) this.#openai.send(JSON.stringify(event));
@@ -394,6 +393,7 @@ export class CallSession {
     this.#wakePlayedOut();
     closeTwilio(this.#twilio, 1000, 'call ended');
     if (this.#openai) closeSocket(this.#openai, 1000, 'call ended');
+    this.#meter.ended();
     const context = this.#context;
     // A verified stream whose call never started (its context did not load): its span ends too.
     if (!context) return this.#trace?.ended({ reason, failed: this.#failed, durationSec: 0 });
@@ -815,6 +815,7 @@ export class CallSession {
   }
 
   #onRealtimeMessage(data: RawData): void {
+    const receivedAt = performance.now();
     const parsed = parseServerEvent(data.toString());
     if (parsed.kind === 'invalid') return this.#deps.metrics.increment('openai_invalid_event_total');
     if (parsed.kind === 'unhandled') return this.#deps.metrics.incrementLabeled('openai_unhandled_event_total', parsed.type);
@@ -837,8 +838,8 @@ export class CallSession {
         const ms = base64Bytes(event.delta) / 8;
         const chunk = this.#playback.chunk(event.response_id, event.item_id, ms);
         if (!chunk.forward) return;
-        this.#meter.agentAudio(event.response_id, ms);
         this.#twilio.send(twilioMediaMessage(this.#streamSidJson, event.delta));
+        this.#meter.agentAudio(event.response_id, ms, receivedAt);
         this.#deps.metrics.increment('frames_to_twilio_total');
         if (chunk.markAfter) this.#twilio.send(twilioMarkMessage(this.#streamSidJson, chunk.markAfter));
         if (this.#supervision?.listening) this.#publishAudio('agent', event.delta);
@@ -846,7 +847,6 @@ export class CallSession {
           // A new agent item: its turn starts now (once per item, not per delta).
           this.#transcript.agent(event.item_id, new Date().toISOString());
           this.#agent?.agentStarted();
-          this.#trace?.agentAudioStarted();
         }
         return;
       }
@@ -877,15 +877,13 @@ export class CallSession {
         return this.#responses.rateLimits(event.rate_limits ?? [], performance.now());
       case 'input_audio_buffer.speech_started':
         this.#callerSpeaking = true;
-        this.#meter.speechStarted();
         this.#transcript.callerStarted(event.item_id, now);
-        this.#trace?.callerStarted(this.#bargeIn(callId, now));
+        this.#meter.speechStarted(this.#bargeIn(callId, now));
         this.#agent?.callerStarted();
         return this.#publish({ type: 'speech.started', callId, at: now });
       case 'input_audio_buffer.speech_stopped':
         this.#callerSpeaking = false;
         this.#meter.speechStopped(event.audio_end_ms);
-        this.#trace?.callerStopped();
         this.#agent?.callerStopped();
         return this.#publish({ type: 'speech.stopped', callId, at: now });
       case 'conversation.item.input_audio_transcription.delta':
@@ -952,7 +950,6 @@ export class CallSession {
   #bargeIn(callId: string, at: string): boolean {
     const { items } = this.#playback.interrupt(this.#responses.activeId);
     if (items.length === 0) return false;
-    this.#meter.interrupted();
     this.#twilio.send(twilioClearMessage(this.#streamSidJson));
     const openai = this.#ready && this.#openai && isOpen(this.#openai) ? this.#openai : undefined;
     for (const { itemId, heardMs, sentMs } of items) {

@@ -1,39 +1,36 @@
 import type { AgentEvent, CallEvent } from '../../core/events.ts';
-import { contextOf, endSpan, nowMs, SpanKind, startSpan, tracingEnabled, traceparentOf, type Span } from '../../core/tracing.ts';
+import { contextOf, endSpan, epochMsOf, nowMs, SpanKind, startSpan, tracingEnabled, traceparentOf, type Attributes, type Span } from '../../core/tracing.ts';
 import type { CallContext } from '../call-context.ts';
+import type { FirstAudioParts, MeteredGreeting, MeteredTurn } from './call-meter.ts';
 
 /**
- * The latency of one turn: the caller stopped speaking (OpenAI's `speech_stopped` reached
- * us) → the agent's first audio frame went to Twilio. Times in epoch milliseconds.
+ * The latency of one turn as CallMeter measured it: the caller stopped speaking (OpenAI's
+ * `speech_stopped` reached us) → the agent's first audio frame went to Twilio. Times on
+ * `performance.now()`'s clock, as the meter's are.
  */
-export interface TurnTiming {
-  startedAt: number;
-  firstAudioAt: number;
-  /** The caller talked over the agent's answer. */
-  interrupted: boolean;
-  /** The part spent waiting for OpenAI, when measured. */
-  openaiMs?: number;
-  /** Callwatch's own part (receiving the first audio delta → sending it on), when measured. */
-  callwatchMs?: number;
-}
+export type TurnTiming = Pick<MeteredTurn, 'speechStoppedAt' | 'firstAudioAt' | 'latencyMs' | 'interrupted' | 'openaiFirstAudioMs' | 'callwatchMs'>;
 
 /**
  * Records one turn as a child span of the call's span (`call.turn`), its latency parts as
- * attributes. Costs nothing when `callSpan` does not record (tracing off).
+ * attributes: the numbers the meter gave the histograms and `Call.latency`, not a second
+ * measurement. Costs nothing when `callSpan` does not record (tracing off).
  */
 export function recordTurn(callSpan: Span, turn: TurnTiming): void {
   if (!callSpan.isRecording()) return;
   const span = startSpan('call.turn', {
     parent: contextOf(callSpan),
-    startTime: turn.startedAt,
-    attributes: {
-      'callwatch.turn.latency_ms': Math.round(turn.firstAudioAt - turn.startedAt),
-      'callwatch.turn.interrupted': turn.interrupted,
-      ...(turn.openaiMs === undefined ? {} : { 'callwatch.turn.openai_ms': Math.round(turn.openaiMs) }),
-      ...(turn.callwatchMs === undefined ? {} : { 'callwatch.turn.callwatch_ms': Math.round(turn.callwatchMs) }),
-    },
+    startTime: epochMsOf(turn.speechStoppedAt),
+    attributes: { 'callwatch.turn.latency_ms': Math.round(turn.latencyMs), 'callwatch.turn.interrupted': turn.interrupted, ...partAttributes('callwatch.turn', turn) },
   });
-  span.end(turn.firstAudioAt);
+  span.end(epochMsOf(turn.firstAudioAt));
+}
+
+/** OpenAI's and Callwatch's shares of a wait, as `<prefix>.openai_ms` and `<prefix>.callwatch_ms` (whole ms). */
+function partAttributes(prefix: string, parts: Pick<FirstAudioParts, 'openaiFirstAudioMs' | 'callwatchMs'>): Attributes {
+  return {
+    ...(parts.openaiFirstAudioMs === undefined ? {} : { [`${prefix}.openai_ms`]: Math.round(parts.openaiFirstAudioMs) }),
+    [`${prefix}.callwatch_ms`]: Math.round(parts.callwatchMs),
+  };
 }
 
 /**
@@ -44,9 +41,10 @@ const agentEndReasons = new Set(['transferred', 'transfer failed']);
 
 /**
  * The trace of one call: a `call` span from the media stream's verified `start` to the
- * call's end, with children for the greeting, each turn and each tool run. The session
- * tells it a handful of moments per turn (never per audio frame); with tracing off the span
- * does not record and every method returns at its first line.
+ * call's end, with children for the greeting, each turn and each tool run. The greeting
+ * and the turns come from the call's CallMeter (the one measurement of them); tool runs
+ * from the call's events. Never per audio frame; with tracing off the span does not record
+ * and every method returns at its first line.
  *
  * What it records is ids, counts, durations and outcomes only: never the caller's number or
  * name, a transcript, a tool's arguments or output, or the agent's instructions.
@@ -54,12 +52,6 @@ const agentEndReasons = new Set(['transferred', 'transfer failed']);
 export class CallTrace {
   readonly #span: Span;
   readonly #recording: boolean;
-  readonly #startedAt = nowMs();
-  #greeted = false;
-  /** The caller stopped speaking at this time, and the agent has not answered yet. */
-  #awaitingSince: number | undefined;
-  /** A turn answered, kept until we know whether the caller interrupted its answer. */
-  #answered: { startedAt: number; firstAudioAt: number } | undefined;
   readonly #tools = new Map<string, { span: Span; startedAt: number }>();
   #turns = 0;
   /** The agent closed the call (end_call or transfer_to_human): the end reason is then the model's own words. */
@@ -67,7 +59,7 @@ export class CallTrace {
 
   constructor(callSid: string) {
     this.#recording = tracingEnabled();
-    this.#span = startSpan('call', { kind: SpanKind.SERVER, startTime: this.#startedAt, attributes: this.#recording ? { 'twilio.call_sid': callSid } : undefined });
+    this.#span = startSpan('call', { kind: SpanKind.SERVER, startTime: nowMs(), attributes: this.#recording ? { 'twilio.call_sid': callSid } : undefined });
     // Taken now: an ended span no longer records, and the call's end write needs it after the end.
     this.traceparent = this.#recording ? traceparentOf(this.#span) : undefined;
   }
@@ -86,33 +78,18 @@ export class CallTrace {
     this.#span.setAttributes({ 'callwatch.call.id': context.callId, 'callwatch.business.id': context.business.id, 'callwatch.call.direction': context.direction });
   }
 
-  /** OpenAI reported the caller stopped speaking. */
-  callerStopped(): void {
+  /** The greeting's first audio went to Twilio (CallMeter's `onGreeting`). */
+  greeted(greeting: MeteredGreeting): void {
     if (!this.#recording) return;
-    this.#flushAnswered(false);
-    this.#awaitingSince = nowMs();
+    const attributes = { 'callwatch.greeting.latency_ms': Math.round(greeting.latencyMs), ...partAttributes('callwatch.greeting', greeting) };
+    startSpan('call.greeting', { parent: contextOf(this.#span), startTime: epochMsOf(greeting.streamStartedAt), attributes }).end(epochMsOf(greeting.firstAudioAt));
   }
 
-  /** The caller started speaking; `interrupted`: over the agent's audio (a barge-in). */
-  callerStarted(interrupted: boolean): void {
+  /** A turn answered and settled, interrupted or not (CallMeter's `onTurn`). */
+  turn(turn: MeteredTurn): void {
     if (!this.#recording) return;
-    this.#flushAnswered(interrupted);
-    // Speech again before any answer: that pause was not a turn.
-    this.#awaitingSince = undefined;
-  }
-
-  /** The first audio frame of an agent item went to Twilio (once per item, not per frame). */
-  agentAudioStarted(): void {
-    if (!this.#recording) return;
-    const now = nowMs();
-    if (!this.#greeted) {
-      this.#greeted = true;
-      startSpan('call.greeting', { parent: contextOf(this.#span), startTime: this.#startedAt, attributes: { 'callwatch.greeting.latency_ms': Math.round(now - this.#startedAt) } }).end(now);
-    }
-    if (this.#awaitingSince === undefined) return;
-    this.#flushAnswered(false);
-    this.#answered = { startedAt: this.#awaitingSince, firstAudioAt: now };
-    this.#awaitingSince = undefined;
+    this.#turns += 1;
+    recordTurn(this.#span, turn);
   }
 
   /** A call event as the session publishes it: tool runs become child spans. */
@@ -137,7 +114,6 @@ export class CallTrace {
   /** The call is over: its last turn and any tool still running are closed, then the call's span. */
   ended(outcome: { reason: string; failed: boolean; durationSec: number }): void {
     if (!this.#recording) return;
-    this.#flushAnswered(false);
     const endedAt = nowMs();
     for (const run of this.#tools.values()) endSpan(run.span, 'the call ended first', endedAt);
     this.#tools.clear();
@@ -147,13 +123,5 @@ export class CallTrace {
       'callwatch.call.turns': this.#turns,
     });
     endSpan(this.#span, outcome.failed ? 'call failed' : undefined, endedAt);
-  }
-
-  #flushAnswered(interrupted: boolean): void {
-    const turn = this.#answered;
-    if (!turn) return;
-    this.#answered = undefined;
-    this.#turns += 1;
-    recordTurn(this.#span, { ...turn, interrupted });
   }
 }
