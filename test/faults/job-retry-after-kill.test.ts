@@ -3,6 +3,7 @@ import { issueApiKey } from '../../src/entities/api-key.repository.ts';
 import { Call } from '../../src/entities/call.entity.ts';
 import { WebhookDelivery } from '../../src/entities/webhook-delivery.entity.ts';
 import { killProcess, WorkerProcesses } from '../support/callwatch-process.ts';
+import { eventually } from '../support/calls.ts';
 import { graphql } from '../support/graphql.ts';
 import { startPipelineHarness, type PipelineHarness } from '../support/pipeline.ts';
 
@@ -94,7 +95,8 @@ describe('a job whose worker was killed', () => {
     expect(seen.every((d) => d.verified)).toBe(true);
 
     const em = h.app.services.orm.em.fork();
-    await em.findOneOrFail(WebhookDelivery, { call: call.id, status: 'delivered' });
+    // The receiver has answered; the worker records the delivery just after.
+    await eventually(() => h.app.services.orm.em.fork().findOne(WebhookDelivery, { call: call.id, status: 'delivered' }), Boolean, 'the delivery recorded', 30_000);
     const { key } = await issueApiKey(em, { businessId: h.businessId, role: 'viewer', name: 'crm check' });
     const { data, errors } = await graphql<{ webhookDeliveries: { webhookId: string; status: string; attempts: { statusCode: number | null; interrupted: boolean; error: string | null }[] }[] }>(
       h.app.url,
