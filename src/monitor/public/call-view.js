@@ -1,6 +1,7 @@
 import { byId, h } from './dom.js';
 import { formatDuration, formatTime, reasonText, t, tOr, tx } from './i18n.js';
 import { statusKey, who } from './call-list.js';
+import { renderLatency } from './latency-chart.js';
 
 /**
  * One call, as the right-hand panel shows it: header, transcript, captured details, what
@@ -20,6 +21,8 @@ import { statusKey, who } from './call-list.js';
  *   pipelineStatus: string;
  *   pipelineSteps: { step: string; outcome: string; error: string | null; reason: string | null }[];
  *   webhookDeliveries: { status: string }[];
+ *   latency: import('./latency-chart.js').CallLatency | null;
+ *   usage: { estimatedCostUsd: number } | null;
  * }} CallSnapshot
  */
 /** @typedef {{ type: string; at: string; [field: string]: any }} TimelineEvent */
@@ -142,6 +145,7 @@ export class CallView {
     this.#renderPartials();
     this.#renderFields();
     this.#renderTimeline();
+    renderLatency(call, this.ended);
     this.#renderPipeline();
   }
 
