@@ -132,12 +132,11 @@ export function timeZone() {
  */
 export function formatTime(instant) {
   const date = new Date(instant);
-  const locale = current.language === 'he' ? 'he-IL' : 'en-GB';
   const zone = timeZone();
   const day = (/** @type {Date} */ value) => value.toLocaleDateString('en-CA', { timeZone: zone });
-  const time = date.toLocaleTimeString(locale, { timeZone: zone, hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const time = date.toLocaleTimeString(locale(), { timeZone: zone, hour: '2-digit', minute: '2-digit', second: '2-digit' });
   if (day(date) === day(new Date())) return time;
-  return `${date.toLocaleDateString(locale, { timeZone: zone, day: 'numeric', month: 'short' })} ${time}`;
+  return `${date.toLocaleDateString(locale(), { timeZone: zone, day: 'numeric', month: 'short' })} ${time}`;
 }
 
 /** @param {number} seconds */

@@ -22,16 +22,18 @@ const { width, height, left, right, top, bottom } = { width: 320, height: 140, l
 
 /**
  * Draws the latency card of a call: the chart, a line of figures and the table — or, with
- * no latency (live, or written before it was measured), a muted line saying why.
+ * no latency, a muted line saying why: the call is live, it has just ended and its record
+ * is being written (`ending`), or it was never measured (calls from before, or that ended
+ * before the agent spoke).
  *
  * @param {{ latency: CallLatency | null; usage: { estimatedCostUsd: number } | null }} call
- * @param {boolean} ended
+ * @param {'live' | 'ending' | 'ended'} state
  */
-export function renderLatency(call, ended) {
+export function renderLatency(call, state) {
   const latency = call.latency;
   const none = byId('latency-none');
   none.hidden = latency !== null;
-  none.textContent = latency ? '' : t(ended ? 'latency.none' : 'latency.live');
+  none.textContent = latency ? '' : t(state === 'live' ? 'latency.live' : state === 'ending' ? 'latency.ending' : 'latency.none');
   byId('latency-chart').replaceChildren(...(latency ? [chart(latency)] : []));
   byId('latency-summary').replaceChildren(...(latency ? summary(latency, call.usage) : []));
   byId('latency-table').hidden = latency === null;
