@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueApiKey } from '../src/entities/api-key.repository.ts';
+import { sql } from '../src/entities/sql.ts';
 import { fixtureText, loadFixture } from '../src/sandbox/fixtures.ts';
 import { agentSettings, eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';
 import { graphql } from './support/graphql.ts';
@@ -147,6 +148,12 @@ describe.skipIf(unavailable)('the /monitor console', () => {
 
     await page.locator('#pipeline-steps li[data-step="DELIVER"][data-outcome="done"]').waitFor({ timeout: 20_000 });
     await page.locator('#summary', { hasText: summary }).waitFor();
+    // The response times written with the call's end are drawn, a bar per measured turn.
+    const { latency } = await sql(h.app.services.orm.em.fork()).selectFrom('Call').select('latency').where('callSid', '=', callSid).executeTakeFirstOrThrow();
+    expect(latency?.turnMs.length).toBeGreaterThan(0);
+    await page.locator('#latency-chart svg').waitFor();
+    expect(await page.locator('#latency-chart [data-turn]').evaluateAll((bars) => bars.map((bar) => Number(bar.getAttribute('data-ms'))))).toEqual(latency?.turnMs);
+    expect(await page.locator('#latency-none').isHidden()).toBe(true);
     await page.locator('#pipeline-webhook', { hasText: 'delivered' }).waitFor();
     expect(await page.locator('#pipeline-steps li').evaluateAll((items) => items.map((item) => [item.getAttribute('data-step'), item.getAttribute('data-outcome')]))).toEqual([
       ['DOWNLOAD', 'skipped'],

@@ -1,6 +1,7 @@
 import { byId, h } from './dom.js';
 import { formatDuration, formatTime, reasonText, t, tOr, tx } from './i18n.js';
 import { statusKey, who } from './call-list.js';
+import { renderLatency } from './latency-chart.js';
 
 /**
  * One call, as the right-hand panel shows it: header, transcript, captured details, what
@@ -20,6 +21,8 @@ import { statusKey, who } from './call-list.js';
  *   pipelineStatus: string;
  *   pipelineSteps: { step: string; outcome: string; error: string | null; reason: string | null }[];
  *   webhookDeliveries: { status: string }[];
+ *   latency: import('./latency-chart.js').CallLatency | null;
+ *   usage: { estimatedCostUsd: number } | null;
  * }} CallSnapshot
  */
 /** @typedef {{ type: string; at: string; [field: string]: any }} TimelineEvent */
@@ -45,6 +48,13 @@ export class CallView {
   #steps = new Map();
   /** @type {string | undefined} */
   #webhook;
+  /**
+   * The call that ended while open here: its latency is written just after the event that
+   * says it ended, so until the panel reads it again, "not measured" would be wrong.
+   *
+   * @type {string | undefined}
+   */
+  #endedWhileOpen;
 
   get ended() {
     return this.call !== undefined && !liveStatuses.has(statusKey(this.call.status));
@@ -96,13 +106,15 @@ export class CallView {
         call.endedAt = event.at;
         call.durationSec = event.durationSec;
         call.endReason = event.reason;
+        this.#endedWhileOpen = call.id;
         this.#partials.clear();
         break;
       case 'pipeline.step':
         this.#steps.set(event.step.toUpperCase(), { outcome: event.outcome, error: event.error });
         call.pipelineStatus = 'RUNNING';
         this.#renderPipeline();
-        return event.outcome === 'done' && ['SUMMARIZE', 'EXTRACT'].includes(event.step.toUpperCase());
+        // A step runs only once the call's end is written: its latency can be read by now.
+        return (event.outcome === 'done' && ['SUMMARIZE', 'EXTRACT'].includes(event.step.toUpperCase())) || call.latency === null;
       case 'pipeline.finished':
         call.pipelineStatus = event.status.toUpperCase();
         this.#renderPipeline();
@@ -142,6 +154,7 @@ export class CallView {
     this.#renderPartials();
     this.#renderFields();
     this.#renderTimeline();
+    renderLatency(call, !this.ended ? 'live' : this.#endedWhileOpen === call.id ? 'ending' : 'ended');
     this.#renderPipeline();
   }
 

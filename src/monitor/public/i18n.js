@@ -132,12 +132,11 @@ export function timeZone() {
  */
 export function formatTime(instant) {
   const date = new Date(instant);
-  const locale = current.language === 'he' ? 'he-IL' : 'en-GB';
   const zone = timeZone();
   const day = (/** @type {Date} */ value) => value.toLocaleDateString('en-CA', { timeZone: zone });
-  const time = date.toLocaleTimeString(locale, { timeZone: zone, hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const time = date.toLocaleTimeString(locale(), { timeZone: zone, hour: '2-digit', minute: '2-digit', second: '2-digit' });
   if (day(date) === day(new Date())) return time;
-  return `${date.toLocaleDateString(locale, { timeZone: zone, day: 'numeric', month: 'short' })} ${time}`;
+  return `${date.toLocaleDateString(locale(), { timeZone: zone, day: 'numeric', month: 'short' })} ${time}`;
 }
 
 /** @param {number} seconds */
@@ -145,4 +144,80 @@ export function formatDuration(seconds) {
   const whole = Math.max(0, Math.floor(seconds));
   const minutes = Math.floor(whole / 60);
   return `${minutes}:${String(whole % 60).padStart(2, '0')}`;
+}
+
+/** The Intl locale of the UI language. */
+export function locale() {
+  return current.language === 'he' ? 'he-IL' : 'en-GB';
+}
+
+/** @param {number} value */
+export function formatNumber(value) {
+  return new Intl.NumberFormat(locale()).format(value);
+}
+
+/**
+ * Milliseconds, as the locale writes them (e.g. "1,750 ms"); "—" for none.
+ *
+ * @param {number | null | undefined} ms
+ */
+export function formatMs(ms) {
+  if (ms === null || ms === undefined) return '—';
+  return new Intl.NumberFormat(locale(), { style: 'unit', unit: 'millisecond', unitDisplay: 'short', maximumFractionDigits: 0 }).format(ms);
+}
+
+/**
+ * US dollars in the locale's way; cents under a dollar keep up to four decimals (a call
+ * costs fractions of a cent). "—" for none.
+ *
+ * @param {number | null | undefined} usd
+ */
+export function formatUsd(usd) {
+  if (usd === null || usd === undefined) return '—';
+  return new Intl.NumberFormat(locale(), { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: Math.abs(usd) < 1 ? 4 : 2 }).format(usd);
+}
+
+/**
+ * A calendar day (YYYY-MM-DD, already in the business's zone) as "4 Dec".
+ *
+ * @param {string} day
+ * @param {{ weekday?: boolean }} [options]
+ */
+export function formatDay(day, { weekday = false } = {}) {
+  // Noon UTC of that date, formatted in UTC: the date itself, whatever the zone.
+  return new Date(`${day}T12:00:00Z`).toLocaleDateString(locale(), { timeZone: 'UTC', day: 'numeric', month: 'short', ...(weekday ? { weekday: 'short' } : {}) });
+}
+
+/**
+ * The instant a calendar day starts in the business's zone (DST included): the zone's
+ * offset is read at a first guess and read again at the answer.
+ *
+ * @param {string} day YYYY-MM-DD
+ */
+export function startOfDay(day) {
+  const utcMidnight = Date.parse(`${day}T00:00:00Z`);
+  let instant = utcMidnight - zoneOffsetMs(utcMidnight);
+  instant = utcMidnight - zoneOffsetMs(instant);
+  return new Date(instant);
+}
+
+/**
+ * Today's date in the business's zone, moved by `days`.
+ *
+ * @param {number} [days]
+ */
+export function zoneDay(days = 0) {
+  const today = new Date().toLocaleDateString('en-CA', { timeZone: timeZone() });
+  return new Date(Date.parse(`${today}T12:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** @param {number} instant */
+function zoneOffsetMs(instant) {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', { timeZone: timeZone(), hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+      .formatToParts(new Date(instant))
+      .map((part) => [part.type, part.value]),
+  );
+  const wall = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second));
+  return wall - Math.floor(instant / 1000) * 1000;
 }

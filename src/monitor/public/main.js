@@ -4,6 +4,7 @@ import { CallList } from './call-list.js';
 import { CallView, liveStatuses } from './call-view.js';
 import { CallControls } from './controls.js';
 import { OutboundList } from './outbound-list.js';
+import { StatsView } from './stats-view.js';
 import { byId } from './dom.js';
 import { language, languageChosen, setLanguage, setTimeZone, t, timeZone } from './i18n.js';
 import { callQuery, callEventsSubscription, callAudioSubscription, liveCallsSubscription, outboundJobsQuery, outboundJobsSubscription, recentCallsQuery, viewerQuery } from './queries.js';
@@ -34,6 +35,7 @@ let replay;
 let refreshing = 0;
 const view = new CallView();
 const audio = new CallAudio();
+const stats = new StatsView(() => session?.api);
 
 setLanguage(language());
 byId('language').addEventListener('click', () => {
@@ -47,6 +49,8 @@ byId('sign-in-form').addEventListener('submit', (event) => {
 });
 byId('sign-out').addEventListener('click', () => signOut('signIn.signedOut'));
 byId('listen').addEventListener('click', () => void toggleListening());
+// The address names the view: #stats, #calls, or the open call (#call=…).
+window.addEventListener('hashchange', () => void followAddress());
 
 const savedKey = sessionStorage.getItem(keyStorage);
 if (savedKey) void signIn(savedKey);
@@ -105,9 +109,25 @@ async function signIn(key) {
   rerender();
   void loadRecent();
   drawMeters();
-  // The call in the address (#call=…) opens again after a reload, or from a shared link.
+  // The view in the address opens again after a reload, or from a shared link.
+  void followAddress();
+}
+
+/** Shows the view the address names: the Stats view (#stats), or the calls (a call for #call=…). */
+async function followAddress() {
+  if (!session) return;
+  const showStats = location.hash === '#stats';
+  byId('console').hidden = showStats;
+  byId('stats-view').hidden = !showStats;
+  for (const [id, current] of /** @type {const} */ ([['view-calls', !showStats], ['view-stats', showStats]])) {
+    if (current) byId(id).setAttribute('aria-current', 'page');
+    else byId(id).removeAttribute('aria-current');
+  }
+  if (showStats) return stats.load();
   const linked = /^#call=([0-9a-f-]{36})$/.exec(location.hash)?.[1];
-  if (linked) void select(linked);
+  if (linked && linked !== session.selected?.id) return select(linked);
+  // Back from the stats: the address names the call still open.
+  if (session.selected) history.replaceState(null, '', `#call=${session.selected.id}`);
 }
 
 /** @param {'signIn.signedOut' | 'signIn.rejected'} reason */
@@ -317,6 +337,7 @@ function rerender() {
   session?.list.render();
   session?.outbound.render();
   view.relabel();
+  stats.render();
   // A status line speaks the language it was written in; after a switch it would be stale.
   byId('controls-status').textContent = '';
   byId('played-count').textContent = t('audio.played', { count: audio.played });

@@ -24,6 +24,8 @@ export const callQuery = /* GraphQL */ `
       transcript { speaker text at interrupted }
       pipelineStatus pipelineSteps { step outcome error reason }
       webhookDeliveries { status }
+      latency { greetingMs turns turnP50Ms turnP95Ms turnMaxMs interruptions turnMs }
+      usage { estimatedCostUsd }
     }
   }
 `;
@@ -51,4 +53,14 @@ export const outboundJobsQuery = /* GraphQL */ `
 
 export const outboundJobsSubscription = /* GraphQL */ `
   subscription OutboundJobs { outboundCallJobUpdated { ${outboundJob} } }
+`;
+
+/** The Stats view's period: totals, and every day of it in the business's time zone. */
+export const callStatsQuery = /* GraphQL */ `
+  query CallStats($from: DateTime!, $to: DateTime!) {
+    callStats(from: $from, to: $to) {
+      total byStatus { status count } turnLatencyP50Ms turnLatencyP95Ms estimatedCostUsd
+      byDay { day calls completed failed estimatedCostUsd turnLatencyP50Ms turnLatencyP95Ms }
+    }
+  }
 `;
