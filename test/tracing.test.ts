@@ -150,8 +150,10 @@ describe('traces of a call, its pipeline and the API', () => {
       'callwatch.turn.callwatch_ms': expect.any(Number),
       'callwatch.turn.interrupted': false,
     });
-    // OpenAI's share is at least the delay it was given; the parts fit in the whole (each rounded on its own).
-    expect(parts['callwatch.turn.openai_ms']).toBeGreaterThanOrEqual(openaiDelayMs - 1);
+    // OpenAI's share holds the delay it was given (not asserted as a bound: under load,
+    // response.created itself can reach us late, which moves time out of the share — no
+    // timing asserts in tests); the parts fit in the whole (each rounded on its own).
+    expect(parts['callwatch.turn.openai_ms']).toBeGreaterThan(0);
     expect(Number(parts['callwatch.turn.openai_ms']) + Number(parts['callwatch.turn.callwatch_ms'])).toBeLessThanOrEqual(Number(parts['callwatch.turn.latency_ms']) + 1);
     expect(greetingSpan?.attributes).toMatchObject({
       'callwatch.greeting.latency_ms': row.latency!.greetingMs,
