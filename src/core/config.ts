@@ -212,109 +212,122 @@ const requiredInProduction = [
   'TWILIO_AUTH_TOKEN',
 ] as const;
 
-export interface Config {
-  env: 'development' | 'test' | 'production';
-  port: number;
-  publicUrl: string;
-  databaseUrl: string | undefined;
-  dataDir: string;
-  embeddedPostgresPort: number;
-  migrateOnStart: boolean;
-  redisUrl: string | undefined;
-  role: Role;
-  appSecret: string;
-  /** APP_SECRET_PREVIOUS: opens secrets sealed before a rotation of APP_SECRET; never seals. */
-  appSecretPrevious: string | undefined;
-  adminApiKey: string;
-  openai: {
-    apiKey: string | undefined;
-    baseUrl: string;
-    realtimeUrl: string;
-    /** The voice agent (Realtime speech to speech). */
-    realtimeModel: string;
-    /** The live transcript of the caller during the call (Realtime input transcription). */
-    inputTranscribeModel: string;
-    /** The recording after the call (`/v1/audio/transcriptions`). */
-    transcribeModel: string;
-    /** Summary and extraction after the call (`/v1/responses`). */
-    textModel: string;
-    /** Whether start-up asks OpenAI for each model this role uses (only with an API key). */
-    checkModels: boolean;
-    /** OPENAI_SESSION_MAX_SEC: how long one Realtime session carries a call before a rollover. */
-    sessionMaxSec: number;
-    /** What each model costs (core/prices.ts, with OPENAI_PRICES merged over it): calls' estimated cost. */
-    prices: PriceTable;
-  };
-  twilio: {
-    accountSid: string | undefined;
-    authToken: string | undefined;
-    apiUrl: string;
-    /** New outbound calls per second across every worker (Twilio's account limit is 1 unless raised). */
-    callsPerSecond: number;
-    /** How long after a recorded call ended its recording callback may take before the call is reconciled. */
-    recordingCallbackGraceSec: number;
-  };
-  /** Schema introspection and GraphiQL at /graphql: on by default except in production. */
-  graphqlIntrospection: boolean;
-  /** What /graphql accepts before it parses anything, over HTTP, SSE and graphql-ws alike. */
-  graphqlLimits: {
-    /** A request body, a GET query string or a graphql-ws message, in bytes. */
-    maxBodyBytes: number;
-    /** Lexical tokens of one document (and as many comments). */
-    maxTokens: number;
-  };
-  /** Jobs of each queue a worker process runs at once. */
-  workerConcurrency: number;
-  /** How often idle workers look for jobs that have fallen due (new jobs wake them at once). */
-  workerPollIntervalMs: number;
-  webhooks: {
-    /** Per attempt, connect to last byte. */
-    timeoutMs: number;
-    /** First retry delay; each later one doubles (capped at 2 h). */
-    retryBaseMs: number;
-    /** How long failed deliveries are retried before they are dead. */
-    retryForSec: number;
-    /** Private or loopback addresses webhooks may still be sent to (IPs or CIDR ranges). */
-    allowedNetworks: string[];
-  };
-  logLevel: (typeof logLevels)[number];
-  shutdownTimeoutMs: number;
-  /**
-   * How long a shutdown lets live calls finish before the agent says goodbye; undefined:
-   * the longest maximum call duration of any business, read at shutdown.
-   */
-  shutdownCallDrainSec: number | undefined;
-  /**
-   * LOST_CALL_AFTER_SEC: how old an instance's heartbeat may get before its calls are
-   * closed as lost (the instance beats every few seconds; workers sweep).
-   */
-  lostCallAfterSec: number;
-  /**
-   * ROUTING_CACHE_REFRESH_SEC: how often the routing cache (numbers, businesses, settings;
-   * answers calls while Postgres is unreachable) is reloaded; it is reloaded on a change too.
-   */
-  routingCacheRefreshSec: number;
-  /** Media stream sockets one process holds at most; more are refused at the upgrade (503). */
-  mediaMaxSockets: number;
-  /** Origins whose browsers may call /graphql (CORS); none: CORS headers are never sent. */
-  corsOrigins: string[];
-  metrics: {
-    /** When set, /metrics answers only `Authorization: Bearer <token>`. */
-    token: string | undefined;
-    /** When set, /metrics is served on this port only (its own listener), not on PORT. */
-    port: number | undefined;
-  };
-  tracing: {
-    /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL; undefined: tracing is off. */
-    endpoint: string | undefined;
-    serviceName: string;
-  };
-  /** Limits of the main HTTP server's connections (upgraded websockets are exempt from the timeouts). */
-  http: {
-    headersTimeoutMs: number;
-    requestTimeoutMs: number;
-    keepAliveTimeoutMs: number;
-    maxConnections: number;
+/** What the environment schema gives, once parsed (defaults filled in, values coerced). */
+type EnvVars = z.output<typeof envSchema>;
+
+/**
+ * The running configuration. Its type is derived from the zod schema through configOf, so
+ * a variable added to the schema reaches the code with its parsed type and nothing else to
+ * keep in step (the README's table is checked against the schema by a test).
+ */
+export type Config = ReturnType<typeof configOf>;
+
+/** Shapes the parsed environment into the configuration the code reads. */
+function configOf(vars: EnvVars, secrets: DevSecrets) {
+  return {
+    env: vars.NODE_ENV,
+    port: vars.PORT,
+    publicUrl: vars.PUBLIC_URL ?? `http://localhost:${vars.PORT}`,
+    databaseUrl: vars.DATABASE_URL,
+    dataDir: resolve(vars.DATA_DIR),
+    embeddedPostgresPort: vars.EMBEDDED_POSTGRES_PORT,
+    migrateOnStart: vars.MIGRATE_ON_START,
+    redisUrl: vars.REDIS_URL,
+    role: vars.ROLE,
+    appSecret: secrets.appSecret,
+    /** APP_SECRET_PREVIOUS: opens secrets sealed before a rotation of APP_SECRET; never seals. */
+    appSecretPrevious: vars.APP_SECRET_PREVIOUS,
+    adminApiKey: secrets.adminApiKey,
+    openai: {
+      apiKey: vars.OPENAI_API_KEY,
+      baseUrl: vars.OPENAI_BASE_URL,
+      realtimeUrl: vars.OPENAI_REALTIME_URL,
+      /** The voice agent (Realtime speech to speech). */
+      realtimeModel: vars.OPENAI_REALTIME_MODEL,
+      /** The live transcript of the caller during the call (Realtime input transcription). */
+      inputTranscribeModel: vars.OPENAI_INPUT_TRANSCRIBE_MODEL,
+      /** The recording after the call (`/v1/audio/transcriptions`). */
+      transcribeModel: vars.OPENAI_TRANSCRIBE_MODEL,
+      /** Summary and extraction after the call (`/v1/responses`). */
+      textModel: vars.OPENAI_TEXT_MODEL,
+      /** Whether start-up asks OpenAI for each model this role uses (only with an API key). */
+      checkModels: vars.OPENAI_CHECK_MODELS,
+      /** OPENAI_SESSION_MAX_SEC: how long one Realtime session carries a call before a rollover. */
+      sessionMaxSec: vars.OPENAI_SESSION_MAX_SEC,
+      /** What each model costs (core/prices.ts, with OPENAI_PRICES merged over it): calls' estimated cost. */
+      prices: priceTable(vars.OPENAI_PRICES),
+    },
+    twilio: {
+      accountSid: vars.TWILIO_ACCOUNT_SID,
+      authToken: vars.TWILIO_AUTH_TOKEN,
+      apiUrl: vars.TWILIO_API_URL,
+      /** New outbound calls per second across every worker (Twilio's account limit is 1 unless raised). */
+      callsPerSecond: vars.OUTBOUND_CALLS_PER_SECOND,
+      /** How long after a recorded call ended its recording callback may take before the call is reconciled. */
+      recordingCallbackGraceSec: vars.RECORDING_CALLBACK_GRACE_SEC,
+    },
+    /** Schema introspection and GraphiQL at /graphql: on by default except in production. */
+    graphqlIntrospection: vars.GRAPHQL_INTROSPECTION ?? vars.NODE_ENV !== 'production',
+    /** What /graphql accepts before it parses anything, over HTTP, SSE and graphql-ws alike. */
+    graphqlLimits: {
+      /** A request body, a GET query string or a graphql-ws message, in bytes. */
+      maxBodyBytes: vars.GRAPHQL_MAX_BODY_BYTES,
+      /** Lexical tokens of one document (and as many comments). */
+      maxTokens: vars.GRAPHQL_MAX_TOKENS,
+    },
+    /** Jobs of each queue a worker process runs at once. */
+    workerConcurrency: vars.WORKER_CONCURRENCY,
+    /** How often idle workers look for jobs that have fallen due (new jobs wake them at once). */
+    workerPollIntervalMs: vars.WORKER_POLL_INTERVAL_MS,
+    webhooks: {
+      /** Per attempt, connect to last byte. */
+      timeoutMs: vars.WEBHOOK_TIMEOUT_MS,
+      /** First retry delay; each later one doubles (capped at 2 h). */
+      retryBaseMs: vars.WEBHOOK_RETRY_BASE_MS,
+      /** How long failed deliveries are retried before they are dead. */
+      retryForSec: vars.WEBHOOK_RETRY_FOR_SEC,
+      /** Private or loopback addresses webhooks may still be sent to (IPs or CIDR ranges). */
+      allowedNetworks: vars.WEBHOOK_ALLOWED_NETWORKS,
+    },
+    logLevel: vars.LOG_LEVEL,
+    shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
+    /**
+     * How long a shutdown lets live calls finish before the agent says goodbye; undefined:
+     * the longest maximum call duration of any business, read at shutdown.
+     */
+    shutdownCallDrainSec: vars.SHUTDOWN_CALL_DRAIN_SEC,
+    /**
+     * LOST_CALL_AFTER_SEC: how old an instance's heartbeat may get before its calls are
+     * closed as lost (the instance beats every few seconds; workers sweep).
+     */
+    lostCallAfterSec: vars.LOST_CALL_AFTER_SEC,
+    /**
+     * ROUTING_CACHE_REFRESH_SEC: how often the routing cache (numbers, businesses, settings;
+     * answers calls while Postgres is unreachable) is reloaded; it is reloaded on a change too.
+     */
+    routingCacheRefreshSec: vars.ROUTING_CACHE_REFRESH_SEC,
+    /** Media stream sockets one process holds at most; more are refused at the upgrade (503). */
+    mediaMaxSockets: vars.MEDIA_MAX_SOCKETS,
+    /** Origins whose browsers may call /graphql (CORS); none: CORS headers are never sent. */
+    corsOrigins: vars.CORS_ORIGINS,
+    metrics: {
+      /** When set, /metrics answers only `Authorization: Bearer <token>`. */
+      token: vars.METRICS_TOKEN,
+      /** When set, /metrics is served on this port only (its own listener), not on PORT. */
+      port: vars.METRICS_PORT,
+    },
+    tracing: {
+      /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL; undefined: tracing is off. */
+      endpoint: vars.OTEL_EXPORTER_OTLP_ENDPOINT,
+      serviceName: vars.OTEL_SERVICE_NAME,
+    },
+    /** Limits of the main HTTP server's connections (upgraded websockets are exempt from the timeouts). */
+    http: {
+      headersTimeoutMs: vars.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: vars.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: vars.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: vars.HTTP_MAX_CONNECTIONS,
+    },
   };
 }
 
@@ -363,64 +376,10 @@ export function loadConfig(
       ? { appSecret: vars.APP_SECRET, adminApiKey: vars.ADMIN_API_KEY }
       : devSecrets(dataDir, options.persistDevSecrets ?? vars.NODE_ENV !== 'test');
 
-  return {
-    env: vars.NODE_ENV,
-    port: vars.PORT,
-    publicUrl: vars.PUBLIC_URL ?? `http://localhost:${vars.PORT}`,
-    databaseUrl: vars.DATABASE_URL,
-    dataDir,
-    embeddedPostgresPort: vars.EMBEDDED_POSTGRES_PORT,
-    migrateOnStart: vars.MIGRATE_ON_START,
-    redisUrl: vars.REDIS_URL,
-    role: vars.ROLE,
+  return configOf(vars, {
     appSecret: vars.APP_SECRET ?? secrets.appSecret,
-    appSecretPrevious: vars.APP_SECRET_PREVIOUS,
     adminApiKey: vars.ADMIN_API_KEY ?? secrets.adminApiKey,
-    openai: {
-      apiKey: vars.OPENAI_API_KEY,
-      baseUrl: vars.OPENAI_BASE_URL,
-      realtimeUrl: vars.OPENAI_REALTIME_URL,
-      realtimeModel: vars.OPENAI_REALTIME_MODEL,
-      inputTranscribeModel: vars.OPENAI_INPUT_TRANSCRIBE_MODEL,
-      transcribeModel: vars.OPENAI_TRANSCRIBE_MODEL,
-      textModel: vars.OPENAI_TEXT_MODEL,
-      checkModels: vars.OPENAI_CHECK_MODELS,
-      sessionMaxSec: vars.OPENAI_SESSION_MAX_SEC,
-      prices: priceTable(vars.OPENAI_PRICES),
-    },
-    twilio: {
-      accountSid: vars.TWILIO_ACCOUNT_SID,
-      authToken: vars.TWILIO_AUTH_TOKEN,
-      apiUrl: vars.TWILIO_API_URL,
-      callsPerSecond: vars.OUTBOUND_CALLS_PER_SECOND,
-      recordingCallbackGraceSec: vars.RECORDING_CALLBACK_GRACE_SEC,
-    },
-    graphqlIntrospection: vars.GRAPHQL_INTROSPECTION ?? vars.NODE_ENV !== 'production',
-    graphqlLimits: { maxBodyBytes: vars.GRAPHQL_MAX_BODY_BYTES, maxTokens: vars.GRAPHQL_MAX_TOKENS },
-    workerConcurrency: vars.WORKER_CONCURRENCY,
-    workerPollIntervalMs: vars.WORKER_POLL_INTERVAL_MS,
-    webhooks: {
-      timeoutMs: vars.WEBHOOK_TIMEOUT_MS,
-      retryBaseMs: vars.WEBHOOK_RETRY_BASE_MS,
-      retryForSec: vars.WEBHOOK_RETRY_FOR_SEC,
-      allowedNetworks: vars.WEBHOOK_ALLOWED_NETWORKS,
-    },
-    logLevel: vars.LOG_LEVEL,
-    shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
-    shutdownCallDrainSec: vars.SHUTDOWN_CALL_DRAIN_SEC,
-    lostCallAfterSec: vars.LOST_CALL_AFTER_SEC,
-    routingCacheRefreshSec: vars.ROUTING_CACHE_REFRESH_SEC,
-    mediaMaxSockets: vars.MEDIA_MAX_SOCKETS,
-    corsOrigins: vars.CORS_ORIGINS,
-    metrics: { token: vars.METRICS_TOKEN, port: vars.METRICS_PORT },
-    tracing: { endpoint: vars.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: vars.OTEL_SERVICE_NAME },
-    http: {
-      headersTimeoutMs: vars.HTTP_HEADERS_TIMEOUT_MS,
-      requestTimeoutMs: vars.HTTP_REQUEST_TIMEOUT_MS,
-      keepAliveTimeoutMs: vars.HTTP_KEEP_ALIVE_TIMEOUT_MS,
-      maxConnections: vars.HTTP_MAX_CONNECTIONS,
-    },
-  };
+  });
 }
 
 interface DevSecrets {
