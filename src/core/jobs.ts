@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import type { EntityManager } from './db.ts';
 import { z } from 'zod';
+import type { JobQueue } from './queue.ts';
 
 /**
  * Every background job, by name: the payload schema (checked again when the job starts,
@@ -75,3 +78,31 @@ export const jobDefinitions = {
 export type JobName = keyof typeof jobDefinitions;
 export type JobPayload<N extends JobName> = z.infer<(typeof jobDefinitions)[N]['payload']>;
 export const jobNames = Object.keys(jobDefinitions) as JobName[];
+
+/**
+ * Enqueues the post-call pipeline of `callId` once per revision: the job id is the call id
+ * (revision 0), or derived from it and the revision (a `reprocessCall`), so a repeated
+ * trigger finds the job there and adds none. `traceparent`: the trace the job joins (the call's).
+ */
+export function enqueuePipeline(queue: JobQueue, callId: string, em: EntityManager, options: { revision?: number; traceparent?: string } = {}): Promise<string | null> {
+  return queue.send('call.process', { callId }, { em, id: pipelineJobId(callId, options.revision ?? 0), traceparent: options.traceparent });
+}
+
+/** A UUID (version 8, name-based on SHA-256) for a call's pipeline job of one revision. */
+export function pipelineJobId(callId: string, revision: number): string {
+  return revision === 0 ? callId : namedUuid(`call.process:${callId}:${revision}`);
+}
+
+/** The id of a call's recording safety net job: one per call. */
+export function reconcileJobId(callId: string): string {
+  return namedUuid(`recording.reconcile:${callId}`);
+}
+
+/** A UUID (version 8) derived from `name` by SHA-256. */
+function namedUuid(name: string): string {
+  const bytes = createHash('sha256').update(name).digest().subarray(0, 16);
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x80;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

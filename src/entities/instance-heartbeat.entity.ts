@@ -18,3 +18,12 @@ export const InstanceHeartbeat = defineEntity({
   },
 });
 export type InstanceHeartbeat = InferEntity<typeof InstanceHeartbeat>;
+
+/**
+ * How often an instance beats: a third of LOST_CALL_AFTER_SEC, at most every 5 s. The
+ * instances beating (realtime/instance-heartbeat.ts) and the sweep judging the rows
+ * (workers/lost-calls.ts) both read it, so it lives with the row they share.
+ */
+export function beatIntervalMs(lostCallAfterSec: number): number {
+  return Math.min(5_000, (lostCallAfterSec * 1000) / 3);
+}

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { EntityManager, Orm } from '../core/db.ts';
+import { enqueuePipeline, reconcileJobId } from '../core/jobs.ts';
 import type { JobQueue } from '../core/queue.ts';
 import { normalizeCity } from '../core/cities.ts';
 import { firstNameOf } from '../core/names.ts';
@@ -132,32 +132,4 @@ function capturedLeadChanges(lead: LeadCapture): { fullName?: string; firstName?
   if (city) changes.city = city;
   if (lead.service) changes.serviceCategory = lead.service;
   return Object.keys(changes).length > 0 || (lead.notes?.length ?? 0) > 0 ? changes : null;
-}
-
-/**
- * Enqueues the post-call pipeline of `callId` once per revision: the job id is the call id
- * (revision 0), or derived from it and the revision (a `reprocessCall`), so a repeated
- * trigger finds the job there and adds none. `traceparent`: the trace the job joins (the call's).
- */
-export function enqueuePipeline(queue: JobQueue, callId: string, em: EntityManager, options: { revision?: number; traceparent?: string } = {}): Promise<string | null> {
-  return queue.send('call.process', { callId }, { em, id: pipelineJobId(callId, options.revision ?? 0), traceparent: options.traceparent });
-}
-
-/** A UUID (version 8, name-based on SHA-256) for a call's pipeline job of one revision. */
-export function pipelineJobId(callId: string, revision: number): string {
-  return revision === 0 ? callId : namedUuid(`call.process:${callId}:${revision}`);
-}
-
-/** The id of a call's recording safety net job: one per call. */
-export function reconcileJobId(callId: string): string {
-  return namedUuid(`recording.reconcile:${callId}`);
-}
-
-/** A UUID (version 8) derived from `name` by SHA-256. */
-function namedUuid(name: string): string {
-  const bytes = createHash('sha256').update(name).digest().subarray(0, 16);
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x80;
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -1,12 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { describeError } from '../core/errors.ts';
 import type { Services } from '../core/services.ts';
+import { beatIntervalMs } from '../entities/instance-heartbeat.entity.ts';
 import { sql } from '../entities/sql.ts';
-
-/** How often an instance beats: a third of LOST_CALL_AFTER_SEC, at most every 5 s. */
-export function beatIntervalMs(lostCallAfterSec: number): number {
-  return Math.min(5_000, (lostCallAfterSec * 1000) / 3);
-}
 
 export interface InstanceHeartbeat {
   /** Stops beating and deletes the instance's row (a clean shutdown leaves nothing to sweep). */

@@ -7,8 +7,8 @@ import { createTwilioClient } from '../core/twilio-client.ts';
 import { callStatuses, type CallStatus } from '../entities/call.entity.ts';
 import { closeLostCall, isLiveCall, liveCallStatuses, lostCallEndReason, type LostEnd } from '../entities/call-record.ts';
 import { sql } from '../entities/sql.ts';
-import { reconcileJobId } from '../realtime/call-outcome.ts';
-import { beatIntervalMs } from '../realtime/instance-heartbeat.ts';
+import { reconcileJobId } from '../core/jobs.ts';
+import { beatIntervalMs } from '../entities/instance-heartbeat.entity.ts';
 
 /** How often a worker sweeps: half of LOST_CALL_AFTER_SEC, at most every 15 s. */
 export function sweepIntervalMs(lostCallAfterSec: number): number {

@@ -12,7 +12,8 @@ import { findBusinessByNumber } from '../../entities/phone-number.repository.ts'
 import { isConnectionError } from '../../entities/postgres-errors.ts';
 import { sql } from '../../entities/sql.ts';
 import { buildCallContext, type CallContext, type CallContextCache } from '../call-context.ts';
-import { enqueuePipeline, reconcileJobId, type CallOpenWrite } from '../call-outcome.ts';
+import { enqueuePipeline, reconcileJobId } from '../../core/jobs.ts';
+import type { CallOpenWrite } from '../call-outcome.ts';
 import type { RoutingCache } from '../routing-cache.ts';
 import { tracingEnabled } from '../../core/tracing.ts';
 import { handleAmdVerdict, isMachine } from './answering-machine.ts';

@@ -5,7 +5,7 @@ import type { Services } from '../../core/services.ts';
 import { createTwilioClient } from '../../core/twilio-client.ts';
 import { storeRecording } from '../../entities/call-record.ts';
 import { sql } from '../../entities/sql.ts';
-import { enqueuePipeline } from '../../realtime/call-outcome.ts';
+import { enqueuePipeline } from '../../core/jobs.ts';
 import { traceparentOf } from '../../core/tracing.ts';
 
 /** Statuses of a recording that ended without a file. */

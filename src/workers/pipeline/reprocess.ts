@@ -4,7 +4,7 @@ import type { JobQueue } from '../../core/queue.ts';
 import type { Call } from '../../entities/call.entity.ts';
 import { reopenPipeline } from '../../entities/call-record.ts';
 import { sql, type Row } from '../../entities/sql.ts';
-import { enqueuePipeline } from '../../realtime/call-outcome.ts';
+import { enqueuePipeline } from '../../core/jobs.ts';
 
 /**
  * Runs a finished call's post-call pipeline again from the first step, as a new revision:
