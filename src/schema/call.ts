@@ -8,9 +8,8 @@ import {
   type PipelineStep,
   type PipelineStepState,
 } from '../entities/call.entity.ts';
-import { findCallBySid, listCalls } from '../entities/call.repository.ts';
+import { findCallBySid, listCalls, reprocessCall } from '../entities/call.repository.ts';
 import { speakers, type TranscriptTurn } from '../core/events.ts';
-import { reprocessCall } from '../workers/pipeline/reprocess.ts';
 import { builder } from './builder.ts';
 import { businessIdOf, ownRow } from './context.ts';
 import { ConflictError, FieldValidationError, NotFoundError, domain } from './errors.ts';

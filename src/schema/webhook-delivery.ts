@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { webhookDeliveryStatuses, type WebhookAttempt } from '../entities/webhook-delivery.entity.ts';
-import { redeliverWebhook } from '../workers/webhooks/redeliver.ts';
+import { redeliverWebhook } from '../entities/webhook-delivery.repository.ts';
 import { builder } from './builder.ts';
 import { businessIdOf, ownRow } from './context.ts';
 import { enumValues } from './enums.ts';
