@@ -20,7 +20,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { sql as raw } from 'kysely';
-import { migrate, openOrm, type Orm } from '../src/core/db.ts';
+import { type Orm } from '../src/core/db.ts';
+import { migrate, openOrm } from '../src/database.ts';
 import { SecretBox } from '../src/core/secret-box.ts';
 import { sql } from '../src/entities/sql.ts';
 import { startOpenAIApiStandIn, type OpenAIApiStandIn } from '../src/sandbox/openai-api.server.ts';

@@ -8,7 +8,8 @@
  * per call. Prints a table and writes it into BENCHMARKS.md.
  */
 import { cpus } from 'node:os';
-import { migrate, openOrm, type Orm } from '../src/core/db.ts';
+import { type Orm } from '../src/core/db.ts';
+import { migrate, openOrm } from '../src/database.ts';
 import { deadline, numberOptions, sleep } from './support/args.ts';
 import { startBenchDatabase, type BenchDatabase } from './support/database.ts';
 import { sampleProcess, type ChildServer } from './support/process-usage.ts';

@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Config } from './core/config.ts';
 import { describeError } from './core/errors.ts';
-import { migrate, openDatabaseServer, openOrm, resealSecrets } from './core/db.ts';
+import { openDatabaseServer } from './core/db.ts';
+import { migrate, openOrm, resealSecrets } from './database.ts';
 import { createEventBus } from './core/events.ts';
 import { openRedisBus } from './core/redis-bus.ts';
 import { Lifecycle } from './core/lifecycle.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallEvent } from '../src/core/events.ts';
-import { openOrm } from '../src/core/db.ts';
+import { openOrm } from '../src/database.ts';
 import { Call } from '../src/entities/call.entity.ts';
 import { fixtureText, loadFixture } from '../src/sandbox/fixtures.ts';
 import { answerCall, connectCaller, eventually, placeCall, startCallHarness, type CallHarness } from './support/calls.ts';

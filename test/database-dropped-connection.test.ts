@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openOrm, type Orm } from '../src/core/db.ts';
+import { type Orm } from '../src/core/db.ts';
+import { openOrm } from '../src/database.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { migrations } from '../migrations/index.ts';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openOrm } from '../src/core/db.ts';
+import { migrate, openOrm } from '../src/database.ts';
 import { isAppError } from '../src/core/errors.ts';
 import { bookAppointment } from '../src/entities/appointment.repository.ts';
 import { Appointment } from '../src/entities/appointment.entity.ts';

@@ -1,5 +1,6 @@
 import { loadConfig, type Config } from '../core/config.ts';
-import { migrate, openDatabaseServer, openOrm, type Orm } from '../core/db.ts';
+import { openDatabaseServer, type Orm } from '../core/db.ts';
+import { migrate, openOrm } from '../database.ts';
 import { describeError } from '../core/errors.ts';
 import { secretBoxOf } from '../core/secret-box.ts';
 import { createLogger, type Logger } from '../core/logger.ts';

@@ -1,17 +1,23 @@
 import { join } from 'node:path';
 import { MikroORM, type EntityManager } from '@mikro-orm/postgresql';
+import type { MigrationObject, Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import pg from 'pg';
-import { migrations } from '../../migrations/index.ts';
-import { entities } from '../entities/index.ts';
-import { resealWebhookSecrets } from '../entities/webhook-secret.repository.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { AppError, describeError } from './errors.ts';
 import type { Logger } from './logger.ts';
-import type { SecretBox } from './secret-box.ts';
 
 export type { EntityManager };
 export type Orm = MikroORM;
+
+/**
+ * What an ORM is opened over: the application's entities and migrations. The composition
+ * root (src/database.ts) hands them in, so core/ imports nothing above it.
+ */
+export interface OrmModel {
+  entities: NonNullable<Options['entities']>;
+  migrations: MigrationObject[];
+}
 
 export interface OrmOptions {
   /** Connections in the pool. */
@@ -28,16 +34,16 @@ export interface OrmOptions {
  * Opens the ORM on `url` and checks the connection right away (MikroORM 7 connects lazily,
  * which would turn a wrong URL into a failure at the first request).
  */
-export async function openOrm(url: string, options: OrmOptions = {}): Promise<Orm> {
+export async function openOrmOver(url: string, model: OrmModel, options: OrmOptions = {}): Promise<Orm> {
   const { onStatement } = options;
-  const orm = await MikroORM.init({
-    entities,
+  const orm: Orm = await MikroORM.init({
+    entities: model.entities,
     clientUrl: url,
     debug: false,
     ensureDatabase: false,
     pool: { min: 0, max: options.poolSize ?? 10 },
     extensions: [Migrator],
-    migrations: { migrationsList: migrations, snapshot: false, silent: true, transactional: true },
+    migrations: { migrationsList: model.migrations, snapshot: false, silent: true, transactional: true },
     onCreateConnection: onStatement ? async (connection) => observeStatements(connection, onStatement) : undefined,
     driverOptions: { onPoolCreated: releaseDroppedConnections },
   });
@@ -93,27 +99,20 @@ const migrationLockKey = 7_274_119_004;
  * once: the migrator itself takes no lock, so the whole run happens inside one transaction
  * that first takes a Postgres advisory lock; latecomers wait, then find nothing pending.
  * The migrator reads its bookkeeping on a second connection, so the ORM's pool needs at
- * least two (with one, this waits forever).
- *
- * With `secrets` (the configured APP_SECRET's box), the same transaction then seals stored
- * secrets no migration can encrypt without the key: plaintext rows, and rows sealed with
- * APP_SECRET_PREVIOUS (Migration20261204000200WebhookSecretEncryption).
+ * least two (with one, this waits forever). `after` runs in the same transaction, under the
+ * same lock, once the migrations are applied.
  */
-export async function migrate(orm: Orm, secrets?: SecretBox): Promise<string[]> {
+export async function migrateWith(orm: Orm, after?: (em: EntityManager) => Promise<unknown>): Promise<string[]> {
   const ran = await withMigrationLock(orm, async (em) => {
     const applied = await orm.migrator.up({ transaction: em.getTransactionContext() });
-    if (secrets) await resealWebhookSecrets(em, secrets);
+    if (after) await after(em);
     return applied;
   });
   return ran.map((migration) => migration.name);
 }
 
-/** Seals stored secrets with the configured key, as `migrate` does, for a start that applies no migrations. */
-export async function resealSecrets(orm: Orm, secrets: SecretBox): Promise<number> {
-  return withMigrationLock(orm, (em) => resealWebhookSecrets(em, secrets));
-}
-
-function withMigrationLock<T>(orm: Orm, work: (em: EntityManager) => Promise<T>): Promise<T> {
+/** Runs `work` in one transaction holding the lock migrations take. */
+export function withMigrationLock<T>(orm: Orm, work: (em: EntityManager) => Promise<T>): Promise<T> {
   return orm.em.fork().transactional(async (em) => {
     await em.execute(`select pg_advisory_xact_lock(${migrationLockKey})`);
     return work(em);

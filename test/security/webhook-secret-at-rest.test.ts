@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openOrm, withPgClient } from '../../src/core/db.ts';
+import { withPgClient } from '../../src/core/db.ts';
+import { openOrm } from '../../src/database.ts';
 import { insertDelivery } from '../../src/entities/webhook-delivery.repository.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../../src/sandbox/webhook-receiver.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, inject } from 'vitest';
-import { openOrm, withDatabase, withPgClient, type Orm } from '../../src/core/db.ts';
+import { withDatabase, withPgClient, type Orm } from '../../src/core/db.ts';
+import { openOrm } from '../../src/database.ts';
 
 export interface TestDatabase {
   url: string;
