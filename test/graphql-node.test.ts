@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from '../src/entities/sql.ts';
 import { createCall, createLead } from './support/factories.ts';
 import { graphql, startApiApp } from './support/graphql.ts';
 import { seedTenant, type SeededTenant } from './support/tenant-data.ts';
@@ -108,6 +109,16 @@ describe('node: what each role may read', () => {
       admin ? { __typename: 'ApiKey', id: otherKey.id } : null,
       admin ? { __typename: 'AuditLogEntry', id: a.auditEntryId } : null,
     ]);
+  });
+
+  it('keeps a viewer from the whisper text of a call’s timeline, as `call(id)` does', async () => {
+    const whisper = 'offer her 10% off';
+    const action = { type: 'supervisor.action' as const, callId: a.call.id, action: 'whisper' as const, detail: whisper, apiKeyId: a.apiKeys[0]!.id, acted: true, error: null, at: new Date().toISOString() };
+    await sql(em().fork()).updateTable('Call').set({ timeline: [action] }).where('id', '=', a.call.id).execute();
+    const query = 'query($id: ID!) { node(id: $id) { ... on Call { timeline } } }';
+    const asViewer = await ask(a.keys.viewer, query, { id: a.call.id });
+    expect(asViewer.data?.node.timeline).toEqual([{ ...action, detail: null, apiKeyId: null }]);
+    expect((await ask(a.keys.supervisor, query, { id: a.call.id })).data?.node.timeline).toEqual([action]);
   });
 });
 
