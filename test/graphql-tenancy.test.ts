@@ -87,6 +87,12 @@ const rootQueries: Record<string, { query: string; variables?: (tenant: SeededTe
   },
   outboundCallJobs: { query: '{ outboundCallJobs { totalCount nodes { id } } }', answer: (t) => ({ totalCount: 1, nodes: [{ id: t.job.id }] }) },
   campaign: { query: 'query($id: ID!) { campaign(id: $id) { id } }', variables: (t) => ({ id: t.campaign.id }), answer: (t) => ({ id: t.campaign.id }) },
+  node: { query: 'query($id: ID!) { node(id: $id) { __typename id } }', variables: (t) => ({ id: t.call.id }), answer: (t) => ({ __typename: 'Call', id: t.call.id }) },
+  nodes: {
+    query: 'query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }',
+    variables: (t) => ({ ids: [t.lead.id, t.appointment.id] }),
+    answer: (t) => [{ __typename: 'Lead', id: t.lead.id }, { __typename: 'Appointment', id: t.appointment.id }],
+  },
   webhookDeliveries: { query: 'query($id: ID!) { webhookDeliveries(callId: $id) { id } }', variables: (t) => ({ id: t.call.id }), answer: (t) => [{ id: t.delivery.id }] },
   callStats: { query: 'query($from: DateTime!, $to: DateTime!) { callStats(from: $from, to: $to) { total } }', variables: aroundNow, answer: () => ({ total: 1 }) },
   exportLeadData: {
@@ -286,6 +292,13 @@ describe("tenant isolation: reading with A's key", () => {
     { field: 'call', query: 'query($id: ID!) { call(id: $id) { id } }', variables: (t) => ({ id: t.call.id }), absent: null },
     { field: 'callBySid', query: 'query($sid: String!) { callBySid(callSid: $sid) { id } }', variables: (t) => ({ sid: t.call.callSid }), absent: null },
     { field: 'lead', query: 'query($id: ID!) { lead(id: $id) { id } }', variables: (t) => ({ id: t.lead.id }), absent: null },
+    { field: 'node', query: 'query($id: ID!) { node(id: $id) { id } }', variables: (t) => ({ id: t.job.id }), absent: null },
+    {
+      field: 'nodes',
+      query: 'query($ids: [ID!]!) { nodes(ids: $ids) { id } }',
+      variables: (t) => ({ ids: [t.businessId, t.lead.id, t.call.id, t.appointment.id, t.job.id, t.campaign.id, t.delivery.id, ...t.apiKeys.map((key) => key.id)] }),
+      absent: [null, null, null, null, null, null, null, null, null, null],
+    },
     { field: 'leadByPhone', query: 'query($phone: String!) { leadByPhone(phone: $phone) { id } }', variables: (t) => ({ phone: typedLocally(t.lead.phone) }), absent: null },
     { field: 'webhookDeliveries', query: 'query($id: ID!) { webhookDeliveries(callId: $id) { id } }', variables: (t) => ({ id: t.call.id }), absent: [] },
     {

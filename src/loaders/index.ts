@@ -1,8 +1,9 @@
 import DataLoader from 'dataloader';
 import type { EntityName } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { ApiKey } from '../entities/api-key.entity.ts';
+import { ApiKey } from '../entities/api-key.entity.ts';
 import { Appointment } from '../entities/appointment.entity.ts';
+import { AuditLogEntry } from '../entities/audit-log.entity.ts';
 import { BusinessSettings } from '../entities/business-settings.entity.ts';
 import { Business } from '../entities/business.entity.ts';
 import { Call } from '../entities/call.entity.ts';
@@ -10,7 +11,7 @@ import { Campaign } from '../entities/campaign.entity.ts';
 import { Lead } from '../entities/lead.entity.ts';
 import { OutboundCallJob } from '../entities/outbound-call-job.entity.ts';
 import { sql, type Row } from '../entities/sql.ts';
-import type { WebhookDelivery } from '../entities/webhook-delivery.entity.ts';
+import { WebhookDelivery } from '../entities/webhook-delivery.entity.ts';
 
 /**
  * Batching loaders over one entity manager: every `load` issued in the same tick becomes
@@ -24,6 +25,10 @@ export interface Loaders {
   callById: DataLoader<string, Row<Call> | null>;
   outboundJobById: DataLoader<string, Row<OutboundCallJob> | null>;
   campaignById: DataLoader<string, Row<Campaign> | null>;
+  appointmentById: DataLoader<string, Row<Appointment> | null>;
+  webhookDeliveryById: DataLoader<string, Row<WebhookDelivery> | null>;
+  apiKeyById: DataLoader<string, Row<ApiKey> | null>;
+  auditLogEntryById: DataLoader<string, Row<AuditLogEntry> | null>;
   /** Booked appointments overlapping the window given at creation, by business, by start. */
   bookedAppointmentsByBusinessId: DataLoader<string, Row<Appointment>[]>;
   leadByPhone: DataLoader<LeadPhoneKey, Row<Lead> | null, string>;
@@ -72,6 +77,10 @@ export function createLoaders(em: EntityManager, options: LoaderOptions = {}): L
     callById: byKey(em, Call, 'id', base),
     outboundJobById: byKey(em, OutboundCallJob, 'id', base),
     campaignById: byKey(em, Campaign, 'id', base),
+    appointmentById: byKey(em, Appointment, 'id', base),
+    webhookDeliveryById: byKey(em, WebhookDelivery, 'id', base),
+    apiKeyById: byKey(em, ApiKey, 'id', base),
+    auditLogEntryById: byKey(em, AuditLogEntry, 'id', base),
     settingsByBusinessId: byKey(em, BusinessSettings, 'business', base),
     bookedAppointmentsByBusinessId: new DataLoader(async (businessIds) => {
       const rows = await rowsWhere(em, Appointment, {

@@ -5,6 +5,7 @@ import { builder } from './builder.ts';
 import { businessIdOf } from './context.ts';
 import { enumValues } from './enums.ts';
 import { FieldValidationError, NotFoundError, domain } from './errors.ts';
+import { NodeRef } from './node.ts';
 import { ApiKeyRef } from './refs.ts';
 
 const ApiKeyRole = builder.enumType('ApiKeyRole', {
@@ -13,6 +14,7 @@ const ApiKeyRole = builder.enumType('ApiKeyRole', {
 });
 
 ApiKeyRef.implement({
+  interfaces: [NodeRef],
   description: 'A credential for the API. Its secret is shown once, when it is created, and never again.',
   authScopes: (key) => ({ $any: { tenant: key.business, platform: true } }),
   fields: (t) => ({

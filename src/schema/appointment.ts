@@ -6,11 +6,13 @@ import { businessIdOf } from './context.ts';
 import { enumValues } from './enums.ts';
 import { ConflictError, FieldValidationError, NotFoundError, domain } from './errors.ts';
 import { text } from './inputs.ts';
+import { NodeRef } from './node.ts';
 import { AppointmentRef, CallRef, LeadRef } from './refs.ts';
 
 const AppointmentStatus = builder.enumType('AppointmentStatus', { values: enumValues(appointmentStatuses) });
 
 AppointmentRef.implement({
+  interfaces: [NodeRef],
   description: 'A booked slot. Booked appointments of one business never overlap.',
   authScopes: (appointment) => ({ tenant: appointment.business }),
   fields: (t) => ({

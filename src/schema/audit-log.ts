@@ -5,6 +5,7 @@ import type { Row } from '../entities/sql.ts';
 import { builder } from './builder.ts';
 import { businessIdOf } from './context.ts';
 import { enumValues } from './enums.ts';
+import { NodeRef } from './node.ts';
 import { connectionOf, pageArguments, pageComplexity, pageRequest, toConnection } from './pagination.ts';
 
 const AuditActorRole = builder.enumType('AuditActorRole', {
@@ -13,6 +14,7 @@ const AuditActorRole = builder.enumType('AuditActorRole', {
 });
 
 const AuditLogEntryRef = builder.objectRef<Row<AuditLogEntry>>('AuditLogEntry').implement({
+  interfaces: [NodeRef],
   description: 'One mutation or supervisor action (listen-in included): who, what, on which ids, how it ended. Ids only: no argument values, no keys.',
   // The entries of a platform action (business null) are listed by no business.
   authScopes: (entry) => ({ tenant: entry.business ?? '' }),

@@ -6,9 +6,11 @@ import type { Auth } from './context.ts';
 import { enumValues } from './enums.ts';
 import { ConflictError, FieldValidationError, domain } from './errors.ts';
 import { phoneNumber, timeZone } from './inputs.ts';
+import { NodeRef } from './node.ts';
 import { ApiKeyRef, BusinessRef, BusinessSettingsRef } from './refs.ts';
 
 BusinessRef.implement({
+  interfaces: [NodeRef],
   description: 'A tenant: one business whose calls Callwatch answers and places.',
   // The platform key sees the businesses it creates (createBusiness's result), nothing else.
   authScopes: (business) => ({ $any: { tenant: business.id, platform: true } }),

@@ -14,6 +14,7 @@ import { builder } from './builder.ts';
 import { businessIdOf, ownRow } from './context.ts';
 import { ConflictError, FieldValidationError, NotFoundError, domain } from './errors.ts';
 import { enumValues } from './enums.ts';
+import { NodeRef } from './node.ts';
 import { connectionOf, pageArguments, pageComplexity, pageRequest, toConnection } from './pagination.ts';
 import { AppointmentRef, CallRef, LeadRef, OutboundCallJobRef, WebhookDeliveryRef } from './refs.ts';
 import { visibleEvent } from './supervisor-visibility.ts';
@@ -52,6 +53,7 @@ const PipelineStepRef = builder.objectRef<PipelineStepState & { step: PipelineSt
 });
 
 CallRef.implement({
+  interfaces: [NodeRef],
   description: 'One phone call, filled in during and after the call.',
   authScopes: (call) => ({ tenant: call.business }),
   fields: (t) => ({

@@ -8,11 +8,13 @@ import { enumValues } from './enums.ts';
 import { FieldValidationError, NotFoundError, domain } from './errors.ts';
 import { text } from './inputs.ts';
 import { LeadFilter } from './lead.ts';
+import { NodeRef } from './node.ts';
 import { CampaignRef, OutboundCallJobRef } from './refs.ts';
 
 const CampaignStatus = builder.enumType('CampaignStatus', { values: enumValues(campaignStatuses) });
 
 CampaignRef.implement({
+  interfaces: [NodeRef],
   description: 'Leads the agent calls for one purpose within a window: one outbound call job per lead.',
   authScopes: (campaign) => ({ tenant: campaign.business }),
   fields: (t) => ({

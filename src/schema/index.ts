@@ -4,6 +4,7 @@ import { builder } from './builder.ts';
 import './scalars.ts';
 import './errors.ts';
 import './health.ts';
+import './node.ts';
 import './business.ts';
 import './business-settings.ts';
 import './api-key.ts';

@@ -7,6 +7,7 @@ import { businessIdOf, ownRow } from './context.ts';
 import { enumValues } from './enums.ts';
 import { ConflictError, FieldValidationError, NotFoundError, domain } from './errors.ts';
 import { noNulls, phoneNumber, text } from './inputs.ts';
+import { NodeRef } from './node.ts';
 import { connectionOf, pageArguments, pageComplexity, pageRequest, toConnection } from './pagination.ts';
 import { AppointmentRef, CallRef, LeadRef } from './refs.ts';
 
@@ -17,6 +18,7 @@ export const Gender = builder.enumType('Gender', {
 });
 
 LeadRef.implement({
+  interfaces: [NodeRef],
   description: 'A person who called or was called; one per phone number per business.',
   authScopes: (lead) => ({ tenant: lead.business }),
   fields: (t) => ({

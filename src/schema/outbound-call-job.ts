@@ -7,6 +7,7 @@ import { businessIdOf } from './context.ts';
 import { enumValues } from './enums.ts';
 import { ConflictError, FieldValidationError, NotFoundError, domain } from './errors.ts';
 import { text } from './inputs.ts';
+import { NodeRef } from './node.ts';
 import { connectionOf, pageArguments, pageComplexity, pageRequest, toConnection } from './pagination.ts';
 import { CallRef, CampaignRef, LeadRef, OutboundCallJobRef } from './refs.ts';
 
@@ -14,6 +15,7 @@ export const OutboundCallJobStatus = builder.enumType('OutboundCallJobStatus', {
 const AttemptOutcome = builder.enumType('AttemptOutcome', { values: enumValues(attemptOutcomes), description: 'How an attempt ended.' });
 
 OutboundCallJobRef.implement({
+  interfaces: [NodeRef],
   description: 'A call the agent places to a lead, and why.',
   authScopes: (job) => ({ tenant: job.business }),
   fields: (t) => ({

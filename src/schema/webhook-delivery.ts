@@ -5,6 +5,7 @@ import { builder } from './builder.ts';
 import { businessIdOf, ownRow } from './context.ts';
 import { enumValues } from './enums.ts';
 import { FieldValidationError, NotFoundError, domain } from './errors.ts';
+import { NodeRef } from './node.ts';
 import { CallRef, WebhookDeliveryRef } from './refs.ts';
 
 const WebhookDeliveryStatus = builder.enumType('WebhookDeliveryStatus', {
@@ -27,6 +28,7 @@ const WebhookAttemptRef = builder.objectRef<WebhookAttempt>('WebhookAttempt').im
 });
 
 WebhookDeliveryRef.implement({
+  interfaces: [NodeRef],
   description: 'One webhook event for one call, with every attempt to deliver it.',
   authScopes: (delivery) => ({ tenant: delivery.business }),
   fields: (t) => ({
