@@ -3,7 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { generateWebhookSecret } from '../src/entities/business-settings.entity.ts';
 import { closeServer, listenOnLoopback } from '../src/sandbox/http.ts';
-import { WebhookDestinations } from '../src/workers/webhooks/destination.ts';
+import { WebhookDestinations } from '../src/core/webhook-destinations.ts';
 import { postWebhook } from '../src/workers/webhooks/post.ts';
 import { classifyStatus, parseRetryAfter, retryDelayMs } from '../src/workers/webhooks/retry-policy.ts';
 import { signatureHeaders } from '../src/workers/webhooks/sign.ts';

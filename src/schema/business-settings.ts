@@ -4,7 +4,7 @@ import { extractionFieldTypes, type ExtractionField } from '../entities/business
 import { secretBoxOf } from '../core/secret-box.ts';
 import { updateBusinessSettings, type SettingsChanges } from '../entities/business.repository.ts';
 import { rotateWebhookSecret } from '../entities/webhook-secret.repository.ts';
-import { checkSavedWebhookUrl } from '../workers/webhooks/saved-url.ts';
+import { checkSavedWebhookUrl } from '../core/saved-webhook-url.ts';
 import { builder } from './builder.ts';
 import { businessIdOf } from './context.ts';
 import { enumValues } from './enums.ts';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { eraseLead, exportLeadData, type LeadDataExport, type LeadErasure } from '../workers/privacy/lead-data.ts';
-import { RecordingDeletion } from '../workers/privacy/recording-deletion.ts';
+import { eraseLead, exportLeadData, type LeadDataExport, type LeadErasure } from '../entities/lead-data.repository.ts';
+import { RecordingDeletion } from '../entities/recording-deletion.ts';
 import { builder } from './builder.ts';
 import { businessIdOf } from './context.ts';
 import { FieldValidationError, NotFoundError, domain } from './errors.ts';

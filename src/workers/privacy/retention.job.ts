@@ -3,8 +3,8 @@ import { AppError } from '../../core/errors.ts';
 import type { JobContext, JobHandler } from '../../core/queue.ts';
 import type { Services } from '../../core/services.ts';
 import { sql } from '../../entities/sql.ts';
-import { clearCallContent } from './call-content.ts';
-import { RecordingDeletion, type RecordedCall, type RecordingDeletionResult } from './recording-deletion.ts';
+import { clearCallContent } from '../../entities/call-content.ts';
+import { RecordingDeletion, type RecordedCall, type RecordingDeletionResult } from '../../entities/recording-deletion.ts';
 
 /** Rows one statement reads or changes at most: a business with 100k old calls is worked through in batches. */
 export const RETENTION_BATCH = 200;

@@ -4,7 +4,7 @@ import type { WebhookAttempt, WebhookDeliveryStatus } from '../../entities/webho
 import { secretBoxOf } from '../../core/secret-box.ts';
 import { interruptedAttempt, loadDelivery, recordAttempt, startAttempt } from '../../entities/webhook-delivery.repository.ts';
 import { webhookSigningSecret } from '../../entities/webhook-secret.repository.ts';
-import { WebhookDestinations } from './destination.ts';
+import { WebhookDestinations } from '../../core/webhook-destinations.ts';
 import { postWebhook } from './post.ts';
 import { classifyStatus, parseRetryAfter, retryDelayMs } from './retry-policy.ts';
 import { signatureHeaders } from './sign.ts';

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { describeError } from '../../core/errors.ts';
-import type { WebhookDestinations } from './destination.ts';
+import type { WebhookDestinations } from '../../core/webhook-destinations.ts';
 
 export interface PostResult {
   statusCode: number | null;

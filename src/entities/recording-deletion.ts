@@ -1,12 +1,12 @@
 import type twilio from 'twilio';
-import type { Config } from '../../core/config.ts';
-import type { EntityManager } from '../../core/db.ts';
-import { AppError, describeError } from '../../core/errors.ts';
-import type { Logger } from '../../core/logger.ts';
-import type { Metrics } from '../../core/metrics.ts';
-import { createTwilioClient } from '../../core/twilio-client.ts';
-import { forgetRecording } from '../../entities/call-record.ts';
-import { sql } from '../../entities/sql.ts';
+import type { Config } from '../core/config.ts';
+import type { EntityManager } from '../core/db.ts';
+import { AppError, describeError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Metrics } from '../core/metrics.ts';
+import { createTwilioClient } from '../core/twilio-client.ts';
+import { forgetRecording } from './call-record.ts';
+import { sql } from './sql.ts';
 
 /** Recording deletions sent to Twilio at once. */
 const DELETES_AT_ONCE = 4;

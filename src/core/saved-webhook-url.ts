@@ -1,6 +1,6 @@
-import type { Config } from '../../core/config.ts';
-import { AppError } from '../../core/errors.ts';
-import { WebhookDestinations } from './destination.ts';
+import type { Config } from './config.ts';
+import { AppError } from './errors.ts';
+import { WebhookDestinations } from './webhook-destinations.ts';
 
 /**
  * The rules a webhook URL must pass when a business saves it (security review F15), so a

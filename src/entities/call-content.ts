@@ -1,6 +1,6 @@
-import type { EntityManager } from '../../core/db.ts';
-import { clearContent } from '../../entities/call-record.ts';
-import { sql } from '../../entities/sql.ts';
+import type { EntityManager } from '../core/db.ts';
+import { clearContent } from './call-record.ts';
+import { sql } from './sql.ts';
 
 export interface ContentClearing {
   /**

@@ -1,8 +1,8 @@
-import type { EntityManager } from '../../core/db.ts';
-import { AppError } from '../../core/errors.ts';
-import { replacePersonsNumber } from '../../entities/call-record.ts';
-import { erasedLeadPhone, type Lead } from '../../entities/lead.entity.ts';
-import { sql, type Row } from '../../entities/sql.ts';
+import type { EntityManager } from '../core/db.ts';
+import { AppError } from '../core/errors.ts';
+import { replacePersonsNumber } from './call-record.ts';
+import { erasedLeadPhone, type Lead } from './lead.entity.ts';
+import { sql, type Row } from './sql.ts';
 import { clearCallContent } from './call-content.ts';
 import type { RecordingDeletion } from './recording-deletion.ts';
 
