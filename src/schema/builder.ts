@@ -83,5 +83,5 @@ export const builder = new SchemaBuilder<{
 /** The builder's schema types, for helpers that take Pothos field builders. */
 export type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 
-builder.queryType({ description: 'Reads, scoped to the business of the request’s API key (Authorization: Bearer <key>).' });
+builder.queryType({ description: 'Reads, scoped to the business of the request’s API key (Authorization: Bearer <key>); only health needs no key.' });
 builder.mutationType({ description: 'Changes, scoped to the business of the request’s API key; each is recorded in the audit log. Expected failures come back as typed errors in the result union.' });

@@ -75,7 +75,7 @@ const TranscriptTurnRef = builder.objectRef<TranscriptTurn>('TranscriptTurn').im
   fields: (t) => ({
     speaker: t.expose('speaker', { type: Speaker, description: 'Who spoke.' }),
     text: t.exposeString('text', { description: 'What was said, as transcribed live.' }),
-    at: t.field({ type: 'DateTime', description: 'When the turn was transcribed.', resolve: (turn) => new Date(turn.at) }),
+    at: t.field({ type: 'DateTime', description: 'When the turn started.', resolve: (turn) => new Date(turn.at) }),
     interrupted: t.boolean({ description: 'An agent turn the caller talked over.', resolve: (turn) => turn.interrupted ?? false }),
     inaudible: t.boolean({ description: 'A caller turn whose words could not be transcribed live; its text is `[inaudible]`.', resolve: (turn) => turn.inaudible ?? false }),
   }),
