@@ -10,7 +10,13 @@ import { connectionOf, pageArguments, pageComplexity, pageRequest, toConnection 
 
 const AuditActorRole = builder.enumType('AuditActorRole', {
   description: 'The role of the key that acted; PLATFORM is the operator’s ADMIN_API_KEY.',
-  values: enumValues(auditActorRoles),
+  values: enumValues(auditActorRoles, {
+    admin: 'An ADMIN key of the business.',
+    supervisor: 'A SUPERVISOR key of the business.',
+    viewer: 'A VIEWER key of the business: its attempts at a mutation are logged with outcome FORBIDDEN.',
+    platform: 'The operator’s ADMIN_API_KEY.',
+    anonymous: 'No key. Such requests are refused before any mutation runs, so a business’s log does not list them.',
+  }),
 });
 
 const AuditLogEntryRef = builder.objectRef<Row<AuditLogEntry>>('AuditLogEntry').implement({
@@ -19,17 +25,17 @@ const AuditLogEntryRef = builder.objectRef<Row<AuditLogEntry>>('AuditLogEntry').
   // The entries of a platform action (business null) are listed by no business.
   authScopes: (entry) => ({ tenant: entry.business ?? '' }),
   fields: (t) => ({
-    id: t.exposeID('id'),
+    id: t.exposeID('id', { description: 'The entry’s id.' }),
     apiKeyId: t.exposeID('apiKeyId', { nullable: true, description: 'The key that acted; null for the platform key.' }),
     actor: t.exposeString('actor', { description: 'The key’s public prefix (cw_…), or "platform".' }),
-    role: t.expose('role', { type: AuditActorRole }),
+    role: t.expose('role', { type: AuditActorRole, description: 'The role of the key that acted, when it acted.' }),
     operation: t.exposeString('operation', { description: 'The Mutation field, e.g. whisperToAgent, or callAudio for a listen-in.' }),
     targets: t.expose('targets', {
       type: 'JSON',
       description: 'The ids the operation named, by argument path ({"callId": "…"}), and "result…" for a row it created.',
     }),
     outcome: t.exposeString('outcome', { description: '"ok", or the error code (FORBIDDEN, VALIDATION_FAILED, NOT_FOUND, …).' }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the operation ran.' }),
   }),
 });
 

@@ -65,7 +65,10 @@ export const builder = new SchemaBuilder<{
     // may learn that its input was invalid — never anything about stored data. Requests
     // without any key never get this far (server.ts refuses their mutations first).
     unsafelyHandleInputErrors: true,
-    defaultUnionOptions: { name: ({ fieldName }) => `${fieldName[0]?.toUpperCase()}${fieldName.slice(1)}Result` },
+    defaultUnionOptions: {
+      name: ({ fieldName }) => `${fieldName[0]?.toUpperCase()}${fieldName.slice(1)}Result`,
+      description: 'What the field returns: its result, or one of the expected errors it lists (each implements Error).',
+    },
     defaultResultOptions: { name: ({ fieldName }) => `${fieldName[0]?.toUpperCase()}${fieldName.slice(1)}Success` },
   },
   // Costs only: the limits are enforced by a validation rule in server.ts, before execution.
@@ -80,5 +83,5 @@ export const builder = new SchemaBuilder<{
 /** The builder's schema types, for helpers that take Pothos field builders. */
 export type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 
-builder.queryType({});
-builder.mutationType({});
+builder.queryType({ description: 'Reads, scoped to the business of the request’s API key (Authorization: Bearer <key>); only health needs no key.' });
+builder.mutationType({ description: 'Changes, scoped to the business of the request’s API key; each is recorded in the audit log. Expected failures come back as typed errors in the result union.' });

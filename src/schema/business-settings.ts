@@ -12,14 +12,22 @@ import { FieldValidationError, domain } from './errors.ts';
 import { noNulls, phoneNumber, webhookUrl } from './inputs.ts';
 import { BusinessSettingsRef } from './refs.ts';
 
-const ExtractionFieldType = builder.enumType('ExtractionFieldType', { values: enumValues(extractionFieldTypes) });
+const ExtractionFieldType = builder.enumType('ExtractionFieldType', {
+  description: 'The JSON type of an extracted field’s value in Call.extracted and the webhook.',
+  values: enumValues(extractionFieldTypes, {
+    string: 'Text (one of `enum` when it is set).',
+    number: 'A number.',
+    boolean: 'A boolean, true or false.',
+    date: 'A date, YYYY-MM-DD.',
+  }),
+});
 
 const ExtractionFieldRef = builder.objectRef<ExtractionField>('ExtractionField').implement({
   description: 'A field the post-call extraction fills in beyond city and service category.',
   fields: (t) => ({
-    name: t.exposeString('name'),
-    description: t.exposeString('description'),
-    type: t.expose('type', { type: ExtractionFieldType }),
+    name: t.exposeString('name', { description: 'The key in Call.extracted and the webhook (snake_case).' }),
+    description: t.exposeString('description', { description: 'What to extract, as told to the model.' }),
+    type: t.expose('type', { type: ExtractionFieldType, description: 'The value’s type.' }),
     enum: t.exposeStringList('enum', { nullable: true, description: 'The allowed values, when limited.' }),
   }),
 });
@@ -31,21 +39,21 @@ BusinessSettingsRef.implement({
   description: 'How the business’s agent behaves and where its results go. The webhook secret is never shown here.',
   authScopes: (settings) => ({ tenant: settings.business }),
   fields: (t) => ({
-    agentInstructions: t.exposeString('agentInstructions'),
+    agentInstructions: t.exposeString('agentInstructions', { description: 'The business’s own instructions to the voice agent (services, prices, tone), added to Callwatch’s; empty by default.' }),
     greetingTemplate: t.exposeString('greetingTemplate', {
       description: '{firstName} and {businessName} are filled in; {masculine|feminine} picks the form by the caller’s gender.',
     }),
-    voice: t.exposeString('voice'),
+    voice: t.exposeString('voice', { description: 'The OpenAI Realtime voice the agent speaks with (default alloy).' }),
     language: t.exposeString('language', { description: 'ISO 639-1, e.g. he.' }),
-    silenceTimeoutSec: t.exposeInt('silenceTimeoutSec'),
-    silenceReprompts: t.exposeInt('silenceReprompts'),
-    maxCallDurationSec: t.exposeInt('maxCallDurationSec'),
-    recordCalls: t.exposeBoolean('recordCalls'),
+    silenceTimeoutSec: t.exposeInt('silenceTimeoutSec', { description: 'Seconds of caller silence before the agent prompts again (default 8).' }),
+    silenceReprompts: t.exposeInt('silenceReprompts', { description: 'Prompts after silence before the agent hangs up (endReason "caller silent"); default 2.' }),
+    maxCallDurationSec: t.exposeInt('maxCallDurationSec', { description: 'A call is ended after this many seconds (endReason "maximum call duration"); default 900.' }),
+    recordCalls: t.exposeBoolean('recordCalls', { description: 'Whether Twilio records calls; the pipeline transcribes the recording (default true).' }),
     // Often capability URLs (a Zapier catch hook accepts whatever is posted to it): only
     // the admins who set them may read them (security review F15).
     inboundWebhookUrl: t.exposeString('inboundWebhookUrl', { nullable: true, authScopes: { admin: true }, description: 'Admin keys only (FORBIDDEN for others): such URLs often work as passwords.' }),
     outboundWebhookUrl: t.exposeString('outboundWebhookUrl', { nullable: true, authScopes: { admin: true }, description: 'Admin keys only (FORBIDDEN for others): such URLs often work as passwords.' }),
-    extractionSchema: t.field({ type: [ExtractionFieldRef], resolve: (settings) => settings.extractionSchema }),
+    extractionSchema: t.field({ type: [ExtractionFieldRef], description: 'The business’s own fields extracted after each call, besides city and service category.', resolve: (settings) => settings.extractionSchema }),
     transferNumber: t.exposeString('transferNumber', { nullable: true, description: 'Where callers are transferred; always a number the business may dial (see allowedCountries).' }),
     allowedCountries: t.exposeStringList('allowedCountries', {
       description:
@@ -55,7 +63,7 @@ BusinessSettingsRef.implement({
       type: 'JSON',
       description: 'By weekday "0" (Sunday) … "6": [{ open: "09:00", close: "18:00" }], in the business’s time zone.',
     }),
-    appointmentSlotMinutes: t.exposeInt('appointmentSlotMinutes'),
+    appointmentSlotMinutes: t.exposeInt('appointmentSlotMinutes', { description: 'Length of an appointment when booked without endsAt (default 30).' }),
     callingHours: t.expose('callingHours', {
       type: 'JSON',
       description: 'When outbound calls may be placed, by weekday like workingHours (close may be "24:00"). Default Sunday–Thursday 09:00–20:00, Friday 09:00–13:00.',
@@ -82,22 +90,24 @@ BusinessSettingsRef.implement({
     transcriptRetentionDays: t.exposeInt('transcriptRetentionDays', {
       description: 'Days a call’s transcript, summary, extracted fields and timeline are kept (default 365); then the retention job clears them. The call still counts.',
     }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When the settings last changed.' }),
   }),
 });
 
 const ExtractionFieldInput = builder.inputType('ExtractionFieldInput', {
+  description: 'A field to extract after each call.',
   fields: (t) => ({
     name: t.string({
       required: true,
+      description: 'The key, in snake_case, at most 40 characters; not city or service_category (always extracted).',
       validate: z
         .string()
         .regex(/^[a-z][a-z0-9_]{0,39}$/, 'must be snake_case: a–z, digits and _, at most 40 characters')
         .refine((name) => name !== 'city' && name !== 'service_category', 'city and service_category are always extracted'),
     }),
-    description: t.string({ required: true, validate: z.string().trim().min(1, 'must not be empty').max(500) }),
-    type: t.field({ type: ExtractionFieldType, required: true }),
-    enum: t.stringList({ validate: z.array(z.string().min(1).max(100)).min(1).max(50).nullish() }),
+    description: t.string({ required: true, description: 'What to extract, as told to the model (at most 500 characters).', validate: z.string().trim().min(1, 'must not be empty').max(500) }),
+    type: t.field({ type: ExtractionFieldType, required: true, description: 'The value’s type.' }),
+    enum: t.stringList({ description: 'Limits a STRING field to these values (1–50).', validate: z.array(z.string().min(1).max(100)).min(1).max(50).nullish() }),
   }),
 });
 
@@ -166,40 +176,41 @@ const UpdateBusinessSettingsInput = builder.inputType('UpdateBusinessSettingsInp
     'transcriptRetentionDays',
   ]),
   fields: (t) => ({
-    agentInstructions: t.string({ validate: z.string().max(20_000, 'must be at most 20000 characters') }),
-    greetingTemplate: t.string({ validate: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters') }),
-    voice: t.string({ validate: z.enum(voices, `must be one of ${voices.join(', ')}`) }),
-    language: t.string({ validate: z.string().regex(/^[a-z]{2}$/, 'must be an ISO 639-1 code such as he or en') }),
-    silenceTimeoutSec: t.int({ validate: int(3, 120) }),
-    silenceReprompts: t.int({ validate: int(0, 5) }),
-    maxCallDurationSec: t.int({ validate: int(60, 7200) }),
-    recordCalls: t.boolean(),
-    inboundWebhookUrl: t.string({ validate: webhookUrl }),
-    outboundWebhookUrl: t.string({ validate: webhookUrl }),
-    extractionSchema: t.field({ type: [ExtractionFieldInput], validate: z.array(z.any()).max(20, 'at most 20 fields') }),
-    transferNumber: t.string({ validate: phoneNumber.nullish() }),
+    agentInstructions: t.string({ description: 'At most 20000 characters.', validate: z.string().max(20_000, 'must be at most 20000 characters') }),
+    greetingTemplate: t.string({ description: 'See BusinessSettings.greetingTemplate; 1–500 characters.', validate: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters') }),
+    voice: t.string({ description: `One of ${voices.join(', ')}.`, validate: z.enum(voices, `must be one of ${voices.join(', ')}`) }),
+    language: t.string({ description: 'ISO 639-1 code of the language the agent speaks and summaries are written in.', validate: z.string().regex(/^[a-z]{2}$/, 'must be an ISO 639-1 code such as he or en') }),
+    silenceTimeoutSec: t.int({ description: '3–120 seconds.', validate: int(3, 120) }),
+    silenceReprompts: t.int({ description: '0–5.', validate: int(0, 5) }),
+    maxCallDurationSec: t.int({ description: '60–7200 seconds.', validate: int(60, 7200) }),
+    recordCalls: t.boolean({ description: 'Whether Twilio records calls.' }),
+    inboundWebhookUrl: t.string({ description: 'Where call.completed goes for inbound calls (an http(s) URL); null stops those webhooks.', validate: webhookUrl }),
+    outboundWebhookUrl: t.string({ description: 'Where call.completed goes for outbound calls (an http(s) URL); null stops those webhooks.', validate: webhookUrl }),
+    extractionSchema: t.field({ type: [ExtractionFieldInput], description: 'Replaces the whole list (at most 20 fields).', validate: z.array(z.any()).max(20, 'at most 20 fields') }),
+    transferNumber: t.string({ description: 'Where callers are transferred, any common format; null: no transfers.', validate: phoneNumber.nullish() }),
     allowedCountries: t.stringList({ validate: allowedCountries, description: 'ISO 3166-1 alpha-2 codes, e.g. ["IL", "US"]; empty: the business’s own country.' }),
-    workingHours: t.field({ type: 'JSON', validate: workingHours }),
-    appointmentSlotMinutes: t.int({ validate: int(5, 480) }),
-    callingHours: t.field({ type: 'JSON', validate: callingHours }),
-    callOnHolidays: t.boolean(),
-    outboundMaxAttempts: t.int({ validate: int(1, 10) }),
-    outboundRetrySpacingSec: t.int({ validate: int(60, 7 * 86_400) }),
-    outboundMaxConcurrent: t.int({ validate: int(1, 100) }),
-    outboundGreetingTemplate: t.string({ validate: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters') }),
-    voicemailMessage: t.string({ validate: voicemailMessage }),
-    callDisclosureEnabled: t.boolean(),
-    callDisclosure: t.string({ validate: callDisclosure }),
-    recordingRetentionDays: t.int({ validate: int(1, maxRetentionDays) }),
-    transcriptRetentionDays: t.int({ validate: int(1, maxRetentionDays) }),
+    workingHours: t.field({ type: 'JSON', description: 'As BusinessSettings.workingHours; at most 4 ranges a day.', validate: workingHours }),
+    appointmentSlotMinutes: t.int({ description: '5–480 minutes.', validate: int(5, 480) }),
+    callingHours: t.field({ type: 'JSON', description: 'As BusinessSettings.callingHours; must allow calls on at least one day.', validate: callingHours }),
+    callOnHolidays: t.boolean({ description: 'Whether outbound calls may be placed on closed Jewish holidays.' }),
+    outboundMaxAttempts: t.int({ description: '1–10.', validate: int(1, 10) }),
+    outboundRetrySpacingSec: t.int({ description: '60 seconds to 7 days.', validate: int(60, 7 * 86_400) }),
+    outboundMaxConcurrent: t.int({ description: '1–100.', validate: int(1, 100) }),
+    outboundGreetingTemplate: t.string({ description: '1–500 characters; the same placeholders as greetingTemplate.', validate: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters') }),
+    voicemailMessage: t.string({ description: 'At most 500 characters; null or blank: hang up on answering machines.', validate: voicemailMessage }),
+    callDisclosureEnabled: t.boolean({ description: 'Whether every call opens with the disclosure.' }),
+    callDisclosure: t.string({ description: 'At most 300 characters; null or blank: the default wording.', validate: callDisclosure }),
+    recordingRetentionDays: t.int({ description: `1–${maxRetentionDays} days.`, validate: int(1, maxRetentionDays) }),
+    transcriptRetentionDays: t.int({ description: `1–${maxRetentionDays} days.`, validate: int(1, maxRetentionDays) }),
   }),
 });
 
 const RotateWebhookSecretPayload = builder
   .objectRef<{ settings: typeof BusinessSettingsRef.$inferType; secret: string }>('RotateWebhookSecretPayload')
   .implement({
+    description: 'The settings after the rotation and, once only, the new secret.',
     fields: (t) => ({
-      settings: t.field({ type: BusinessSettingsRef, resolve: (payload) => payload.settings }),
+      settings: t.field({ type: BusinessSettingsRef, description: 'The business’s settings.', resolve: (payload) => payload.settings }),
       webhookSecret: t.exposeString('secret', { description: 'The new signing secret (whsec_…). Shown only here: store it now.' }),
     }),
   });
@@ -208,8 +219,9 @@ builder.mutationFields((t) => ({
   updateBusinessSettings: t.field({
     type: BusinessSettingsRef,
     authScopes: { admin: true },
+    description: 'Admins only: changes the business’s settings. Calls starting from now on use them.',
     errors: { types: [FieldValidationError], directResult: true },
-    args: { input: t.arg({ type: UpdateBusinessSettingsInput, required: true }) },
+    args: { input: t.arg({ type: UpdateBusinessSettingsInput, required: true, description: 'The settings to change.' }) },
     // GraphQL types every optional input field as nullable; noNulls (above) has refused
     // null wherever the column cannot hold one.
     resolve: (_root, { input }, ctx) =>

@@ -6,13 +6,16 @@ import { CallDirection, CallStatus } from './call.ts';
 import { businessIdOf } from './context.ts';
 
 const StatusCount = builder.objectRef<CallStats['byStatus'][number]>('CallStatusCount').implement({
-  fields: (t) => ({ status: t.expose('status', { type: CallStatus }), count: t.exposeInt('count') }),
+  description: 'How many calls have one status.',
+  fields: (t) => ({ status: t.expose('status', { type: CallStatus, description: 'The status.' }), count: t.exposeInt('count', { description: 'Calls with it.' }) }),
 });
 const DirectionCount = builder.objectRef<CallStats['byDirection'][number]>('CallDirectionCount').implement({
-  fields: (t) => ({ direction: t.expose('direction', { type: CallDirection }), count: t.exposeInt('count') }),
+  description: 'How many calls went one way.',
+  fields: (t) => ({ direction: t.expose('direction', { type: CallDirection, description: 'The direction.' }), count: t.exposeInt('count', { description: 'Calls that way.' }) }),
 });
 const ValueCount = builder.objectRef<CallStats['topCities'][number]>('ValueCount').implement({
-  fields: (t) => ({ value: t.exposeString('value'), count: t.exposeInt('count') }),
+  description: 'How many calls have one extracted value.',
+  fields: (t) => ({ value: t.exposeString('value', { description: 'The value, as extracted.' }), count: t.exposeInt('count', { description: 'Calls with it.' }) }),
 });
 
 /** The counts, and the latency and cost statement run only when one of its fields is asked for (once). */
@@ -35,9 +38,9 @@ const CallDayRef = builder.objectRef<CallDay>('CallDay').implement({
 const CallStatsRef = builder.objectRef<CallStatsShape>('CallStats').implement({
   description: 'Counts over the calls created in a period, with their turn latency and cost.',
   fields: (t) => ({
-    total: t.exposeInt('total'),
-    byStatus: t.field({ type: [StatusCount], resolve: (stats) => stats.byStatus }),
-    byDirection: t.field({ type: [DirectionCount], resolve: (stats) => stats.byDirection }),
+    total: t.exposeInt('total', { description: 'Calls created in the period.' }),
+    byStatus: t.field({ type: [StatusCount], description: 'The calls by status (statuses with none left out).', resolve: (stats) => stats.byStatus }),
+    byDirection: t.field({ type: [DirectionCount], description: 'The calls by direction (directions with none left out).', resolve: (stats) => stats.byDirection }),
     averageDurationSec: t.exposeFloat('averageDurationSec', { nullable: true, description: 'Null when no call has a duration.' }),
     topCities: t.field({ type: [ValueCount], description: 'The 5 most frequent extracted cities.', resolve: (stats) => stats.topCities }),
     topServices: t.field({ type: [ValueCount], description: 'The 5 most frequent service categories.', resolve: (stats) => stats.topServices }),
@@ -74,7 +77,7 @@ builder.queryField('callStats', (t) =>
     authScopes: { reader: true },
     description: `Counts of the calls created in [from, to) (at most ${maxPeriodDays} days).`,
     args: t.validate(
-      { from: t.arg({ type: 'DateTime', required: true }), to: t.arg({ type: 'DateTime', required: true }) },
+      { from: t.arg({ type: 'DateTime', required: true, description: 'Start of the period (inclusive).' }), to: t.arg({ type: 'DateTime', required: true, description: 'End of the period (exclusive), after from.' }) },
       z
         .object({ from: z.date(), to: z.date() })
         .refine((args) => args.to > args.from, { message: 'must be after from', path: ['to'] })

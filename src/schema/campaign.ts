@@ -11,21 +11,24 @@ import { LeadFilter } from './lead.ts';
 import { NodeRef } from './node.ts';
 import { CampaignRef, OutboundCallJobRef } from './refs.ts';
 
-const CampaignStatus = builder.enumType('CampaignStatus', { values: enumValues(campaignStatuses) });
+const CampaignStatus = builder.enumType('CampaignStatus', {
+  description: 'Whether a campaign still calls. Its jobs carry each lead’s progress.',
+  values: enumValues(campaignStatuses, { active: 'Its jobs call within the window.', canceled: 'Stopped by cancelCampaign: no further attempt.' }),
+});
 
 CampaignRef.implement({
   interfaces: [NodeRef],
   description: 'Leads the agent calls for one purpose within a window: one outbound call job per lead.',
   authScopes: (campaign) => ({ tenant: campaign.business }),
   fields: (t) => ({
-    id: t.exposeID('id'),
-    name: t.exposeString('name'),
-    purpose: t.exposeString('purpose'),
-    instructions: t.exposeString('instructions', { nullable: true }),
-    windowStart: t.expose('windowStart', { type: 'DateTime' }),
-    windowEnd: t.expose('windowEnd', { type: 'DateTime', nullable: true }),
-    status: t.expose('status', { type: CampaignStatus }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    id: t.exposeID('id', { description: 'The campaign’s id.' }),
+    name: t.exposeString('name', { description: 'A label for people; the agent does not say it.' }),
+    purpose: t.exposeString('purpose', { description: 'Why the agent calls; each job’s purpose.' }),
+    instructions: t.exposeString('instructions', { nullable: true, description: 'Extra instructions to the agent on each call; null when none.' }),
+    windowStart: t.expose('windowStart', { type: 'DateTime', description: 'No attempt starts before this.' }),
+    windowEnd: t.expose('windowEnd', { type: 'DateTime', nullable: true, description: 'No attempt starts after this; null: no end.' }),
+    status: t.expose('status', { type: CampaignStatus, description: 'Whether it still calls.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created.' }),
     jobs: t.field({
       type: [OutboundCallJobRef],
       description: `Its outbound call jobs, one per lead (at most ${maxCampaignLeads}).`,
@@ -36,6 +39,7 @@ CampaignRef.implement({
 });
 
 const CampaignWindowInput = builder.inputType('CampaignWindowInput', {
+  description: 'When the campaign may call, within the business’s calling hours.',
   fields: (t) => ({
     from: t.field({ type: 'DateTime', description: 'Calls start then; now when left out.' }),
     to: t.field({ type: 'DateTime', description: 'No attempt starts after this.' }),
@@ -45,12 +49,12 @@ const CampaignWindowInput = builder.inputType('CampaignWindowInput', {
 const CreateCampaignInput = builder.inputType('CreateCampaignInput', {
   description: 'The leads to call: `leadIds`, or every lead matching `filter`.',
   fields: (t) => ({
-    name: t.string({ required: true, validate: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters') }),
-    purpose: t.string({ required: true, validate: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters') }),
-    instructions: t.string({ validate: text(4000) }),
-    leadIds: t.idList({ validate: z.array(z.uuid('is not a lead id')).min(1, 'must name a lead').max(maxCampaignLeads, `at most ${maxCampaignLeads} leads`).nullish() }),
-    filter: t.field({ type: LeadFilter }),
-    window: t.field({ type: CampaignWindowInput }),
+    name: t.string({ required: true, description: 'A label for people, 1–200 characters.', validate: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters') }),
+    purpose: t.string({ required: true, description: 'Why the agent calls, 1–500 characters.', validate: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters') }),
+    instructions: t.string({ description: 'Extra instructions to the agent, at most 4000 characters.', validate: text(4000) }),
+    leadIds: t.idList({ description: `The leads to call (1–${maxCampaignLeads}).`, validate: z.array(z.uuid('is not a lead id')).min(1, 'must name a lead').max(maxCampaignLeads, `at most ${maxCampaignLeads} leads`).nullish() }),
+    filter: t.field({ type: LeadFilter, description: 'Call every lead matching it (when leadIds is left out).' }),
+    window: t.field({ type: CampaignWindowInput, description: 'When to call; from now, with no end, when left out.' }),
   }),
 });
 
@@ -60,7 +64,7 @@ builder.queryField('campaign', (t) =>
     nullable: true,
     authScopes: { reader: true },
     description: 'A campaign by id; null when this business has none with that id.',
-    args: { id: t.arg.id({ required: true, validate: z.uuid('is not a campaign id') }) },
+    args: { id: t.arg.id({ required: true, description: 'The Campaign.id.', validate: z.uuid('is not a campaign id') }) },
     resolve: (_root, args, ctx) => findCampaign(ctx.em, businessIdOf(ctx), String(args.id)).then((row) => row ?? null),
   }),
 );
@@ -71,7 +75,7 @@ builder.mutationFields((t) => ({
     authScopes: { supervisor: true },
     description: 'Has the agent call a list of leads (by id or by filter) for one purpose, within a window, by the business’s calling hours, retry policy and line limit.',
     errors: { types: [FieldValidationError, NotFoundError], directResult: true },
-    args: { input: t.arg({ type: CreateCampaignInput, required: true }) },
+    args: { input: t.arg({ type: CreateCampaignInput, required: true, description: 'The campaign: its leads, purpose and window.' }) },
     validate: z.object({
       input: z
         .object({ window: z.object({ from: z.date().nullish(), to: z.date().nullish() }).nullish() })
@@ -99,7 +103,7 @@ builder.mutationFields((t) => ({
     authScopes: { supervisor: true },
     description: 'Stops a campaign: no further attempt is made, and its calls still ringing or in progress are hung up.',
     errors: { types: [FieldValidationError, NotFoundError], directResult: true },
-    args: { id: t.arg.id({ required: true, validate: z.uuid('is not a campaign id') }) },
+    args: { id: t.arg.id({ required: true, description: 'The campaign to stop.', validate: z.uuid('is not a campaign id') }) },
     resolve: (_root, args, ctx) =>
       domain(async () => {
         const { campaign, canceled } = await cancelCampaign(ctx.em, ctx.services.queue, businessIdOf(ctx), String(args.id));

@@ -24,7 +24,7 @@ export { FieldValidationError };
 
 const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
   description: 'An expected failure; `message` is written for the person using the CRM.',
-  fields: (t) => ({ message: t.exposeString('message') }),
+  fields: (t) => ({ message: t.exposeString('message', { description: 'What went wrong, in plain words.' }) }),
 });
 
 builder.objectType(NotFoundError, {
@@ -43,7 +43,7 @@ const FieldErrorRef = builder.objectRef<FieldError>('FieldError').implement({
   description: 'One invalid input field.',
   fields: (t) => ({
     path: t.exposeStringList('path', { description: 'Argument or input field, e.g. ["input", "startsAt"].' }),
-    message: t.exposeString('message'),
+    message: t.exposeString('message', { description: 'What is wrong with it.' }),
   }),
 });
 
@@ -51,7 +51,7 @@ builder.objectType(FieldValidationError, {
   name: 'ValidationError',
   description: 'The input was invalid; `fieldErrors` says which fields and why.',
   interfaces: [ErrorInterface],
-  fields: (t) => ({ fieldErrors: t.field({ type: [FieldErrorRef], resolve: (error) => error.fieldErrors }) }),
+  fields: (t) => ({ fieldErrors: t.field({ type: [FieldErrorRef], description: 'One entry per invalid field.', resolve: (error) => error.fieldErrors }) }),
 });
 
 /**

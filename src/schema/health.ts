@@ -7,7 +7,7 @@ const Health = builder.objectRef<Readiness>('Health').implement({
     ready: t.exposeBoolean('ready', { description: 'True when every dependency answered.' }),
     database: t.exposeBoolean('database', { description: 'PostgreSQL answered a query.' }),
     queue: t.exposeBoolean('queue', { description: 'The job queue is started and reachable.' }),
-    version: t.exposeString('version'),
+    version: t.exposeString('version', { description: 'Callwatch’s version (package.json).' }),
   }),
 });
 

@@ -9,7 +9,7 @@ import { LeadRef } from './refs.ts';
 const LeadDataExportRef = builder.objectRef<LeadDataExport>('LeadDataExport').implement({
   description: 'Everything Callwatch stores about one person (a right of access under privacy law).',
   fields: (t) => ({
-    exportedAt: t.expose('exportedAt', { type: 'DateTime' }),
+    exportedAt: t.expose('exportedAt', { type: 'DateTime', description: 'When the export was taken.' }),
     data: t.field({
       type: 'JSON',
       description:
@@ -39,7 +39,7 @@ builder.queryFields((t) => ({
     authScopes: { admin: true },
     description: 'Everything stored about one lead, as JSON (admins only). Another business’s lead is a NotFoundError.',
     errors: { types: [FieldValidationError, NotFoundError], directResult: true },
-    args: { leadId: t.arg.id({ required: true, validate: leadId }) },
+    args: { leadId: t.arg.id({ required: true, description: 'The lead to export.', validate: leadId }) },
     resolve: (_root, args, ctx) => domain(() => exportLeadData(ctx.em, businessIdOf(ctx), String(args.leadId))),
   }),
 }));
@@ -51,7 +51,7 @@ builder.mutationFields((t) => ({
     description:
       'Erases a person (admins only): the lead’s phone becomes a placeholder and its name, gender, city, service and notes are removed; its calls lose transcripts, summaries, extracted fields, timelines, webhook deliveries and the caller’s number, and their recordings are deleted at Twilio and here; appointments lose their notes; queued outbound calls to them are canceled. Calls, appointments and the lead row stay, so counts do not change. Another business’s lead is a NotFoundError.',
     errors: { types: [FieldValidationError, NotFoundError], directResult: true },
-    args: { leadId: t.arg.id({ required: true, validate: leadId }) },
+    args: { leadId: t.arg.id({ required: true, description: 'The lead to erase.', validate: leadId }) },
     resolve: (_root, args, ctx) =>
       domain(() => eraseLead(ctx.em, new RecordingDeletion(ctx.services.config, ctx.logger, ctx.services.metrics), businessIdOf(ctx), String(args.leadId))),
   }),

@@ -11,13 +11,13 @@ const maxPageSize = 100;
 export const PageInfo = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
   description: 'Where a page ends. Pass `endCursor` as `after` for the next page.',
   fields: (t) => ({
-    hasNextPage: t.exposeBoolean('hasNextPage'),
-    endCursor: t.exposeString('endCursor', { nullable: true }),
+    hasNextPage: t.exposeBoolean('hasNextPage', { description: 'Whether more come after this page.' }),
+    endCursor: t.exposeString('endCursor', { nullable: true, description: 'The last edge’s cursor; null for an empty page.' }),
     hasPreviousPage: t.boolean({
       description: 'Always false: pages go forward from the newest.',
       resolve: () => false,
     }),
-    startCursor: t.string({ nullable: true, resolve: () => null }),
+    startCursor: t.string({ nullable: true, description: 'Always null: pages go forward only.', resolve: () => null }),
   }),
 });
 
@@ -26,6 +26,7 @@ export function pageArguments(arg: ArgBuilder<Types>) {
   return {
     first: arg.int({
       defaultValue: defaultPageSize,
+      description: `How many to return, 1–${maxPageSize}.`,
       validate: z.number().int('first must be a whole number').min(1, 'first must be at least 1').max(maxPageSize, `first must be at most ${maxPageSize}`),
     }),
     after: arg.string({ description: 'The `pageInfo.endCursor` of the previous page.' }),
@@ -66,18 +67,19 @@ function decodeCursor(after: string | null | undefined): Cursor | null {
  */
 export function connectionOf<T>(name: string, node: ObjectRef<Types, T>) {
   const Edge = builder.objectRef<{ cursor: string; node: T }>(`${name}Edge`).implement({
+    description: `One ${name} of a page, with its cursor.`,
     fields: (t) => ({
-      cursor: t.exposeString('cursor'),
+      cursor: t.exposeString('cursor', { description: 'Opaque; pass it as `after` to continue after this edge.' }),
       // Pothos cannot relate a generic T to the ref's resolved type; the ref is built for T.
-      node: t.field({ type: node, resolve: (edge) => edge.node as never }),
+      node: t.field({ type: node, description: `The ${name}.`, resolve: (edge) => edge.node as never }),
     }),
   });
   return builder.objectRef<Connection<T>>(`${name}Connection`).implement({
     description: `A page of ${name}s, newest first.`,
     fields: (t) => ({
-      edges: t.field({ type: [Edge], resolve: (page) => page.edges }),
-      nodes: t.field({ type: [node], resolve: (page) => page.edges.map((edge) => edge.node) as never }),
-      pageInfo: t.field({ type: PageInfo, resolve: (page) => page.pageInfo }),
+      edges: t.field({ type: [Edge], description: 'The page’s items with their cursors.', resolve: (page) => page.edges }),
+      nodes: t.field({ type: [node], description: 'The page’s items, when cursors are not needed.', resolve: (page) => page.edges.map((edge) => edge.node) as never }),
+      pageInfo: t.field({ type: PageInfo, description: 'Whether more follow, and where to continue.', resolve: (page) => page.pageInfo }),
       totalCount: t.int({
         description: 'How many match the filter, across all pages.',
         resolve: (page) => {

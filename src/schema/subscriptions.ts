@@ -21,9 +21,9 @@ import { visibleEvent } from './supervisor-visibility.ts';
 const CallEventRef = builder.objectRef<CallEvent>('CallEvent').implement({
   description: 'One thing that happened on a call: transcript deltas and turns, speech started/stopped, the agent interrupted, tool calls and results, captured lead fields, reprompts, the caller’s key presses, hand-overs, failures, status changes, post-call pipeline progress.',
   fields: (t) => ({
-    type: t.exposeString('type', { description: 'e.g. transcript.delta, transcript.turn, tool.called, pipeline.step' }),
-    callId: t.exposeID('callId'),
-    at: t.field({ type: 'DateTime', resolve: (event) => new Date('at' in event ? event.at : event.turn.at) }),
+    type: t.exposeString('type', { description: 'What happened, e.g. transcript.delta, transcript.turn, tool.called, pipeline.step.' }),
+    callId: t.exposeID('callId', { description: 'The call it happened on.' }),
+    at: t.field({ type: 'DateTime', description: 'When it happened.', resolve: (event) => new Date('at' in event ? event.at : event.turn.at) }),
     data: t.field({
       type: 'JSON',
       description: 'The whole event, as published (its fields depend on `type`). For viewer keys a `supervisor.action` has no whisper text (`detail`) and no `apiKeyId` (null).',
@@ -32,12 +32,12 @@ const CallEventRef = builder.objectRef<CallEvent>('CallEvent').implement({
   }),
 });
 
-const AudioTrack = builder.enumType('AudioTrack', { values: { CALLER: { value: 'caller' }, AGENT: { value: 'agent' } } as const });
+const AudioTrack = builder.enumType('AudioTrack', { description: 'Which side of the call a chunk carries.', values: { CALLER: { value: 'caller', description: 'What the caller says.' }, AGENT: { value: 'agent', description: 'What the agent says.' } } as const });
 
 const AudioChunkRef = builder.objectRef<AudioChunk>('AudioChunk').implement({
   description: '20 ms of one side of a call.',
   fields: (t) => ({
-    track: t.expose('track', { type: AudioTrack }),
+    track: t.expose('track', { type: AudioTrack, description: 'Which side.' }),
     seq: t.exposeInt('seq', { description: 'Increases by one per chunk of the track; a gap means chunks were dropped for this subscriber.' }),
     payload: t.exposeString('payload', { description: 'G.711 μ-law, 8 kHz, mono, base64.' }),
   }),
@@ -47,10 +47,10 @@ const AudioChunkRef = builder.objectRef<AudioChunk>('AudioChunk').implement({
 const LiveCallEventRef = builder.objectRef<{ event: CallLifecycleEvent | { type: 'call.live'; callId: string; callSid: string; at: string }; call: Row<Call> | null }>('LiveCallEvent').implement({
   description: 'A call of the business started, changed status or ended. On subscribing, one `call.live` event per call already in progress comes first, so a console never starts blank.',
   fields: (t) => ({
-    type: t.string({ description: 'call.live (already in progress when you subscribed), call.started, call.status, call.ended', resolve: ({ event }) => event.type }),
-    callId: t.id({ resolve: ({ event }) => event.callId }),
-    callSid: t.string({ resolve: ({ event }) => event.callSid }),
-    at: t.field({ type: 'DateTime', resolve: ({ event }) => new Date(event.at) }),
+    type: t.string({ description: 'One of call.live (already in progress when you subscribed), call.started, call.status, call.ended.', resolve: ({ event }) => event.type }),
+    callId: t.id({ description: 'The call’s id.', resolve: ({ event }) => event.callId }),
+    callSid: t.string({ description: 'Twilio’s call SID.', resolve: ({ event }) => event.callSid }),
+    at: t.field({ type: 'DateTime', description: 'When it happened; for call.live, when the call started.', resolve: ({ event }) => new Date(event.at) }),
     status: t.string({
       nullable: true,
       description: 'call.status: Twilio’s status of the call; call.ended: how it ended — completed, or failed (the voice agent was lost, or a transfer failed). Null for the others.',
@@ -62,11 +62,11 @@ const LiveCallEventRef = builder.objectRef<{ event: CallLifecycleEvent | { type:
       resolve: ({ event }) => (event.type === 'call.ended' ? event.reason : null),
     }),
     // Loaded only when the subscriber asks for it (a console may need just ids and status).
-    call: t.field({ type: CallRef, nullable: true, resolve: ({ event, call }, _args, ctx) => call ?? ctx.loaders.callById.clear(event.callId).load(event.callId) }),
+    call: t.field({ type: CallRef, nullable: true, description: 'The call as stored now; null when it is gone.', resolve: ({ event, call }, _args, ctx) => call ?? ctx.loaders.callById.clear(event.callId).load(event.callId) }),
   }),
 });
 
-builder.subscriptionType({});
+builder.subscriptionType({ description: 'Live updates over graphql-ws (/graphql, the key in connectionParams) or SSE (the Authorization header), scoped to the key’s business.' });
 
 /*
  * `extensions: { sharedExecution: true }` lets graphql-ws subscribers of the same selection
@@ -88,7 +88,7 @@ builder.subscriptionFields((t) => ({
     type: CallEventRef,
     authScopes: { reader: true },
     description: 'Everything that happens on one call of this business, as it happens.',
-    args: { callId: t.arg.id({ required: true }) },
+    args: { callId: t.arg.id({ required: true, description: 'The Call.id.' }) },
     extensions: { sharedExecution: true },
     subscribe: async (_root, args, ctx) => callTopic(ctx, String(args.callId), () => true),
     resolve: (event) => event,
@@ -97,7 +97,7 @@ builder.subscriptionFields((t) => ({
     type: AudioChunkRef,
     authScopes: { supervisor: true },
     description: 'Listen-in: both sides of a live call as μ-law 8 kHz audio, 20 ms a chunk, in order per track. A subscriber that reads too slowly loses audio first, then is disconnected (4429).',
-    args: { callId: t.arg.id({ required: true }) },
+    args: { callId: t.arg.id({ required: true, description: 'The live call to listen to.' }) },
     subscribe: (_root, args, ctx) => callAudio(ctx, String(args.callId)),
     resolve: (chunk) => chunk,
   }),
@@ -105,7 +105,7 @@ builder.subscriptionFields((t) => ({
     type: CallEventRef,
     authScopes: { reader: true },
     description: 'Post-call progress of one call: each pipeline step (transcribed, summarised, extracted), the pipeline finished, each webhook attempt.',
-    args: { callId: t.arg.id({ required: true }) },
+    args: { callId: t.arg.id({ required: true, description: 'The Call.id.' }) },
     extensions: { sharedExecution: true },
     subscribe: async (_root, args, ctx) => callTopic(ctx, String(args.callId), (event) => event.type.startsWith('pipeline.') || event.type === 'webhook.attempt'),
     resolve: (event) => event,

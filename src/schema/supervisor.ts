@@ -14,7 +14,7 @@ const answerTimeoutMs = 3000;
 const SupervisorActionResultRef = builder.objectRef<SupervisorCommandResult>('SupervisorActionResult').implement({
   description: 'Whether the Callwatch instance holding the call carried out the action.',
   fields: (t) => ({
-    acted: t.exposeBoolean('acted'),
+    acted: t.exposeBoolean('acted', { description: 'True when the action was carried out; false with error when not.' }),
     error: t.exposeString('error', { nullable: true, description: 'Why it did not (the call is not live, Twilio refused, …).' }),
   }),
 });
@@ -26,7 +26,7 @@ builder.mutationFields((t) => ({
     authScopes: { supervisor: true },
     description: 'Gives the agent of a live call an instruction; the caller does not hear it.',
     errors: { types: [FieldValidationError, NotFoundError], directResult: true },
-    args: { callId: t.arg.id({ required: true, validate: z.uuid('is not a call id') }), text: t.arg.string({ required: true, validate: z.string().trim().min(1, 'must not be empty').max(1000, 'must be at most 1000 characters') }) },
+    args: { callId: t.arg.id({ required: true, description: 'The live call.', validate: z.uuid('is not a call id') }), text: t.arg.string({ required: true, description: 'The instruction, 1–1000 characters.', validate: z.string().trim().min(1, 'must not be empty').max(1000, 'must be at most 1000 characters') }) },
     resolve: (_root, args, ctx) => command(ctx, String(args.callId), { action: 'whisper', text: args.text.trim() }),
   }),
   transferCall: t.field({
@@ -35,7 +35,7 @@ builder.mutationFields((t) => ({
     description:
       'Transfers a live call to a phone number (Twilio <Dial>); the agent leaves the call. A number the business may not dial (premium rate, a country not in allowedCountries) is a ValidationError on `to`.',
     errors: { types: [FieldValidationError, NotFoundError], directResult: true },
-    args: { callId: t.arg.id({ required: true, validate: z.uuid('is not a call id') }), to: t.arg.string({ required: true, validate: phoneNumber }) },
+    args: { callId: t.arg.id({ required: true, description: 'The live call.', validate: z.uuid('is not a call id') }), to: t.arg.string({ required: true, description: 'The number to transfer to, in any common format.', validate: phoneNumber }) },
     resolve: async (_root, args, ctx) => {
       // Types refused everywhere (premium rate, …) are refused here; the business's countries
       // are checked by the instance holding the call, against the context it loaded.
@@ -51,7 +51,7 @@ builder.mutationFields((t) => ({
     authScopes: { supervisor: true },
     description: 'Ends a live call now.',
     errors: { types: [FieldValidationError, NotFoundError], directResult: true },
-    args: { callId: t.arg.id({ required: true, validate: z.uuid('is not a call id') }) },
+    args: { callId: t.arg.id({ required: true, description: 'The live call.', validate: z.uuid('is not a call id') }) },
     resolve: (_root, args, ctx) => command(ctx, String(args.callId), { action: 'hangup' }),
   }),
 }));
