@@ -6,7 +6,7 @@ import type { ApiKeyRole } from '../src/core/auth.ts';
 import type { CallEvent } from '../src/core/events.ts';
 import { issueApiKey } from '../src/entities/api-key.repository.ts';
 import { Call } from '../src/entities/call.entity.ts';
-import { fixtureText, loadFixture } from '../src/sandbox/fixtures.ts';
+import { loadFixture } from '../src/sandbox/fixtures.ts';
 import { callEventMembers } from '../src/schema/call-event-types.ts';
 import { schema } from '../src/schema/index.ts';
 import { endedCall, eventually, placeCall, useCallHarness } from './support/calls.ts';
@@ -108,6 +108,75 @@ describe('typed call events over GraphQL', () => {
     await eventually(() => stream.events(), (events) => events.length > 0, 'the next event');
     expect(stream.events()[0]?.event).toEqual({ __typename: 'KeyPressedEvent', type: 'key.pressed', at: '2026-12-04T10:00:00.000Z', digit: '5' });
     stream.stop();
+  });
+
+  it('streams a live call’s events typed, and reads its stored timeline typed over HTTP; a viewer never sees a whisper’s text there', async () => {
+    const { caller, session, callSid } = await placeCall(h, 'CA00000000000000000000000000002102');
+    const call = await h.app.services.orm.em.fork().findOneOrFail(Call, { callSid });
+    const supervisor = await watch('supervisor', call.id);
+    const viewer = await watch('viewer', call.id);
+    session.script({
+      callerTranscripts: ['אני רוצה תור'],
+      replies: [{ text: 'שלום' }, { toolCall: { name: 'save_lead_details', arguments: { name: 'שרה לוי' } } }, { text: 'רשמתי' }],
+    });
+    caller.start();
+    await eventually(() => caller.heardMs(), (ms) => ms >= 500, 'the greeting');
+    await caller.play(loadFixture('caller-booking'), { pace: 'instant' });
+    await caller.silence(800, { pace: 'instant' });
+    const typeOf = (stream: typeof viewer) => stream.events().map((streamed) => streamed.event.__typename);
+    await eventually(() => typeOf(supervisor), (types) => types.includes('LeadCapturedEvent'), 'the captured lead');
+    const whisper = await graphql(h.app.url, keys.supervisor, 'mutation($id: ID!, $text: String!) { whisperToAgent(callId: $id, text: $text) { ... on SupervisorActionResult { acted } } }', { id: call.id, text: whisperText });
+    expect(whisper.data?.whisperToAgent).toEqual({ acted: true });
+    caller.stop();
+    await caller.closed;
+    const row = await endedCall(h, callSid);
+    for (const stream of [supervisor, viewer]) await eventually(() => typeOf(stream), (types) => types.includes('CallEndedEvent'), 'the end of the call');
+
+    const live = (typename: string) => supervisor.events().filter((streamed) => streamed.event.__typename === typename).map((streamed) => streamed.event);
+    expect(live('CallStartedEvent')).toEqual([{ __typename: 'CallStartedEvent', type: 'call.started', at: row.startedAt!.toISOString(), callSid, direction: 'INBOUND' }]);
+    expect(live('SpeechStartedEvent').length).toBeGreaterThan(0);
+    expect(live('TranscriptTurnEvent')).toContainEqual(expect.objectContaining({ speaker: 'CALLER', text: 'אני רוצה תור', interrupted: false, inaudible: false }));
+    expect(live('TranscriptTurnEvent')).toContainEqual(expect.objectContaining({ speaker: 'AGENT', text: 'שלום' }));
+    expect(live('ToolCalledEvent')).toEqual([expect.objectContaining({ name: 'save_lead_details', arguments: { name: 'שרה לוי' }, toolCallId: expect.any(String) })]);
+    expect(live('ToolResultEvent')).toEqual([expect.objectContaining({ name: 'save_lead_details', failed: false, output: { saved: true } })]);
+    expect(live('LeadCapturedEvent')).toEqual([expect.objectContaining({ fields: expect.objectContaining({ name: 'שרה לוי' }) })]);
+    expect(live('SupervisorActionEvent')).toEqual([expect.objectContaining({ action: 'WHISPER', detail: whisperText, apiKeyId: expect.any(String), acted: true })]);
+    expect(live('CallEndedEvent')).toEqual([expect.objectContaining({ callSid, endReason: 'caller hung up', endStatus: 'COMPLETED', durationSec: row.durationSec })]);
+    expect(viewer.events().find((streamed) => streamed.event.__typename === 'SupervisorActionEvent')?.event).toMatchObject({ action: 'WHISPER', detail: null, apiKeyId: null, acted: true });
+    expect(JSON.stringify(viewer.events())).not.toContain(whisperText);
+    for (const stream of [supervisor, viewer]) stream.stop();
+
+    const stored = async (role: ApiKeyRole) => {
+      const response = await graphql(h.app.url, keys[role], `query($id: ID!) { call(id: $id) { timeline events { ${eventSelection} } } }`, { id: call.id });
+      expect(response.errors).toBeUndefined();
+      return response.data?.call as { timeline: { type: string }[]; events: Record<string, any>[] };
+    };
+    const bySupervisor = await stored('supervisor');
+    expect(bySupervisor.events.map((event) => event.__typename)).toEqual(['CallStartedEvent', 'ToolCalledEvent', 'ToolResultEvent', 'LeadCapturedEvent', 'SupervisorActionEvent', 'CallEndedEvent']);
+    expect(bySupervisor.events.map((event) => event.type)).toEqual(row.timeline.map((event) => event.type));
+    // The typed timeline is the live events as they were streamed.
+    expect(bySupervisor.events).toEqual(supervisor.events().filter((streamed) => bySupervisor.events.some((event) => event.type === streamed.type)).map((streamed) => streamed.event));
+    const byViewer = await stored('viewer');
+    expect(byViewer.events.find((event) => event.__typename === 'SupervisorActionEvent')).toMatchObject({ action: 'WHISPER', detail: null, apiKeyId: null, acted: true });
+    expect(JSON.stringify(byViewer)).not.toContain(whisperText);
+    // The deprecated JSON timeline still answers.
+    expect(bySupervisor.timeline.map((event) => event.type)).toEqual(row.timeline.map((event) => event.type));
+  });
+
+  it('reads a stored event of an unknown kind as an UnknownCallEvent, and a call.ended stored before it had a status with endStatus null', async () => {
+    const at = '2026-11-30T08:00:00.000Z';
+    const call = await createCall(h.app.services.orm.em, h.business.id, {
+      timeline: [
+        { type: 'call.ended', callId: 'x', callSid: 'CAold', durationSec: 30, reason: 'caller hung up', at },
+        { type: 'future.kind', callId: 'x', at },
+      ] as unknown as CallEvent[],
+    });
+    const response = await graphql(h.app.url, keys.viewer, `query($id: ID!) { call(id: $id) { events { ${eventSelection} } } }`, { id: call.id });
+    expect(response.errors).toBeUndefined();
+    expect(response.data?.call.events).toEqual([
+      { __typename: 'CallEndedEvent', type: 'call.ended', at, callSid: 'CAold', durationSec: 30, endReason: 'caller hung up', endStatus: null },
+      { __typename: 'UnknownCallEvent', type: 'future.kind', at },
+    ]);
   });
 
   it('streams every kind of event as its typed member with its fields; a viewer gets a supervisor action without whisper text and key id', async () => {
