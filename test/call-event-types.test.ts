@@ -68,6 +68,13 @@ describe('the call event union', () => {
     expect(undescribed).toEqual([]);
     expect(validate(schema, parse(callEventsQuery)).map((error) => error.message)).toEqual([]);
   });
+
+  it('README’s typed-events example is valid against the schema', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const example = /\*\*Typed events\.\*\*[\s\S]*?```graphql\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toContain('... on TranscriptTurnEvent { speaker text }');
+    expect(validate(schema, parse(example!)).map((error) => error.message)).toEqual([]);
+  });
 });
 
 describe('typed call events over GraphQL', () => {
