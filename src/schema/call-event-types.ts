@@ -11,7 +11,8 @@ import { WebhookDeliveryStatus } from './webhook-delivery.ts';
  * event's fields instead of a JSON blob. `callEventMembers` maps every kind to its type: a
  * `Record` over the kinds, so a kind added to events.ts without a GraphQL type fails the type
  * check. A kind the schema does not know at run time (an event stored or published by a newer
- * instance) is an `UnknownCallEvent`, never a failed subscription.
+ * instance) is an `UnknownCallEvent`, never a failed subscription. Every member implements
+ * `CallEventBase { type at }`, so a client selects those once, not once per member.
  *
  * Fields of the same name have the same type in every member (`status` is only Twilio's, the
  * others say whose status they are), so one selection of every member's fields is valid
@@ -234,7 +235,7 @@ export const callEventMembers = {
 const memberNames = new Map<string, string>(Object.entries(callEventMembers).map(([kind, ref]) => [kind, ref.name]));
 
 /** The GraphQL type name of an event: its kind's member, or UnknownCallEvent. */
-export function callEventTypeName(event: { type: string }): string {
+function callEventTypeName(event: { type: string }): string {
   return memberNames.get(event.type) ?? 'UnknownCallEvent';
 }
 
@@ -244,7 +245,7 @@ export const CallEventPayload = builder.unionType('CallEventPayload', {
   resolveType: (event) => callEventTypeName(event as AnyEvent),
 });
 
-/** A tool's arguments as JSON when they parse; else the text as it came. */
+/** A tool's arguments as JSON when they parse; else the text as it came (the model sent invalid JSON, and the tool answered it with an error). */
 function parsedOrText(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
