@@ -130,6 +130,7 @@ CallRef.implement({
     }),
     timeline: t.field({
       type: 'JSON',
+      deprecationReason: 'Use `events`, the same timeline typed.',
       description: 'What the agent did during the call, in order: tool calls and results, captured lead details, reprompts, the caller’s key presses, hand-overs, supervisors’ actions, failures (each with `type` and `at`). For viewer keys a `supervisor.action` has no whisper text (`detail`) and no `apiKeyId` (null).',
       resolve: (call, _args, ctx) => call.timeline.map((event) => visibleEvent(ctx, event)),
     }),
@@ -239,3 +240,5 @@ builder.mutationField('reprocessCall', (t) =>
     resolve: (_root, args, ctx) => domain(() => reprocessCall(ctx.em, ctx.services.queue, businessIdOf(ctx), String(args.callId))),
   }),
 );
+
+export { PipelineStatus, PipelineStepName, PipelineStepOutcome, Speaker };

@@ -11,6 +11,7 @@ import './api-key.ts';
 import './lead.ts';
 import './lead-privacy.ts';
 import './call.ts';
+import './call-event-types.ts';
 import './call-stats.ts';
 import './appointment.ts';
 import './outbound-call-job.ts';

@@ -6,6 +6,7 @@ import { sql, type Row } from '../entities/sql.ts';
 import type { Call } from '../entities/call.entity.ts';
 import { liveCallStatuses } from '../entities/call-record.ts';
 import { builder } from './builder.ts';
+import { CallEventPayload } from './call-event-types.ts';
 import { businessIdOf, ownRow, type GraphQLContext } from './context.ts';
 import { CallRef, OutboundCallJobRef } from './refs.ts';
 import { visibleEvent } from './supervisor-visibility.ts';
@@ -26,7 +27,13 @@ const CallEventRef = builder.objectRef<CallEvent>('CallEvent').implement({
     at: t.field({ type: 'DateTime', description: 'When it happened.', resolve: (event) => new Date('at' in event ? event.at : event.turn.at) }),
     data: t.field({
       type: 'JSON',
+      deprecationReason: 'Use `event`, the same event typed.',
       description: 'The whole event, as published (its fields depend on `type`). For viewer keys a `supervisor.action` has no whisper text (`detail`) and no `apiKeyId` (null).',
+      resolve: (event, _args, ctx) => visibleEvent(ctx, event),
+    }),
+    event: t.field({
+      type: CallEventPayload,
+      description: 'The event typed by its kind (`... on TranscriptTurnEvent { speaker text }`). For viewer keys a SupervisorActionEvent has no whisper text and no apiKeyId (null).',
       resolve: (event, _args, ctx) => visibleEvent(ctx, event),
     }),
   }),

@@ -77,3 +77,5 @@ builder.mutationField('redeliverWebhook', (t) =>
       domain(() => redeliverWebhook(ctx.em, ctx.services.queue, businessIdOf(ctx), String(args.deliveryId), ctx.services.config.webhooks.retryForSec)),
   }),
 );
+
+export { WebhookDeliveryStatus };
