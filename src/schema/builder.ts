@@ -4,6 +4,7 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
 import { GraphQLError } from 'graphql';
+import { bearerChallenge } from '../core/auth.ts';
 import './control-characters.plugin.ts';
 import type { GraphQLContext } from './context.ts';
 import { FieldValidationError } from './validation-error.ts';
@@ -55,7 +56,10 @@ export const builder = new SchemaBuilder<{
     unauthorizedError: (_parent, { auth }, info) =>
       auth === null
         ? new GraphQLError('Send an API key: Authorization: Bearer <key>.', {
-            extensions: { code: 'UNAUTHENTICATED', ...(info.operation.operation === 'subscription' ? { http: { status: 401 } } : {}) },
+            extensions: {
+              code: 'UNAUTHENTICATED',
+              ...(info.operation.operation === 'subscription' ? { http: { status: 401, headers: { 'www-authenticate': bearerChallenge('callwatch') } } } : {}),
+            },
           })
         : new GraphQLError('This API key is not allowed to do that.', { extensions: { code: 'FORBIDDEN' } }),
   },
