@@ -45,7 +45,7 @@ const ViewerRole = builder.enumType('ViewerRole', {
   values: enumValues([...apiKeyRoles, 'platform-admin'] as const),
 });
 
-const Viewer = builder.objectRef<Auth>('Viewer').implement({
+export const Viewer = builder.objectRef<Auth>('Viewer').implement({
   description: 'Who the API key belongs to.',
   fields: (t) => ({
     role: t.field({

@@ -5,6 +5,7 @@ import './scalars.ts';
 import './errors.ts';
 import './health.ts';
 import './business.ts';
+import './viewer-operations.ts';
 import './business-settings.ts';
 import './api-key.ts';
 import './lead.ts';
