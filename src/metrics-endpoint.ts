@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { bearerChallenge } from './core/auth.ts';
 import { AppError, describeError } from './core/errors.ts';
 import type { Services } from './core/services.ts';
 
@@ -18,7 +19,8 @@ export function createMetricsHandler(services: Services): (req: IncomingMessage,
     if (req.method !== 'GET') return send(res, 405, 'method not allowed\n', { allow: 'GET' });
     if (expected !== undefined && !timingSafeEqual(digest(req.headers.authorization ?? ''), expected)) {
       metrics.increment('metrics_unauthorized_total');
-      return send(res, 401, 'send Authorization: Bearer <METRICS_TOKEN>\n', { 'www-authenticate': 'Bearer realm="metrics"' });
+      const challenge = bearerChallenge('metrics', req.headers.authorization ? 'invalid_token' : undefined);
+      return send(res, 401, 'send Authorization: Bearer <METRICS_TOKEN>\n', { 'www-authenticate': challenge });
     }
     metrics.render().then(
       (text) => send(res, 200, text, { 'content-type': metrics.contentType }),

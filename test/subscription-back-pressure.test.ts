@@ -49,7 +49,7 @@ describe('subscription back-pressure', () => {
       yield { kind: 'event' as const, n: 2 };
     })();
     expect((await drain(relay(ctx, source, () => false))).map((item) => item.n)).toEqual([0]);
-    expect(closed).toEqual([{ code: 4429, reason: 'subscriber too slow: more than 2 MB of events waiting' }]);
+    expect(closed).toEqual([{ code: 1013, reason: 'subscriber too slow: more than 2 MB of events waiting' }]);
     expect(metrics.get('subscription_slow_disconnected_total')).toBe(1);
   });
 });

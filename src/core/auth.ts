@@ -32,3 +32,12 @@ export function secretsEqual(a: string, b: string): boolean {
   const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);
 }
+
+/**
+ * The `WWW-Authenticate` challenge every 401 carries (RFC 6750 §3): plain when the request
+ * sent no credentials, with `error` when it sent some that were refused — `invalid_token`
+ * (unknown, revoked, wrong) or `invalid_request` (not a Bearer header at all).
+ */
+export function bearerChallenge(realm: string, error?: 'invalid_token' | 'invalid_request'): string {
+  return error === undefined ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="${error}"`;
+}

@@ -45,7 +45,7 @@ export const counterHelp = {
   webhook_dead_total: 'Webhook deliveries given up when the retry window ended.',
   webhook_refused_total: 'Webhook attempts refused before the POST (destination not allowed).',
   subscription_audio_dropped_total: 'Listen-in audio chunks dropped for a slow subscriber.',
-  subscription_slow_disconnected_total: 'GraphQL subscribers disconnected for falling too far behind (4429).',
+  subscription_slow_disconnected_total: 'GraphQL subscribers disconnected for falling too far behind (close code 1013).',
   subscriptions_revoked_closed_total: 'graphql-ws sockets (4403) and SSE streams ended because their API key was revoked.',
   bus_publish_failures_total: 'Event bus publishes that failed (Redis unreachable).',
   graphql_request_too_large_total: 'GraphQL requests or graphql-ws messages refused for their size.',

@@ -4,22 +4,11 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
 import { GraphQLError } from 'graphql';
+import { bearerChallenge } from '../core/auth.ts';
 import './control-characters.plugin.ts';
+import { scopesOf, type AuthScopes } from './auth-scopes.ts';
 import type { GraphQLContext } from './context.ts';
 import { FieldValidationError } from './validation-error.ts';
-
-/**
- * What a request may do. `reader`/`supervisor`/`admin` are the roles of a business's API key
- * (each includes the ones before it); `platform` is the operator's ADMIN_API_KEY, which
- * belongs to no business; `tenant(businessId)` holds when the key belongs to that business.
- */
-export interface AuthScopes {
-  reader: boolean;
-  supervisor: boolean;
-  admin: boolean;
-  platform: boolean;
-  tenant: string;
-}
 
 /** The Pothos builder. GraphQL types live one per file next to this one, never here. */
 export const builder = new SchemaBuilder<{
@@ -41,21 +30,15 @@ export const builder = new SchemaBuilder<{
     // A subscription is authorised once, when it subscribes: a refused one gets one error and
     // nothing starts (no bus topic, no listen-in audio), instead of an error per event.
     authorizeOnSubscribe: true,
-    authScopes: ({ auth }) => {
-      const role = auth?.kind === 'business' ? auth.role : null;
-      return {
-        reader: role !== null,
-        supervisor: role === 'supervisor' || role === 'admin',
-        admin: role === 'admin',
-        platform: auth?.kind === 'platform',
-        tenant: (businessId) => auth?.kind === 'business' && auth.businessId === businessId,
-      };
-    },
+    authScopes: ({ auth }) => scopesOf(auth),
     // An anonymous subscription over SSE is answered 401: its one error is the whole response.
     unauthorizedError: (_parent, { auth }, info) =>
       auth === null
         ? new GraphQLError('Send an API key: Authorization: Bearer <key>.', {
-            extensions: { code: 'UNAUTHENTICATED', ...(info.operation.operation === 'subscription' ? { http: { status: 401 } } : {}) },
+            extensions: {
+              code: 'UNAUTHENTICATED',
+              ...(info.operation.operation === 'subscription' ? { http: { status: 401, headers: { 'www-authenticate': bearerChallenge('callwatch') } } } : {}),
+            },
           })
         : new GraphQLError('This API key is not allowed to do that.', { extensions: { code: 'FORBIDDEN' } }),
   },

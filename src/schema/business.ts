@@ -53,7 +53,7 @@ const ViewerRole = builder.enumType('ViewerRole', {
   }),
 });
 
-const Viewer = builder.objectRef<Auth>('Viewer').implement({
+export const Viewer = builder.objectRef<Auth>('Viewer').implement({
   description: 'Who the API key belongs to.',
   fields: (t) => ({
     role: t.field({

@@ -2,7 +2,7 @@ import type DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import { z } from 'zod';
 import type { ApiKeyRole } from '../core/auth.ts';
-import { secretsEqual } from '../core/auth.ts';
+import { bearerChallenge, secretsEqual } from '../core/auth.ts';
 import type { EntityManager } from '../core/db.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Services } from '../core/services.ts';
@@ -55,15 +55,16 @@ export async function createContext(
 async function authenticate(services: Services, em: EntityManager, header: string | null | undefined): Promise<Auth | null> {
   if (header === undefined || header === null || header === '') return null;
   const key = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
-  if (key === undefined) throw unauthenticated('The Authorization header must be "Bearer <API key>".');
+  if (key === undefined) throw unauthenticated('The Authorization header must be "Bearer <API key>".', 'invalid_request');
   if (secretsEqual(key, services.config.adminApiKey)) return { kind: 'platform' };
   const identity = key.startsWith('cw_') ? await authenticateApiKey(em, key) : null;
-  if (!identity) throw unauthenticated('This API key is not valid (unknown or revoked).');
+  if (!identity) throw unauthenticated('This API key is not valid (unknown or revoked).', 'invalid_token');
   return { kind: 'business', ...identity };
 }
 
-function unauthenticated(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+function unauthenticated(message: string, error: 'invalid_token' | 'invalid_request'): GraphQLError {
+  const headers = { 'www-authenticate': bearerChallenge('callwatch', error) };
+  return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers } } });
 }
 
 /** The business the request's key belongs to; only call from fields scoped to `reader`. */

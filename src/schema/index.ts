@@ -6,6 +6,7 @@ import './errors.ts';
 import './health.ts';
 import './node.ts';
 import './business.ts';
+import './viewer-operations.ts';
 import './business-settings.ts';
 import './api-key.ts';
 import './lead.ts';

@@ -22,7 +22,7 @@ type Stream = AsyncIterator<ExecutionResult>;
  * - The group runs with the first member's context minus its socket, so it never waits
  *   for, drops for or disconnects a member; the group lives on when that member leaves.
  * - Per member: the group's results in order, each once; a member whose socket and queue
- *   hold more than `backPressure.disconnectBytes` is disconnected (4429). A slow member
+ *   hold more than `backPressure.disconnectBytes` is disconnected (`slowSubscriberClose`). A slow member
  *   never slows the group or the others.
  * - The group's source is returned when its last member leaves; when the source ends or
  *   fails, every member completes, or gets that error, after what it has queued.

@@ -103,7 +103,7 @@ builder.subscriptionFields((t) => ({
   callAudio: t.field({
     type: AudioChunkRef,
     authScopes: { supervisor: true },
-    description: 'Listen-in: both sides of a live call as μ-law 8 kHz audio, 20 ms a chunk, in order per track. A subscriber that reads too slowly loses audio first, then is disconnected (4429).',
+    description: 'Listen-in: both sides of a live call as μ-law 8 kHz audio, 20 ms a chunk, in order per track. A subscriber that reads too slowly loses audio first, then is disconnected (close code 1013, Try Again Later: graphql-ws clients reconnect).',
     args: { callId: t.arg.id({ required: true, description: 'The live call to listen to.' }) },
     subscribe: (_root, args, ctx) => callAudio(ctx, String(args.callId)),
     resolve: (chunk) => chunk,
@@ -135,9 +135,17 @@ builder.subscriptionFields((t) => ({
  * Back-pressure, per subscriber: a slow reader never slows a call or other subscribers.
  * Events wait on the subscriber's own socket; past `dropAudioBytes` queued there its audio
  * is dropped (everything else still goes), past `disconnectBytes` it is disconnected with
- * close code 4429 and a reason saying so.
+ * `slowSubscriberClose`.
  */
 export const backPressure = { dropAudioBytes: 256 * 1024, disconnectBytes: 2 * 1024 * 1024 };
+
+/**
+ * How a subscriber too far behind is closed: 1013 Try Again Later (RFC 6455's registry), a
+ * code graphql-ws's own client retries on, so it reconnects and subscribes again. Not 4429:
+ * in the graphql-ws protocol that is "Too many initialisation requests", which the client
+ * treats as fatal and never retries (graphql-ws 6, `shouldRetryConnectOrThrow`).
+ */
+export const slowSubscriberClose = { code: 1013, reason: 'subscriber too slow: more than 2 MB of events waiting' } as const;
 
 /** Relays `source` to one subscriber, applying back-pressure when it streams over a socket. */
 export function relay<T>(ctx: GraphQLContext, source: AsyncIterable<T>, droppable: (item: T) => boolean, keep: (item: T) => boolean = () => true): AsyncIterable<T> {
@@ -162,10 +170,10 @@ export function relay<T>(ctx: GraphQLContext, source: AsyncIterable<T>, droppabl
   });
 }
 
-/** Closes the socket of a subscriber more than `backPressure.disconnectBytes` behind (4429), saying why. */
+/** Closes the socket of a subscriber more than `backPressure.disconnectBytes` behind (`slowSubscriberClose`), saying why. */
 export function disconnectSlowSubscriber(ctx: GraphQLContext): void {
   ctx.services.metrics.increment('subscription_slow_disconnected_total');
-  ctx.transport?.close(4429, 'subscriber too slow: more than 2 MB of events waiting');
+  ctx.transport?.close(slowSubscriberClose.code, slowSubscriberClose.reason);
 }
 
 /** A call's events, when the call is this business's; else the same error as a call that does not exist. */
