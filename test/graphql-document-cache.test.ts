@@ -1,6 +1,6 @@
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { DocumentCache } from '../src/graphql-document-cache.ts';
+import { DocumentCache } from '../src/graphql/document-cache.ts';
 
 /** Security review F1: yoga's parse cache counted documents, not what they hold; this one is bounded by both. */
 

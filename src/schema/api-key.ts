@@ -70,7 +70,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) =>
       domain(async () => {
         const apiKey = await revokeApiKey(ctx.em, businessIdOf(ctx), String(args.id));
-        // Every instance ends the sockets and streams it holds for the key (graphql-live-access.ts).
+        // Every instance ends the sockets and streams it holds for the key (graphql/live-access.ts).
         ctx.services.bus.publish('api-key:revoked', { apiKeyId: apiKey.id });
         return apiKey;
       }),

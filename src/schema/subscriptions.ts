@@ -77,7 +77,7 @@ builder.subscriptionType({ description: 'Live updates over graphql-ws (/graphql,
 
 /*
  * `extensions: { sharedExecution: true }` lets graphql-ws subscribers of the same selection
- * share one execution per event (shared-subscriptions.ts). A field may say so only when its
+ * share one execution per event (graphql/shared-subscriptions.ts). A field may say so only when its
  * `subscribe` reads nothing but its arguments and the key's business (no first events of its
  * own, no side effects such as counting listeners), nothing it streams is droppable, and its
  * result depends on the event and the key's role alone (the sharing key holds the role), not

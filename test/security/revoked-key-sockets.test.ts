@@ -5,7 +5,7 @@ import { startCallwatch, type Callwatch } from '../../src/app.ts';
 import { loadConfig } from '../../src/core/config.ts';
 import { createLogger } from '../../src/core/logger.ts';
 import { issueApiKey, revokeApiKey } from '../../src/entities/api-key.repository.ts';
-import { LiveAccess } from '../../src/graphql-live-access.ts';
+import { LiveAccess } from '../../src/graphql/live-access.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { eventually } from '../support/calls.ts';
 import { createTenant, graphql, graphqlWsClient, type Tenant } from '../support/graphql.ts';

@@ -1,7 +1,7 @@
 import { GraphQLError, parse, type ParseOptions, type Source } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Metrics } from './core/metrics.ts';
-import { repeatedFieldProblem } from './graphql-field-repeats.ts';
+import type { Metrics } from '../core/metrics.ts';
+import { repeatedFieldProblem } from './field-repeats.ts';
 
 /**
  * Parses every GraphQL document — HTTP, SSE and graphql-ws alike — with a limit on its

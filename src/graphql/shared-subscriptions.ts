@@ -1,7 +1,7 @@
 import { getOperationAST, Kind, OperationTypeNode, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { describeError } from '../core/errors.ts';
-import type { GraphQLContext } from './context.ts';
-import { backPressure, disconnectSlowSubscriber } from './subscriptions.ts';
+import type { GraphQLContext } from '../schema/context.ts';
+import { backPressure, disconnectSlowSubscriber } from '../schema/subscriptions.ts';
 
 type Subscribe = (args: ExecutionArgs) => unknown;
 type Stream = AsyncIterator<ExecutionResult>;

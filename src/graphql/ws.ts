@@ -5,10 +5,10 @@ import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import type { Services } from './core/services.ts';
-import type { LiveAccess } from './graphql-live-access.ts';
-import type { GraphQLContext, SubscriberTransport } from './schema/context.ts';
-import { SharedSubscriptions } from './schema/shared-subscriptions.ts';
+import type { Services } from '../core/services.ts';
+import type { LiveAccess } from './live-access.ts';
+import type { GraphQLContext, SubscriberTransport } from '../schema/context.ts';
+import { SharedSubscriptions } from './shared-subscriptions.ts';
 
 /**
  * Over a socket there is no HTTP response; Callwatch's context factory reads only the

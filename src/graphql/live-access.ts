@@ -1,9 +1,9 @@
 import type { Plugin } from 'graphql-yoga';
 import { Repeater } from 'graphql-yoga';
-import { describeError } from './core/errors.ts';
-import type { Services } from './core/services.ts';
-import { revokedApiKeyIds } from './entities/api-key.repository.ts';
-import type { Auth, GraphQLContext } from './schema/context.ts';
+import { describeError } from '../core/errors.ts';
+import type { Services } from '../core/services.ts';
+import { revokedApiKeyIds } from '../entities/api-key.repository.ts';
+import type { Auth, GraphQLContext } from '../schema/context.ts';
 
 /**
  * How often the keys of open sockets and streams are looked up again, in case a revocation
@@ -110,7 +110,7 @@ export class LiveAccess {
 
 /**
  * Ends an SSE subscription stream when its key is revoked: the stream completes, and yoga
- * ends the response. Over graphql-ws the socket is held instead (graphql-ws.ts).
+ * ends the response. Over graphql-ws the socket is held instead (ws.ts).
  */
 export function liveAccessPlugin(live: LiveAccess): Plugin<GraphQLContext> {
   return {
