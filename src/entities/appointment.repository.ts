@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AppError } from '../core/errors.ts';
 import { appointmentOverlapConstraint, type Appointment } from './appointment.entity.ts';
-import { isExclusionViolation } from './postgres-errors.ts';
+import { isDeadlock, isExclusionViolation } from './postgres-errors.ts';
 import { sql, type Row } from './sql.ts';
 
 export interface BookAppointmentInput {
@@ -35,6 +35,21 @@ export async function bookAppointment(em: EntityManager, input: BookAppointmentI
  * known to be the business's (a live call's context): overlap → CONFLICT.
  */
 export async function insertAppointment(em: EntityManager, input: BookAppointmentInput): Promise<Row<Appointment>> {
+  // Two overlapping inserts at once can deadlock on the exclusion constraint's index (each
+  // waits for the other's uncommitted row); Postgres aborts one after deadlock_timeout (1 s).
+  // Outside a transaction the statement is simply tried again: the other booking has then
+  // committed (→ CONFLICT) or rolled back (→ this one books). Inside one, the transaction is
+  // aborted and its owner decides. test/database.test.ts saw the deadlock under load.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await insertAppointmentOnce(em, input);
+    } catch (error) {
+      if (!isDeadlock(error) || em.isInTransaction() || attempt === 3) throw error;
+    }
+  }
+}
+
+async function insertAppointmentOnce(em: EntityManager, input: BookAppointmentInput): Promise<Row<Appointment>> {
   try {
     return await sql(em)
       .insertInto('Appointment')

@@ -23,6 +23,11 @@ export function isExclusionViolation(error: unknown, constraint: string): boolea
   return fields.code === '23P01' && fields.constraint === constraint;
 }
 
+/** A deadlock_detected (40P01): Postgres aborted this statement to break a cycle of waits. */
+export function isDeadlock(error: unknown): boolean {
+  return fieldsOf(error).code === '40P01';
+}
+
 /** A LIKE/ILIKE pattern matching `text` anywhere, with its wildcards taken literally. */
 export function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
