@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTwilioClient } from '../src/core/twilio-client.ts';
 import { issueApiKey } from '../src/entities/api-key.repository.ts';
 import { BusinessSettings } from '../src/entities/business-settings.entity.ts';
-import { AttemptInFlightError, claimDialAttempt, settleAttempt } from '../src/entities/outbound-attempt.repository.ts';
+import { AttemptInFlightError, claimDialAttempt, settleAttempt } from '../src/dialer/dial-attempts.ts';
 import { sql } from '../src/entities/sql.ts';
 import { agentSettings, connectCaller, eventually, startCallHarness, type CallHarness } from './support/calls.ts';
 import { createLead } from './support/factories.ts';

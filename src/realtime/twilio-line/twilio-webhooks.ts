@@ -6,7 +6,7 @@ import { normalizePhone } from '../../core/phone.ts';
 import type { Services } from '../../core/services.ts';
 import { callStatuses, type CallStatus } from '../../entities/call.entity.ts';
 import { openInboundCall, openOutboundCall, reportTwilioStatus, storeRecording, type TwilioEnd } from '../../entities/call-record.ts';
-import { markAnswered, notePlacedCall, publishOutboundJob, settleAttempt } from '../../entities/outbound-attempt.repository.ts';
+import { markAnswered, notePlacedCall, publishOutboundJob, settleAttempt } from '../../dialer/dial-attempts.ts';
 import { findOrCreateLead } from '../../entities/lead.repository.ts';
 import { findBusinessByNumber } from '../../entities/phone-number.repository.ts';
 import { isConnectionError } from '../../entities/postgres-errors.ts';

@@ -5,16 +5,23 @@ import { dialRefusal } from '../core/dialable-numbers.ts';
 import { AppError } from '../core/errors.ts';
 import type { EventBus } from '../core/events.ts';
 import type { JobQueue } from '../core/queue.ts';
-import { insertPlacedCall } from './call-record.ts';
-import { businessDialingCountries } from './dialing-policy.repository.ts';
-import type { AttemptOutcome, OutboundCallJob, OutboundJobStatus } from './outbound-call-job.entity.ts';
-import { sql, type Database, type Row } from './sql.ts';
+import { insertPlacedCall } from '../entities/call-record.ts';
+import { businessDialingCountries } from '../entities/dialing-policy.repository.ts';
+import type { AttemptOutcome, OutboundCallJob, OutboundJobStatus } from '../entities/outbound-call-job.entity.ts';
+import { sql, type Database, type Row } from '../entities/sql.ts';
 
 /**
  * The life of one outbound call attempt, as rows: the dialer claims an attempt (checking
  * calling hours and the business's concurrency under a lock every worker respects), the
  * placed call is written down, and Twilio's final status settles it — finished, or retried
  * per the business's policy. Every function here is one transaction.
+ *
+ * The dialer's room (src/dialer/): an attempt flows scheduled (outbound-call-jobs.ts, or a
+ * campaign's leads: campaigns.ts) → claimed (`claimDialAttempt`, within calling hours and
+ * the business's free lines) → dialing (`recordPlacedCall`, `notePlacedCall`) → settled
+ * (`settleAttempt`, from Twilio's status callback) → retried (`retryTime`,
+ * core/calling-hours.ts) or finished, which frees a line for the next due job
+ * (`startNextDue`). The pg-boss handlers driving it are in workers/outbound/.
  */
 
 /**
