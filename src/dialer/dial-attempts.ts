@@ -19,7 +19,7 @@ import { sql, type Database, type Row } from '../entities/sql.ts';
  * The dialer's room (src/dialer/): an attempt flows scheduled (outbound-call-jobs.ts, or a
  * campaign's leads: campaigns.ts) → claimed (`claimDialAttempt`, within calling hours and
  * the business's free lines) → dialing (`recordPlacedCall`, `notePlacedCall`) → settled
- * (`settleAttempt`, from Twilio's status callback) → retried (`retryTime`,
+ * (`settleAttempt`, from Twilio's status callback: twilio-status.ts) → retried (`retryTime`,
  * core/calling-hours.ts) or finished, which frees a line for the next due job
  * (`startNextDue`). The pg-boss handlers driving it are in workers/outbound/.
  */
