@@ -7,7 +7,7 @@ import { businessDialingCountries } from '../entities/dialing-policy.repository.
 import { leadsMatching, type LeadFilter } from '../entities/lead.repository.ts';
 import { finishedOutboundStatuses, type OutboundCallJob } from '../entities/outbound-call-job.entity.ts';
 import { sql, type Row } from '../entities/sql.ts';
-import { startNextDue } from './dial-attempts.ts';
+import { startNextDue } from './settlement.ts';
 
 /** A campaign of `businessId`; undefined when it has none with that id. */
 export function findCampaign(em: EntityManager, businessId: string, campaignId: string): Promise<Row<Campaign> | undefined> {

@@ -5,7 +5,7 @@ import { assertDialable, businessDialingCountries } from '../entities/dialing-po
 import { finishedOutboundStatuses, type OutboundCallJob, type OutboundJobStatus } from '../entities/outbound-call-job.entity.ts';
 import { fetchPage, type Page, type PageRequest } from '../entities/page.ts';
 import { sql, type Row } from '../entities/sql.ts';
-import { startNextDue } from './dial-attempts.ts';
+import { startNextDue } from './settlement.ts';
 
 export interface ScheduleOutboundCallInput {
   businessId: string;

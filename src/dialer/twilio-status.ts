@@ -1,7 +1,8 @@
 import type { Services } from '../core/services.ts';
 import type { CallStatus } from '../entities/call.entity.ts';
 import { sql } from '../entities/sql.ts';
-import { markAnswered, notePlacedCall, publishOutboundJob, settleAttempt } from './dial-attempts.ts';
+import { markAnswered, notePlacedCall } from './dial-attempts.ts';
+import { publishOutboundJob, settleAttempt } from './settlement.ts';
 
 /**
  * Twilio's status callbacks, read for the dialer: what each status of an outbound call means

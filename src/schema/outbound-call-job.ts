@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { attemptOutcomes, outboundJobStatuses } from '../entities/outbound-call-job.entity.ts';
-import { publishOutboundJob } from '../dialer/dial-attempts.ts';
+import { publishOutboundJob } from '../dialer/settlement.ts';
 import { cancelOutboundCall, listOutboundCallJobs, scheduleOutboundCall } from '../dialer/outbound-call-jobs.ts';
 import { builder } from './builder.ts';
 import { businessIdOf } from './context.ts';

@@ -3,7 +3,8 @@ import { describeError } from '../../core/errors.ts';
 import type { JobHandler } from '../../core/queue.ts';
 import type { Services } from '../../core/services.ts';
 import { createTwilioClient } from '../../core/twilio-client.ts';
-import { claimDialAttempt, publishOutboundJob, recordPlacedCall, releaseClaim, reserveDialSlot, settleAttempt, stillDialing } from '../../dialer/dial-attempts.ts';
+import { claimDialAttempt, recordPlacedCall, releaseClaim, reserveDialSlot, stillDialing } from '../../dialer/dial-attempts.ts';
+import { publishOutboundJob, settleAttempt } from '../../dialer/settlement.ts';
 
 /**
  * The `outbound.dial` job: one attempt of an outbound call. The attempt is claimed first
