@@ -6,12 +6,14 @@
  *   core/       the ground floor: config, logger, errors, db, queue and its job map, the bus,
  *               auth, metrics, tracing. Imports nothing of Callwatch above it.
  *   entities/   rows and the repositories holding domain queries and writes. Imports core/.
+ *   dialer/     the outbound dialer's domain: the dial-attempt state machine (claims, pacing,
+ *               settlement, retries), scheduled calls and campaigns. Imports core/ and entities/.
  *   loaders/    DataLoaders shared by GraphQL and the call-context fetch.
  *   realtime/   the call path: Twilio webhooks and media streams, the call session, the
  *               OpenAI Realtime client, the agent's tools. Never the GraphQL schema.
  *   workers/    pg-boss job handlers: the post-call pipeline, webhook delivery, the dialer,
- *               privacy sweeps. They reach the rest only through rows (entities/), jobs and
- *               the bus (core/); only the composition root starts them.
+ *               privacy sweeps. They reach the rest only through rows (entities/, dialer/), jobs
+ *               and the bus (core/); only the composition root starts them.
  *   schema/     the GraphQL schema (Pothos). Only the GraphQL transport imports it.
  *   graphql/    the GraphQL transport: graphql-ws, shared subscriptions, request limits.
  *   monitor/    the supervisor console (static files and the handler serving them).
@@ -48,6 +50,12 @@ export const walls: Wall[] = [
     to: /^(src\/(?!core\/|entities\/)|migrations\/)/,
   },
   {
+    name: 'the dialer imports only core and entities',
+    why: 'The dialer is a domain room on the entities floor: realtime/, workers/ and schema/ call it, it calls none of them.',
+    from: /^src\/dialer\//,
+    to: /^(src\/(?!core\/|entities\/|dialer\/)|migrations\/)/,
+  },
+  {
     name: 'loaders import only entities and core',
     why: 'DataLoaders batch reads of entities/ for GraphQL and the call context alike.',
     from: /^src\/loaders\//,
@@ -61,9 +69,9 @@ export const walls: Wall[] = [
   },
   {
     name: 'workers talk through rows, jobs and the bus',
-    why: 'A job handler reaches the rest only through rows (entities/), jobs and the bus (core/), so it runs the same in any process.',
+    why: 'A job handler reaches the rest only through rows (entities/, dialer/), jobs and the bus (core/), so it runs the same in any process.',
     from: /^src\/workers\//,
-    to: /^src\/(?!core\/|entities\/|workers\/)/,
+    to: /^src\/(?!core\/|entities\/|dialer\/|workers\/)/,
   },
   {
     name: 'only the composition root starts workers',

@@ -65,6 +65,7 @@ describe('the architecture’s walls (architecture.ts)', () => {
   const crossings: Record<string, Edge> = {
     'core is the ground floor': { from: 'src/core/db.ts', to: 'src/entities/index.ts' },
     'entities import only core': { from: 'src/entities/call.repository.ts', to: 'src/realtime/call-outcome.ts' },
+    'the dialer imports only core and entities': { from: 'src/dialer/dial-attempts.ts', to: 'src/realtime/call-outcome.ts' },
     'loaders import only entities and core': { from: 'src/loaders/index.ts', to: 'src/schema/context.ts' },
     'realtime never imports the schema': { from: 'src/realtime/index.ts', to: 'src/schema/call.ts' },
     'workers talk through rows, jobs and the bus': { from: 'src/workers/pipeline/reprocess.ts', to: 'src/realtime/call-outcome.ts' },

@@ -52,7 +52,7 @@ export const jobDefinitions = {
    */
   'outbound.dial': {
     payload: z.object({ outboundJobId: z.uuid() }),
-    // Retries reach past abandonedClaimMs (60 s): 5 + 10 + 20 + 40 s (outbound-attempt.repository.ts).
+    // Retries reach past abandonedClaimMs (60 s): 5 + 10 + 20 + 40 s (dialer/dial-attempts.ts).
     queue: { retryLimit: 5, retryDelay: 5, retryBackoff: true, retryDelayMax: 60, expireInSeconds: 120, heartbeatSeconds: 10, notify: true },
   },
   /** Hangs up (or cancels, while it rings) an outbound call whose job was canceled. */

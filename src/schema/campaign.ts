@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { campaignStatuses } from '../entities/campaign.entity.ts';
-import { campaignJobs, cancelCampaign, createCampaign, findCampaign, maxCampaignLeads } from '../entities/campaign.repository.ts';
-import { publishOutboundJob } from '../entities/outbound-attempt.repository.ts';
+import { campaignJobs, cancelCampaign, createCampaign, findCampaign, maxCampaignLeads } from '../dialer/campaigns.ts';
+import { publishOutboundJob } from '../dialer/settlement.ts';
 import { builder } from './builder.ts';
 import { businessIdOf } from './context.ts';
 import { enumValues } from './enums.ts';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { attemptOutcomes, outboundJobStatuses } from '../entities/outbound-call-job.entity.ts';
-import { publishOutboundJob } from '../entities/outbound-attempt.repository.ts';
-import { cancelOutboundCall, listOutboundCallJobs, scheduleOutboundCall } from '../entities/outbound-call-job.repository.ts';
+import { publishOutboundJob } from '../dialer/settlement.ts';
+import { cancelOutboundCall, listOutboundCallJobs, scheduleOutboundCall } from '../dialer/outbound-call-jobs.ts';
 import { builder } from './builder.ts';
 import { businessIdOf } from './context.ts';
 import { enumValues } from './enums.ts';

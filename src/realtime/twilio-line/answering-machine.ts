@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AnsweringMachineCommand, SupervisorCommandResult } from '../../core/events.ts';
 import { describeError } from '../../core/errors.ts';
 import type { Services } from '../../core/services.ts';
+import { isMachine } from '../../dialer/twilio-status.ts';
 import { noteAnsweredBy } from '../../entities/call-record.ts';
 import { sql } from '../../entities/sql.ts';
 import type { CallControl } from './call-control.ts';
@@ -21,11 +22,6 @@ import type { CallControl } from './call-control.ts';
  * REST round trip; past this, none holds the call. Well inside Twilio's 15 s webhook limit.
  */
 const sessionAnswerTimeoutMs = 2_000;
-
-/** AMD's verdicts for anything but a person (`unknown` is not one: the agent talks on). */
-export function isMachine(answeredBy: string | null): boolean {
-  return answeredBy !== null && (answeredBy.startsWith('machine') || answeredBy === 'fax');
-}
 
 /**
  * A voicemail message is left only once the machine's greeting has ended (DetectMessageEnd's

@@ -6,7 +6,7 @@ import { normalizePhone } from '../../core/phone.ts';
 import type { Services } from '../../core/services.ts';
 import { callStatuses, type CallStatus } from '../../entities/call.entity.ts';
 import { openInboundCall, openOutboundCall, reportTwilioStatus, storeRecording, type TwilioEnd } from '../../entities/call-record.ts';
-import { markAnswered, notePlacedCall, publishOutboundJob, settleAttempt } from '../../entities/outbound-attempt.repository.ts';
+import { isMachine, settleOutboundStatus } from '../../dialer/twilio-status.ts';
 import { findOrCreateLead } from '../../entities/lead.repository.ts';
 import { findBusinessByNumber } from '../../entities/phone-number.repository.ts';
 import { isConnectionError } from '../../entities/postgres-errors.ts';
@@ -16,7 +16,7 @@ import { enqueuePipeline, reconcileJobId } from '../../core/jobs.ts';
 import type { CallOpenWrite } from '../call-outcome.ts';
 import type { RoutingCache } from '../routing-cache.ts';
 import { tracingEnabled } from '../../core/tracing.ts';
-import { handleAmdVerdict, isMachine } from './answering-machine.ts';
+import { handleAmdVerdict } from './answering-machine.ts';
 import { technicalApology, type CallControl } from './call-control.ts';
 import { sayVoice } from './say-voice.ts';
 import { signStreamToken, type CallRef } from './stream-token.ts';
@@ -296,25 +296,6 @@ async function recording({ services }: TwilioWebhookDeps, params: Record<string,
 
 /** Rolls back a late recording callback's write: the pipeline had already started. */
 class PipelineAlreadyStarted extends Error {}
-
-/**
- * What a status callback means for the outbound job: answered → in progress; a final
- * status settles the attempt — completed is a conversation unless a machine answered;
- * busy, no-answer and failed are retried per the business's policy. `canceled` is the
- * dialer's own doing (the job was canceled), nothing to settle.
- */
-async function settleOutboundStatus(services: Services, jobId: string, callSid: string, status: CallStatus, answeredBy: string | null): Promise<void> {
-  const em = services.orm.em.fork();
-  let job = null;
-  if (status === 'initiated' || status === 'ringing') await notePlacedCall(em, jobId, callSid);
-  else if (status === 'in-progress') job = await markAnswered(em, jobId, callSid);
-  else if (status === 'completed' || status === 'busy' || status === 'no-answer' || status === 'failed') {
-    const machine = isMachine(answeredBy) || isMachine((await sql(em).selectFrom('Call').select('answeredBy').where('callSid', '=', callSid).executeTakeFirst())?.answeredBy ?? null);
-    const outcome = status === 'completed' ? (machine ? 'voicemail' : 'answered') : status;
-    job = await settleAttempt(em, services.queue, { jobId, callSid, outcome, error: status === 'failed' ? 'Twilio could not connect the call' : null });
-  }
-  if (job) publishOutboundJob(services.bus, job);
-}
 
 function isUuid(value: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);

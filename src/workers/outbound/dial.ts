@@ -3,11 +3,12 @@ import { describeError } from '../../core/errors.ts';
 import type { JobHandler } from '../../core/queue.ts';
 import type { Services } from '../../core/services.ts';
 import { createTwilioClient } from '../../core/twilio-client.ts';
-import { claimDialAttempt, publishOutboundJob, recordPlacedCall, releaseClaim, reserveDialSlot, settleAttempt, stillDialing } from '../../entities/outbound-attempt.repository.ts';
+import { claimDialAttempt, recordPlacedCall, releaseClaim, reserveDialSlot, stillDialing } from '../../dialer/dial-attempts.ts';
+import { publishOutboundJob, settleAttempt } from '../../dialer/settlement.ts';
 
 /**
  * The `outbound.dial` job: one attempt of an outbound call. The attempt is claimed first
- * (calling hours, the business's free lines — outbound-attempt.repository.ts), then waits
+ * (calling hours, the business's free lines — dialer/dial-attempts.ts), then waits
  * for its slot in the global calls-per-second budget, then Twilio places the call with the
  * voice and status URLs naming the job, and asynchronous answering-machine detection on. Twilio's
  * status callback settles the attempt (realtime/twilio-webhooks.ts).

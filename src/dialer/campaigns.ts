@@ -2,12 +2,12 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { dialRefusal } from '../core/dialable-numbers.ts';
 import { AppError } from '../core/errors.ts';
 import type { JobQueue } from '../core/queue.ts';
-import type { Campaign } from './campaign.entity.ts';
-import { businessDialingCountries } from './dialing-policy.repository.ts';
-import { leadsMatching, type LeadFilter } from './lead.repository.ts';
-import { startNextDue } from './outbound-attempt.repository.ts';
-import { finishedOutboundStatuses, type OutboundCallJob } from './outbound-call-job.entity.ts';
-import { sql, type Row } from './sql.ts';
+import type { Campaign } from '../entities/campaign.entity.ts';
+import { businessDialingCountries } from '../entities/dialing-policy.repository.ts';
+import { leadsMatching, type LeadFilter } from '../entities/lead.repository.ts';
+import { finishedOutboundStatuses, type OutboundCallJob } from '../entities/outbound-call-job.entity.ts';
+import { sql, type Row } from '../entities/sql.ts';
+import { startNextDue } from './settlement.ts';
 
 /** A campaign of `businessId`; undefined when it has none with that id. */
 export function findCampaign(em: EntityManager, businessId: string, campaignId: string): Promise<Row<Campaign> | undefined> {

@@ -1,11 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AppError } from '../core/errors.ts';
 import type { JobQueue } from '../core/queue.ts';
-import { assertDialable, businessDialingCountries } from './dialing-policy.repository.ts';
-import { finishedOutboundStatuses, type OutboundCallJob, type OutboundJobStatus } from './outbound-call-job.entity.ts';
-import { startNextDue } from './outbound-attempt.repository.ts';
-import { fetchPage, type Page, type PageRequest } from './page.ts';
-import { sql, type Row } from './sql.ts';
+import { assertDialable, businessDialingCountries } from '../entities/dialing-policy.repository.ts';
+import { finishedOutboundStatuses, type OutboundCallJob, type OutboundJobStatus } from '../entities/outbound-call-job.entity.ts';
+import { fetchPage, type Page, type PageRequest } from '../entities/page.ts';
+import { sql, type Row } from '../entities/sql.ts';
+import { startNextDue } from './settlement.ts';
 
 export interface ScheduleOutboundCallInput {
   businessId: string;

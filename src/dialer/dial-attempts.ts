@@ -1,20 +1,26 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql as raw, type ExpressionBuilder } from 'kysely';
-import { nextCallingTime, retryTime } from '../core/calling-hours.ts';
+import { nextCallingTime } from '../core/calling-hours.ts';
 import { dialRefusal } from '../core/dialable-numbers.ts';
 import { AppError } from '../core/errors.ts';
-import type { EventBus } from '../core/events.ts';
 import type { JobQueue } from '../core/queue.ts';
-import { insertPlacedCall } from './call-record.ts';
-import { businessDialingCountries } from './dialing-policy.repository.ts';
-import type { AttemptOutcome, OutboundCallJob, OutboundJobStatus } from './outbound-call-job.entity.ts';
-import { sql, type Database, type Row } from './sql.ts';
+import { insertPlacedCall } from '../entities/call-record.ts';
+import { businessDialingCountries } from '../entities/dialing-policy.repository.ts';
+import type { AttemptOutcome, OutboundCallJob, OutboundJobStatus } from '../entities/outbound-call-job.entity.ts';
+import { sql, type Database, type Row } from '../entities/sql.ts';
 
 /**
  * The life of one outbound call attempt, as rows: the dialer claims an attempt (checking
  * calling hours and the business's concurrency under a lock every worker respects), the
- * placed call is written down, and Twilio's final status settles it — finished, or retried
- * per the business's policy. Every function here is one transaction.
+ * placed call is written down, and Twilio's final status settles it (settlement.ts) —
+ * finished, or retried per the business's policy. Every function here is one transaction.
+ *
+ * The dialer's room (src/dialer/): an attempt flows scheduled (outbound-call-jobs.ts, or a
+ * campaign's leads: campaigns.ts) → claimed (`claimDialAttempt`, within calling hours and
+ * the business's free lines) → dialing (`recordPlacedCall`, `notePlacedCall`) → settled
+ * (`settleAttempt` in settlement.ts, from Twilio's status callback: twilio-status.ts) →
+ * retried (`retryTime`, core/calling-hours.ts) or finished, which frees a line for the
+ * next due job (`startNextDue`). The pg-boss handlers driving it are in workers/outbound/.
  */
 
 /**
@@ -32,7 +38,7 @@ export const lineBusyRetryMs = 60_000;
 const lineHoldGraceSec = 300;
 
 /** Job statuses that hold one of the business's outbound lines. */
-const onTheLine: OutboundJobStatus[] = ['dialing', 'in-progress'];
+export const onTheLine: OutboundJobStatus[] = ['dialing', 'in-progress'];
 
 /**
  * A claimed attempt names its call within seconds (Twilio's `initiated` callback or the
@@ -186,7 +192,7 @@ export async function recordPlacedCall(em: EntityManager, job: Row<OutboundCallJ
  * Twilio's callbacks can overtake the dialer's own write of the call it just placed: a
  * callback counts for the attempt in flight when the job names no call yet, or this one.
  */
-const forAttempt = (callSid: string) => (eb: ExpressionBuilder<Database, 'OutboundCallJob'>) =>
+export const forAttempt = (callSid: string) => (eb: ExpressionBuilder<Database, 'OutboundCallJob'>) =>
   eb.or([eb('lastCallSid', 'is', null), eb('lastCallSid', '=', callSid)]);
 
 /** Twilio reports the attempt's call placed (`initiated`, `ringing`): the job names it, if it did not yet. */
@@ -207,95 +213,19 @@ export async function markAnswered(em: EntityManager, jobId: string, callSid: st
   return row ?? null;
 }
 
-/**
- * How the attempt `callSid` of job `jobId` ended. `answered` finishes the job; a way of not
- * reaching the lead schedules the next attempt per the business's policy (in its calling
- * hours, before the job's window closes), or finishes the job with that outcome when none
- * is left. A repeated or late callback (the job has moved on) changes nothing: null.
- */
-export async function settleAttempt(
-  em: EntityManager,
-  queue: JobQueue,
-  input: { jobId: string; callSid: string | null; outcome: AttemptOutcome; error?: string | null; retryable?: boolean; now?: Date },
-): Promise<Row<OutboundCallJob> | null> {
-  const now = input.now ?? new Date();
-  return em.fork().transactional(async (tx) => {
-    let query = sql(tx).selectFrom('OutboundCallJob').selectAll().where('id', '=', input.jobId).where('status', 'in', onTheLine).forUpdate();
-    if (input.callSid) query = query.where(forAttempt(input.callSid));
-    const job = await query.executeTakeFirst();
-    if (!job) return null;
-    const error = input.error ?? null;
-    if (input.callSid && !job.lastCallSid) await sql(tx).updateTable('OutboundCallJob').set({ lastCallSid: input.callSid }).where('id', '=', job.id).execute();
-    // However the attempt ended, its line is free now.
-    await startNextDue(tx, queue, job.business, job.id, now);
-    if (input.outcome === 'answered') return finish(tx, job.id, 'completed', null, 'answered');
-    const settings = await sql(tx)
-      .selectFrom('BusinessSettings')
-      .innerJoin('Business', 'Business.id', 'BusinessSettings.business')
-      .select(['BusinessSettings.callingHours', 'BusinessSettings.callOnHolidays', 'BusinessSettings.outboundMaxAttempts', 'BusinessSettings.outboundRetrySpacingSec', 'Business.timezone'])
-      .where('BusinessSettings.business', '=', job.business)
-      .executeTakeFirstOrThrow();
-    const policy = { maxAttempts: settings.outboundMaxAttempts, spacingMinutes: settings.outboundRetrySpacingSec / 60 };
-    const next = input.retryable === false ? null : retryTime(now, job.attempts, policy, settings.callingHours, settings.timezone, { skipHolidays: !settings.callOnHolidays });
-    if (!next || (job.notAfter && next >= job.notAfter)) return finish(tx, job.id, outcomeStatus(input.outcome), error, input.outcome);
-    await queue.send('outbound.dial', { outboundJobId: job.id }, { em: tx, startAfter: next });
-    return sql(tx)
-      .updateTable('OutboundCallJob')
-      .set({ status: 'queued', scheduledAt: next, lastOutcome: input.outcome, lastError: error })
-      .where('id', '=', job.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-  });
-}
-
-/**
- * A line of `businessId` was freed: the business's next due job (the longest waiting) is
- * dialed now rather than when its safety-net look comes. It may already have a dial job
- * pending; the claim is idempotent, so the later one finds it placed and stops.
- */
-export async function startNextDue(tx: EntityManager, queue: JobQueue, businessId: string, exceptJobId: string | null, now = new Date()): Promise<void> {
-  let query = sql(tx)
-    .selectFrom('OutboundCallJob')
-    .select('id')
-    .where('business', '=', businessId)
-    .where('status', '=', 'queued')
-    .where('scheduledAt', '<=', now)
-    .orderBy('scheduledAt')
-    .orderBy('id')
-    .limit(1);
-  if (exceptJobId) query = query.where('id', '!=', exceptJobId);
-  const next = await query.executeTakeFirst();
-  if (next) await queue.send('outbound.dial', { outboundJobId: next.id }, { em: tx });
-}
-
 /** The job's final status for an attempt that did not reach the lead. */
-function outcomeStatus(outcome: AttemptOutcome): OutboundJobStatus {
+export function outcomeStatus(outcome: AttemptOutcome): OutboundJobStatus {
   if (outcome === 'answered') return 'completed';
   if (outcome === 'voicemail') return 'no-answer';
   return outcome;
 }
 
-async function finish(tx: EntityManager, jobId: string, status: OutboundJobStatus, error: string | null, outcome?: AttemptOutcome): Promise<Row<OutboundCallJob>> {
+/** Ends the job for good with `status` (and the attempt's outcome, when there was one). */
+export async function finish(tx: EntityManager, jobId: string, status: OutboundJobStatus, error: string | null, outcome?: AttemptOutcome): Promise<Row<OutboundCallJob>> {
   return sql(tx)
     .updateTable('OutboundCallJob')
     .set({ status, lastError: error, ...(outcome ? { lastOutcome: outcome } : {}) })
     .where('id', '=', jobId)
     .returningAll()
     .executeTakeFirstOrThrow();
-}
-
-/** Tells the business's consoles where `job` now stands (`business:outbound`). */
-export function publishOutboundJob(bus: EventBus, job: Row<OutboundCallJob>): void {
-  bus.publish('business:outbound', job.business, {
-    type: 'outbound.updated',
-    jobId: job.id,
-    campaignId: job.campaign ?? null,
-    status: job.status,
-    attempts: job.attempts,
-    scheduledAt: job.scheduledAt.toISOString(),
-    lastOutcome: job.lastOutcome ?? null,
-    lastError: job.lastError ?? null,
-    callSid: job.lastCallSid ?? null,
-    at: new Date().toISOString(),
-  });
 }
