@@ -7,6 +7,7 @@ import { sql } from '../src/entities/sql.ts';
 import { agentSettings, connectCaller, eventually, startCallHarness, type CallHarness } from './support/calls.ts';
 import { createLead } from './support/factories.ts';
 import { graphql } from './support/graphql.ts';
+import { settledJobs } from './support/jobs.ts';
 import { publicUrl, streamOf, twilioAccountSid, twilioAuthToken } from './support/twilio.ts';
 
 /**
@@ -55,16 +56,6 @@ describe('outbound calls', () => {
         '{ outboundCallJobs(first: 100) { nodes { id status attempts lastOutcome lastError lastCall { direction } } } }',
       )
     ).data!.outboundCallJobs.nodes.find((node) => node.id === id)!;
-  /** One outbound job's dial jobs in pg-boss: all of them, and those still to run or running. */
-  const dials = async (id: string) =>
-    (
-      await h.app.services.orm.em
-        .fork()
-        .execute<{ all: number; open: number }[]>(
-          `select count(*)::int as "all", (count(*) filter (where state in ('created', 'retry', 'active')))::int as open from pgboss.job where name = 'outbound.dial' and data->>'outboundJobId' = ?`,
-          [id],
-        )
-    )[0]!;
   const creates = (to: string) => h.twilioApi.requests.filter((request) => request.method === 'POST' && request.path.endsWith('/Calls.json') && request.params.To === to);
 
   it('calls a lead end to end: dial, the agent opens with the reason, the pipeline, an outbound webhook', async () => {
@@ -115,7 +106,7 @@ describe('outbound calls', () => {
     // Each retry waits at least the business's spacing (1 s here) after the last attempt ended.
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(1_000);
     // No fourth attempt: every dial job of this outbound job has run, and none is queued.
-    expect(await eventually(() => dials(jobId), (jobs) => jobs.open === 0, 'the dial jobs to settle')).toEqual({ all: 3, open: 0 });
+    expect(await settledJobs(h.app.services.orm.em, { name: 'outbound.dial', field: 'outboundJobId', values: [jobId] })).toEqual({ 'outbound.dial': 3 });
     expect(creates(lead.phone)).toHaveLength(3);
   });
 
@@ -168,7 +159,7 @@ describe('outbound calls', () => {
     expect(row.attempts).toBe(1);
     expect(row.lastError).toContain('21211');
     // No retry: the failed attempt's dial job has settled, and none is queued after it.
-    expect(await eventually(() => dials(jobId), (jobs) => jobs.open === 0, 'the dial jobs to settle')).toEqual({ all: 1, open: 0 });
+    expect(await settledJobs(h.app.services.orm.em, { name: 'outbound.dial', field: 'outboundJobId', values: [jobId] })).toEqual({ 'outbound.dial': 1 });
     expect(creates(lead.phone)).toHaveLength(1);
   });
 
