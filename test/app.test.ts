@@ -83,9 +83,17 @@ describe('Callwatch roles', () => {
       expect((await fetch(`${app.url}/health`)).status).toBe(200);
       const callId = randomUUID();
       const jobId = await app.services.queue.send('call.process', { callId });
-      await new Promise((resolve) => setTimeout(resolve, 2_500));
-      expect(processed).toEqual([]);
       expect(await app.services.queue.getJob('call.process', jobId!)).toMatchObject({ state: 'created' });
+      // A worker instance on the same database, started after the job was sent, gets it: the
+      // api instance, which had it first, did not claim it (a job is claimed once).
+      const workerProcessed: string[] = [];
+      const worker = await startTestApp({ ROLE: 'worker', DATABASE_URL: app.database.url }, { jobHandlers: recordingHandlers(workerProcessed) });
+      try {
+        await waitFor(() => workerProcessed.includes(callId), 'the worker instance to process the job');
+      } finally {
+        await worker.stop();
+      }
+      expect(processed).toEqual([]);
     } finally {
       await app.stop();
     }

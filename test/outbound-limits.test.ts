@@ -11,6 +11,7 @@ import { startTestApp, type TestApp } from './support/app.ts';
 import { eventually } from './support/calls.ts';
 import { createBusiness, createLead } from './support/factories.ts';
 import { graphql } from './support/graphql.ts';
+import { settledJobs } from './support/jobs.ts';
 import { callEnvironment, publicUrl, twilioAccountSid, twilioAuthToken } from './support/twilio.ts';
 
 /**
@@ -208,7 +209,8 @@ describe('one app dialing: cancel and the global pace', () => {
     const createsAtCancel = twilioApi.requests.filter((request) => request.method === 'POST' && createCallRequest.test(request.path)).length;
     expect(createsAtCancel).toBe(1);
     // The freed line starts the business's next due job at once: none is left to start.
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const jobIds = (await sql(em).selectFrom('OutboundCallJob').select('id').where('campaign', '=', campaignId).execute()).map((row) => row.id);
+    await settledJobs(em, { name: 'outbound.dial', field: 'outboundJobId', values: jobIds }, { name: 'outbound.hangup', field: 'callSid', values: [live.lastCallSid!] });
     const after = await campaignJobs(app.url, key, campaignId);
     expect(after.map((job) => job.status)).toEqual(Array(6).fill('CANCELED'));
     expect(twilioApi.requests.filter((request) => request.method === 'POST' && createCallRequest.test(request.path))).toHaveLength(createsAtCancel);

@@ -8,6 +8,7 @@ import { sql } from '../src/entities/sql.ts';
 import { agentSettings, connectCaller, eventually, startCallHarness, type CallHarness } from './support/calls.ts';
 import { createLead } from './support/factories.ts';
 import { graphql } from './support/graphql.ts';
+import { settledJobs } from './support/jobs.ts';
 import { publicUrl, streamOf, twilioAccountSid, twilioAuthToken } from './support/twilio.ts';
 
 /**
@@ -105,7 +106,8 @@ describe('outbound calls', () => {
     expect(times).toHaveLength(3);
     // Each retry waits at least the business's spacing (1 s here) after the last attempt ended.
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(1_000);
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // No fourth attempt: every dial job of this outbound job has run, and none is queued.
+    expect(await settledJobs(h.app.services.orm.em, { name: 'outbound.dial', field: 'outboundJobId', values: [jobId] })).toEqual({ 'outbound.dial': 3 });
     expect(creates(lead.phone)).toHaveLength(3);
   });
 
@@ -157,7 +159,8 @@ describe('outbound calls', () => {
     const row = await job(jobId);
     expect(row.attempts).toBe(1);
     expect(row.lastError).toContain('21211');
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // No retry: the failed attempt's dial job has settled, and none is queued after it.
+    expect(await settledJobs(h.app.services.orm.em, { name: 'outbound.dial', field: 'outboundJobId', values: [jobId] })).toEqual({ 'outbound.dial': 1 });
     expect(creates(lead.phone)).toHaveLength(1);
   });
 

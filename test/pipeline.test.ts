@@ -4,6 +4,7 @@ import { Call } from '../src/entities/call.entity.ts';
 import { issueApiKey } from '../src/entities/api-key.repository.ts';
 import { WebhookDelivery } from '../src/entities/webhook-delivery.entity.ts';
 import { graphql } from './support/graphql.ts';
+import { settledJobs as settled } from './support/jobs.ts';
 import { startPipelineHarness, type PipelineHarness } from './support/pipeline.ts';
 
 /**
@@ -118,8 +119,8 @@ describe('post-call pipeline', () => {
     await h.recordingCallback(call, recordingSid);
     await h.receiver.waitForDelivery((d) => d.payload?.call_id === call.callSid);
     await until(async () => (await deliveryOf(call.id)).status !== 'pending');
-    // Several retry intervals (100 ms, doubling) pass without another attempt.
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    // No retry is queued: the one delivery job has run, and no other follows it.
+    expect(await settledJobs(call.id)).toEqual({ 'call.process': 1, 'webhook.deliver': 1 });
     expect(h.deliveriesFor(call)).toHaveLength(1);
     expect(await deliveryOf(call.id)).toMatchObject({ status: 'failed', nextAttemptAt: null, attempts: [expect.objectContaining({ statusCode: 410 })] });
   });
@@ -131,7 +132,8 @@ describe('post-call pipeline', () => {
     expect(statuses).toEqual([204, 204, 204]);
     await h.receiver.waitForDelivery((d) => d.payload?.call_id === call.callSid);
     await h.recordingCallback(call, recordingSid);
-    await new Promise((resolve) => setTimeout(resolve, 800));
+    // Every job the callbacks queued has run: one pipeline, one delivery.
+    expect(await settledJobs(call.id)).toEqual({ 'call.process': 1, 'webhook.deliver': 1 });
 
     expect(h.deliveriesFor(call)).toHaveLength(1);
     expect(h.twilioApi.downloads(recordingSid)).toBe(1);
@@ -233,6 +235,16 @@ describe('post-call pipeline', () => {
     expect(h.twilioApi.downloads(recordingSid)).toBe(1);
     expect(h.app.services.metrics.getLabeled('twilio_rest_errors_total', '503') - errorsBefore).toBe(1);
   });
+
+  /** Waits until one call's pipeline jobs (call.process, webhook.deliver) have settled; counts them by name. */
+  async function settledJobs(callId: string): Promise<Record<string, number>> {
+    const deliveryIds = (await h.app.services.orm.em.fork().find(WebhookDelivery, { call: callId })).map((delivery) => delivery.id);
+    return settled(
+      h.app.services.orm.em,
+      { name: 'call.process', field: 'callId', values: [callId] },
+      { name: 'webhook.deliver', field: 'deliveryId', values: deliveryIds },
+    );
+  }
 
   async function deliveryOf(callId: string) {
     return h.app.services.orm.em.fork().findOneOrFail(WebhookDelivery, { call: callId }, { orderBy: { revision: 'desc' } });
