@@ -1,12 +1,13 @@
 /**
  * `npm run bench:relay [-- --calls N --seconds S]` — what relaying live calls costs: N
- * concurrent calls, each streaming 20 ms μ-law frames both ways at 50 a second, through
- * Callwatch running alone in a child process — twice: with metrics and tracing on (spans
- * exported to an OTLP receiver here, /metrics scraped) and off, the A/B of what they cost —
- * and in the same run through two relays of the benchmark's own: a bare `ws` relay (the
- * baseline) and the same without JSON work (the floor). Every frame is tagged and timed at both ends in this process (one clock):
- * added latency per direction, frames lost (exactly), CPU and memory of each relay process
- * per call. Prints a table and writes it into BENCHMARKS.md.
+ * concurrent calls, each streaming 20 ms μ-law frames both ways at 50 a second, with a turn
+ * every 5 s, through Callwatch running alone in a child process — twice: with metrics and
+ * tracing on (spans exported to an OTLP receiver here, /metrics scraped) and off, the A/B of
+ * what they cost, also measured with both carrying their calls side by side — and in the
+ * same run through two relays of the benchmark's own: a bare `ws` relay (the baseline) and
+ * the same without JSON work (the floor). Every frame is tagged and timed at both ends in
+ * this process (one clock): added latency per direction, frames lost (exactly), CPU and
+ * memory of each relay process per call. Prints a table and writes it into BENCHMARKS.md.
  */
 import { cpus } from 'node:os';
 import { migrate, openOrm, type Orm } from '../src/core/db.ts';
@@ -76,7 +77,7 @@ interface Figures {
 
 async function main(): Promise<void> {
   const rounds = Math.max(1, Math.ceil(options.seconds / roundSeconds));
-  deadline(90_000 + 4 * (options.calls * 100 + (options.warmup + options.seconds + rounds * 4) * 1_000 + 20_000), 'bench:relay');
+  deadline(90_000 + 5 * (options.calls * 100 + (options.warmup + options.seconds + rounds * 4) * 1_000 + 20_000), 'bench:relay');
   const startedAt = new Date();
   let database: BenchDatabase | undefined;
   let tap: RealtimeTap | undefined;
@@ -102,6 +103,8 @@ async function main(): Promise<void> {
         `50 frames/s each way; ${rounds} round(s) each, taking turns; ${database.server}\n`,
     );
     for (const target of targets) contenders.push(await setUp(target));
+    const [cwOn, cwOff] = contenders as [Contender, Contender];
+    const sideBySide = new Map([cwOn, cwOff].map((c) => [c, new RelayTally()]));
 
     const framesPerSecond = 1_000 / 20;
     for (const [i, contender] of rotate(contenders, 0).entries()) {
@@ -113,6 +116,12 @@ async function main(): Promise<void> {
       for (const contender of rotate(contenders, round)) {
         await streamRound(contender.calls, contender.child.pid, frames, true, contender.tally);
       }
+      // The A/B again, both Callwatches carrying their calls in the same seconds: whatever the
+      // machine's neighbours do then, they do to both. Measured apart from the rounds above;
+      // whose scheduler ticks first alternates from round to round.
+      await Promise.all(
+        rotate([cwOn, cwOff], round).map((c) => streamRound(c.calls, c.child.pid, frames, true, c.tally, sideBySide.get(c))),
+      );
       process.stdout.write(`  round ${round + 1}/${rounds} done\n`);
     }
 
@@ -120,7 +129,7 @@ async function main(): Promise<void> {
     for (const contender of contenders) results.push(await finish(contender));
     const [cw, off, bare, floor] = results as [Figures, Figures, Figures, Figures];
     const telemetry = renderTelemetry(
-      compareTelemetry(contenders[0]!.tally, contenders[1]!.tally),
+      { turns: compareTelemetry(cwOn.tally, cwOff.tally), sideBySide: compareTelemetry(sideBySide.get(cwOn)!, sideBySide.get(cwOff)!) },
       { spans: otlp.tally.spans, names: otlp.tally.names, exports: otlp.tally.requests, exportBytes: otlp.tally.bytes, scrapes: scraped.scrapes, scrapesFailed: scraped.failed, scrapeBytes: scraped.bytes, scrapeEverySec: scrapeEveryMs / 1000 },
       budget.telemetryRatio,
     );
@@ -251,7 +260,7 @@ function render(cw: Figures, off: Figures, bare: Figures, floor: Figures, starte
       (stolen > 5 ? ` **Noisy run: the hypervisor took ${fmt(stolen)} % of the cores while one of the relays was measured; compare ratios, not absolute figures, or run again.**` : '') +
       (crowded > 10 ? ` **Crowded run: something else kept ${fmt(crowded)} % of the cores busy while one of the relays was measured; run again.**` : ''),
     `Command: \`${commandLine('bench:relay', 'bench/relay.bench.ts')}\` — ${options.calls} concurrent calls per relay, 50 frames/s each way, ` +
-      `${options.seconds} s measured per relay after ${options.warmup} s of warm-up, in ${rounds} round(s) of the four relays taking turns; ` +
+      `${options.seconds} s measured per relay after ${options.warmup} s of warm-up, in ${rounds} round(s) of the four relays taking turns, each round followed by the two Callwatches side by side (for the A/B only); ` +
       'each relay alone in a child process; callers and the OpenAI stand-in in the benchmark process.',
     '',
     table(

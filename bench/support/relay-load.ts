@@ -66,9 +66,10 @@ interface Window {
  * whatever is due; each frame's send time is taken right before it is sent, so scheduler
  * lateness is never counted as relay latency. Frames are matched on arrival by their tag;
  * when `measured`, their latency, the relay's CPU and memory and the machine's load over
- * the round go into `tally` (otherwise only the frame counts do: a warm-up round).
+ * the round go into `into` (`tally` unless given; otherwise only the frame counts do: a
+ * warm-up round). Frame numbers and counts always go on `tally`, the relay's own.
  */
-export async function streamRound(calls: LiveCall[], pid: number, frames: number, measured: boolean, tally: RelayTally): Promise<void> {
+export async function streamRound(calls: LiveCall[], pid: number, frames: number, measured: boolean, tally: RelayTally, into: RelayTally = tally): Promise<void> {
   const base = tally.nextFrame;
   tally.nextFrame += frames;
   const t0 = performance.now() + 20;
@@ -111,7 +112,7 @@ export async function streamRound(calls: LiveCall[], pid: number, frames: number
       target.received[k] = seen + 1;
       if (seen > 0) return void tally.duplicated[direction]++;
       tally.received[direction]++;
-      if (measured) tally.latency[direction].push(at - (target.sentAt[k] ?? at));
+      if (measured) into.latency[direction].push(at - (target.sentAt[k] ?? at));
     };
     upstream.onAppend = (audio) => arrive('up', audio);
     caller.onMedia = (payload) => arrive('down', payload);
@@ -130,7 +131,7 @@ export async function streamRound(calls: LiveCall[], pid: number, frames: number
       if (measured) {
         from ??= sample();
         if (now >= nextRssAt) {
-          tally.rss.push(sampleProcess(pid).rssBytes);
+          into.rss.push(sampleProcess(pid).rssBytes);
           nextRssAt += 1_000;
         }
       }
@@ -166,12 +167,12 @@ export async function streamRound(calls: LiveCall[], pid: number, frames: number
   }
 
   if (!from || !to) return;
-  tally.wallMs += to.at - from.at;
-  tally.cpuMs += to.child.cpuMs - from.child.cpuMs;
-  tally.rounds.push({ wallMs: to.at - from.at, cpuMs: to.child.cpuMs - from.child.cpuMs, frames: 2 * calls.length * frames });
-  tally.systemMs += to.child.systemMs - from.child.systemMs;
-  tally.generatorCpuMs += (to.self.user + to.self.system - from.self.user - from.self.system) / 1000;
-  tally.machine.busy += to.machine.busy - from.machine.busy;
-  tally.machine.steal += to.machine.steal - from.machine.steal;
-  tally.machine.total += to.machine.total - from.machine.total;
+  into.wallMs += to.at - from.at;
+  into.cpuMs += to.child.cpuMs - from.child.cpuMs;
+  into.rounds.push({ wallMs: to.at - from.at, cpuMs: to.child.cpuMs - from.child.cpuMs, frames: 2 * calls.length * frames });
+  into.systemMs += to.child.systemMs - from.child.systemMs;
+  into.generatorCpuMs += (to.self.user + to.self.system - from.self.user - from.self.system) / 1000;
+  into.machine.busy += to.machine.busy - from.machine.busy;
+  into.machine.steal += to.machine.steal - from.machine.steal;
+  into.machine.total += to.machine.total - from.machine.total;
 }
