@@ -5,6 +5,13 @@ import type { LiveCall } from './relay-targets.ts';
 import { readTag, taggedFrame, type Direction } from './tagged-audio.ts';
 
 const frameMs = 20;
+/**
+ * Every call has a turn this often (250 frames: 5 s): OpenAI's `speech_stopped`, then the
+ * agent's audio under a new response and item — so a relay that measures turns (Callwatch:
+ * a turn-latency observation and a turn span each) does that work at a steady 20 turns a
+ * second per 100 calls, a busier conversation than most.
+ */
+const turnEveryFrames = 250;
 /** After the last frame of a round is sent, how long stragglers get before they count as lost. */
 const drainMs = 3_000;
 
@@ -25,6 +32,8 @@ export class RelayTally {
   generatorCpuMs = 0;
   /** /proc/stat ticks of the whole machine in the same windows. */
   readonly machine = { busy: 0, steal: 0, total: 0 };
+  /** Each measured round: its wall time, the relay's CPU time in it (user + system) and the frames sent through it either way, in order. */
+  readonly rounds: { wallMs: number; cpuMs: number; frames: number }[] = [];
   /** The relay's RSS, one sample a second while measured. */
   readonly rss: number[] = [];
   /** Frames sent through this relay so far: the next round's frame numbers start here. */
@@ -57,9 +66,10 @@ interface Window {
  * whatever is due; each frame's send time is taken right before it is sent, so scheduler
  * lateness is never counted as relay latency. Frames are matched on arrival by their tag;
  * when `measured`, their latency, the relay's CPU and memory and the machine's load over
- * the round go into `tally` (otherwise only the frame counts do: a warm-up round).
+ * the round go into `into` (`tally` unless given; otherwise only the frame counts do: a
+ * warm-up round). Frame numbers and counts always go on `tally`, the relay's own.
  */
-export async function streamRound(calls: LiveCall[], pid: number, frames: number, measured: boolean, tally: RelayTally): Promise<void> {
+export async function streamRound(calls: LiveCall[], pid: number, frames: number, measured: boolean, tally: RelayTally, into: RelayTally = tally): Promise<void> {
   const base = tally.nextFrame;
   tally.nextFrame += frames;
   const t0 = performance.now() + 20;
@@ -76,14 +86,20 @@ export async function streamRound(calls: LiveCall[], pid: number, frames: number
       received: new Uint8Array(frames),
       send,
     });
-    const itemId = `item_bench${String(i).padStart(12, '0')}`;
-    const responseId = `resp_bench${String(i).padStart(12, '0')}`;
     streams.up.push(stream('up', t0 + phase, (payload) => caller.sendMedia(payload)));
-    let event = base;
+    // Each call's turns start at its own offset, so the calls' turns are spread over the period.
+    const turnOffset = Math.floor((i * turnEveryFrames) / calls.length);
+    let frame = base;
     streams.down.push(
-      stream('down', t0 + ((phase + frameMs / 2) % frameMs), (delta) =>
-        upstream.session.send({ type: 'response.output_audio.delta', event_id: `event_bench${i}_${event++}`, response_id: responseId, item_id: itemId, output_index: 0, content_index: 0, delta }),
-      ),
+      stream('down', t0 + ((phase + frameMs / 2) % frameMs), (delta) => {
+        const turn = Math.floor((frame + turnOffset) / turnEveryFrames);
+        const ids = `${String(i).padStart(6, '0')}_${turn}`;
+        if ((frame + turnOffset) % turnEveryFrames === 0) {
+          upstream.session.send({ type: 'input_audio_buffer.speech_stopped', event_id: `event_bench${i}_${frame}_stop`, audio_end_ms: frame * frameMs, item_id: `item_caller${ids}` });
+        }
+        upstream.session.send({ type: 'response.output_audio.delta', event_id: `event_bench${i}_${frame}`, response_id: `resp_bench${ids}`, item_id: `item_bench${ids}`, output_index: 0, content_index: 0, delta });
+        frame++;
+      }),
     );
     const arrive = (direction: Direction, payload: string) => {
       const at = performance.now();
@@ -96,7 +112,7 @@ export async function streamRound(calls: LiveCall[], pid: number, frames: number
       target.received[k] = seen + 1;
       if (seen > 0) return void tally.duplicated[direction]++;
       tally.received[direction]++;
-      if (measured) tally.latency[direction].push(at - (target.sentAt[k] ?? at));
+      if (measured) into.latency[direction].push(at - (target.sentAt[k] ?? at));
     };
     upstream.onAppend = (audio) => arrive('up', audio);
     caller.onMedia = (payload) => arrive('down', payload);
@@ -115,7 +131,7 @@ export async function streamRound(calls: LiveCall[], pid: number, frames: number
       if (measured) {
         from ??= sample();
         if (now >= nextRssAt) {
-          tally.rss.push(sampleProcess(pid).rssBytes);
+          into.rss.push(sampleProcess(pid).rssBytes);
           nextRssAt += 1_000;
         }
       }
@@ -151,11 +167,12 @@ export async function streamRound(calls: LiveCall[], pid: number, frames: number
   }
 
   if (!from || !to) return;
-  tally.wallMs += to.at - from.at;
-  tally.cpuMs += to.child.cpuMs - from.child.cpuMs;
-  tally.systemMs += to.child.systemMs - from.child.systemMs;
-  tally.generatorCpuMs += (to.self.user + to.self.system - from.self.user - from.self.system) / 1000;
-  tally.machine.busy += to.machine.busy - from.machine.busy;
-  tally.machine.steal += to.machine.steal - from.machine.steal;
-  tally.machine.total += to.machine.total - from.machine.total;
+  into.wallMs += to.at - from.at;
+  into.cpuMs += to.child.cpuMs - from.child.cpuMs;
+  into.rounds.push({ wallMs: to.at - from.at, cpuMs: to.child.cpuMs - from.child.cpuMs, frames: 2 * calls.length * frames });
+  into.systemMs += to.child.systemMs - from.child.systemMs;
+  into.generatorCpuMs += (to.self.user + to.self.system - from.self.user - from.self.system) / 1000;
+  into.machine.busy += to.machine.busy - from.machine.busy;
+  into.machine.steal += to.machine.steal - from.machine.steal;
+  into.machine.total += to.machine.total - from.machine.total;
 }

@@ -19,7 +19,7 @@ export interface LiveCall {
 /** A relay under test: started as a child process, taking calls the way it takes them. */
 export interface RelayTarget {
   name: string;
-  start(): Promise<ChildServer & { url: string }>;
+  start(): Promise<ChildServer & { url: string; metricsToken?: string }>;
   /** Sets up call `i` through the relay at `url`; resolves once audio can flow both ways. */
   setUpCall(url: string, i: number): Promise<LiveCall>;
   /** After the calls ended: what the relay should have done with them, and a problem if it did not. */
@@ -46,16 +46,31 @@ export function plainRelay(tap: RealtimeTap, apiKey: string, name: string, file:
   };
 }
 
+/** How a Callwatch under test reports on itself: the two sides of bench:relay's A/B. */
+export type Telemetry =
+  /** Metrics on and scraped every `scrapeEveryMs` as Prometheus would, traces exported over OTLP/HTTP to `otlpUrl`. */
+  | { kind: 'on'; otlpUrl: string; scrapeEveryMs: number }
+  /** Tracing off (no endpoint) and every metric call a no-op (bench/callwatch-metrics-off.ts); nobody scrapes. */
+  | { kind: 'off' };
+
+/** What a Callwatch with telemetry on has had scraped. */
+export interface ScrapeTally {
+  scrapes: number;
+  failed: number;
+  bytes: number;
+}
+
 /**
  * Callwatch as deployed: `node src/main.ts`, production settings, the api role (the
  * pipeline worker would only add unrelated load), on the benchmark's database. Calls come
  * in through the signed voice webhook; the stream presents the token from the TwiML.
+ * `telemetry` picks the side of the metrics-and-tracing A/B; `scraped` counts the scrapes.
  */
-export function callwatch(tap: RealtimeTap, apiKey: string, databaseUrl: string, orm: Orm): RelayTarget {
+export function callwatch(tap: RealtimeTap, apiKey: string, databaseUrl: string, orm: Orm, name: string, telemetry: Telemetry, scraped?: ScrapeTally): RelayTarget {
   const run = randomBytes(4).readUInt32BE(0);
   const callSids: string[] = [];
   return {
-    name: 'Callwatch',
+    name,
     async start() {
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
@@ -68,10 +83,24 @@ export function callwatch(tap: RealtimeTap, apiKey: string, databaseUrl: string,
           LOG_LEVEL: 'warn',
           // Recording is off for the bench business: Twilio's REST API is never called.
           TWILIO_API_URL: 'http://127.0.0.1:9',
+          ...(telemetry.kind === 'on' ? { OTEL_EXPORTER_OTLP_ENDPOINT: telemetry.otlpUrl } : {}),
         }),
       };
-      const child = await startChildServer([new URL('../../src/main.ts', import.meta.url).pathname], env, `${url}/ready`);
-      return { ...child, url };
+      if (telemetry.kind === 'off') delete env.OTEL_EXPORTER_OTLP_ENDPOINT;
+      const entry = telemetry.kind === 'on' ? '../../src/main.ts' : '../callwatch-metrics-off.ts';
+      const child = await startChildServer([new URL(entry, import.meta.url).pathname], env, `${url}/ready`);
+      const metricsToken = env.METRICS_TOKEN ?? '';
+      if (telemetry.kind === 'off') return { ...child, url, metricsToken };
+      const stopScraping = scrapeMetrics(`${url}/metrics`, metricsToken, telemetry.scrapeEveryMs, scraped ?? { scrapes: 0, failed: 0, bytes: 0 });
+      return {
+        ...child,
+        url,
+        metricsToken,
+        stop: (timeoutMs) => {
+          stopScraping();
+          return child.stop(timeoutMs);
+        },
+      };
     },
     async setUpCall(url, i) {
       const callSid = benchCallSid(run, i);
@@ -91,8 +120,25 @@ export function callwatch(tap: RealtimeTap, apiKey: string, databaseUrl: string,
       const written = async () => orm.em.fork().count(Call, { callSid: { $in: callSids }, status: 'completed' });
       await until(async () => (await written()) === callSids.length, 'every call to be written down', 20_000, 50).catch(() => {});
       const count = await written();
-      const note = `${count}/${callSids.length} Callwatch calls written down after they ended`;
+      const note = `${count}/${callSids.length} calls through ${name} written down after they ended`;
       return count === callSids.length ? { note } : { note, problem: note };
     },
   };
+}
+
+/** GETs `url` every `everyMs` with the bearer token, as a Prometheus server would, until the returned function is called. */
+function scrapeMetrics(url: string, token: string, everyMs: number, tally: ScrapeTally): () => void {
+  const scrape = async () => {
+    try {
+      const response = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(everyMs) });
+      const body = await response.arrayBuffer();
+      if (response.status !== 200) throw new Error(`status ${response.status}`);
+      tally.scrapes += 1;
+      tally.bytes += body.byteLength;
+    } catch {
+      tally.failed += 1;
+    }
+  };
+  const timer = setInterval(() => void scrape(), everyMs);
+  return () => clearInterval(timer);
 }
