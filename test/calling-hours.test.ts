@@ -1,18 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_CALLING_HOURS,
-  DEFAULT_CALLING_TIME_ZONE,
-  DEFAULT_RETRY_POLICY,
-  nextCallingTime,
-  retryTime,
-  type CallingHours,
-} from '../src/core/calling-hours.ts';
+import { nextCallingTime, retryTime } from '../src/dialer/calling-hours.ts';
+import { DEFAULT_CALLING_HOURS, DEFAULT_RETRY_POLICY, type CallingHours } from '../src/entities/business-settings.entity.ts';
 import { isAppError } from '../src/core/errors.ts';
 
 // Israel is UTC+2 in winter and UTC+3 in summer (2026: from Friday 27 March 02:00 to
 // Sunday 25 October 02:00). Every instant below is explicit UTC with its local time beside it.
 const hours = DEFAULT_CALLING_HOURS;
-const zone = DEFAULT_CALLING_TIME_ZONE;
+const zone = 'Asia/Jerusalem';
 
 function next(at: string, custom: CallingHours = hours): string {
   return nextCallingTime(new Date(at), custom, zone).toISOString();
@@ -124,7 +118,6 @@ describe('retryTime', () => {
 
   it('has the documented defaults', () => {
     expect(DEFAULT_RETRY_POLICY).toEqual({ maxAttempts: 3, spacingMinutes: 60 });
-    expect(DEFAULT_CALLING_TIME_ZONE).toBe('Asia/Jerusalem');
     expect(DEFAULT_CALLING_HOURS['6']).toBeUndefined();
     expect(DEFAULT_CALLING_HOURS['5']).toEqual([{ open: '09:00', close: '13:00' }]);
   });

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql as raw, type ExpressionBuilder } from 'kysely';
-import { nextCallingTime } from '../core/calling-hours.ts';
+import { nextCallingTime } from './calling-hours.ts';
 import { dialRefusal } from '../core/dialable-numbers.ts';
 import { AppError } from '../core/errors.ts';
 import type { JobQueue } from '../core/queue.ts';
@@ -19,7 +19,7 @@ import { sql, type Database, type Row } from '../entities/sql.ts';
  * campaign's leads: campaigns.ts) → claimed (`claimDialAttempt`, within calling hours and
  * the business's free lines) → dialing (`recordPlacedCall`, `notePlacedCall`) → settled
  * (`settleAttempt` in settlement.ts, from Twilio's status callback: twilio-status.ts) →
- * retried (`retryTime`, core/calling-hours.ts) or finished, which frees a line for the
+ * retried (`retryTime`, calling-hours.ts) or finished, which frees a line for the
  * next due job (`startNextDue`). The pg-boss handlers driving it are in workers/outbound/.
  */
 

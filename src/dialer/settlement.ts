@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { retryTime } from '../core/calling-hours.ts';
+import { retryTime } from './calling-hours.ts';
 import type { EventBus } from '../core/events.ts';
 import type { JobQueue } from '../core/queue.ts';
 import type { AttemptOutcome, OutboundCallJob } from '../entities/outbound-call-job.entity.ts';

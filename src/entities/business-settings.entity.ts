@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import type { WorkingHours } from '../core/business-hours.ts';
-import { DEFAULT_CALLING_HOURS, DEFAULT_RETRY_POLICY, type CallingHours } from '../core/calling-hours.ts';
 import { Business } from './business.entity.ts';
 
 export const extractionFieldTypes = ['string', 'number', 'boolean', 'date'] as const;
@@ -15,6 +14,29 @@ export interface ExtractionField {
 }
 
 export type { WorkingHours };
+
+/** When outbound calls may be placed (dialer/calling-hours.ts): calling windows per weekday (0 = Sunday), "HH:MM" wall-clock times; same shape as opening hours. */
+export type CallingHours = WorkingHours;
+
+/** Sunday–Thursday 09:00–20:00, Friday 09:00–13:00, no Saturday. */
+export const DEFAULT_CALLING_HOURS: CallingHours = {
+  '0': [{ open: '09:00', close: '20:00' }],
+  '1': [{ open: '09:00', close: '20:00' }],
+  '2': [{ open: '09:00', close: '20:00' }],
+  '3': [{ open: '09:00', close: '20:00' }],
+  '4': [{ open: '09:00', close: '20:00' }],
+  '5': [{ open: '09:00', close: '13:00' }],
+};
+
+/** How often an unanswered (no-answer, busy, voicemail) call is tried, and how far apart. */
+export interface RetryPolicy {
+  /** Attempts in all, the first call included. */
+  maxAttempts: number;
+  /** Minimum time from one attempt to the next; the next may be later, in the next window. */
+  spacingMinutes: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 3, spacingMinutes: 60 };
 
 /** Israeli default: Sunday–Thursday 09:00–18:00, Friday 09:00–13:00, closed on Saturday. */
 export const defaultWorkingHours: WorkingHours = {

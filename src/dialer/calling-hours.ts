@@ -1,36 +1,14 @@
-import { isClosedHoliday, type WorkingHours } from './business-hours.ts';
-import { AppError } from './errors.ts';
-import { zonedDate, zonedDateTime } from './time.ts';
+import { isClosedHoliday } from '../core/business-hours.ts';
+import { AppError } from '../core/errors.ts';
+import { zonedDate, zonedDateTime } from '../core/time.ts';
+import type { CallingHours, RetryPolicy } from '../entities/business-settings.entity.ts';
 
 /**
  * When an outbound call may be placed: per-weekday windows in the business's time zone,
  * never on a closed Jewish holiday. Pure — the dialer passes the business's hours and zone.
+ * The defaults (and the types) are beside the settings columns they fill:
+ * entities/business-settings.entity.ts.
  */
-
-/** Calling windows per weekday (0 = Sunday), "HH:MM" wall-clock times; same shape as opening hours. */
-export type CallingHours = WorkingHours;
-
-/** Sunday–Thursday 09:00–20:00, Friday 09:00–13:00, no Saturday. */
-export const DEFAULT_CALLING_HOURS: CallingHours = {
-  '0': [{ open: '09:00', close: '20:00' }],
-  '1': [{ open: '09:00', close: '20:00' }],
-  '2': [{ open: '09:00', close: '20:00' }],
-  '3': [{ open: '09:00', close: '20:00' }],
-  '4': [{ open: '09:00', close: '20:00' }],
-  '5': [{ open: '09:00', close: '13:00' }],
-};
-
-export const DEFAULT_CALLING_TIME_ZONE = 'Asia/Jerusalem';
-
-/** How often an unanswered (no-answer, busy, voicemail) call is tried, and how far apart. */
-export interface RetryPolicy {
-  /** Attempts in all, the first call included. */
-  maxAttempts: number;
-  /** Minimum time from one attempt to the next; the next may be later, in the next window. */
-  spacingMinutes: number;
-}
-
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 3, spacingMinutes: 60 };
 
 /**
  * How many calendar days ahead `nextCallingTime` looks. Two weeks cover the longest run of
