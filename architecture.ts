@@ -1,6 +1,6 @@
 /**
  * Callwatch's architecture, as rules: which part of src/ may import which. `npm test` checks
- * every import of src/ against them (test/architecture.test.ts), so a change that breaks a
+ * every import of src/ against them (test/unit/architecture.test.ts), so a change that breaks a
  * wall fails the suite and the structure cannot drift silently. Read it as the map:
  *
  *   core/       the ground floor: config, logger, errors, db, queue and its job map, the bus,

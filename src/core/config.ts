@@ -91,7 +91,7 @@ const envSchema = z.object({
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: httpUrl.default('https://api.openai.com/v1'),
   OPENAI_REALTIME_URL: wsUrl.default('wss://api.openai.com/v1/realtime'),
-  // Current models with no announced shutdown (test/models.test.ts checks the SDK's
+  // Current models with no announced shutdown (test/unit/models.test.ts checks the SDK's
   // deprecation lists); README "Models" says why each.
   OPENAI_REALTIME_MODEL: z.string().min(1).default('gpt-realtime-1.5'),
   OPENAI_INPUT_TRANSCRIBE_MODEL: z.string().min(1).default('gpt-live-transcribe'),
@@ -194,7 +194,7 @@ const envSchema = z.object({
 
 /**
  * Every variable Callwatch reads, each with its default (undefined when it has none or the
- * default depends on another variable). test/readme-environment.test.ts holds the README's
+ * default depends on another variable). test/unit/readme-environment.test.ts holds the README's
  * environment table to this list.
  */
 export function environmentDefaults(): Record<string, unknown> {

@@ -66,7 +66,7 @@ export async function openOrmOver(url: string, model: OrmModel, options: OrmOpti
  * backend) leaked a pool slot for good — the pool shrank with every blip until it served
  * nothing, and `orm.close()` waited for the leaked slots forever. So a connection that ends
  * while checked out is handed back to the pool (which discards it) at once; its holder's own
- * release, if it ever comes, is then a no-op. test/database-dropped-connection.test.ts.
+ * release, if it ever comes, is then a no-op. test/integration/database-dropped-connection.test.ts.
  */
 function releaseDroppedConnections(pool: pg.Pool): void {
   const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;

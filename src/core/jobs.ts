@@ -14,7 +14,7 @@ export const jobDefinitions = {
    * webhook. Retried with backoff. A worker that dies mid-step stops sending heartbeats (every
    * 5 s); the job is failed once its heartbeat is 10 s old, by the next supervision pass (every
    * 5 s, queue.ts), and retried after 2–4 s: measured 16–18 s after a SIGKILL
-   * (test/faults/job-retry-after-kill.test.ts). A live job keeps beating however long it runs,
+   * (test/e2e/faults/job-retry-after-kill.test.ts). A live job keeps beating however long it runs,
    * so only `expireInSeconds` bounds it, and only a handler hung in a live process needs that:
    * an hour, because a 2-hour call's transcription (≈ 800 requests, 4 at a time) can take
    * longer than the 15 minutes it was.

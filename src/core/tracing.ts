@@ -15,7 +15,7 @@ import { isAppError } from './errors.ts';
  * operation — never per audio frame.
  *
  * Invariant: no span name, attribute or event carries a phone number, transcript text,
- * prompt or instructions, or a caller's name (test/tracing.test.ts checks a scripted call).
+ * prompt or instructions, or a caller's name (test/e2e/tracing.test.ts checks a scripted call).
  * Parents are passed explicitly (no async context manager): the call path does not pay for
  * AsyncLocalStorage.
  */

@@ -39,7 +39,7 @@ export async function insertAppointment(em: EntityManager, input: BookAppointmen
   // waits for the other's uncommitted row); Postgres aborts one after deadlock_timeout (1 s).
   // Outside a transaction the statement is simply tried again: the other booking has then
   // committed (→ CONFLICT) or rolled back (→ this one books). Inside one, the transaction is
-  // aborted and its owner decides. test/database.test.ts saw the deadlock under load.
+  // aborted and its owner decides. test/integration/database.test.ts saw the deadlock under load.
   for (let attempt = 1; ; attempt++) {
     try {
       return await insertAppointmentOnce(em, input);

@@ -6,7 +6,7 @@ import { sql, type Database, type Row } from './sql.ts';
 
 /**
  * The one owner of the `calls` row: every write to it, and every rule about its status,
- * is here (test/call-record-owner.test.ts fails if another file writes the table).
+ * is here (test/unit/call-record-owner.test.ts fails if another file writes the table).
  *
  * The rules, which each write below enforces inside its own single SQL statement, so that
  * they hold however writers on different instances interleave:

@@ -19,12 +19,45 @@ declare module 'vitest' {
   }
 }
 
+interface DatabaseServer {
+  context: { databaseServerUrl: string; templateDatabase: string; databasePrefix: string };
+  stop: () => Promise<void>;
+}
+
 /**
- * Starts one PostgreSQL for the whole run — the server at DATABASE_URL when set, else an
- * embedded server in a temporary directory — and prepares a template database with every
- * migration and the job queue's schema, which each test file then clones (fast, isolated).
+ * The server the projects of this run share. Each project that lists this file (integration,
+ * e2e) runs it in the same main process but evaluates the module on its own, so the handle
+ * lives on globalThis: the first project starts the server, the last teardown stops it.
+ */
+const sharedKey = Symbol.for('callwatch.test.databaseServer');
+type Shared = { users: number; server: Promise<DatabaseServer> };
+const holder = globalThis as { [sharedKey]?: Shared };
+
+/**
+ * Gives the project one PostgreSQL for the whole run — started by whichever project comes
+ * first, so a run of both integration and e2e starts one server and a unit-only run none.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const shared = (holder[sharedKey] ??= { users: 0, server: startDatabaseServer() });
+  shared.users += 1;
+  const { context, stop } = await shared.server;
+  project.provide('databaseServerUrl', context.databaseServerUrl);
+  project.provide('templateDatabase', context.templateDatabase);
+  project.provide('databasePrefix', context.databasePrefix);
+  return async () => {
+    shared.users -= 1;
+    if (shared.users > 0) return;
+    delete holder[sharedKey];
+    await stop();
+  };
+}
+
+/**
+ * Starts PostgreSQL — the server at DATABASE_URL when set, else an embedded server in a
+ * temporary directory — and prepares a template database with every migration and the job
+ * queue's schema, which each test file then clones (fast, isolated).
+ */
+async function startDatabaseServer(): Promise<DatabaseServer> {
   const prefix = `cw_test_${process.pid}`;
   let serverUrl: string;
   let stopServer = async () => {};
@@ -56,11 +89,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const queue = await JobQueue.start({ url: templateUrl, logger: createLogger({ level: 'silent' }), poolSize: 1 });
   await queue.stop(0);
 
-  project.provide('databaseServerUrl', serverUrl);
-  project.provide('templateDatabase', template);
-  project.provide('databasePrefix', prefix);
-
-  return async () => {
+  const stop = async () => {
     await withPgClient(serverUrl, async (client) => {
       const { rows } = await client.query<{ datname: string }>(
         'select datname from pg_database where datname like $1',
@@ -71,4 +100,5 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await stopServer();
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   };
+  return { context: { databaseServerUrl: serverUrl, templateDatabase: template, databasePrefix: prefix }, stop };
 }

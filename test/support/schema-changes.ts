@@ -9,7 +9,7 @@ import {
 } from 'graphql';
 
 /**
- * The schema-change check behind test/graphql-schema-changes.test.ts. graphql-js compares
+ * The schema-change check behind test/unit/graphql-schema-changes.test.ts. graphql-js compares
  * the released SDL with the current one; a breaking change passes only when CHANGELOG.md's
  * Unreleased section lists its schema coordinate, in backticks, under `### Breaking`.
  */
