@@ -1,4 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
+import { busTopic, type BusEvents, type EventBus } from '../../src/core/events.ts';
 import { secretBoxOf } from '../../src/core/secret-box.ts';
 import { rotateWebhookSecret } from '../../src/entities/webhook-secret.repository.ts';
 import { BusinessSettings } from '../../src/entities/business-settings.entity.ts';
@@ -159,6 +160,14 @@ export async function eventually<T>(read: () => Promise<T> | T, accept: (value: 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/**
+ * Waits until at least `count` subscribers listen to a bus topic (`'call:events', callId`) on
+ * `bus`: a GraphQL subscription has reached the bus, so what is published from now on reaches it.
+ */
+export async function busListeners(bus: EventBus, routingKey: keyof BusEvents, id: string | undefined, count = 1): Promise<void> {
+  await eventually(() => bus.listenerCount(routingKey, id), (n) => n >= count, `${count} listener(s) on ${busTopic(routingKey, id)}`);
 }
 
 /** Settings the agent's behaviour depends on, set for the next call (defaults: no transfer number, long timers). */
