@@ -110,6 +110,26 @@ async function exitWithin(proc: CallwatchProcess, ms: number, what: string): Pro
   }
 }
 
+/** Resolves once the process has printed `text` on stdout (read as it arrives); throws if it exits or `ms` pass first. */
+function printed(proc: CallwatchProcess, text: string, ms: number): Promise<void> {
+  const { child } = proc;
+  return new Promise<void>((resolve, reject) => {
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      child.stdout?.off('data', check);
+      child.off('exit', exited);
+      if (error) reject(error);
+      else resolve();
+    };
+    const check = () => proc.stdout().includes(text) && finish();
+    const exited = () => finish(new Error(`exited before printing ${text}${describeProcess(proc)}`));
+    const timer = setTimeout(() => finish(new Error(`never printed ${text} within ${ms} ms${describeProcess(proc)}`)), ms);
+    child.stdout?.on('data', check);
+    child.once('exit', exited);
+    check();
+  });
+}
+
 interface HttpResponse {
   status: number;
   body: string;
@@ -158,7 +178,8 @@ async function pollUntil(
     if (Date.now() > deadline) {
       throw new Error(`GET ${path} did not answer ${status} within ${timeoutMs} ms (last: ${last})${describeProcess(proc)}`);
     }
-    await delay(100);
+    // A poll: whether the HTTP endpoint answers is the thing being waited for.
+    await delay(25);
   }
 }
 
@@ -216,6 +237,7 @@ async function stopStrayPostgres(dataDir: string): Promise<void> {
     return;
   }
   const deadline = Date.now() + 10_000;
+  // A poll: another process's end (not our child) sends no event.
   while (isAlive(pid) && Date.now() < deadline) await delay(50);
   if (isAlive(pid)) {
     try {
@@ -475,11 +497,7 @@ describe('node src/main.ts with the embedded PostgreSQL', () => {
       const proc = spawnCallwatch(await baseEnv(dataDir));
       // "starting" is logged once the signal handlers are in place, before the database
       // (initdb on this fresh directory takes a second or more) is up.
-      const deadline = Date.now() + 15_000;
-      while (!proc.stdout().includes('"msg":"starting"')) {
-        if (!proc.running() || Date.now() > deadline) throw new Error(`never logged "starting"${describeProcess(proc)}`);
-        await delay(10);
-      }
+      await printed(proc, '"msg":"starting"', 15_000);
       proc.child.kill('SIGTERM');
 
       const exit = await exitWithin(proc, 30_000, 'shutdown requested during start-up');

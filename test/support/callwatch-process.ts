@@ -80,7 +80,8 @@ async function untilReady(proc: CallwatchProcess): Promise<void> {
     const status = await fetch(`${proc.url}/ready`).then((response) => response.status, () => 0);
     if (status === 200) return;
     if (Date.now() > deadline) throw new Error(`callwatch was not ready within 30 s${proc.describe()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A poll: /ready answering 200 is the readiness being waited for.
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 
