@@ -140,15 +140,15 @@ export async function connectCaller(harness: CallHarness, callSid: string, token
   return caller;
 }
 
-/** Waits until the pre-warm's batched queries (the last one reads the bookings) have gone out. */
+/** The tables an inbound call's context is read from when it is pre-warmed (fetchCallRows), one batched loader read each. */
+const prewarmReads = ['calls', 'businesses', 'business_settings', 'leads', 'appointments', 'phone_numbers'].map(
+  (table) => [table, new RegExp(`from "${table}"(?: as "\\w+")? where .* in \\(`)] as const,
+);
+
+/** Waits until every batched read of the pre-warm (`… from "<table>" … where … in (…)`) has gone out. */
 async function prewarmed(harness: CallHarness, before: number): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!harness.statements.slice(before).some((sql) => /from "appointments"/.test(sql))) {
-    if (Date.now() > deadline) throw new Error('the call context was never pre-warmed');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  // Let the other loaders of the same tick reach the wire too.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  const missing = () => prewarmReads.filter(([, read]) => !harness.statements.slice(before).some((sql) => read.test(sql))).map(([table]) => table);
+  await eventually(missing, (tables) => tables.length === 0, 'the call context to be pre-warmed (tables not read yet)', 5_000);
 }
 
 /** Polls `read` until `accept` holds; returns the accepted value. */
