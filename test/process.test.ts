@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startOpenAIApiStandIn } from '../src/sandbox/openai-api.server.ts';
 import { freePorts } from '../src/sandbox/ports.ts';
+import { printed } from './support/callwatch-process.ts';
 
 /**
  * The real entry point, `node src/main.ts`, as an operator runs it: no DATABASE_URL, so
@@ -108,26 +109,6 @@ async function exitWithin(proc: CallwatchProcess, ms: number, what: string): Pro
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Resolves once the process has printed `text` on stdout (read as it arrives); throws if it exits or `ms` pass first. */
-function printed(proc: CallwatchProcess, text: string, ms: number): Promise<void> {
-  const { child } = proc;
-  return new Promise<void>((resolve, reject) => {
-    const finish = (error?: Error) => {
-      clearTimeout(timer);
-      child.stdout?.off('data', check);
-      child.off('exit', exited);
-      if (error) reject(error);
-      else resolve();
-    };
-    const check = () => proc.stdout().includes(text) && finish();
-    const exited = () => finish(new Error(`exited before printing ${text}${describeProcess(proc)}`));
-    const timer = setTimeout(() => finish(new Error(`never printed ${text} within ${ms} ms${describeProcess(proc)}`)), ms);
-    child.stdout?.on('data', check);
-    child.once('exit', exited);
-    check();
-  });
 }
 
 interface HttpResponse {
@@ -497,7 +478,7 @@ describe('node src/main.ts with the embedded PostgreSQL', () => {
       const proc = spawnCallwatch(await baseEnv(dataDir));
       // "starting" is logged once the signal handlers are in place, before the database
       // (initdb on this fresh directory takes a second or more) is up.
-      await printed(proc, '"msg":"starting"', 15_000);
+      await printed(proc.child, proc.stdout, '"msg":"starting"', () => describeProcess(proc));
       proc.child.kill('SIGTERM');
 
       const exit = await exitWithin(proc, 30_000, 'shutdown requested during start-up');

@@ -73,6 +73,21 @@ export async function startCallwatchProcess(env: Record<string, string>): Promis
   return proc;
 }
 
+/**
+ * Resolves once `child` has printed `text` on stdout (`stdout()`: all of it so far), checked
+ * as each chunk arrives; rejects, with `describe()` appended, if it exits first.
+ */
+export function printed(child: ChildProcess, stdout: () => string, text: string, describe: () => string = () => ''): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const check = () => stdout().includes(text) && (stop(), resolve());
+    const exited = () => (stop(), reject(new Error(`exited before printing ${text}${describe()}`)));
+    const stop = () => (child.stdout?.off('data', check), child.off('exit', exited));
+    child.stdout?.on('data', check);
+    child.once('exit', exited);
+    check();
+  });
+}
+
 async function untilReady(proc: CallwatchProcess): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
