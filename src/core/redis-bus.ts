@@ -1,7 +1,7 @@
 import { createPubSub, type PubSubEventTarget } from '@graphql-yoga/subscription';
 import { Redis, type RedisOptions } from 'ioredis';
 import { AppError, describeError } from './errors.ts';
-import type { BusEvents, EventBus } from './events.ts';
+import { busTopic, type BusEvents, type EventBus } from './events.ts';
 import type { Logger } from './logger.ts';
 import { LogThrottle } from './log-throttle.ts';
 import type { Metrics } from './metrics.ts';
@@ -94,6 +94,7 @@ export async function openRedisBus(url: string, logger: Logger, metrics: Metrics
   const target = new RedisEventTarget({ publishClient, subscribeClient, onFailure });
   const bus: EventBus = Object.assign(createPubSub<BusEvents>({ eventTarget: target as PubSubEventTarget<BusEvents> }), {
     available: () => target.connected,
+    listenerCount: (routingKey: keyof BusEvents, id?: string) => target.listenerCount(busTopic(routingKey, id)),
   });
   return {
     bus,

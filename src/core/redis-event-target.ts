@@ -75,6 +75,11 @@ export class RedisEventTarget implements EventTarget {
     if (this.#subscribeClient.status === 'ready') this.#command(this.#subscribeClient.unsubscribe(type));
   }
 
+  /** Subscribers on this instance to `type` (its channel), whether or not Redis has confirmed the SUBSCRIBE yet. */
+  listenerCount(type: string): number {
+    return this.#listeners.get(type)?.size ?? 0;
+  }
+
   #command(reply: Promise<unknown>): void {
     reply.catch((error: unknown) => this.#onFailure('subscribe', describeError(error)));
   }

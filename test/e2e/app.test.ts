@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventLog } from '../../src/sandbox/event-log.ts';
 import type { JobHandlers } from '../../src/workers/index.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { graphql } from '../support/graphql.ts';
@@ -9,22 +10,17 @@ async function getJson(url: string) {
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-/** Job handlers that record which call ids they processed. */
-function recordingHandlers(processed: string[]): JobHandlers {
-  return { 'call.process': () => async ({ callId }) => void processed.push(callId) };
+/** Job handlers that record which call ids they processed, in a log a test can wait on. */
+function recordingHandlers(processed: EventLog<string>): JobHandlers {
+  return { 'call.process': () => async ({ callId }) => processed.push(callId) };
 }
 
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** Call ids a worker processed. */
+const processedLog = () => new EventLog<string>('processed call.process job');
 
 describe('Callwatch with ROLE=all', () => {
   let app: TestApp;
-  const processed: string[] = [];
+  const processed = processedLog();
 
   beforeAll(async () => {
     app = await startTestApp({}, { jobHandlers: recordingHandlers(processed) });
@@ -71,13 +67,13 @@ describe('Callwatch with ROLE=all', () => {
   it('runs the workers', async () => {
     const callId = randomUUID();
     await app.services.queue.send('call.process', { callId });
-    await waitFor(() => processed.includes(callId), 'the worker to process the job');
+    await processed.waitFor((id) => id === callId, 15_000);
   });
 });
 
 describe('Callwatch roles', () => {
   it('ROLE=api serves HTTP and leaves jobs to the workers', async () => {
-    const processed: string[] = [];
+    const processed = processedLog();
     const app = await startTestApp({ ROLE: 'api' }, { jobHandlers: recordingHandlers(processed) });
     try {
       expect((await fetch(`${app.url}/health`)).status).toBe(200);
@@ -86,27 +82,27 @@ describe('Callwatch roles', () => {
       expect(await app.services.queue.getJob('call.process', jobId!)).toMatchObject({ state: 'created' });
       // A worker instance on the same database, started after the job was sent, gets it: the
       // api instance, which had it first, did not claim it (a job is claimed once).
-      const workerProcessed: string[] = [];
+      const workerProcessed = processedLog();
       const worker = await startTestApp({ ROLE: 'worker', DATABASE_URL: app.database.url }, { jobHandlers: recordingHandlers(workerProcessed) });
       try {
-        await waitFor(() => workerProcessed.includes(callId), 'the worker instance to process the job');
+        await workerProcessed.waitFor((id) => id === callId, 15_000);
       } finally {
         await worker.stop();
       }
-      expect(processed).toEqual([]);
+      expect(processed.items).toEqual([]);
     } finally {
       await app.stop();
     }
   });
 
   it('ROLE=worker runs jobs and opens no HTTP port', async () => {
-    const processed: string[] = [];
+    const processed = processedLog();
     const app = await startTestApp({ ROLE: 'worker' }, { jobHandlers: recordingHandlers(processed) });
     try {
       expect(app.http).toBeUndefined();
       const callId = randomUUID();
       await app.services.queue.send('call.process', { callId });
-      await waitFor(() => processed.includes(callId), 'the worker to process the job');
+      await processed.waitFor((id) => id === callId, 15_000);
     } finally {
       await app.stop();
     }

@@ -118,8 +118,9 @@ describe('a call through the bridge', () => {
     session.drop();
     await caller.closed;
     const persisted = await eventually(() => callRow(harness, callSid), (row) => row.status === 'completed', 'the call row');
-    // Give a second, racing end every chance to write again before counting.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Every end of a call shares its first (CallEnding): once that has run and the session is
+    // gone from active_calls, a racing second end can only return it, never write again.
+    await eventually(async () => /^callwatch_active_calls 0$/m.test(await harness.app.services.metrics.render()), Boolean, 'the call session to finish ending');
     expect(await pipelineJobs(harness, persisted.id)).toBe(1);
   });
 

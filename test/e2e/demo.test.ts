@@ -58,11 +58,14 @@ describe('npm run demo', () => {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    // The second call's completion as it is printed, or the demo ending before it.
+    const twoCalls = new Promise<void>((resolve) => {
+      child.stdout.on('data', () => [...stdout.matchAll(completedCall)].length >= 2 && resolve());
+      void exited.then(() => resolve());
+    });
     try {
-      const deadline = Date.now() + 100_000;
-      while ([...stdout.matchAll(completedCall)].length < 2 && child.exitCode === null && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([twoCalls, new Promise<void>((resolve) => (timer = setTimeout(resolve, 100_000)))]).finally(() => clearTimeout(timer));
       const sids = [...stdout.matchAll(completedCall)].map((match) => match[1]);
       expect(sids, `stdout:\n${stdout}\nstderr:\n${stderr}`).toHaveLength(2);
       expect(new Set(sids).size).toBe(2);

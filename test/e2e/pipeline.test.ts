@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { Call } from '../../src/entities/call.entity.ts';
 import { issueApiKey } from '../../src/entities/api-key.repository.ts';
 import { WebhookDelivery } from '../../src/entities/webhook-delivery.entity.ts';
+import { eventually } from '../support/calls.ts';
 import { graphql } from '../support/graphql.ts';
 import { settledJobs as settled } from '../support/jobs.ts';
 import { startPipelineHarness, type PipelineHarness } from '../support/pipeline.ts';
@@ -106,7 +107,7 @@ describe('post-call pipeline', () => {
     expect(seen.map((d) => d.status)).toEqual([500, 500, 200]);
     expect(new Set(seen.map((d) => d.webhookId)).size).toBe(1);
     expect(seen.every((d) => d.verified)).toBe(true);
-    await until(async () => (await deliveryOf(call.id)).status === 'delivered');
+    await eventually(async () => (await deliveryOf(call.id)).status, (status) => status === 'delivered', 'the delivery recorded as delivered');
     const delivery = await deliveryOf(call.id);
     expect(delivery).toMatchObject({ status: 'delivered', webhookId: seen[0]?.webhookId, nextAttemptAt: null });
     expect(delivery.attempts.map((a) => a.statusCode)).toEqual([500, 500, 200]);
@@ -118,7 +119,7 @@ describe('post-call pipeline', () => {
     h.receiver.respondWith(410);
     await h.recordingCallback(call, recordingSid);
     await h.receiver.waitForDelivery((d) => d.payload?.call_id === call.callSid);
-    await until(async () => (await deliveryOf(call.id)).status !== 'pending');
+    await eventually(async () => (await deliveryOf(call.id)).status, (status) => status !== 'pending', 'the delivery no longer pending');
     // No retry is queued: the one delivery job has run, and no other follows it.
     expect(await settledJobs(call.id)).toEqual({ 'call.process': 1, 'webhook.deliver': 1 });
     expect(h.deliveriesFor(call)).toHaveLength(1);
@@ -194,7 +195,7 @@ describe('post-call pipeline', () => {
 
     const redelivered = await graphql(h.app.url, admin, 'mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { __typename ... on WebhookDelivery { status webhookId } } }', { id: (await deliveryOf(call.id)).id });
     expect(redelivered.data?.redeliverWebhook).toMatchObject({ __typename: 'WebhookDelivery', status: 'PENDING', webhookId: first.webhookId });
-    await until(async () => h.deliveriesFor(call).length === 2);
+    await eventually(() => h.deliveriesFor(call).length, (n) => n === 2, 'the second delivery');
     expect(h.deliveriesFor(call)[1]).toMatchObject({ webhookId: first.webhookId, verified: true, body: first.body });
 
     h.openai.handle({ transcribe: () => 'תמליל מתוקן' });
@@ -215,7 +216,8 @@ describe('post-call pipeline', () => {
   it('waits for the call to be written when the recording callback overtakes the end of the media stream', async () => {
     const { call, recordingSid } = await h.recordedCall({ status: 'in-progress', endedAt: null, durationSec: null, transcriptTurns: [] });
     await h.recordingCallback(call, recordingSid);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The pipeline's first attempt has run and put itself off (a retry, seconds later), delivering nothing.
+    expect(await settledJobs(call.id)).toEqual({ 'call.process': 1 });
     expect(h.deliveriesFor(call)).toHaveLength(0);
     // The media stream's end writes the call (call-outcome.ts does this in one statement).
     await h.app.services.orm.em.fork().nativeUpdate(Call, { id: call.id }, { status: 'completed', endedAt: new Date('2026-11-22T08:01:35Z'), durationSec: 95 });
@@ -251,15 +253,6 @@ describe('post-call pipeline', () => {
   }
 });
 
-/** Polls `check` until it holds (the pipeline runs on its own; there is nothing to await). */
-export async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 describe('a webhook receiver that stays down', () => {
   let h: PipelineHarness;
 
@@ -276,7 +269,7 @@ describe('a webhook receiver that stays down', () => {
     h.receiver.respond(() => 503);
     await h.recordingCallback(call, recordingSid);
     const em = () => h.app.services.orm.em.fork();
-    await until(async () => (await em().findOne(WebhookDelivery, { call: call.id }))?.status === 'dead');
+    await eventually(async () => (await em().findOne(WebhookDelivery, { call: call.id }))?.status, (status) => status === 'dead', 'the delivery dead');
 
     const delivery = await em().findOneOrFail(WebhookDelivery, { call: call.id });
     expect(delivery.attempts.length).toBeGreaterThanOrEqual(2);

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startOpenAIApiStandIn } from '../../src/sandbox/openai-api.server.ts';
 import { freePorts } from '../../src/sandbox/ports.ts';
+import { printed } from '../support/callwatch-process.ts';
 
 /**
  * The real entry point, `node src/main.ts`, as an operator runs it: no DATABASE_URL, so
@@ -158,7 +159,8 @@ async function pollUntil(
     if (Date.now() > deadline) {
       throw new Error(`GET ${path} did not answer ${status} within ${timeoutMs} ms (last: ${last})${describeProcess(proc)}`);
     }
-    await delay(100);
+    // A poll: whether the HTTP endpoint answers is the thing being waited for.
+    await delay(25);
   }
 }
 
@@ -216,6 +218,7 @@ async function stopStrayPostgres(dataDir: string): Promise<void> {
     return;
   }
   const deadline = Date.now() + 10_000;
+  // A poll: another process's end (not our child) sends no event.
   while (isAlive(pid) && Date.now() < deadline) await delay(50);
   if (isAlive(pid)) {
     try {
@@ -475,11 +478,7 @@ describe('node src/main.ts with the embedded PostgreSQL', () => {
       const proc = spawnCallwatch(await baseEnv(dataDir));
       // "starting" is logged once the signal handlers are in place, before the database
       // (initdb on this fresh directory takes a second or more) is up.
-      const deadline = Date.now() + 15_000;
-      while (!proc.stdout().includes('"msg":"starting"')) {
-        if (!proc.running() || Date.now() > deadline) throw new Error(`never logged "starting"${describeProcess(proc)}`);
-        await delay(10);
-      }
+      await printed(proc.child, proc.stdout, '"msg":"starting"', () => describeProcess(proc));
       proc.child.kill('SIGTERM');
 
       const exit = await exitWithin(proc, 30_000, 'shutdown requested during start-up');

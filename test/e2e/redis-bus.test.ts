@@ -56,6 +56,8 @@ describe('the Redis event bus through an outage', () => {
       const during = collect(sub.bus, 'c2');
       const gone = collect(sub.bus, 'c3');
       await gone.stop();
+      // Counted on this instance at once, Redis or not.
+      expect([sub.bus.listenerCount('call:events', 'c2'), sub.bus.listenerCount('call:events', 'c3')]).toEqual([1, 0]);
 
       await redis.restart();
       const outageMs = Date.now() - outageStarted;

@@ -97,7 +97,7 @@ describe('OpenAI Realtime stand-in: function calling', () => {
     expect(itemDone.previous_item_id).toBe(client.ofType('response.output_item.done')[0]?.item.id);
     expect(client.types(before)).toEqual(['conversation.item.added', 'conversation.item.done']);
 
-    // Nothing follows the output until the client asks for a response.
+    // Nothing follows the output until the client asks for a response. Proves an absence: no event to wait for, only time.
     await sleep(100);
     expect(client.ofType('response.created')).toHaveLength(1);
 
@@ -151,6 +151,7 @@ describe('OpenAI Realtime stand-in: function calling', () => {
 
     client.send({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: call.call_id, output: '{"ok":true}' } });
     await session.waitForToolOutput(call.call_id);
+    // Proves an absence: no response follows the output by itself, so nothing to wait for but time.
     await sleep(150);
     expect(client.ofType('response.created')).toHaveLength(1);
     expect(session.responseRequests).toEqual([]); // VAD's own response is not a client request

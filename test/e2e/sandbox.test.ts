@@ -151,6 +151,7 @@ describe('OpenAI Realtime stand-in', () => {
     const committed = await client.next('input_audio_buffer.committed');
     const item = await client.next('conversation.item.done');
     expect(item.item).toMatchObject({ id: committed.item_id, type: 'message', role: 'user', content: [{ type: 'input_audio' }] });
+    // Proves an absence: a transcription would come on a timer 5 ms after the commit (instant pace).
     await sleep(50);
     const types = client.events.items.map((event) => event.type);
     expect(types).not.toContain('input_audio_buffer.speech_started');
@@ -224,6 +225,7 @@ describe('OpenAI Realtime stand-in at playback pace', () => {
       // Audio the client was never sent cannot have been played.
       client.send({ type: 'conversation.item.truncate', item_id: first.item_id, content_index: 0, audio_end_ms: 60_000 });
       expect((await client.next('error')).error).toMatchObject({ code: 'invalid_value', param: 'audio_end_ms' });
+      // Proves an absence: 2½ delta intervals (100 ms at this pace) pass with no delta after the cancel.
       await sleep(250);
       expect(client.ofType('response.output_audio.delta')).toHaveLength(deltasAtCancel);
       await client.close();
@@ -358,6 +360,7 @@ describe('simulated caller', () => {
     server.socket.send(JSON.stringify({ event: 'media', streamSid, media: { payload: tone(1_000).toString('base64') } }));
     server.socket.send(JSON.stringify({ event: 'mark', streamSid, mark: { name: 'two' } }));
     await caller.waitFor((message) => message.event === 'mark' && message.mark.name === 'two');
+    // Proves an absence: marks come back on the playback clock, so no mark during 100 ms of 3 s of audio.
     await sleep(100);
     expect(caller.returnedMarks()).toEqual([]);
 
@@ -373,7 +376,9 @@ describe('simulated caller', () => {
     // Messages Twilio would reject are recorded, not played.
     caller.sendRaw('not json');
     server.socket.send(JSON.stringify({ event: 'media', streamSid: 'MZ-other', media: { payload: tone(20).toString('base64') } }));
-    await sleep(50);
+    // The socket keeps order: once a later mark is in, the stray frame has been dealt with.
+    server.socket.send(JSON.stringify({ event: 'mark', streamSid, mark: { name: 'after' } }));
+    await caller.waitFor((message) => message.event === 'mark' && message.mark.name === 'after');
     expect(caller.invalid).toHaveLength(1);
     expect(caller.mediaFrames).toBe(2);
     await caller.close();

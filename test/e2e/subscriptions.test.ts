@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { issueApiKey } from '../../src/entities/api-key.repository.ts';
 import { Call } from '../../src/entities/call.entity.ts';
 import { loadFixture } from '../../src/sandbox/fixtures.ts';
-import { answerCall, connectCaller, endedCall, eventually, placeCall, startCallHarness, type CallHarness } from '../support/calls.ts';
+import { answerCall, busListeners, connectCaller, endedCall, eventually, placeCall, startCallHarness, type CallHarness } from '../support/calls.ts';
 import { createBusiness } from '../support/factories.ts';
 import { collect, graphql, graphqlWsClient } from '../support/graphql.ts';
 
@@ -16,11 +16,13 @@ describe('live monitoring subscriptions', () => {
   let h: CallHarness;
   let keyA: string;
   let keyB: string;
+  let otherBusinessId: string;
   const clients: Client[] = [];
   beforeAll(async () => {
     h = await startCallHarness();
     keyA = (await issueApiKey(h.app.services.orm.em.fork(), { businessId: h.business.id, role: 'viewer', name: 'console' })).key;
     const other = await createBusiness(h.app.services.orm.em, { phone: '+97233824999', name: 'עסק אחר' });
+    otherBusinessId = other.id;
     keyB = (await issueApiKey(h.app.services.orm.em.fork(), { businessId: other.id, role: 'admin', name: 'other' })).key;
   });
   afterAll(async () => {
@@ -38,14 +40,15 @@ describe('live monitoring subscriptions', () => {
     const b = open(keyB);
     const listA = collect(a, 'subscription { liveCalls { type callSid call { status } } }');
     const listB = collect(b, 'subscription { liveCalls { type callSid } }');
-    // Let both subscriptions reach the bus before the call starts.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Both subscriptions reach the bus before the call starts.
+    await busListeners(h.app.services.bus, 'business:calls', h.business.id);
+    await busListeners(h.app.services.bus, 'business:calls', otherBusinessId);
 
     const { caller, session, callSid } = await placeCall(h, 'CA00000000000000000000000000000901');
     const call = await h.app.services.orm.em.fork().findOneOrFail(Call, { callSid });
     const eventsA = collect(a, 'subscription($id: ID!) { callEvents(callId: $id) { type callId at data } }', { id: call.id });
     const spyB = collect(b, 'subscription($id: ID!) { callEvents(callId: $id) { type } }', { id: call.id });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await busListeners(h.app.services.bus, 'call:events', call.id);
     session.script({ replies: [{ text: 'שלום שרה' }, { text: 'בשמחה' }], callerTranscripts: ['אני רוצה תור'] });
     caller.start();
     await eventually(() => caller.heardMs(), (ms) => ms >= 400, 'the greeting');
@@ -140,8 +143,9 @@ describe('live monitoring subscriptions', () => {
     stalledSocket.send(JSON.stringify({ type: 'connection_init', payload: { apiKey: supervisor } }));
     await new Promise((resolve) => stalledSocket.once('message', resolve));
     stalledSocket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription($id: ID!) { callAudio(callId: $id) { payload } }', variables: { id: call.id } } }));
+    // Both listeners are on the bus before the stalled one stops reading.
+    await busListeners(h.app.services.bus, 'call:audio', call.id, 2);
     (stalledSocket as unknown as { _socket: { pause(): void } })._socket.pause();
-    await new Promise((resolve) => setTimeout(resolve, 200));
 
     const speech = loadFixture('caller-booking');
     await caller.play(speech, { pace: 'instant' });

@@ -5,17 +5,13 @@ import { AppError, isAppError } from '../../src/core/errors.ts';
 import { createLogger } from '../../src/core/logger.ts';
 import { JobQueue, jobNames, type JobName } from '../../src/core/queue.ts';
 import { Business } from '../../src/entities/business.entity.ts';
+import { eventually } from '../support/calls.ts';
 import { useTestDatabase } from '../support/database.ts';
 
 /** Polls pg-boss until the job reaches a final state. */
 async function settled(queue: JobQueue, name: JobName, id: string) {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const job = await queue.getJob(name, id);
-    if (job && (job.state === 'completed' || job.state === 'failed')) return job;
-    if (Date.now() > deadline) throw new Error(`job ${id} still ${job?.state ?? 'missing'}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const job = await eventually(() => queue.getJob(name, id), (found) => found?.state === 'completed' || found?.state === 'failed', `job ${id} to settle`, 20_000);
+  return job!;
 }
 
 describe('job queue', () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
+import { busTopic, type BusEvents, type EventBus } from '../../src/core/events.ts';
 import { secretBoxOf } from '../../src/core/secret-box.ts';
 import { rotateWebhookSecret } from '../../src/entities/webhook-secret.repository.ts';
 import { BusinessSettings } from '../../src/entities/business-settings.entity.ts';
@@ -139,15 +140,15 @@ export async function connectCaller(harness: CallHarness, callSid: string, token
   return caller;
 }
 
-/** Waits until the pre-warm's batched queries (the last one reads the bookings) have gone out. */
+/** The tables an inbound call's context is read from when it is pre-warmed (fetchCallRows), one batched loader read each. */
+const prewarmReads = ['calls', 'businesses', 'business_settings', 'leads', 'appointments', 'phone_numbers'].map(
+  (table) => [table, new RegExp(`from "${table}"(?: as "\\w+")? where .* in \\(`)] as const,
+);
+
+/** Waits until every batched read of the pre-warm (`… from "<table>" … where … in (…)`) has gone out. */
 async function prewarmed(harness: CallHarness, before: number): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!harness.statements.slice(before).some((sql) => /from "appointments"/.test(sql))) {
-    if (Date.now() > deadline) throw new Error('the call context was never pre-warmed');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  // Let the other loaders of the same tick reach the wire too.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  const missing = () => prewarmReads.filter(([, read]) => !harness.statements.slice(before).some((sql) => read.test(sql))).map(([table]) => table);
+  await eventually(missing, (tables) => tables.length === 0, 'the call context to be pre-warmed (tables not read yet)', 5_000);
 }
 
 /** Polls `read` until `accept` holds; returns the accepted value. */
@@ -159,6 +160,14 @@ export async function eventually<T>(read: () => Promise<T> | T, accept: (value: 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/**
+ * Waits until at least `count` subscribers listen to a bus topic (`'call:events', callId`) on
+ * `bus`: a GraphQL subscription has reached the bus, so what is published from now on reaches it.
+ */
+export async function busListeners(bus: EventBus, routingKey: keyof BusEvents, id: string | undefined, count = 1): Promise<void> {
+  await eventually(() => bus.listenerCount(routingKey, id), (n) => n >= count, `${count} listener(s) on ${busTopic(routingKey, id)}`);
 }
 
 /** Settings the agent's behaviour depends on, set for the next call (defaults: no transfer number, long timers). */

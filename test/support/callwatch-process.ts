@@ -73,6 +73,21 @@ export async function startCallwatchProcess(env: Record<string, string>): Promis
   return proc;
 }
 
+/**
+ * Resolves once `child` has printed `text` on stdout (`stdout()`: all of it so far), checked
+ * as each chunk arrives; rejects, with `describe()` appended, if it exits first.
+ */
+export function printed(child: ChildProcess, stdout: () => string, text: string, describe: () => string = () => ''): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const check = () => stdout().includes(text) && (stop(), resolve());
+    const exited = () => (stop(), reject(new Error(`exited before printing ${text}${describe()}`)));
+    const stop = () => (child.stdout?.off('data', check), child.off('exit', exited));
+    child.stdout?.on('data', check);
+    child.once('exit', exited);
+    check();
+  });
+}
+
 async function untilReady(proc: CallwatchProcess): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -80,7 +95,8 @@ async function untilReady(proc: CallwatchProcess): Promise<void> {
     const status = await fetch(`${proc.url}/ready`).then((response) => response.status, () => 0);
     if (status === 200) return;
     if (Date.now() > deadline) throw new Error(`callwatch was not ready within 30 s${proc.describe()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A poll: /ready answering 200 is the readiness being waited for.
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 

@@ -53,6 +53,24 @@ describe('event bus', () => {
     expect(seenByA).toEqual([started, ended]);
     expect(seenByB).toEqual([]);
   });
+
+  it('counts the subscribers listening to a topic, from their first read until they leave', async () => {
+    const bus = createEventBus();
+    const first = bus.subscribe('call:events', 'call-1')[Symbol.asyncIterator]();
+    const second = bus.subscribe('call:events', 'call-1')[Symbol.asyncIterator]();
+    // A subscription listens once something reads it.
+    expect(bus.listenerCount('call:events', 'call-1')).toBe(0);
+    const reads = [first.next(), second.next()];
+    expect(bus.listenerCount('call:events', 'call-1')).toBe(2);
+    expect(bus.listenerCount('call:events', 'call-2')).toBe(0);
+    expect(bus.listenerCount('business:routing')).toBe(0);
+
+    await first.return();
+    expect(bus.listenerCount('call:events', 'call-1')).toBe(1);
+    await second.return();
+    await Promise.all(reads);
+    expect(bus.listenerCount('call:events', 'call-1')).toBe(0);
+  });
 });
 
 describe('lifecycle', () => {
