@@ -234,17 +234,19 @@ async function callAudio(ctx: GraphQLContext, callId: string): Promise<AsyncIter
 /** The calls in progress now, then every lifecycle event of the business's calls. */
 function liveCalls(ctx: GraphQLContext) {
   const businessId = businessIdOf(ctx);
-  // Subscribe before reading the current list, so a call starting in between is not missed.
   const events = ctx.services.bus.subscribe('business:calls', businessId);
   return new Repeater<{ event: CallLifecycleEvent | { type: 'call.live'; callId: string; callSid: string; at: string }; call: Row<Call> | null }>(async (push, stop) => {
     const iterator = events[Symbol.asyncIterator]();
     stop.then(() => iterator.return?.());
+    // Listen before reading the current list, so a call starting in between is not missed:
+    // the bus's subscription starts listening on its first next(), not when it is made.
+    let pending = iterator.next();
     const live = await sql(ctx.em).selectFrom('Call').selectAll().where('business', '=', businessId).where('status', 'in', liveCallStatuses).orderBy('createdAt').execute();
     for (const call of live) {
       await push({ event: { type: 'call.live', callId: call.id, callSid: call.callSid, at: (call.startedAt ?? call.createdAt).toISOString() }, call: call as Row<Call> });
     }
-    for (;;) {
-      const next = await Promise.race([iterator.next(), stop.then(() => ({ done: true, value: undefined }) as const)]);
+    for (;; pending = iterator.next()) {
+      const next = await Promise.race([pending, stop.then(() => ({ done: true, value: undefined }) as const)]);
       if (next.done) break;
       await push({ event: next.value, call: null });
     }

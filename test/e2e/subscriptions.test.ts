@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { issueApiKey } from '../../src/entities/api-key.repository.ts';
+import type { CallLifecycleEvent } from '../../src/core/events.ts';
 import { Call } from '../../src/entities/call.entity.ts';
 import { loadFixture } from '../../src/sandbox/fixtures.ts';
 import { answerCall, busListeners, connectCaller, endedCall, eventually, placeCall, startCallHarness, type CallHarness } from '../support/calls.ts';
@@ -83,6 +85,26 @@ describe('live monitoring subscriptions', () => {
     list.stop();
     caller.stop();
     await caller.closed;
+  });
+
+  it('misses no call that starts while the console reads the calls in progress (regression: the bus listener came after the read)', async () => {
+    const em = h.app.services.orm.em.fork();
+    const started: CallLifecycleEvent = { type: 'call.started', callId: randomUUID(), callSid: 'CA00000000000000000000000000000904', direction: 'inbound', at: new Date().toISOString() };
+    let list: ReturnType<typeof collect> | undefined;
+    // Hold the console's read of the current list (a lock on the calls table), announce a
+    // call while it waits, then let it finish: the call must still reach the console.
+    await em.transactional(async (tx) => {
+      await tx.execute('lock table calls in access exclusive mode');
+      list = collect(open(keyA), 'subscription { liveCalls { type callSid } }');
+      await eventually(
+        async () => (await h.app.services.orm.em.fork().execute<{ n: number }[]>("select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%from \"calls\"%'"))[0]!.n,
+        (n) => n >= 1,
+        'the console reading the calls in progress, held by the lock',
+      );
+      h.app.services.bus.publish('business:calls', h.business.id, started);
+    });
+    await eventually(() => list!.results.map((r) => r.data?.liveCalls.callSid), (seen) => seen.includes(started.callSid), 'the call announced during the read');
+    list!.stop();
   });
 
   it('refuses a connection without a valid key', async () => {
