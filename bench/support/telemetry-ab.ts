@@ -53,7 +53,7 @@ export interface TelemetryActivity {
 
 /** The A/B's paragraph and table for BENCHMARKS.md. */
 export function renderTelemetry(
-  ab: { turns: TelemetryComparison; sideBySide: TelemetryComparison },
+  ab: { turns: TelemetryComparison; sideBySide: TelemetryComparison; pairs: number[] },
   activity: TelemetryActivity,
   budgetRatio: number,
 ): string {
@@ -64,8 +64,11 @@ export function renderTelemetry(
   return [
     table(
       ['metrics + tracing on ÷ off, CPU for the same frames', 'overall', 'median of rounds', 'mean ± sd of rounds', 'min – max of rounds', 'rounds'],
-      [row('taking turns (the rounds above)', ab.turns), row('side by side (both in the same seconds)', ab.sideBySide)],
+      [row('taking turns (the rounds above)', ab.turns), row(`side by side (both in the same seconds), ${ab.pairs.length} pair(s) of processes pooled`, ab.sideBySide)],
     ),
+    '',
+    `Side by side, pair by pair (each a fresh "on" and "off" process, the same rounds): ${ab.pairs.map(x).join(', ')}. ` +
+      'One pair moves by several per cent with the luck of its two processes (their JIT, their cores), more than the telemetry costs, so the pairs are pooled.',
     '',
     `"On": \`src/main.ts\` with OTEL_EXPORTER_OTLP_ENDPOINT at an OTLP/HTTP receiver in the benchmark process (${activity.spans} spans in ${activity.exports} exports, ${fmt(activity.exportBytes / 1024)} KiB, over the whole run: ` +
       `${[...activity.names].sort((a, b) => b[1] - a[1]).map(([name, count]) => `${count} \`${name}\``).join(', ')}) ` +
