@@ -9,7 +9,7 @@ export class Migration20261125000000OutboundCalling extends Migration {
   override name = 'Migration20261125000000OutboundCalling';
 
   override up(): void {
-    // A frozen copy of DEFAULT_CALLING_HOURS (core/calling-hours.ts): a migration must not
+    // A frozen copy of DEFAULT_CALLING_HOURS (now in entities/business-settings.entity.ts): a migration must not
     // change meaning when the code it would import does.
     const callingHours = JSON.stringify({
       '0': [{ open: '09:00', close: '20:00' }],
