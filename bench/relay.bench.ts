@@ -96,9 +96,13 @@ async function main(): Promise<void> {
     orm = await openOrm(database.url, { poolSize: 2 });
     await migrate(orm);
     await seedScenario(orm.em);
+    const { url: otlpUrl } = otlp;
+    const abPair = (suffix: string): [RelayTarget, RelayTarget] => [
+      callwatch(tap!, openaiKey, database!.url, orm!, `Callwatch${suffix}`, { kind: 'on', otlpUrl, scrapeEveryMs }, scraped),
+      callwatch(tap!, openaiKey, database!.url, orm!, `Callwatch, metrics + tracing off${suffix}`, { kind: 'off' }),
+    ];
     const targets = [
-      callwatch(tap, openaiKey, database.url, orm, 'Callwatch', { kind: 'on', otlpUrl: otlp.url, scrapeEveryMs }, scraped),
-      callwatch(tap, openaiKey, database.url, orm, 'Callwatch, metrics + tracing off', { kind: 'off' }),
+      ...abPair(''),
       plainRelay(tap, openaiKey, 'bare relay', '../bare-relay.ts'),
       plainRelay(tap, openaiKey, 'floor', '../minimal-relay.ts'),
     ];
@@ -108,35 +112,25 @@ async function main(): Promise<void> {
     );
     for (const target of targets) contenders.push(await setUp(target));
     const [cwOn, cwOff] = contenders as [Contender, Contender];
-    const sideBySide = new Map([cwOn, cwOff].map((c) => [c, new RelayTally()]));
+    const firstPair = { on: new RelayTally(), off: new RelayTally() };
 
-    const framesPerSecond = 1_000 / 20;
     for (const [i, contender] of rotate(contenders, 0).entries()) {
       process.stdout.write(`  warm-up ${i + 1}/${contenders.length}: ${contender.target.name}\n`);
       await streamRound(contender.calls, contender.child.pid, options.warmup * framesPerSecond, false, contender.tally);
     }
     for (let round = 0; round < rounds; round++) {
-      const frames = Math.round(((options.seconds * (round + 1)) / rounds) * framesPerSecond) - Math.round(((options.seconds * round) / rounds) * framesPerSecond);
       for (const contender of rotate(contenders, round)) {
-        await streamRound(contender.calls, contender.child.pid, frames, true, contender.tally);
+        await streamRound(contender.calls, contender.child.pid, framesInRound(round, rounds), true, contender.tally);
       }
-      // The A/B again, both Callwatches carrying their calls in the same seconds: whatever the
-      // machine's neighbours do then, they do to both. Measured apart from the rounds above;
-      // whose scheduler ticks first alternates from round to round.
-      await Promise.all(
-        rotate([cwOn, cwOff], round).map((c) => streamRound(c.calls, c.child.pid, frames, true, c.tally, sideBySide.get(c))),
-      );
+      await sideBySideRound(cwOn, cwOff, firstPair, round, rounds);
       process.stdout.write(`  round ${round + 1}/${rounds} done\n`);
     }
     // The side-by-side A/B again with fresh processes: one pair's figure moves by several
     // per cent with the luck of its two processes (their JIT, their cores), more than the
     // telemetry costs; the pairs' rounds are pooled.
-    const pairs: { on: RelayTally; off: RelayTally }[] = [{ on: sideBySide.get(cwOn)!, off: sideBySide.get(cwOff)! }];
+    const pairs = [firstPair];
     for (let pair = 2; pair <= options.pairs; pair++) {
-      const fresh = await sideBySidePair(pair, rounds, [
-        callwatch(tap, openaiKey, database.url, orm, `Callwatch (pair ${pair})`, { kind: 'on', otlpUrl: otlp.url, scrapeEveryMs }, scraped),
-        callwatch(tap, openaiKey, database.url, orm, `Callwatch, metrics + tracing off (pair ${pair})`, { kind: 'off' }),
-      ]);
+      const fresh = await sideBySidePair(pair, rounds, abPair(` (pair ${pair})`));
       pairs.push(fresh.tallies);
       pairProblems.push(...fresh.problems);
     }
@@ -159,10 +153,7 @@ async function main(): Promise<void> {
     const id = isDefault ? 'relay' : `relay:${options.calls}-calls`;
     writeSection(id, isDefault ? 'Relay' : `Relay, ${options.calls} calls`, report);
     process.stdout.write(`\nwritten to BENCHMARKS.md (section bench:${id})\n`);
-    const problems = pairProblems.concat(results.flatMap((r) => [
-      ...r.problems,
-      ...(r.up.lost + r.down.lost + r.up.duplicated + r.down.duplicated + r.misrouted + r.invalid > 0 ? [`frames lost, duplicated or misrouted through ${r.name} (see the table)`] : []),
-    ]));
+    const problems = [...pairProblems, ...problemsOf(results)];
     if (problems.length > 0) throw new Error(problems.join('; '));
   } finally {
     for (const { calls, child } of contenders) {
@@ -174,6 +165,32 @@ async function main(): Promise<void> {
     await otlp?.close();
     await database?.stop();
   }
+}
+
+const framesPerSecond = 1_000 / 20;
+
+/** Frames each call streams each way in round `round` of `rounds`: `options.seconds` split as evenly as whole frames allow. */
+function framesInRound(round: number, rounds: number): number {
+  const upTo = (r: number) => Math.round(((options.seconds * r) / rounds) * framesPerSecond);
+  return upTo(round + 1) - upTo(round);
+}
+
+/**
+ * The A/B's round: both Callwatches carrying their calls in the same seconds, so whatever
+ * the machine's neighbours do then, they do to both; whose scheduler ticks first alternates
+ * from round to round. Measured into `into`, apart from the relays' own tallies' rounds.
+ */
+async function sideBySideRound(on: Contender, off: Contender, into: { on: RelayTally; off: RelayTally }, round: number, rounds: number): Promise<void> {
+  const sides: [Contender, RelayTally][] = [[on, into.on], [off, into.off]];
+  await Promise.all(rotate(sides, round).map(([c, tally]) => streamRound(c.calls, c.child.pid, framesInRound(round, rounds), true, c.tally, tally)));
+}
+
+/** What went wrong in relays' runs: their own problems, and frames lost, duplicated or misrouted. */
+function problemsOf(figures: Figures[]): string[] {
+  return figures.flatMap((r) => [
+    ...r.problems,
+    ...(r.up.lost + r.down.lost + r.up.duplicated + r.down.duplicated + r.misrouted + r.invalid > 0 ? [`frames lost, duplicated or misrouted through ${r.name} (see the table)`] : []),
+  ]);
 }
 
 /** `items`, starting at `round` modulo their number: who goes first changes every round. */
@@ -192,20 +209,13 @@ async function sideBySidePair(pair: number, rounds: number, targets: [RelayTarge
   try {
     for (const target of targets) contenders.push(await setUp(target));
     const [on, off] = contenders as [Contender, Contender];
-    await Promise.all(contenders.map((c) => streamRound(c.calls, c.child.pid, options.warmup * 50, false, c.tally)));
+    await Promise.all(contenders.map((c) => streamRound(c.calls, c.child.pid, options.warmup * framesPerSecond, false, c.tally)));
     const tallies = { on: new RelayTally(), off: new RelayTally() };
-    for (let round = 0; round < rounds; round++) {
-      const frames = Math.round(((options.seconds * (round + 1)) / rounds) * 50) - Math.round(((options.seconds * round) / rounds) * 50);
-      const sides: [Contender, RelayTally][] = [[on, tallies.on], [off, tallies.off]];
-      await Promise.all(rotate(sides, round).map(([c, into]) => streamRound(c.calls, c.child.pid, frames, true, c.tally, into)));
-    }
+    for (let round = 0; round < rounds; round++) await sideBySideRound(on, off, tallies, round, rounds);
     process.stdout.write(`  pair ${pair}/${options.pairs}: ${rounds} rounds side by side done\n`);
     const figures = [await finish(on), await finish(off)];
     contenders.length = 0;
-    return {
-      tallies,
-      problems: figures.flatMap((f) => [...f.problems, ...(f.up.lost + f.down.lost + f.misrouted + f.invalid > 0 ? [`frames lost or misrouted through ${f.name}`] : [])]),
-    };
+    return { tallies, problems: problemsOf(figures) };
   } finally {
     for (const { calls, child } of contenders) {
       for (const { caller } of calls) caller.terminate();
