@@ -1,4 +1,4 @@
-import { setMaxListeners } from 'node:events';
+import { getEventListeners, setMaxListeners } from 'node:events';
 import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
 
 /**
@@ -183,8 +183,8 @@ export interface EventBus extends PubSub<BusEvents> {
   available: () => boolean;
   /**
    * How many subscribers on this instance listen to a topic now (`'call:events', callId`):
-   * what a test waits for before publishing, instead of sleeping. Counted when a
-   * subscription starts and ends, never when publishing. Over Redis it says nothing of
+   * what a test waits for before publishing, instead of sleeping. Read from the listeners
+   * the bus already keeps; publishing costs nothing more. Over Redis it says nothing of
    * whether Redis has confirmed the SUBSCRIBE yet (ask Redis: PUBSUB NUMSUB).
    */
   listenerCount: (routingKey: keyof BusEvents, id?: string) => number;
@@ -195,42 +195,14 @@ export function busTopic(routingKey: keyof BusEvents, id?: string): string {
   return id === undefined ? routingKey : `${routingKey}:${id}`;
 }
 
-/**
- * An EventTarget that also counts its listeners per event type. The count changes only in
- * add/removeEventListener (once per subscription); dispatching costs what it always did.
- * createPubSub registers a fresh function per subscription, without options.
- */
-class CountingEventTarget extends EventTarget {
-  readonly #listeners = new Map<string, Set<EventListenerOrEventListenerObject>>();
-
-  override addEventListener(type: string, callback: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean): void {
-    super.addEventListener(type, callback, options);
-    if (callback === null) return;
-    let listeners = this.#listeners.get(type);
-    if (!listeners) this.#listeners.set(type, (listeners = new Set()));
-    listeners.add(callback);
-  }
-
-  override removeEventListener(type: string, callback: EventListenerOrEventListenerObject | null, options?: EventListenerOptions | boolean): void {
-    super.removeEventListener(type, callback, options);
-    const listeners = this.#listeners.get(type);
-    if (!listeners || callback === null) return;
-    listeners.delete(callback);
-    if (listeners.size === 0) this.#listeners.delete(type);
-  }
-
-  listenerCount(type: string): number {
-    return this.#listeners.get(type)?.size ?? 0;
-  }
-}
-
 /** An in-process bus. */
 export function createEventBus(): EventBus {
   // One listener per subscriber on a topic: hundreds watching one call is normal, not a leak.
-  const eventTarget = new CountingEventTarget();
+  const eventTarget = new EventTarget();
   setMaxListeners(0, eventTarget);
   return Object.assign(createPubSub<BusEvents>({ eventTarget: eventTarget as never }), {
     available: () => true,
-    listenerCount: (routingKey: keyof BusEvents, id?: string) => eventTarget.listenerCount(busTopic(routingKey, id)),
+    // Node reads an EventTarget's listeners for us: nothing to count on subscribe or publish.
+    listenerCount: (routingKey: keyof BusEvents, id?: string) => getEventListeners(eventTarget, busTopic(routingKey, id)).length,
   });
 }
